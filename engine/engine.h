@@ -1,0 +1,99 @@
+// Engine: the thread-safe handle to a pool master (leveldb's DB, for processes).
+//
+// Threads: the engine owns one loop thread that holds all pool state. Every method
+// here may be called from any other thread: it posts a command to the loop's inbox and
+// waits for the reply, which is a value (Status, snapshot, copied lines). None may be
+// called from the loop thread itself (there is no callback that runs there).
+//
+// Processes: the engine is the parent of every worker. It reaps them through pidfds,
+// so it does not need SIGCHLD and does not steal other children's exit statuses.
+//
+// Errors: bad input returns a Status naming the pool and field and changes nothing;
+// a batch (apply, configure) is validated whole before any of it is applied.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/clock.h"
+#include "engine/events.h"
+#include "engine/pool_spec.h"
+#include "engine/snapshot.h"
+#include "engine/status.h"
+#include "engine/subscription.h"
+
+namespace drover {
+
+struct EngineOptions {
+  EngineLimits limits;
+  // Captured output and engine events, stamped and prefixed. Empty: no file, ring only.
+  std::string log_path;
+  uint64_t log_max_bytes = 64ull << 20;  // rotate past this size
+  int log_keep = 5;                      // rotated files kept: path.1 .. path.N
+  size_t ring_lines = 20000;             // in-memory tail, bounded by lines ...
+  size_t ring_bytes = 4u << 20;          // ... and by bytes
+  size_t max_line_bytes = 4096;          // longer lines are cut
+  // Route SIGINT/TERM/QUIT/HUP/TTIN/TTOU/USR1/USR2/CONT through a signalfd in the loop.
+  // Requires block_engine_signals() in main() before any thread starts.
+  bool handle_signals = false;
+  // Echo every log line (worker output and engine events) to this fd; -1 for none.
+  int echo_fd = -1;
+  const Clock* clock = nullptr;  // nullptr: the steady clock
+};
+
+// Blocks the signals the engine handles, in the calling thread; threads created
+// afterwards inherit the mask. Call first thing in main() when handle_signals is set.
+void block_engine_signals();
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options = {});
+  // Stops every worker (stop signal, SIGKILL at grace) and joins the loop thread.
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  // Defines or updates pools. A new name is added and started; an existing one gets the
+  // new spec: a size change resizes live, a launch change (argv/cwd/env/queue) rolls its
+  // workers one at a time. remove_missing: pools not named are stopped and removed
+  // (a config reload). All specs are validated before any is applied.
+  Status apply(std::vector<PoolSpec> specs, bool remove_missing = false);
+  Status define_pool(PoolSpec spec) { return apply({std::move(spec)}, false); }
+  Status remove_pool(const std::string& name);
+
+  // Live resize: name -> n for existing pools. Workers that stay are never signalled;
+  // scale-down stops the newest first. Unknown names or out-of-range n reject the batch.
+  // Returns the resulting sizes of all pools.
+  Result<std::map<std::string, int>> configure(const std::map<std::string, int>& sizes);
+  // TTIN/TTOU semantics: add delta to every pool's n (clamped at 0 and the cap).
+  void resize_all_by(int delta);
+
+  // stop: the pool (or all) keeps its spec but its workers are stopped and not restarted.
+  // start: brings it back to n, and clears flapping/gave-up slots.
+  Status start(const std::optional<std::string>& pool = std::nullopt);
+  Status stop(const std::optional<std::string>& pool = std::nullopt);
+  Status signal_workers(int sig, const std::optional<std::string>& pool = std::nullopt);
+
+  EngineSnapshot snapshot();
+  std::vector<LogLine> log_tail(size_t n, const std::optional<std::string>& pool = std::nullopt);
+  void reopen_log();
+
+  std::shared_ptr<Subscription> subscribe(size_t capacity = 10000, Subscription::Filter f = {});
+
+  // Graceful shutdown of all pools, in parallel. Returns at once; see wait_finished().
+  void shutdown();
+  // Escalation: SIGKILL to every worker now (a second Ctrl-C).
+  void kill_all();
+  // Waits until shutdown has reaped every worker. False on timeout.
+  bool wait_finished(Duration timeout);
+  bool finished() const;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace drover

@@ -1,0 +1,59 @@
+// What the engine tells the outside world: events (past tense, one per state change
+// worth a line) and captured output lines. Both are plain values, copied out of the
+// loop thread into subscriptions; nothing here points back into engine state.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <variant>
+
+namespace drover {
+
+enum class EventKind {
+  kWorkerSpawned,       // pid, slot
+  kWorkerExited,        // pid, slot, text = reason ("exit 1", "signal 9 (KILL)")
+  kSpawnFailed,         // slot, text = reason ("spawn ./nope: No such file or directory")
+  kBackoffScheduled,    // slot, text = delay
+  kSlotFlapping,        // slot, text = cool-down
+  kSlotGaveUp,          // slot
+  kWorkerStopping,      // pid, slot, text = signal
+  kWorkerKilledAfterGrace,
+  kPoolAdded,
+  kPoolRemoved,
+  kPoolResized,         // text = "3 -> 5"
+  kPoolRolling,         // launch spec changed; workers replaced one at a time
+  kReloadRequested,     // SIGHUP: whoever owns the config file should re-read it
+  kShutdownStarted,
+  kShutdownFinished,
+};
+
+const char* event_kind_name(EventKind kind);
+
+struct Event {
+  EventKind kind;
+  int64_t wall_ms = 0;
+  std::string pool;
+  int slot = -1;
+  pid_t pid = 0;
+  std::string text;
+};
+
+enum class LogStream { kStdout, kStderr, kEngine };
+
+struct LogLine {
+  int64_t wall_ms = 0;
+  std::string pool;   // empty for engine-wide lines
+  int slot = -1;
+  pid_t pid = 0;      // the worker's pid, or drover's own for engine lines
+  LogStream stream = LogStream::kStdout;
+  std::string text;   // without the trailing newline
+};
+
+// "foo[1234]: text" for worker lines, "drover[99]: text" for the engine's own.
+std::string format_log_prefix(const LogLine& line);
+
+using EngineItem = std::variant<Event, LogLine>;
+
+}  // namespace drover

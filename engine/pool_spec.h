@@ -1,0 +1,69 @@
+// PoolSpec: everything that defines a pool, as plain data. Produced by the config
+// loaders (Lua file, --workers spec string, later YAML/JSON), validated once by
+// validate_pool_spec(), then handed to the engine, which never re-parses anything.
+#pragma once
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/clock.h"
+#include "engine/status.h"
+
+namespace drover {
+
+inline constexpr int kDefaultMaxWorkers = 10000;
+
+struct BackoffPolicy {
+  double initial_s = 0.1;  // first delay after a quick exit
+  double max_s = 30.0;     // cap of the doubling
+  double factor = 2.0;
+  double reset_after_s = 1.0;  // a worker up this long resets the slot's backoff
+};
+
+struct FlapPolicy {
+  int max_exits = 5;        // more than this many bad exits ...
+  double window_s = 10.0;   // ... within this sliding window puts the slot in `flapping`
+  double cooldown_s = 30.0; // how long a flapping slot waits before it is retried
+  int give_up_after = 0;    // flapping episodes before the slot is abandoned; 0 = never
+};
+
+struct PoolSpec {
+  std::string name;
+  // argv form. A shell string from the config becomes {"/bin/sh", "-c", "exec ..."} or a
+  // plain split argv (see command_from_string); the engine only ever sees argv.
+  std::vector<std::string> argv;
+  int n = 1;
+  std::string cwd;                             // empty: drover's own cwd
+  std::map<std::string, std::string> env;      // overrides on top of drover's environment
+  std::string queue;                           // QUEUE for the workers; default: the name
+  int stop_signal = 15;                        // SIGTERM
+  double grace_s = 10.0;                       // stop signal -> SIGKILL
+  BackoffPolicy backoff;
+  FlapPolicy flap;
+
+  // Anything that changes how a worker is started: a change rolls the pool's workers.
+  bool same_launch(const PoolSpec& o) const {
+    return argv == o.argv && cwd == o.cwd && env == o.env && queue == o.queue;
+  }
+};
+
+struct EngineLimits {
+  int max_workers_per_pool = kDefaultMaxWorkers;
+};
+
+// Checks a spec on its own (name, argv, ranges). Returns an error naming the pool and
+// the field; never partially "fixes" a spec.
+Status validate_pool_spec(const PoolSpec& spec, const EngineLimits& limits = {});
+
+// Turns a shell command line into argv. A line without shell syntax is split on blanks
+// (with '...' and "..." quoting) and exec'd directly, so the worker's pid is the one drover
+// spawned; anything else runs as {"/bin/sh", "-c", line}.
+std::vector<std::string> command_from_string(const std::string& line);
+
+// Parses "TERM", "SIGTERM", "term" or "15". Returns 0 for an unknown name.
+int signal_from_name(const std::string& name);
+std::string signal_name(int sig);
+
+}  // namespace drover

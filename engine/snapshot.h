@@ -1,0 +1,73 @@
+// Value snapshots of engine state, built on the loop thread and handed to any thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "engine/pool_spec.h"
+
+namespace drover {
+
+enum class SlotState {
+  kRunning,   // a live worker process
+  kBackoff,   // waiting out a restart delay
+  kFlapping,  // too many bad exits in the window; cooling down
+  kGaveUp,    // flapped more often than the pool's give-up limit; needs start()
+  kStopping,  // stop signal sent; SIGKILL at the grace deadline
+};
+const char* slot_state_name(SlotState s);
+
+struct PoolCounters {
+  uint64_t started = 0;             // successful spawns
+  uint64_t exited_ok = 0;           // exit status 0 (stops we asked for count here too)
+  uint64_t exited_bad = 0;          // non-zero exit or death by signal, not asked for
+  uint64_t spawn_failures = 0;      // counted in exited_bad as well
+  uint64_t killed_after_grace = 0;  // needed SIGKILL after the stop signal's grace period
+  uint64_t restarts = 0;            // replacements of an exited worker in a wanted slot
+  uint64_t stalls = 0;              // heartbeat timeouts (heartbeat issue)
+};
+
+struct WorkerSnapshot {
+  int slot = -1;
+  pid_t pid = 0;           // 0 when the slot has no process (backoff, flapping, gave up)
+  SlotState state = SlotState::kRunning;
+  int64_t started_at_ms = 0;  // wall clock; 0 when no process
+  double uptime_s = 0;
+  double retry_in_s = 0;      // backoff/flapping: time until the next spawn attempt
+  int restarts = 0;           // restarts of this slot
+  std::string last_exit;      // "exit 1", "signal 9 (KILL)", "spawn: ...: No such file"
+  uint64_t generation = 0;    // launch-spec generation the process runs
+};
+
+struct PoolSnapshot {
+  PoolSpec spec;
+  bool enabled = true;     // false after stop(pool): target is held at 0 until start(pool)
+  int target = 0;          // enabled ? spec.n : 0
+  int running = 0;
+  int stopping = 0;
+  int backoff = 0;
+  int flapping = 0;        // includes gave-up slots
+  bool rolling = false;
+  PoolCounters counters;
+  std::vector<WorkerSnapshot> workers;  // sorted by slot
+};
+
+struct EngineSnapshot {
+  pid_t pid = 0;
+  double uptime_s = 0;
+  bool shutting_down = false;
+  std::string log_path;
+  uint64_t loop_iterations = 0;
+  std::vector<PoolSnapshot> pools;  // sorted by name
+
+  const PoolSnapshot* find(const std::string& name) const {
+    for (const auto& p : pools)
+      if (p.spec.name == name) return &p;
+    return nullptr;
+  }
+};
+
+}  // namespace drover

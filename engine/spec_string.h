@@ -1,0 +1,30 @@
+// The resque-pool-dynamic worker spec string: "foo=2:bar=2:baz,quux=5:*=1".
+//
+// Each ':'-separated entry is QUEUES[=N]; QUEUES is one queue or a ','-joined list
+// served by one pool (QUEUE=baz,quux); N defaults to 1. With a command template such
+// as "rq worker {queue}", {queue} becomes the entry's QUEUES text and {pool} its name.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/pool_spec.h"
+#include "engine/status.h"
+
+namespace drover {
+
+struct SpecEntry {
+  std::string queues;  // "baz,quux"; also the pool's name
+  int n = 1;
+};
+
+// Errors name the entry and its 1-based column: "--workers: entry 2 'bar=x' at column 7:
+// count 'x' is not a whole number".
+Result<std::vector<SpecEntry>> parse_spec_string(const std::string& spec, const EngineLimits& limits = {});
+
+// Builds pool specs from entries and a command template. An empty template is an error.
+Result<std::vector<PoolSpec>> pools_from_spec(const std::vector<SpecEntry>& entries,
+                                              const std::string& cmd_template,
+                                              const PoolSpec& defaults = {});
+
+}  // namespace drover

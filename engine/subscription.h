@@ -1,0 +1,49 @@
+// Subscription: a bounded, thread-safe queue from the loop thread to one consumer.
+//
+// The loop never waits on a consumer: when the queue is full the oldest item is
+// dropped and counted, so a stalled shell or HTTP client costs memory up to the
+// capacity and nothing else. The consumer pops with a timeout.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <mutex>
+#include <optional>
+
+#include "engine/clock.h"
+#include "engine/events.h"
+
+namespace drover {
+
+class Subscription {
+ public:
+  struct Filter {
+    bool events = true;
+    bool log_lines = true;
+  };
+
+  Subscription(size_t capacity, Filter filter) : capacity_(capacity), filter_(filter) {}
+
+  // Loop thread. Never blocks beyond the mutex.
+  void push(const EngineItem& item);
+  // Consumer thread. Returns nullopt on timeout or once closed and drained.
+  std::optional<EngineItem> pop(Duration timeout);
+  // Either side; wakes a waiting pop().
+  void close();
+  bool closed() const;
+  uint64_t dropped() const;
+  const Filter& filter() const { return filter_; }
+
+ private:
+  const size_t capacity_;
+  const Filter filter_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<EngineItem> items_;
+  uint64_t dropped_ = 0;
+  bool closed_ = false;
+};
+
+}  // namespace drover

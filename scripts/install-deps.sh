@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs what drover needs to build and test on Debian 12, and nothing else.
+# Idempotent: packages already present are skipped, so a warm machine pays ~1 s.
+# Usage: ./install-deps.sh [--test]   (--test adds what the test suite needs)
+set -euo pipefail
+
+build_pkgs=(build-essential cmake pkg-config
+            liblua5.4-dev libzmq3-dev cppzmq-dev libfmt-dev doctest-dev
+            nlohmann-json3-dev libcpp-httplib-dev libhiredis-dev libyaml-cpp-dev libedit-dev)
+test_pkgs=(redis-server python3 python3-zmq tmux procps)
+
+want=("${build_pkgs[@]}")
+[[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing ${missing[*]}"
+  sudo_cmd=()
+  [[ $(id -u) -ne 0 ]] && sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

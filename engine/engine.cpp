@@ -1,0 +1,169 @@
+#include "engine/engine.h"
+
+#include <condition_variable>
+#include <cstdio>
+#include <mutex>
+#include <thread>
+
+#include "engine/event_loop.h"
+#include "engine/inbox.h"
+#include "engine/signals.h"
+#include "engine/supervisor.h"
+
+namespace drover {
+
+class Engine::Impl {
+ public:
+  explicit Impl(EngineOptions options)
+      : options_(std::move(options)),
+        clock_(options_.clock ? *options_.clock : SteadyClock::instance()),
+        loop_(clock_),
+        inbox_(loop_) {
+    std::promise<void> ready;
+    auto ready_future = ready.get_future();
+    thread_ = std::thread([this, &ready] { run(ready); });
+    ready_future.get();  // rethrows a construction failure (bad log path, no fds)
+  }
+
+  ~Impl() {
+    // Graceful: stop every worker (grace, then SIGKILL) before the loop ends.
+    inbox_.post([this] { supervisor_->shutdown(); });
+    wait_finished(Duration::max());
+    inbox_.post([this] { loop_.stop(); });
+    thread_.join();
+  }
+
+  template <typename Fn>
+  auto call(Fn fn) {
+    return inbox_.call([this, fn = std::move(fn)]() mutable { return fn(*supervisor_); });
+  }
+  void post(std::function<void(Supervisor&)> fn) {
+    inbox_.post([this, fn = std::move(fn)] { fn(*supervisor_); });
+  }
+
+  bool wait_finished(Duration timeout) {
+    std::unique_lock lock(mu_);
+    auto done = [this] { return finished_; };
+    if (timeout == Duration::max()) {
+      cv_.wait(lock, done);
+      return true;
+    }
+    return cv_.wait_for(lock, timeout, done);
+  }
+  bool finished() const {
+    std::lock_guard lock(mu_);
+    return finished_;
+  }
+
+ private:
+  void run(std::promise<void>& ready) {
+    try {
+      supervisor_ = std::make_unique<Supervisor>(loop_, options_);
+      supervisor_->set_on_finished([this] {
+        std::lock_guard lock(mu_);
+        finished_ = true;
+        cv_.notify_all();
+      });
+      if (options_.handle_signals)
+        signals_ = std::make_unique<SignalWatch>(loop_, [this](int sig) { on_signal(sig); });
+      loop_.set_on_wake([this] { inbox_.drain(); });
+      loop_.set_before_sleep([this] { supervisor_->before_sleep(); });
+    } catch (...) {
+      ready.set_exception(std::current_exception());
+      return;
+    }
+    ready.set_value();
+    try {
+      loop_.run();
+    } catch (const std::exception& e) {
+      // The loop itself failing (epoll_wait error) is a bug or a dying machine.
+      std::fprintf(stderr, "drover: engine loop failed: %s\n", e.what());
+    }
+    inbox_.close();
+    signals_.reset();
+    supervisor_.reset();  // SIGKILLs anything left, reaps it
+    std::lock_guard lock(mu_);
+    finished_ = true;
+    cv_.notify_all();
+  }
+
+  void on_signal(int sig) {
+    switch (sig) {
+      case SIGINT:
+      case SIGTERM:
+        if (supervisor_->shutting_down()) {
+          supervisor_->kill_all();  // the operator insists
+        } else {
+          supervisor_->shutdown();
+        }
+        break;
+      case SIGQUIT: supervisor_->shutdown(); break;
+      case SIGHUP: supervisor_->request_reload(); break;
+      case SIGTTIN: supervisor_->resize_all_by(+1); break;
+      case SIGTTOU: supervisor_->resize_all_by(-1); break;
+      default: supervisor_->signal_workers(sig, std::nullopt); break;  // USR1, USR2, CONT
+    }
+  }
+
+  EngineOptions options_;
+  const Clock& clock_;
+  EventLoop loop_;
+  Inbox inbox_;
+  std::unique_ptr<Supervisor> supervisor_;  // loop thread only
+  std::unique_ptr<SignalWatch> signals_;
+  std::thread thread_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool finished_ = false;
+};
+
+Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
+Engine::~Engine() = default;
+
+Status Engine::apply(std::vector<PoolSpec> specs, bool remove_missing) {
+  return impl_->call([specs = std::move(specs), remove_missing](Supervisor& s) mutable {
+    return s.apply(std::move(specs), remove_missing);
+  });
+}
+Status Engine::remove_pool(const std::string& name) {
+  return impl_->call([name](Supervisor& s) { return s.remove_pool(name); });
+}
+Result<std::map<std::string, int>> Engine::configure(const std::map<std::string, int>& sizes) {
+  return impl_->call([sizes](Supervisor& s) { return s.configure(sizes); });
+}
+void Engine::resize_all_by(int delta) {
+  impl_->call([delta](Supervisor& s) { s.resize_all_by(delta); });
+}
+Status Engine::start(const std::optional<std::string>& pool) {
+  return impl_->call([pool](Supervisor& s) { return s.start(pool); });
+}
+Status Engine::stop(const std::optional<std::string>& pool) {
+  return impl_->call([pool](Supervisor& s) { return s.stop(pool); });
+}
+Status Engine::signal_workers(int sig, const std::optional<std::string>& pool) {
+  return impl_->call([sig, pool](Supervisor& s) { return s.signal_workers(sig, pool); });
+}
+EngineSnapshot Engine::snapshot() {
+  return impl_->call([](Supervisor& s) { return s.snapshot(); });
+}
+std::vector<LogLine> Engine::log_tail(size_t n, const std::optional<std::string>& pool) {
+  return impl_->call([n, pool](Supervisor& s) { return s.log_tail(n, pool); });
+}
+void Engine::reopen_log() {
+  impl_->call([](Supervisor& s) { s.reopen_log(); });
+}
+std::shared_ptr<Subscription> Engine::subscribe(size_t capacity, Subscription::Filter f) {
+  auto sub = std::make_shared<Subscription>(capacity, f);
+  impl_->call([sub](Supervisor& s) { s.add_subscriber(sub); });
+  return sub;
+}
+void Engine::shutdown() {
+  impl_->post([](Supervisor& s) { s.shutdown(); });
+}
+void Engine::kill_all() {
+  impl_->post([](Supervisor& s) { s.kill_all(); });
+}
+bool Engine::wait_finished(Duration timeout) { return impl_->wait_finished(timeout); }
+bool Engine::finished() const { return impl_->finished(); }
+
+}  // namespace drover

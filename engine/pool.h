@@ -1,0 +1,70 @@
+// Pool and Slot: the runtime state of one pool, owned by the Supervisor on the loop
+// thread. A slot is a stable index within a pool (DROVER_SLOT); it outlives the worker
+// processes that fill it, carrying their backoff, flapping history and restart count.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/backoff.h"
+#include "engine/event_loop.h"
+#include "engine/flap_detector.h"
+#include "engine/line_splitter.h"
+#include "engine/pool_spec.h"
+#include "engine/reconciler.h"
+#include "engine/snapshot.h"
+
+namespace drover {
+
+struct Slot {
+  using Phase = SlotView::Phase;
+
+  Slot(int slot_index, size_t max_line) : index(slot_index), out_lines(max_line), err_lines(max_line) {}
+
+  int index;
+  Phase phase = Phase::kRunning;
+  // The process, when there is one (Running, Retiring, Rolling).
+  pid_t pid = 0;
+  int pidfd = -1;
+  int out_fd = -1, err_fd = -1;
+  LineSplitter out_lines, err_lines;
+  TimePoint started{};
+  int64_t started_wall_ms = 0;
+  int64_t started_seq = 0;
+  uint64_t generation = 0;
+  bool busy = false;
+  // Stop bookkeeping: set when we sent the stop signal, and when grace ran out.
+  bool stop_sent = false;
+  bool killed_after_grace = false;
+  // The pending timer: backoff/flapping retry, or the grace deadline while stopping.
+  EventLoop::TimerId timer = 0;
+  TimePoint retry_at{};
+
+  Backoff backoff;
+  FlapDetector flap;
+  int restarts = 0;
+  std::string last_exit;
+
+  bool has_process() const { return pid > 0; }
+};
+
+struct Pool {
+  PoolSpec spec;
+  bool enabled = true;    // false after stop(pool)
+  bool removing = false;  // remove_pool() in progress: erased once its slots are gone
+  uint64_t generation = 1;
+  PoolCounters counters;
+  std::map<int, std::unique_ptr<Slot>> slots;
+  // drover's environment with the pool's overrides and DROVER_POOL/QUEUE, built once per
+  // launch-spec change; a spawn adds only DROVER_SLOT.
+  std::vector<std::string> env_base;
+  std::string path_env;  // the PATH workers see, for executable lookup
+
+  int target() const { return enabled && !removing ? spec.n : 0; }
+};
+
+}  // namespace drover

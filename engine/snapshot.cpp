@@ -1,0 +1,16 @@
+#include "engine/snapshot.h"
+
+namespace drover {
+
+const char* slot_state_name(SlotState s) {
+  switch (s) {
+    case SlotState::kRunning: return "running";
+    case SlotState::kBackoff: return "backoff";
+    case SlotState::kFlapping: return "flapping";
+    case SlotState::kGaveUp: return "gave-up";
+    case SlotState::kStopping: return "stopping";
+  }
+  return "?";
+}
+
+}  // namespace drover

@@ -1,0 +1,628 @@
+#include "engine/supervisor.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "engine/exit_reason.h"
+
+// waitid's idtype for pidfds (Linux 5.4); glibc 2.36 headers do not all name it.
+constexpr idtype_t kPidfdIdType = static_cast<idtype_t>(3);
+
+extern char** environ;
+
+namespace drover {
+
+namespace {
+
+// Per wake-up and per pipe: a flooding worker gets at most this much of a loop iteration;
+// level-triggered epoll brings it back next round, after everyone else had a turn. When
+// we do not read, the pipe fills and the worker blocks in write(2): backpressure.
+constexpr size_t kReadChunk = 64 * 1024;
+
+// Every worker costs three fds (pidfd, stdout, stderr); the default soft limit of 1024
+// would cap drover near 300 workers. Raise the soft limit to the hard one.
+void raise_fd_limit() {
+  rlimit lim;
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+}
+
+std::string slot_label(const Pool& pool, int slot) { return fmt::format("{}.{}", pool.spec.name, slot); }
+
+}  // namespace
+
+Supervisor::Supervisor(EventLoop& loop, const EngineOptions& options)
+    : loop_(loop),
+      options_(options),
+      clock_(loop.clock()),
+      started_(clock_.now()),
+      self_pid_(getpid()),
+      ring_(options.ring_lines, options.ring_bytes) {
+  read_buf_.resize(kReadChunk);
+  raise_fd_limit();  // after spawner_ has recorded the limit workers should get
+  if (!options_.log_path.empty()) {
+    log_file_ = std::make_unique<LogFile>(options_.log_path, options_.log_max_bytes, options_.log_keep);
+    Status s = log_file_->open();
+    if (!s) throw std::runtime_error(s.message());
+  }
+}
+
+Supervisor::~Supervisor() {
+  for (auto& [name, pool] : pools_)
+    for (auto& [idx, slot] : pool->slots) {
+      if (slot->has_process()) {
+        kill(-slot->pid, SIGKILL);
+        siginfo_t info;
+        waitid(kPidfdIdType, slot->pidfd, &info, WEXITED);
+        close(slot->pidfd);
+        guard_.remove(slot->pid);
+      }
+      if (slot->out_fd >= 0) close(slot->out_fd);
+      if (slot->err_fd >= 0) close(slot->err_fd);
+      if (slot->timer) loop_.cancel_timer(slot->timer);
+    }
+  if (log_file_) log_file_->flush();
+}
+
+// ---- commands ---------------------------------------------------------------------
+
+Pool* Supervisor::find_pool(const std::string& name) {
+  auto it = pools_.find(name);
+  return it == pools_.end() ? nullptr : it->second.get();
+}
+
+Status Supervisor::for_pools(const std::optional<std::string>& name, const std::function<void(Pool&)>& fn) {
+  if (name) {
+    Pool* p = find_pool(*name);
+    if (!p || p->removing) return Status::not_found(fmt::format("no pool named \"{}\"", *name));
+    fn(*p);
+    return Status::ok();
+  }
+  // Collect first: fn may finish (and erase) a pool.
+  std::vector<Pool*> all;
+  for (auto& [n, p] : pools_)
+    if (!p->removing) all.push_back(p.get());
+  for (Pool* p : all) fn(*p);
+  return Status::ok();
+}
+
+Status Supervisor::apply(std::vector<PoolSpec> specs, bool remove_missing) {
+  if (shutting_down_) return Status::unavailable("engine is shutting down");
+  std::set<std::string> names;
+  for (const auto& spec : specs) {
+    if (Status s = validate_pool_spec(spec, options_.limits); !s) return s;
+    if (!names.insert(spec.name).second)
+      return Status::invalid(fmt::format("pool \"{}\" is defined twice", spec.name));
+  }
+  for (auto& spec : specs) {
+    Pool* pool = find_pool(spec.name);
+    if (!pool) {
+      auto fresh = std::make_unique<Pool>();
+      fresh->spec = std::move(spec);
+      pool = fresh.get();
+      pools_.emplace(pool->spec.name, std::move(fresh));
+      rebuild_env(*pool);
+      emit_event(EventKind::kPoolAdded, pool, -1, 0, fmt::format("n={}", pool->spec.n));
+    } else {
+      const int old_n = pool->target();
+      const bool relaunch = !pool->spec.same_launch(spec);
+      pool->spec = std::move(spec);
+      pool->removing = false;
+      if (relaunch) {
+        ++pool->generation;
+        rebuild_env(*pool);
+        emit_event(EventKind::kPoolRolling, pool, -1, 0, "command or environment changed");
+      }
+      if (old_n != pool->target())
+        emit_event(EventKind::kPoolResized, pool, -1, 0, fmt::format("{} -> {}", old_n, pool->target()));
+    }
+    reconcile_pool(*pool);
+  }
+  if (remove_missing) {
+    std::vector<std::string> gone;
+    for (auto& [name, p] : pools_)
+      if (!names.count(name) && !p->removing) gone.push_back(name);
+    for (const auto& name : gone) remove_pool(name);
+  }
+  return Status::ok();
+}
+
+Status Supervisor::remove_pool(const std::string& name) {
+  Pool* pool = find_pool(name);
+  if (!pool || pool->removing) return Status::not_found(fmt::format("no pool named \"{}\"", name));
+  pool->removing = true;
+  reconcile_pool(*pool);  // retires every slot; the pool is erased when the last one is gone
+  return Status::ok();
+}
+
+Result<std::map<std::string, int>> Supervisor::configure(const std::map<std::string, int>& sizes) {
+  if (shutting_down_) return Status::unavailable("engine is shutting down");
+  for (const auto& [name, n] : sizes) {
+    Pool* pool = find_pool(name);
+    if (!pool || pool->removing) return Status::not_found(fmt::format("no pool named \"{}\"", name));
+    if (n < 0 || n > options_.limits.max_workers_per_pool)
+      return Status::invalid(fmt::format("pool \"{}\": n = {} is out of range 0..{}", name, n,
+                                         options_.limits.max_workers_per_pool));
+  }
+  for (const auto& [name, n] : sizes) {
+    Pool& pool = *find_pool(name);
+    if (pool.spec.n == n) continue;
+    const int old = pool.spec.n;
+    pool.spec.n = n;
+    emit_event(EventKind::kPoolResized, &pool, -1, 0, fmt::format("{} -> {}", old, n));
+    reconcile_pool(pool);
+  }
+  std::map<std::string, int> out;
+  for (const auto& [name, p] : pools_)
+    if (!p->removing) out[name] = p->spec.n;
+  return out;
+}
+
+void Supervisor::resize_all_by(int delta) {
+  std::map<std::string, int> sizes;
+  for (const auto& [name, p] : pools_)
+    if (!p->removing) sizes[name] = std::clamp(p->spec.n + delta, 0, options_.limits.max_workers_per_pool);
+  configure(sizes);
+}
+
+Status Supervisor::start(const std::optional<std::string>& name) {
+  if (shutting_down_) return Status::unavailable("engine is shutting down");
+  return for_pools(name, [this](Pool& pool) {
+    pool.enabled = true;
+    // An operator's start is the way out of flapping and giving up: retry those now.
+    for (auto& [idx, slot] : pool.slots)
+      if (slot->phase == Slot::Phase::kFlapping || slot->phase == Slot::Phase::kGaveUp ||
+          slot->phase == Slot::Phase::kBackoff) {
+        if (slot->timer) loop_.cancel_timer(slot->timer);
+        slot->timer = 0;
+        slot->flap.reset();
+        slot->backoff.reset();
+        spawn_slot(pool, *slot);
+      }
+    reconcile_pool(pool);
+  });
+}
+
+Status Supervisor::stop(const std::optional<std::string>& name) {
+  return for_pools(name, [this](Pool& pool) {
+    pool.enabled = false;
+    reconcile_pool(pool);
+  });
+}
+
+Status Supervisor::signal_workers(int sig, const std::optional<std::string>& name) {
+  if (sig <= 0 || sig >= NSIG) return Status::invalid(fmt::format("invalid signal {}", sig));
+  return for_pools(name, [sig](Pool& pool) {
+    for (auto& [idx, slot] : pool.slots)
+      if (slot->has_process()) kill(-slot->pid, sig);
+  });
+}
+
+void Supervisor::shutdown() {
+  if (shutting_down_) return;
+  shutting_down_ = true;
+  emit_event(EventKind::kShutdownStarted, nullptr, -1, 0, "stopping all pools");
+  std::vector<Pool*> all;
+  for (auto& [n, p] : pools_) all.push_back(p.get());
+  for (Pool* p : all) {
+    p->removing = true;
+    reconcile_pool(*p);
+  }
+  if (finished() && on_finished_) on_finished_();
+}
+
+void Supervisor::kill_all() {
+  for (auto& [name, pool] : pools_)
+    for (auto& [idx, slot] : pool->slots)
+      if (slot->has_process()) kill(-slot->pid, SIGKILL);
+}
+
+void Supervisor::request_reload() {
+  reopen_log();
+  emit_event(EventKind::kReloadRequested, nullptr, -1, 0, "SIGHUP");
+}
+
+void Supervisor::reopen_log() {
+  if (log_file_) log_file_->reopen();
+}
+
+void Supervisor::add_subscriber(std::shared_ptr<Subscription> sub) { subscribers_.push_back(std::move(sub)); }
+
+// ---- reconciling ------------------------------------------------------------------
+
+void Supervisor::rebuild_env(Pool& pool) {
+  std::map<std::string, std::string> env;
+  for (char** e = environ; *e; ++e) {
+    const char* eq = std::strchr(*e, '=');
+    if (eq) env[std::string(*e, static_cast<size_t>(eq - *e))] = eq + 1;
+  }
+  for (const auto& [k, v] : pool.spec.env) env[k] = v;
+  env["DROVER_POOL"] = pool.spec.name;
+  env["QUEUE"] = pool.spec.queue.empty() ? pool.spec.name : pool.spec.queue;
+  env.erase("DROVER_SLOT");
+  pool.env_base.clear();
+  for (const auto& [k, v] : env) pool.env_base.push_back(k + "=" + v);
+  auto path = env.find("PATH");
+  pool.path_env = path == env.end() ? "" : path->second;
+}
+
+void Supervisor::reconcile_pool(Pool& pool) {
+  std::vector<SlotView> views;
+  views.reserve(pool.slots.size());
+  for (const auto& [idx, s] : pool.slots)
+    views.push_back({idx, s->phase, s->started_seq, s->has_process() ? s->generation : pool.generation, s->busy});
+  ReconcilePlan plan = reconcile(pool.target(), views, pool.generation);
+  for (int idx : plan.retire) {
+    Slot& slot = *pool.slots.at(idx);
+    if (slot.has_process()) {
+      stop_slot(pool, slot, Slot::Phase::kRetiring);
+    } else {
+      drop_slot(pool, idx);
+    }
+  }
+  for (int idx : plan.create) {
+    auto slot = std::make_unique<Slot>(idx, options_.max_line_bytes);
+    Slot& ref = *slot;
+    pool.slots.emplace(idx, std::move(slot));
+    spawn_slot(pool, ref);
+  }
+  if (plan.roll >= 0) stop_slot(pool, *pool.slots.at(plan.roll), Slot::Phase::kRolling);
+  maybe_finish_pool(pool);
+}
+
+void Supervisor::maybe_finish_pool(Pool& pool) {
+  if (!pool.removing || !pool.slots.empty()) return;
+  std::string name = pool.spec.name;
+  emit_event(EventKind::kPoolRemoved, &pool, -1, 0, "");
+  pools_.erase(name);
+  if (finished()) {
+    emit_event(EventKind::kShutdownFinished, nullptr, -1, 0, "all workers stopped");
+    if (on_finished_) on_finished_();
+  }
+}
+
+void Supervisor::drop_slot(Pool& pool, int index) {
+  auto it = pool.slots.find(index);
+  if (it == pool.slots.end()) return;
+  if (it->second->timer) loop_.cancel_timer(it->second->timer);
+  pool.slots.erase(it);
+}
+
+// ---- spawning and stopping ----------------------------------------------------------
+
+void Supervisor::spawn_slot(Pool& pool, Slot& slot) {
+  slot.timer = 0;
+  slot.stop_sent = slot.killed_after_grace = false;
+  slot.busy = false;
+  Result<std::string> path = resolve_executable(pool.spec.argv[0], pool.path_env, pool.spec.cwd);
+  Result<SpawnedProcess> proc = Status::ok();
+  if (path) {
+    SpawnRequest req;
+    req.path = *path;
+    req.argv = pool.spec.argv;
+    req.envp = pool.env_base;
+    req.envp.push_back(fmt::format("DROVER_SLOT={}", slot.index));
+    req.cwd = pool.spec.cwd;
+    proc = spawner_.spawn(req);
+  } else {
+    proc = path.error();
+  }
+  if (!proc) {
+    // A spawn failure is an exit with a reason: it goes through backoff and flapping like
+    // any crash, so a missing command ends `flapping`, not in a spawn storm.
+    slot.pid = 0;
+    slot.last_exit = proc.error().message();
+    ++pool.counters.spawn_failures;
+    emit_event(EventKind::kSpawnFailed, &pool, slot.index, 0, slot.last_exit);
+    after_exit(pool, slot, /*bad=*/true, Duration::zero(), /*spawn_failure=*/true);
+    return;
+  }
+  slot.phase = Slot::Phase::kRunning;
+  slot.pid = proc->pid;
+  slot.pidfd = proc->pidfd;
+  slot.out_fd = proc->out_fd;
+  slot.err_fd = proc->err_fd;
+  slot.started = clock_.now();
+  slot.started_wall_ms = clock_.wall_ms();
+  slot.started_seq = ++spawn_seq_;
+  slot.generation = pool.generation;
+  guard_.add(slot.pid);
+  ++pool.counters.started;
+  Pool* p = &pool;
+  Slot* s = &slot;
+  // The slot and pool outlive these watches: every path that erases a slot first closes
+  // (and unwatches) its fds.
+  loop_.watch(slot.pidfd, [this, p, s](uint32_t) { on_process_exit(*p, *s); });
+  loop_.watch(slot.out_fd, [this, p, s](uint32_t) { read_output(*p, *s, false, false); });
+  loop_.watch(slot.err_fd, [this, p, s](uint32_t) { read_output(*p, *s, true, false); });
+  emit_event(EventKind::kWorkerSpawned, &pool, slot.index, slot.pid, "");
+}
+
+void Supervisor::stop_slot(Pool& pool, Slot& slot, SlotView::Phase phase) {
+  slot.phase = phase;
+  if (slot.stop_sent) return;
+  slot.stop_sent = true;
+  kill(-slot.pid, pool.spec.stop_signal);
+  emit_event(EventKind::kWorkerStopping, &pool, slot.index, slot.pid,
+             fmt::format("SIG{}, SIGKILL in {}s", signal_name(pool.spec.stop_signal), pool.spec.grace_s));
+  Pool* p = &pool;
+  Slot* s = &slot;
+  slot.timer = loop_.add_timer_after(seconds_f(pool.spec.grace_s), [this, p, s] { on_grace_expired(*p, *s); });
+}
+
+void Supervisor::on_grace_expired(Pool& pool, Slot& slot) {
+  slot.timer = 0;
+  if (!slot.has_process()) return;
+  slot.killed_after_grace = true;
+  kill(-slot.pid, SIGKILL);
+  emit_event(EventKind::kWorkerKilledAfterGrace, &pool, slot.index, slot.pid,
+             fmt::format("still running {}s after SIG{}", pool.spec.grace_s, signal_name(pool.spec.stop_signal)));
+}
+
+// ---- exits --------------------------------------------------------------------------
+
+void Supervisor::on_process_exit(Pool& pool, Slot& slot) {
+  // A readable pidfd means the worker has exited; until we reap it, its zombie holds the
+  // pid, so the process-group id cannot have been reused. Whatever the worker left in its
+  // group goes with it now (systemd's control-group semantics); daemons that setsid()
+  // are beyond a supervisor's reach by design.
+  kill(-slot.pid, SIGKILL);
+  siginfo_t info{};
+  if (waitid(kPidfdIdType, slot.pidfd, &info, WEXITED | WNOHANG) < 0 || info.si_pid == 0)
+    return;  // spurious wake-up; level-triggered epoll will tell us again
+  // The last bytes a worker wrote are in the pipes now: take them before the exit line.
+  if (slot.out_fd >= 0) read_output(pool, slot, false, true);
+  if (slot.err_fd >= 0) read_output(pool, slot, true, true);
+  close_output(slot, false);
+  close_output(slot, true);
+  loop_.unwatch(slot.pidfd);
+  close(slot.pidfd);
+  slot.pidfd = -1;
+  guard_.remove(slot.pid);
+  const pid_t pid = slot.pid;
+  slot.pid = 0;
+  if (slot.timer) loop_.cancel_timer(slot.timer);
+  slot.timer = 0;
+
+  const Duration uptime = clock_.now() - slot.started;
+  const ExitReason reason = ExitReason::from_siginfo(info);
+  const bool asked = slot.stop_sent;
+  slot.last_exit = reason.text();
+  bool bad = false;
+  if (slot.killed_after_grace) {
+    ++pool.counters.killed_after_grace;
+  } else if (asked || reason.ok()) {
+    ++pool.counters.exited_ok;
+  } else {
+    ++pool.counters.exited_bad;
+    bad = true;
+  }
+  emit_event(EventKind::kWorkerExited, &pool, slot.index, pid,
+             fmt::format("{} after {:.1f}s{}", slot.last_exit, to_seconds(uptime),
+                         slot.killed_after_grace ? " (killed after grace)" : asked ? " (stopped)" : ""));
+  switch (slot.phase) {
+    case Slot::Phase::kRetiring:
+      drop_slot(pool, slot.index);
+      reconcile_pool(pool);
+      return;
+    case Slot::Phase::kRolling:
+      spawn_slot(pool, slot);
+      reconcile_pool(pool);  // next roll, if any
+      return;
+    default:
+      after_exit(pool, slot, bad, uptime, false);
+      reconcile_pool(pool);
+  }
+}
+
+void Supervisor::after_exit(Pool& pool, Slot& slot, bool bad, Duration uptime, bool spawn_failure) {
+  if (pool.target() == 0 || shutting_down_) {
+    slot.phase = Slot::Phase::kRetiring;  // nothing to restart into; reconcile drops it
+    drop_slot(pool, slot.index);
+    return;
+  }
+  ++slot.restarts;
+  ++pool.counters.restarts;
+  if (bad) {
+    switch (slot.flap.on_bad_exit(pool.spec.flap, clock_.now())) {
+      case FlapDetector::Verdict::kFlapping:
+        slot.backoff.reset();
+        emit_event(EventKind::kSlotFlapping, &pool, slot.index, 0,
+                   fmt::format("more than {} bad exits in {}s; retrying in {}s", pool.spec.flap.max_exits,
+                               pool.spec.flap.window_s, pool.spec.flap.cooldown_s));
+        schedule_retry(pool, slot, seconds_f(pool.spec.flap.cooldown_s), Slot::Phase::kFlapping);
+        return;
+      case FlapDetector::Verdict::kGiveUp:
+        if (slot.timer) loop_.cancel_timer(slot.timer);
+        slot.timer = 0;
+        slot.phase = Slot::Phase::kGaveUp;
+        emit_event(EventKind::kSlotGaveUp, &pool, slot.index, 0,
+                   fmt::format("flapped {} times; start the pool to retry", slot.flap.episodes()));
+        return;
+      case FlapDetector::Verdict::kOk:
+        break;
+    }
+  }
+  Duration delay = slot.backoff.on_exit(pool.spec.backoff, uptime);
+  // A spawn failure never retries in the same wake-up, whatever reset_after says.
+  if (spawn_failure) delay = std::max(delay, seconds_f(pool.spec.backoff.initial_s));
+  if (delay == Duration::zero()) {
+    spawn_slot(pool, slot);
+    return;
+  }
+  emit_event(EventKind::kBackoffScheduled, &pool, slot.index, 0, fmt::format("respawn in {:.2f}s", to_seconds(delay)));
+  schedule_retry(pool, slot, delay, Slot::Phase::kBackoff);
+}
+
+void Supervisor::schedule_retry(Pool& pool, Slot& slot, Duration delay, SlotView::Phase phase) {
+  slot.phase = phase;
+  slot.retry_at = clock_.now() + delay;
+  if (slot.timer) loop_.cancel_timer(slot.timer);
+  Pool* p = &pool;
+  Slot* s = &slot;
+  slot.timer = loop_.add_timer(slot.retry_at, [this, p, s] {
+    s->timer = 0;
+    spawn_slot(*p, *s);
+    reconcile_pool(*p);
+  });
+}
+
+// ---- output -------------------------------------------------------------------------
+
+void Supervisor::read_output(Pool& pool, Slot& slot, bool err, bool drain) {
+  int& fd = err ? slot.err_fd : slot.out_fd;
+  LineSplitter& splitter = err ? slot.err_lines : slot.out_lines;
+  const LogStream stream = err ? LogStream::kStderr : LogStream::kStdout;
+  auto emit = [&](std::string_view text, bool cut) {
+    LogLine line;
+    line.wall_ms = clock_.wall_ms();
+    line.pool = pool.spec.name;
+    line.slot = slot.index;
+    line.pid = slot.pid;
+    line.stream = stream;
+    line.text.reserve(text.size() + (cut ? 4 : 0));
+    line.text.assign(text);
+    if (cut) line.text += " ...";
+    emit_line(std::move(line));
+  };
+  // One chunk per wake-up normally; at exit, everything that is buffered.
+  do {
+    ssize_t n = read(fd, read_buf_.data(), read_buf_.size());
+    if (n > 0) {
+      splitter.feed(std::string_view(read_buf_.data(), static_cast<size_t>(n)), emit);
+      if (static_cast<size_t>(n) < read_buf_.size()) break;
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) break;
+    // EOF or error: the write end is gone. Flush the partial line now.
+    splitter.finish(emit);
+    close_output(slot, err);
+    return;
+  } while (drain);
+  if (drain) splitter.finish(emit);
+}
+
+void Supervisor::close_output(Slot& slot, bool err) {
+  int& fd = err ? slot.err_fd : slot.out_fd;
+  if (fd < 0) return;
+  loop_.unwatch(fd);
+  close(fd);
+  fd = -1;
+}
+
+// ---- publishing ---------------------------------------------------------------------
+
+void Supervisor::emit_line(LogLine line) {
+  if (log_file_) log_file_->append(line);
+  if (options_.echo_fd >= 0) {
+    echo_buf_ += format_log_prefix(line);
+    echo_buf_ += line.text;
+    echo_buf_ += '\n';
+  }
+  if (!subscribers_.empty()) {
+    EngineItem item(line);
+    for (auto& sub : subscribers_) sub->push(item);
+    // Drop subscriptions their owners have closed.
+    std::erase_if(subscribers_, [](const auto& s) { return s->closed(); });
+  }
+  ring_.append(std::move(line));
+}
+
+void Supervisor::emit_event(EventKind kind, const Pool* pool, int slot, pid_t pid, std::string text) {
+  Event ev{kind, clock_.wall_ms(), pool ? pool->spec.name : "", slot, pid, std::move(text)};
+  LogLine line;
+  line.wall_ms = ev.wall_ms;
+  line.pool = ev.pool;
+  line.slot = slot;
+  line.pid = self_pid_;
+  line.stream = LogStream::kEngine;
+  std::string who = pool ? (slot >= 0 ? slot_label(*pool, slot) : pool->spec.name) : "engine";
+  line.text = fmt::format("{} {}{}{}{}", who, event_kind_name(kind), pid ? fmt::format(" pid {}", pid) : "",
+                          ev.text.empty() ? "" : ": ", ev.text);
+  emit_line(std::move(line));
+  if (!subscribers_.empty()) {
+    EngineItem item(ev);
+    for (auto& sub : subscribers_) sub->push(item);
+  }
+}
+
+void Supervisor::before_sleep() {
+  if (log_file_) log_file_->flush();
+  if (!echo_buf_.empty()) {
+    // One write per wake-up. A blocked terminal would hold the loop here, so an echo fd
+    // is for a terminal or journald; production logs belong in the log file.
+    size_t off = 0;
+    while (off < echo_buf_.size()) {
+      ssize_t n = write(options_.echo_fd, echo_buf_.data() + off, echo_buf_.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) break;
+      off += static_cast<size_t>(n);
+    }
+    echo_buf_.clear();
+  }
+}
+
+// ---- reading state ------------------------------------------------------------------
+
+EngineSnapshot Supervisor::snapshot() const {
+  EngineSnapshot snap;
+  snap.pid = self_pid_;
+  const TimePoint now = clock_.now();
+  snap.uptime_s = to_seconds(now - started_);
+  snap.shutting_down = shutting_down_;
+  snap.log_path = options_.log_path;
+  snap.loop_iterations = loop_.iterations();
+  for (const auto& [name, pool] : pools_) {
+    PoolSnapshot ps;
+    ps.spec = pool->spec;
+    ps.enabled = pool->enabled;
+    ps.target = pool->target();
+    ps.counters = pool->counters;
+    ps.workers.reserve(pool->slots.size());
+    for (const auto& [idx, s] : pool->slots) {
+      WorkerSnapshot w;
+      w.slot = idx;
+      w.pid = s->pid;
+      w.restarts = s->restarts;
+      w.last_exit = s->last_exit;
+      w.generation = s->generation;
+      switch (s->phase) {
+        case Slot::Phase::kRunning: w.state = SlotState::kRunning; ++ps.running; break;
+        case Slot::Phase::kBackoff: w.state = SlotState::kBackoff; ++ps.backoff; break;
+        case Slot::Phase::kFlapping: w.state = SlotState::kFlapping; ++ps.flapping; break;
+        case Slot::Phase::kGaveUp: w.state = SlotState::kGaveUp; ++ps.flapping; break;
+        case Slot::Phase::kRetiring:
+        case Slot::Phase::kRolling: w.state = SlotState::kStopping; ++ps.stopping; break;
+      }
+      if (s->has_process()) {
+        w.started_at_ms = s->started_wall_ms;
+        w.uptime_s = to_seconds(now - s->started);
+        if (s->generation < pool->generation) ps.rolling = true;
+      } else if (s->phase == Slot::Phase::kBackoff || s->phase == Slot::Phase::kFlapping) {
+        w.retry_in_s = std::max(0.0, to_seconds(s->retry_at - now));
+      }
+      ps.workers.push_back(std::move(w));
+    }
+    snap.pools.push_back(std::move(ps));
+  }
+  return snap;
+}
+
+std::vector<LogLine> Supervisor::log_tail(size_t n, const std::optional<std::string>& pool) const {
+  return ring_.tail(n, pool);
+}
+
+}  // namespace drover

@@ -1,0 +1,95 @@
+// Supervisor: all pool state and every decision that changes it, on the loop thread.
+//
+// It turns facts (a pidfd became readable, a pipe has bytes, a timer fired, a command
+// arrived) into actions (spawn, signal, log, publish), asking the pure Reconciler what a
+// pool should do after each change. Nothing here blocks: spawning is a vfork-style
+// clone that returns once the child has exec'd, reads are non-blocking and bounded per
+// wake-up, and publishing to subscribers never waits on them.
+//
+// Thread: loop thread only, including construction and destruction. The Engine façade
+// reaches it through the Inbox.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+#include "engine/event_loop.h"
+#include "engine/log_file.h"
+#include "engine/log_ring.h"
+#include "engine/orphan_guard.h"
+#include "engine/pool.h"
+#include "engine/spawner.h"
+
+namespace drover {
+
+class Supervisor {
+ public:
+  Supervisor(EventLoop& loop, const EngineOptions& options);
+  ~Supervisor();  // SIGKILLs any worker still alive; the Engine shuts down gracefully first
+
+  Status apply(std::vector<PoolSpec> specs, bool remove_missing);
+  Status remove_pool(const std::string& name);
+  Result<std::map<std::string, int>> configure(const std::map<std::string, int>& sizes);
+  void resize_all_by(int delta);
+  Status start(const std::optional<std::string>& pool);
+  Status stop(const std::optional<std::string>& pool);
+  Status signal_workers(int sig, const std::optional<std::string>& pool);
+
+  EngineSnapshot snapshot() const;
+  std::vector<LogLine> log_tail(size_t n, const std::optional<std::string>& pool) const;
+  void reopen_log();
+  void add_subscriber(std::shared_ptr<Subscription> sub);
+  void request_reload();  // SIGHUP: tell the config owner
+
+  void shutdown();
+  void kill_all();
+  bool shutting_down() const { return shutting_down_; }
+  bool finished() const { return shutting_down_ && pools_.empty(); }
+  void set_on_finished(std::function<void()> fn) { on_finished_ = std::move(fn); }
+
+  // Once per loop iteration: flush the log file.
+  void before_sleep();
+
+ private:
+  Pool* find_pool(const std::string& name);
+  Status for_pools(const std::optional<std::string>& name, const std::function<void(Pool&)>& fn);
+  void rebuild_env(Pool& pool);
+  void reconcile_pool(Pool& pool);
+  void spawn_slot(Pool& pool, Slot& slot);
+  void stop_slot(Pool& pool, Slot& slot, SlotView::Phase phase);
+  void on_grace_expired(Pool& pool, Slot& slot);
+  void on_process_exit(Pool& pool, Slot& slot);
+  void after_exit(Pool& pool, Slot& slot, bool bad, Duration uptime, bool spawn_failure);
+  void schedule_retry(Pool& pool, Slot& slot, Duration delay, SlotView::Phase phase);
+  void drop_slot(Pool& pool, int index);
+  void read_output(Pool& pool, Slot& slot, bool err, bool drain);
+  void close_output(Slot& slot, bool err);
+  void maybe_finish_pool(Pool& pool);
+
+  void emit_line(LogLine line);
+  void emit_event(EventKind kind, const Pool* pool, int slot, pid_t pid, std::string text);
+
+  EventLoop& loop_;
+  const EngineOptions options_;
+  const Clock& clock_;
+  const TimePoint started_;
+  const pid_t self_pid_;
+  Spawner spawner_;
+  OrphanGuard guard_;
+  LogRing ring_;
+  std::unique_ptr<LogFile> log_file_;
+  std::map<std::string, std::unique_ptr<Pool>> pools_;
+  std::vector<std::shared_ptr<Subscription>> subscribers_;
+  int64_t spawn_seq_ = 0;
+  bool shutting_down_ = false;
+  std::function<void()> on_finished_;
+  std::string read_buf_;
+  std::string echo_buf_;  // lines for options_.echo_fd, written in before_sleep
+};
+
+}  // namespace drover

@@ -65,7 +65,7 @@ class Engine::Impl {
         cv_.notify_all();
       });
       if (options_.handle_signals)
-        signals_ = std::make_unique<SignalWatch>(loop_, [this](int sig) { on_signal(sig); });
+        signals_ = std::make_unique<SignalWatch>(loop_, !options_.leave_sigint, [this](int sig) { on_signal(sig); });
       loop_.set_on_wake([this] { inbox_.drain(); });
       loop_.set_before_sleep([this] { supervisor_->before_sleep(); });
     } catch (...) {

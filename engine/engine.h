@@ -39,6 +39,9 @@ struct EngineOptions {
   // Route SIGINT/TERM/QUIT/HUP/TTIN/TTOU/USR1/USR2/CONT through a signalfd in the loop.
   // Requires block_engine_signals() in main() before any thread starts.
   bool handle_signals = false;
+  // With handle_signals: leave SIGINT to the host (an interactive shell uses Ctrl-C to
+  // interrupt its own work, never to stop the engine).
+  bool leave_sigint = false;
   // Echo every log line (worker output and engine events) to this fd; -1 for none.
   int echo_fd = -1;
   const Clock* clock = nullptr;  // nullptr: the steady clock

@@ -44,6 +44,8 @@ class LogFile {
   uint64_t size_ = 0;
   std::string buffer_;
   uint64_t write_errors_ = 0;
+  int64_t stamp_ms_ = -1;  // the last formatted stamp, reused within one millisecond
+  std::string stamp_;
 };
 
 // "2026-11-24T09:14:10.123Z" (UTC, millisecond precision).

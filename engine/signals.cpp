@@ -13,11 +13,11 @@
 
 namespace drover {
 
-sigset_t engine_signal_set() {
+sigset_t engine_signal_set(bool with_sigint) {
   sigset_t set;
   sigemptyset(&set);
-  for (int sig : {SIGINT, SIGTERM, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGCONT})
-    sigaddset(&set, sig);
+  for (int sig : {SIGTERM, SIGQUIT, SIGHUP, SIGTTIN, SIGTTOU, SIGUSR1, SIGUSR2, SIGCONT}) sigaddset(&set, sig);
+  if (with_sigint) sigaddset(&set, SIGINT);
   return set;
 }
 
@@ -26,9 +26,9 @@ void block_engine_signals() {
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
 }
 
-SignalWatch::SignalWatch(EventLoop& loop, std::function<void(int)> on_signal)
+SignalWatch::SignalWatch(EventLoop& loop, bool with_sigint, std::function<void(int)> on_signal)
     : loop_(loop), on_signal_(std::move(on_signal)) {
-  sigset_t set = engine_signal_set();
+  sigset_t set = engine_signal_set(with_sigint);
   fd_ = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
   if (fd_ < 0) throw std::runtime_error(std::string("signalfd: ") + std::strerror(errno));
   loop_.watch(fd_, [this](uint32_t) {

@@ -18,11 +18,11 @@ namespace drover {
 
 class EventLoop;
 
-sigset_t engine_signal_set();
+sigset_t engine_signal_set(bool with_sigint = true);
 
 class SignalWatch {
  public:
-  SignalWatch(EventLoop& loop, std::function<void(int sig)> on_signal);
+  SignalWatch(EventLoop& loop, bool with_sigint, std::function<void(int sig)> on_signal);
   ~SignalWatch();
   SignalWatch(const SignalWatch&) = delete;
   SignalWatch& operator=(const SignalWatch&) = delete;

@@ -1,11 +1,12 @@
-// drover: start the engine on a config and supervise until told to stop.
+// drover: start the engine on a config and drop the operator into a Lua shell bound to it.
 //
-//   drover pools.lua                       Lua config file
+//   drover pools.lua                       engine + shell
 //   drover --workers foo=2:bar=1 --cmd 'rq worker {queue}'
+//   drover pools.lua -e 'status()'         run, print, then stop (-i: stay in the shell)
+//   drover pools.lua --no-shell            engine only (for systemd); log to stderr
 //
-// SIGINT/TERM/QUIT stop gracefully (a second INT/TERM kills at once); SIGHUP re-reads the
-// config file and applies it live. The interactive shell arrives with the shell issue;
-// until then drover runs as --no-shell does and echoes its log to stderr.
+// Signals: TERM/QUIT stop gracefully (a second TERM kills at once); HUP reloads the config;
+// INT stops gracefully with --no-shell, and interrupts the running command in the shell.
 #include <signal.h>
 #include <unistd.h>
 
@@ -20,6 +21,8 @@
 #include "engine/engine.h"
 #include "engine/spec_string.h"
 #include "shell/lua/config_loader.h"
+#include "shell/lua/lua_state.h"
+#include "shell/repl/repl.h"
 
 namespace {
 
@@ -28,48 +31,57 @@ constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
   CONFIG.lua            pools defined in Lua: pool "name" { cmd = "...", n = 2 }
   --workers SPEC        pools as a spec string: foo=2:bar=2:baz,quux=5:*=1
   --cmd TEMPLATE        command for --workers pools; {queue} is replaced ("rq worker {queue}")
+  -e CODE               run Lua CODE in the shell and print its values, then stop (repeatable)
+  -i                    with -e: stay in the interactive shell afterwards
+  --script FILE         run a Lua file with the shell's commands, then stop
+  --no-shell            engine only: log to stderr, stop on INT/TERM
   --log PATH            append worker output and engine events to PATH (rotated by size)
   --pid-file PATH       write drover's pid to PATH while it runs
-  --no-shell            run the engine only (the default until the shell lands)
-  -q, --quiet           do not echo the log to stderr
+  -q, --quiet           with --no-shell: do not echo the log to stderr
   --version, -h/--help
 Signals: INT/TERM/QUIT stop gracefully (twice: kill now), HUP reloads CONFIG,
 TTIN/TTOU add/remove one worker per pool, USR1/USR2/CONT go to every worker.
+In the shell, Ctrl-C interrupts the running command; Ctrl-D or exit() stops drover.
 )";
 
 struct Args {
   std::string config;
   std::string workers, cmd;
-  std::string log_path, pid_file;
-  bool quiet = false;
+  std::string log_path, pid_file, script;
+  std::vector<std::string> exprs;
+  bool no_shell = false, stay = false, quiet = false;
 };
 
 std::optional<Args> parse_args(int argc, char** argv) {
   Args a;
   for (int i = 1; i < argc; ++i) {
     std::string arg = argv[i];
-    auto value = [&](const char* name) -> std::optional<std::string> {
+    auto value = [&](std::string& into) {
       if (i + 1 >= argc) {
-        fmt::print(stderr, "drover: {} needs a value\n", name);
-        return std::nullopt;
+        fmt::print(stderr, "drover: {} needs a value\n", arg);
+        return false;
       }
-      return std::string(argv[++i]);
+      into = argv[++i];
+      return true;
     };
-    std::optional<std::string> v;
+    std::string expr;
     if (arg == "--workers") {
-      if (!(v = value("--workers"))) return std::nullopt;
-      a.workers = *v;
+      if (!value(a.workers)) return std::nullopt;
     } else if (arg == "--cmd") {
-      if (!(v = value("--cmd"))) return std::nullopt;
-      a.cmd = *v;
+      if (!value(a.cmd)) return std::nullopt;
     } else if (arg == "--log") {
-      if (!(v = value("--log"))) return std::nullopt;
-      a.log_path = *v;
+      if (!value(a.log_path)) return std::nullopt;
     } else if (arg == "--pid-file") {
-      if (!(v = value("--pid-file"))) return std::nullopt;
-      a.pid_file = *v;
+      if (!value(a.pid_file)) return std::nullopt;
+    } else if (arg == "--script") {
+      if (!value(a.script)) return std::nullopt;
+    } else if (arg == "-e") {
+      if (!value(expr)) return std::nullopt;
+      a.exprs.push_back(expr);
+    } else if (arg == "-i") {
+      a.stay = true;
     } else if (arg == "--no-shell") {
-      // The only mode for now.
+      a.no_shell = true;
     } else if (arg == "-q" || arg == "--quiet") {
       a.quiet = true;
     } else if (arg == "-h" || arg == "--help") {
@@ -114,6 +126,50 @@ drover::Result<std::vector<drover::PoolSpec>> load_pools(const Args& a) {
   return pools;
 }
 
+// --no-shell: the main thread owns the config file and waits; the engine asks it to
+// reload through an event (SIGHUP).
+int run_engine_only(drover::Engine& engine, const Args& args) {
+  auto events = engine.subscribe(1000, {.events = true, .log_lines = false});
+  while (!engine.finished()) {
+    auto item = events->pop(std::chrono::milliseconds(200));
+    if (!item) continue;
+    auto* ev = std::get_if<drover::Event>(&*item);
+    if (!ev || ev->kind != drover::EventKind::kReloadRequested) continue;
+    auto fresh = load_pools(args);
+    drover::Status s = fresh ? engine.apply(std::move(*fresh), /*remove_missing=*/true) : fresh.error();
+    if (!s) fmt::print(stderr, "drover: reload failed, keeping the running config: {}\n", s.message());
+  }
+  return 0;
+}
+
+int run_shell(drover::Engine& engine, const Args& args) {
+  drover::LocalClient client(engine);
+  drover::ShellContext ctx(client);
+  ctx.load_config = [&args] { return load_pools(args); };
+  ctx.config_path = args.config;
+  ctx.color = isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
+  drover::LuaState lua(ctx);
+  drover::Repl::install_sigint_handler(ctx, lua);
+  drover::Repl repl(ctx, lua);
+  bool ok = true;
+  if (!args.script.empty()) {
+    if (auto s = lua.run_file(args.script); !s) {
+      fmt::print(stderr, "drover: {}\n", s.message());
+      ok = false;
+    }
+  }
+  for (size_t i = 0; i < args.exprs.size(); ++i) ok = repl.eval_and_print(args.exprs[i], "=(command line)") && ok;
+  bool batch = !args.script.empty() || !args.exprs.empty();
+  if (batch && !args.stay) {
+    if (!ctx.exit_requested) {
+      engine.shutdown();
+      engine.wait_finished(drover::Duration::max());
+    }
+    return ok ? 0 : 1;
+  }
+  return repl.run();
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -132,7 +188,8 @@ int main(int argc, char** argv) {
   drover::EngineOptions options;
   options.log_path = args->log_path;
   options.handle_signals = true;
-  options.echo_fd = args->quiet ? -1 : STDERR_FILENO;
+  options.leave_sigint = !args->no_shell;  // in the shell, Ctrl-C belongs to the REPL
+  options.echo_fd = args->no_shell && !args->quiet ? STDERR_FILENO : -1;
   std::optional<drover::Engine> engine;
   try {
     engine.emplace(options);
@@ -141,24 +198,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!args->pid_file.empty()) std::ofstream(args->pid_file) << getpid() << "\n";
-  auto events = engine->subscribe(1000, {.events = true, .log_lines = false});
+  int rc = 0;
   if (auto s = engine->apply(std::move(*pools)); !s) {
     fmt::print(stderr, "drover: {}\n", s.message());
-    return 1;
+    rc = 1;
+  } else {
+    rc = args->no_shell ? run_engine_only(*engine, *args) : run_shell(*engine, *args);
   }
-
-  // The main thread owns the config file: the engine asks for a reload with an event.
-  while (!engine->finished()) {
-    auto item = events->pop(std::chrono::milliseconds(200));
-    if (!item) continue;
-    auto* ev = std::get_if<drover::Event>(&*item);
-    if (!ev || ev->kind != drover::EventKind::kReloadRequested) continue;
-    if (args->config.empty() && args->workers.empty()) continue;
-    auto fresh = load_pools(*args);
-    drover::Status s = fresh ? engine->apply(std::move(*fresh), /*remove_missing=*/true) : fresh.error();
-    if (!s) fmt::print(stderr, "drover: reload failed, keeping the running config: {}\n", s.message());
-  }
-  engine.reset();
+  engine.reset();  // graceful: every worker stopped and reaped
   if (!args->pid_file.empty()) unlink(args->pid_file.c_str());
-  return 0;
+  return rc;
 }

@@ -1,0 +1,33 @@
+#include "engine/events.h"
+
+#include <fmt/format.h>
+
+namespace drover {
+
+const char* event_kind_name(EventKind kind) {
+  switch (kind) {
+    case EventKind::kWorkerSpawned: return "spawned";
+    case EventKind::kWorkerExited: return "exited";
+    case EventKind::kSpawnFailed: return "spawn-failed";
+    case EventKind::kBackoffScheduled: return "backoff";
+    case EventKind::kSlotFlapping: return "flapping";
+    case EventKind::kSlotGaveUp: return "gave-up";
+    case EventKind::kWorkerStopping: return "stopping";
+    case EventKind::kWorkerKilledAfterGrace: return "killed-after-grace";
+    case EventKind::kPoolAdded: return "pool-added";
+    case EventKind::kPoolRemoved: return "pool-removed";
+    case EventKind::kPoolResized: return "resized";
+    case EventKind::kPoolRolling: return "rolling";
+    case EventKind::kReloadRequested: return "reload-requested";
+    case EventKind::kShutdownStarted: return "shutdown-started";
+    case EventKind::kShutdownFinished: return "shutdown-finished";
+  }
+  return "?";
+}
+
+std::string format_log_prefix(const LogLine& line) {
+  if (line.stream == LogStream::kEngine) return fmt::format("drover[{}]: ", line.pid);
+  return fmt::format("{}[{}]: ", line.pool, line.pid);
+}
+
+}  // namespace drover

@@ -1,0 +1,189 @@
+// config(), reload(), write_config(): the pools' sizes and definitions.
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "engine/spec_string.h"
+#include "shell/lua/binding.h"
+#include "shell/lua/shell_context.h"
+#include "shell/lua/view.h"
+
+namespace drover {
+
+namespace {
+
+void push_sizes(lua_State* L, const std::map<std::string, int>& sizes) {
+  lua_createtable(L, 0, static_cast<int>(sizes.size()));
+  for (const auto& [name, n] : sizes) {
+    lua_pushinteger(L, n);
+    lua_setfield(L, -2, name.c_str());
+  }
+}
+
+std::map<std::string, int> current_sizes(EngineClient& client) {
+  std::map<std::string, int> sizes;
+  for (const auto& p : client.snapshot().pools) sizes[p.spec.name] = p.spec.n;
+  return sizes;
+}
+
+// Reads config{...}'s table into sizes; false or 0 means "remove". Raises on bad input,
+// before anything has been applied.
+std::map<std::string, int> read_size_table(lua_State* L, int idx) {
+  std::map<std::string, int> sizes;
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    if (lua_type(L, -2) != LUA_TSTRING) {
+      luaL_error(L, "config: pool names must be strings, got %s key", luaL_typename(L, -2));
+    }
+    std::string name = lua_tostring(L, -2);
+    int n = 0;
+    if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) {
+      n = 0;
+    } else if (lua_isinteger(L, -1) ||
+               (lua_type(L, -1) == LUA_TNUMBER && std::floor(lua_tonumber(L, -1)) == lua_tonumber(L, -1))) {
+      lua_Number v = lua_tonumber(L, -1);
+      if (v < 0 || v > kDefaultMaxWorkers * 100.0)
+        luaL_error(L, "config: %s = %s is out of range (0 or more workers, or false to remove)", name.c_str(),
+                   lua_tostring(L, -1));
+      n = static_cast<int>(v);
+    } else {
+      luaL_error(L, "config: %s must be a whole number of workers or false, got %s%s%s", name.c_str(),
+                 luaL_typename(L, -1), lua_type(L, -1) == LUA_TSTRING ? " " : "",
+                 lua_type(L, -1) == LUA_TSTRING ? fmt::format("\"{}\"", lua_tostring(L, -1)).c_str() : "");
+    }
+    sizes[name] = n;
+    lua_pop(L, 1);
+  }
+  return sizes;
+}
+
+int l_config(lua_State* L) {
+  return guarded(L, [L] {
+    ShellContext& ctx = shell_context_of(L);
+    if (lua_isnoneornil(L, 1)) {
+      push_sizes(L, current_sizes(ctx.client));
+      return 1;
+    }
+    std::map<std::string, int> wanted;
+    if (lua_type(L, 1) == LUA_TSTRING) {
+      auto entries = parse_spec_string(lua_tostring(L, 1));
+      if (!entries) luaL_error(L, "config: %s", entries.error().message().c_str());
+      for (const auto& e : *entries) wanted[e.queues] = e.n;
+    } else if (lua_type(L, 1) == LUA_TTABLE) {
+      wanted = read_size_table(L, 1);
+    } else {
+      luaL_typeerror(L, 1, "table of pool sizes or spec string");
+    }
+    // Check every name before touching anything: the whole call applies or none of it.
+    std::map<std::string, int> existing = current_sizes(ctx.client);
+    std::map<std::string, int> resize;
+    std::vector<std::string> remove;
+    for (const auto& [name, n] : wanted) {
+      if (!existing.count(name)) {
+        if (n == 0) continue;  // removing what is not there is already done
+        luaL_error(L, "config: no pool named \"%s\"; define it (with a command) in the config file and reload()",
+                   name.c_str());
+      }
+      if (n == 0) remove.push_back(name);
+      else resize[name] = n;
+    }
+    if (!resize.empty()) {
+      auto r = ctx.client.configure(resize);
+      if (!r) luaL_error(L, "config: %s", r.error().message().c_str());
+    }
+    for (const auto& name : remove) check_status(L, ctx.client.remove_pool(name));
+    auto sizes = current_sizes(ctx.client);
+    for (const auto& name : remove) sizes.erase(name);  // may still be draining
+    push_sizes(L, sizes);
+    return 1;
+  });
+}
+
+int l_reload(lua_State* L) {
+  return guarded(L, [L] {
+    ShellContext& ctx = shell_context_of(L);
+    if (!ctx.load_config) luaL_error(L, "reload: this shell has no config file to re-read");
+    if (Status s = reload_config(ctx); !s) luaL_error(L, "reload: %s (nothing changed)", s.message().c_str());
+    push_sizes(L, current_sizes(ctx.client));
+    return 1;
+  });
+}
+
+std::string lua_quote(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string render_pool(const PoolSpec& p) {
+  std::string argv;
+  for (size_t i = 0; i < p.argv.size(); ++i) argv += (i ? ", " : "") + lua_quote(p.argv[i]);
+  std::string out = fmt::format("pool {} {{\n  cmd = {{ {} }},\n  n = {},\n", lua_quote(p.name), argv, p.n);
+  if (!p.cwd.empty()) out += fmt::format("  cwd = {},\n", lua_quote(p.cwd));
+  if (!p.queue.empty() && p.queue != p.name) out += fmt::format("  queue = {},\n", lua_quote(p.queue));
+  if (!p.env.empty()) {
+    out += "  env = {";
+    for (const auto& [k, v] : p.env) out += fmt::format(" [{}] = {},", lua_quote(k), lua_quote(v));
+    out += " },\n";
+  }
+  out += fmt::format("  stop_signal = \"{}\",\n  grace = {},\n", signal_name(p.stop_signal), p.grace_s);
+  out += fmt::format("  backoff = {{ initial = {}, max = {}, factor = {}, reset_after = {} }},\n", p.backoff.initial_s,
+                     p.backoff.max_s, p.backoff.factor, p.backoff.reset_after_s);
+  out += fmt::format("  flap = {{ max_exits = {}, window = {}, cooldown = {}, give_up_after = {} }},\n",
+                     p.flap.max_exits, p.flap.window_s, p.flap.cooldown_s, p.flap.give_up_after);
+  return out + "}\n";
+}
+
+int l_write_config(lua_State* L) {
+  return guarded(L, [L] {
+    ShellContext& ctx = shell_context_of(L);
+    std::string path = luaL_optstring(L, 1, ctx.config_path.c_str());
+    if (path.empty()) luaL_error(L, "write_config: give a path (drover was not started from a config file)");
+    std::string text = "-- written by drover's write_config(): the live pools and their sizes\n";
+    for (const auto& p : ctx.client.snapshot().pools) text += "\n" + render_pool(p.spec);
+    // Write aside and rename, so a crash never leaves half a config in place.
+    std::string tmp = path + ".tmp";
+    FILE* f = std::fopen(tmp.c_str(), "w");
+    if (!f) luaL_error(L, "write_config: cannot write %s: %s", tmp.c_str(), std::strerror(errno));
+    bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    ok = (std::fclose(f) == 0) && ok;
+    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+      unlink(tmp.c_str());
+      luaL_error(L, "write_config: cannot write %s: %s", path.c_str(), std::strerror(errno));
+    }
+    lua_pushstring(L, path.c_str());
+    return 1;
+  });
+}
+
+const Binding kBindings[] = {
+    {"config", "config([sizes])", "show pool sizes, or resize pools live: workers that stay are never touched",
+     l_config},
+    {"reload", "reload()", "re-read the config file and apply it live", l_reload},
+    {"write_config", "write_config([path])", "write the live pools, with their current sizes, as a config file",
+     l_write_config},
+};
+
+}  // namespace
+
+Status reload_config(ShellContext& ctx) {
+  if (!ctx.load_config) return Status::invalid("no config file to re-read");
+  auto specs = ctx.load_config();
+  if (!specs) return specs.error();
+  return ctx.client.apply(std::move(*specs), /*remove_missing=*/true);
+}
+
+std::span<const Binding> config_bindings() { return kBindings; }
+
+}  // namespace drover

@@ -1,0 +1,145 @@
+// status(), pools(), pid(): reading the engine's state.
+#include <unistd.h>
+
+#include <fmt/format.h>
+
+#include "shell/lua/binding.h"
+#include "shell/lua/shell_context.h"
+#include "shell/lua/view.h"
+
+namespace drover {
+
+namespace {
+
+void set_int(lua_State* L, const char* k, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, k);
+}
+
+std::string render_status(const EngineSnapshot& snap, bool color) {
+  int target = 0, running = 0;
+  for (const auto& p : snap.pools) {
+    target += p.target;
+    running += p.running;
+  }
+  auto bold = [color](const std::string& s) { return color ? "\x1b[1m" + s + "\x1b[0m" : s; };
+  std::string out = fmt::format("drover pid {}  up {}  {} pool{}  {}/{} workers running{}\n", snap.pid,
+                                format_age(snap.uptime_s), snap.pools.size(), snap.pools.size() == 1 ? "" : "s",
+                                running, target, snap.shutting_down ? "  (shutting down)" : "");
+  if (snap.pools.empty()) return out + "no pools\n";
+  size_t w = 4;
+  for (const auto& p : snap.pools) w = std::max(w, p.spec.name.size());
+  out += bold(fmt::format("{:<{}}  {:>6} {:>7} {:>5} {:>7} {:>5} {:>8} {:>7} {:>6} {:>8} {:>6}  {}", "pool", w,
+                          "target", "running", "stop", "backoff", "flap", "exit ok", "bad", "killed", "restarts",
+                          "stalls", "state")) +
+         "\n";
+  for (const auto& p : snap.pools) {
+    std::string state = !p.enabled ? "stopped" : p.flapping ? "flapping" : p.rolling ? "rolling"
+                                               : p.running < p.target ? "starting" : "ok";
+    if (color && state != "ok") state = "\x1b[33m" + state + "\x1b[0m";
+    out += fmt::format("{:<{}}  {:>6} {:>7} {:>5} {:>7} {:>5} {:>8} {:>7} {:>6} {:>8} {:>6}  {}\n", p.spec.name, w,
+                       p.target, p.running, p.stopping, p.backoff, p.flapping, p.counters.exited_ok,
+                       p.counters.exited_bad, p.counters.killed_after_grace, p.counters.restarts, p.counters.stalls,
+                       state);
+  }
+  if (!out.empty() && out.back() == '\n') out.pop_back();
+  return out;
+}
+
+void push_worker(lua_State* L, const WorkerSnapshot& w) {
+  lua_createtable(L, 0, 8);
+  set_int(L, "slot", w.slot);
+  set_int(L, "pid", w.pid);
+  lua_pushstring(L, slot_state_name(w.state));
+  lua_setfield(L, -2, "state");
+  lua_pushnumber(L, w.uptime_s);
+  lua_setfield(L, -2, "uptime");
+  set_int(L, "restarts", w.restarts);
+  lua_pushstring(L, w.last_exit.c_str());
+  lua_setfield(L, -2, "last_exit");
+  if (w.retry_in_s > 0) {
+    lua_pushnumber(L, w.retry_in_s);
+    lua_setfield(L, -2, "retry_in");
+  }
+}
+
+void push_pool(lua_State* L, const PoolSnapshot& p) {
+  lua_createtable(L, 0, 20);
+  set_int(L, "target", p.target);
+  set_int(L, "n", p.spec.n);
+  set_int(L, "running", p.running);
+  set_int(L, "stopping", p.stopping);
+  set_int(L, "backoff", p.backoff);
+  set_int(L, "flapping", p.flapping);
+  lua_pushboolean(L, p.enabled);
+  lua_setfield(L, -2, "enabled");
+  lua_pushboolean(L, p.rolling);
+  lua_setfield(L, -2, "rolling");
+  set_int(L, "started", static_cast<lua_Integer>(p.counters.started));
+  set_int(L, "exits_ok", static_cast<lua_Integer>(p.counters.exited_ok));
+  set_int(L, "exits_bad", static_cast<lua_Integer>(p.counters.exited_bad));
+  set_int(L, "spawn_failures", static_cast<lua_Integer>(p.counters.spawn_failures));
+  set_int(L, "killed", static_cast<lua_Integer>(p.counters.killed_after_grace));
+  set_int(L, "restarts", static_cast<lua_Integer>(p.counters.restarts));
+  set_int(L, "stalls", static_cast<lua_Integer>(p.counters.stalls));
+  lua_createtable(L, static_cast<int>(p.workers.size()), 0);
+  for (size_t i = 0; i < p.workers.size(); ++i) {
+    push_worker(L, p.workers[i]);
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+  }
+  lua_setfield(L, -2, "workers");
+}
+
+int l_status(lua_State* L) {
+  return guarded(L, [L] {
+    ShellContext& ctx = shell_context_of(L);
+    EngineSnapshot snap = ctx.client.snapshot();
+    lua_createtable(L, 0, 4);
+    set_int(L, "pid", snap.pid);
+    lua_pushnumber(L, snap.uptime_s);
+    lua_setfield(L, -2, "uptime");
+    lua_pushboolean(L, snap.shutting_down);
+    lua_setfield(L, -2, "shutting_down");
+    lua_createtable(L, 0, static_cast<int>(snap.pools.size()));
+    for (const auto& p : snap.pools) {
+      push_pool(L, p);
+      lua_setfield(L, -2, p.spec.name.c_str());
+    }
+    lua_setfield(L, -2, "pools");
+    attach_view(L, render_status(snap, ctx.color));
+    return 1;
+  });
+}
+
+int l_pools(lua_State* L) {
+  return guarded(L, [L] {
+    EngineSnapshot snap = shell_context_of(L).client.snapshot();
+    lua_createtable(L, static_cast<int>(snap.pools.size()), 0);
+    lua_Integer i = 0;
+    for (const auto& p : snap.pools) {  // the snapshot is sorted by name
+      lua_pushstring(L, p.spec.name.c_str());
+      lua_rawseti(L, -2, ++i);
+    }
+    return 1;
+  });
+}
+
+int l_pid(lua_State* L) {
+  return guarded(L, [L] {
+    lua_pushinteger(L, shell_context_of(L).client.snapshot().pid);
+    return 1;
+  });
+}
+
+const Binding kBindings[] = {
+    {"status", "status()", "pools, targets, running workers, exits, restarts and flapping, with engine pid and uptime",
+     l_status},
+    {"pools", "pools()", "the names of the pools, sorted", l_pools},
+    {"pid", "pid()", "the engine's process id", l_pid},
+};
+
+}  // namespace
+
+std::span<const Binding> status_bindings() { return kBindings; }
+
+}  // namespace drover

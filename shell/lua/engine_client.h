@@ -1,0 +1,68 @@
+// EngineClient: what the shell's bindings may ask of an engine, local or remote.
+//
+// The same bindings serve `drover pools.lua` (LocalClient, in-process) and, with the
+// control-plane issue, `drover attach host:port` (a RemoteClient over HTTP/JSON), as one
+// neovim API serves Lua and RPC. Every call returns values; none hands out references
+// into engine state. Calls may block briefly on the engine's inbox, never on workers.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/engine.h"
+
+namespace drover {
+
+class EngineClient {
+ public:
+  virtual ~EngineClient() = default;
+
+  virtual EngineSnapshot snapshot() = 0;
+  virtual Result<std::map<std::string, int>> configure(const std::map<std::string, int>& sizes) = 0;
+  virtual Status apply(std::vector<PoolSpec> specs, bool remove_missing) = 0;
+  virtual Status remove_pool(const std::string& name) = 0;
+  virtual Status start(const std::optional<std::string>& pool) = 0;
+  virtual Status stop(const std::optional<std::string>& pool) = 0;
+  virtual Status signal_workers(int sig, const std::optional<std::string>& pool) = 0;
+  virtual std::vector<LogLine> log_tail(size_t n, const std::optional<std::string>& pool) = 0;
+  virtual std::shared_ptr<Subscription> subscribe(size_t capacity, Subscription::Filter filter) = 0;
+  virtual void shutdown() = 0;
+  virtual void kill_all() = 0;
+  virtual bool wait_finished(Duration timeout) = 0;
+};
+
+// The in-process engine. Does not own it.
+class LocalClient final : public EngineClient {
+ public:
+  explicit LocalClient(Engine& engine) : engine_(engine) {}
+  EngineSnapshot snapshot() override { return engine_.snapshot(); }
+  Result<std::map<std::string, int>> configure(const std::map<std::string, int>& sizes) override {
+    return engine_.configure(sizes);
+  }
+  Status apply(std::vector<PoolSpec> specs, bool remove_missing) override {
+    return engine_.apply(std::move(specs), remove_missing);
+  }
+  Status remove_pool(const std::string& name) override { return engine_.remove_pool(name); }
+  Status start(const std::optional<std::string>& pool) override { return engine_.start(pool); }
+  Status stop(const std::optional<std::string>& pool) override { return engine_.stop(pool); }
+  Status signal_workers(int sig, const std::optional<std::string>& pool) override {
+    return engine_.signal_workers(sig, pool);
+  }
+  std::vector<LogLine> log_tail(size_t n, const std::optional<std::string>& pool) override {
+    return engine_.log_tail(n, pool);
+  }
+  std::shared_ptr<Subscription> subscribe(size_t capacity, Subscription::Filter filter) override {
+    return engine_.subscribe(capacity, filter);
+  }
+  void shutdown() override { engine_.shutdown(); }
+  void kill_all() override { engine_.kill_all(); }
+  bool wait_finished(Duration timeout) override { return engine_.wait_finished(timeout); }
+
+ private:
+  Engine& engine_;
+};
+
+}  // namespace drover

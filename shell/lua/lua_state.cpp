@@ -1,0 +1,102 @@
+#include "shell/lua/lua_state.h"
+
+#include <stdexcept>
+
+#include "shell/lua/binding.h"
+
+namespace drover {
+
+namespace {
+
+const char kContextKey = 0;  // its address is the registry key of the ShellContext
+
+int message_handler(lua_State* L) {
+  const char* msg = lua_tostring(L, 1);
+  if (!msg) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+    msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+void stop_hook(lua_State* L, lua_Debug*) {
+  lua_sethook(L, nullptr, 0, 0);
+  luaL_error(L, "interrupted");
+}
+
+}  // namespace
+
+ShellContext& shell_context_of(lua_State* L) {
+  lua_rawgetp(L, LUA_REGISTRYINDEX, &kContextKey);
+  auto* ctx = static_cast<ShellContext*>(lua_touserdata(L, -1));
+  lua_pop(L, 1);
+  if (!ctx) luaL_error(L, "drover: no shell context in this Lua state");
+  return *ctx;
+}
+
+void install_bindings(lua_State* L, ShellContext& ctx) {
+  lua_pushlightuserdata(L, &ctx);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kContextKey);
+  for (const Binding& b : all_bindings()) {
+    std::string name = b.name;
+    size_t dot = name.find('.');
+    if (dot == std::string::npos) {
+      lua_pushcfunction(L, b.fn);
+      lua_setglobal(L, b.name);
+      continue;
+    }
+    // "log.tail": a field of the global table "log", created on first use.
+    std::string table = name.substr(0, dot);
+    if (lua_getglobal(L, table.c_str()) != LUA_TTABLE) {
+      lua_pop(L, 1);
+      lua_newtable(L);
+      lua_pushvalue(L, -1);
+      lua_setglobal(L, table.c_str());
+    }
+    lua_pushcfunction(L, b.fn);
+    lua_setfield(L, -2, name.substr(dot + 1).c_str());
+    lua_pop(L, 1);
+  }
+}
+
+LuaState::LuaState(ShellContext& ctx) : L_(luaL_newstate()) {
+  if (!L_) throw std::runtime_error("cannot create a Lua state (out of memory)");
+  luaL_openlibs(L_);
+  install_bindings(L_, ctx);
+}
+
+LuaState::~LuaState() { lua_close(L_); }
+
+int LuaState::call(int nargs, int nresults) {
+  int base = lua_gettop(L_) - nargs;
+  lua_pushcfunction(L_, message_handler);
+  lua_insert(L_, base);
+  int status = lua_pcall(L_, nargs, nresults, base);
+  lua_remove(L_, base);
+  return status;
+}
+
+Status LuaState::run_file(const std::string& path) {
+  if (luaL_loadfile(L_, path.c_str()) != LUA_OK || call(0, 0) != LUA_OK) {
+    std::string msg = lua_tostring(L_, -1) ? lua_tostring(L_, -1) : "error";
+    lua_pop(L_, 1);
+    return Status::invalid(msg);
+  }
+  return Status::ok();
+}
+
+Status LuaState::run_string(const std::string& code, const std::string& chunk_name) {
+  if (luaL_loadbuffer(L_, code.data(), code.size(), chunk_name.c_str()) != LUA_OK || call(0, 0) != LUA_OK) {
+    std::string msg = lua_tostring(L_, -1) ? lua_tostring(L_, -1) : "error";
+    lua_pop(L_, 1);
+    return Status::invalid(msg);
+  }
+  return Status::ok();
+}
+
+void LuaState::interrupt() {
+  lua_sethook(L_, stop_hook, LUA_MASKCALL | LUA_MASKRET | LUA_MASKLINE | LUA_MASKCOUNT, 1);
+}
+
+}  // namespace drover

@@ -1,0 +1,47 @@
+// ShellContext: what every binding shares: the engine client, where the config came
+// from, how to print, and the interrupt flag Ctrl-C raises. One per Lua state, kept in
+// the Lua registry (see shell_context_of).
+#pragma once
+
+#include <atomic>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "engine/pool_spec.h"
+#include "engine/status.h"
+#include "shell/lua/engine_client.h"
+
+struct lua_State;
+
+namespace drover {
+
+struct ShellContext {
+  explicit ShellContext(EngineClient& c) : client(c) {}
+
+  EngineClient& client;
+  // Re-reads the configuration drover was started with (file and/or --workers); unset
+  // when there is nothing to re-read (an attached remote shell).
+  std::function<Result<std::vector<PoolSpec>>()> load_config;
+  std::string config_path;  // write_config()'s default target; empty: none
+
+  FILE* out = stdout;
+  bool color = false;  // stdout is a terminal: colours and box-drawing characters
+
+  // Raised by the SIGINT handler; follows and waits poll it. The REPL clears it.
+  std::atomic<bool> interrupted{false};
+  std::atomic<bool> events_enabled{true};
+  bool exit_requested = false;
+  // log.rew()/log.ff(): how many lines back from the newest the pager stands.
+  size_t log_offset = 0;
+};
+
+// Re-reads the config and applies it live (pools not in it are removed). An error in
+// the config changes nothing.
+Status reload_config(ShellContext& ctx);
+
+// The context registered in L (set by install_bindings). Never null inside a binding.
+ShellContext& shell_context_of(lua_State* L);
+
+}  // namespace drover

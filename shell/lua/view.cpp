@@ -1,0 +1,44 @@
+#include "shell/lua/view.h"
+
+#include <fmt/format.h>
+
+#include "engine/status.h"
+
+namespace drover {
+
+namespace {
+int view_tostring(lua_State* L) {
+  luaL_getmetafield(L, 1, "__view");
+  return 1;
+}
+}  // namespace
+
+void attach_view(lua_State* L, std::string view) {
+  lua_createtable(L, 0, 3);
+  lua_pushlstring(L, view.data(), view.size());
+  lua_setfield(L, -2, "__view");
+  lua_pushcfunction(L, view_tostring);
+  lua_setfield(L, -2, "__tostring");
+  lua_setmetatable(L, -2);
+}
+
+std::optional<std::string> opt_pool_arg(lua_State* L, int arg) {
+  if (lua_isnoneornil(L, arg)) return std::nullopt;
+  if (lua_type(L, arg) != LUA_TSTRING) luaL_typeerror(L, arg, "pool name (string)");
+  return std::string(lua_tostring(L, arg));
+}
+
+std::string format_age(double s) {
+  if (s < 10) return fmt::format("{:.1f}s", s);
+  auto t = static_cast<long>(s);
+  if (t < 60) return fmt::format("{}s", t);
+  if (t < 3600) return fmt::format("{}m{:02}s", t / 60, t % 60);
+  if (t < 86400) return fmt::format("{}h{:02}m", t / 3600, (t % 3600) / 60);
+  return fmt::format("{}d{:02}h", t / 86400, (t % 86400) / 3600);
+}
+
+void check_status(lua_State* L, const Status& s) {
+  if (!s) luaL_error(L, "%s", s.message().c_str());
+}
+
+}  // namespace drover

@@ -1,0 +1,26 @@
+// Helpers shared by bindings: results that are data tables but print as views, and
+// small argument checks.
+#pragma once
+
+#include <lua.hpp>
+
+#include <optional>
+#include <string>
+
+namespace drover {
+
+// Gives the table on top of the stack a metatable whose __tostring returns `view`, so the
+// REPL (and print) shows the view while scripts index the data.
+void attach_view(lua_State* L, std::string view);
+
+// An optional pool-name argument: nil/none -> nullopt, a string -> it, else an error.
+std::optional<std::string> opt_pool_arg(lua_State* L, int arg);
+
+// "3m12s", "1h04m", "0.4s".
+std::string format_age(double seconds);
+
+// Raises a Lua error with the Status's message when it is not ok.
+class Status;
+void check_status(lua_State* L, const Status& s);
+
+}  // namespace drover

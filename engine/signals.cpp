@@ -24,6 +24,11 @@ sigset_t engine_signal_set(bool with_sigint) {
 void block_engine_signals() {
   sigset_t set = engine_signal_set();
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // A signal whose disposition is SIG_IGN is discarded before it is ever pending, so a
+  // signalfd never sees it. nohup, and shells starting background jobs, hand us ignored
+  // HUP/INT/QUIT; like any daemon that installs its own handlers, take them back.
+  for (int sig = 1; sig < NSIG; ++sig)
+    if (sigismember(&set, sig) == 1) signal(sig, SIG_DFL);
 }
 
 SignalWatch::SignalWatch(EventLoop& loop, bool with_sigint, std::function<void(int)> on_signal)

@@ -7,7 +7,9 @@
 //   USR1, USR2, CONT  forwarded to every worker's process group
 //
 // The signals must be blocked in every thread (block_engine_signals() in main, before
-// any thread starts), or the kernel may deliver them to a thread instead of the fd.
+// any thread starts), or the kernel may deliver them to a thread instead of the fd;
+// block_engine_signals() also resets inherited SIG_IGN dispositions (nohup, background
+// jobs), which would otherwise discard them.
 #pragma once
 
 #include <signal.h>

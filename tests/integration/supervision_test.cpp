@@ -55,7 +55,7 @@ TEST_CASE("three pools come up, with their environment, and go down with the eng
     CHECK(wait_until([&] { return log_has(e, "CWD=" + dir.path(), "alpha"); }, 2s));
     CHECK(log_has(e, "DROVER_POOL=alpha", "alpha"));
     CHECK(log_has(e, "DROVER_SLOT=1", "alpha"));
-    CHECK(log_has(e, "QUEUE=gamma,delta", "gamma,delta"));
+    CHECK(wait_until([&] { return log_has(e, "QUEUE=gamma,delta", "gamma,delta"); }, 2s));
     CHECK(pool_of(snap, "beta").counters.started == 3);
   }
   for (pid_t pid : all) CHECK_FALSE(pid_alive(pid));

@@ -128,10 +128,9 @@ drover::Result<std::vector<drover::PoolSpec>> load_pools(const Args& a) {
 
 // --no-shell: the main thread owns the config file and waits; the engine asks it to
 // reload through an event (SIGHUP).
-int run_engine_only(drover::Engine& engine, const Args& args) {
-  auto events = engine.subscribe(1000, {.events = true, .log_lines = false});
+int run_engine_only(drover::Engine& engine, const Args& args, drover::Subscription& events) {
   while (!engine.finished()) {
-    auto item = events->pop(std::chrono::milliseconds(200));
+    auto item = events.pop(std::chrono::milliseconds(200));
     if (!item) continue;
     auto* ev = std::get_if<drover::Event>(&*item);
     if (!ev || ev->kind != drover::EventKind::kReloadRequested) continue;
@@ -142,7 +141,7 @@ int run_engine_only(drover::Engine& engine, const Args& args) {
   return 0;
 }
 
-int run_shell(drover::Engine& engine, const Args& args) {
+int run_shell(drover::Engine& engine, const Args& args, std::shared_ptr<drover::Subscription> events) {
   drover::LocalClient client(engine);
   drover::ShellContext ctx(client);
   ctx.load_config = [&args] { return load_pools(args); };
@@ -150,7 +149,7 @@ int run_shell(drover::Engine& engine, const Args& args) {
   ctx.color = isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
   drover::LuaState lua(ctx);
   drover::Repl::install_sigint_handler(ctx, lua);
-  drover::Repl repl(ctx, lua);
+  drover::Repl repl(ctx, lua, std::move(events));
   bool ok = true;
   if (!args.script.empty()) {
     if (auto s = lua.run_file(args.script); !s) {
@@ -198,12 +197,14 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!args->pid_file.empty()) std::ofstream(args->pid_file) << getpid() << "\n";
+  // Subscribe before the pools start, so no event (a SIGHUP's reload request) is missed.
+  auto events = engine->subscribe(1000, {.events = true, .log_lines = false});
   int rc = 0;
   if (auto s = engine->apply(std::move(*pools)); !s) {
     fmt::print(stderr, "drover: {}\n", s.message());
     rc = 1;
   } else {
-    rc = args->no_shell ? run_engine_only(*engine, *args) : run_shell(*engine, *args);
+    rc = args->no_shell ? run_engine_only(*engine, *args, *events) : run_shell(*engine, *args, events);
   }
   engine.reset();  // graceful: every worker stopped and reaped
   if (!args->pid_file.empty()) unlink(args->pid_file.c_str());

@@ -68,7 +68,7 @@ std::string default_history_path() {
 }
 
 struct Repl::Impl {
-  Impl(ShellContext& c, LuaState& l)
+  Impl(ShellContext& c, LuaState& l, std::shared_ptr<Subscription> ev)
       : ctx(c),
         lua(l),
         completer(l.get(),
@@ -79,7 +79,7 @@ struct Repl::Impl {
                   }),
         editor(std::getenv("DROVER_HISTORY") ? std::getenv("DROVER_HISTORY") : default_history_path(),
                [this](const std::string& before) { return completer.complete(before); }),
-        events(ctx.client.subscribe(1000, {.events = true, .log_lines = false})) {
+        events(std::move(ev)) {
     if (const char* p = std::getenv("DROVER_PROMPT")) prompt = p;
   }
   ~Impl() { events->close(); }
@@ -157,7 +157,8 @@ struct Repl::Impl {
   }
 };
 
-Repl::Repl(ShellContext& ctx, LuaState& lua) : impl_(std::make_unique<Impl>(ctx, lua)) {}
+Repl::Repl(ShellContext& ctx, LuaState& lua, std::shared_ptr<Subscription> events)
+    : impl_(std::make_unique<Impl>(ctx, lua, std::move(events))) {}
 Repl::~Repl() = default;
 
 void Repl::install_sigint_handler(ShellContext& ctx, LuaState& lua) {

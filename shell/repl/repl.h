@@ -19,7 +19,8 @@ namespace drover {
 
 class Repl {
  public:
-  Repl(ShellContext& ctx, LuaState& lua);
+  // events: the engine's event subscription, taken before the pools started.
+  Repl(ShellContext& ctx, LuaState& lua, std::shared_ptr<Subscription> events);
   ~Repl();
 
   // Runs until end of input or exit(). Returns the process exit status.

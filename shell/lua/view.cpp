@@ -37,6 +37,8 @@ std::string format_age(double s) {
   return fmt::format("{}d{:02}h", t / 86400, (t % 86400) / 3600);
 }
 
+void consume_interrupt(lua_State* L) { lua_sethook(L, nullptr, 0, 0); }
+
 void check_status(lua_State* L, const Status& s) {
   if (!s) luaL_error(L, "%s", s.message().c_str());
 }

@@ -19,6 +19,10 @@ std::optional<std::string> opt_pool_arg(lua_State* L, int arg);
 // "3m12s", "1h04m", "0.4s".
 std::string format_age(double seconds);
 
+// A binding that waits (a follow, a drain) and was ended by Ctrl-C has handled it: disarm
+// the hook the SIGINT handler set, so the interrupt does not also abort the caller's chunk.
+void consume_interrupt(lua_State* L);
+
 // Raises a Lua error with the Status's message when it is not ok.
 class Status;
 void check_status(lua_State* L, const Status& s);

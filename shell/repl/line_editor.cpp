@@ -26,6 +26,7 @@ LineEditor::CompleteFn g_complete;
 std::vector<std::string> g_matches;
 std::optional<std::string> g_line;  // set by on_line
 bool g_done = false;
+bool g_active = false;  // a prompt is on screen and readline owns the line
 
 void on_line(char* line) {
   g_done = true;
@@ -68,6 +69,8 @@ LineEditor::LineEditor(std::string history_path, CompleteFn complete)
   // `stop "ba` completes "ba".
   rl_completer_word_break_characters = const_cast<char*>(" \t\n\"'`@$><=;|&{(,)[]+-*/%^~#");
   rl_completion_append_character = '\0';
+  // One Tab lists the candidates when there are several (bash needs two, or three).
+  rl_variable_bind("show-all-if-ambiguous", "on");
   using_history();
   stifle_history(kHistoryMax);
   if (!history_path_.empty()) {
@@ -93,7 +96,7 @@ void LineEditor::add_history(const std::string& line) {
 }
 
 void LineEditor::print_above(const std::string& text) {
-  if (!interactive_) {
+  if (!interactive_ || !g_active) {
     std::fputs(text.c_str(), stdout);
     std::fflush(stdout);
     return;
@@ -128,6 +131,10 @@ LineEditor::Read LineEditor::read_line(const std::string& prompt, const std::fun
   g_done = false;
   g_line.reset();
   rl_callback_handler_install(prompt.c_str(), on_line);
+  g_active = true;
+  struct Inactive {
+    ~Inactive() { g_active = false; }
+  } inactive_on_return;
   while (!g_done) {
     pollfd p{STDIN_FILENO, POLLIN, 0};
     int r = poll(&p, 1, kTickMs);

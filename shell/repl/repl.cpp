@@ -51,6 +51,11 @@ bool worth_showing(EventKind k) {
   }
 }
 
+std::string trim(const std::string& s) {
+  size_t b = s.find_first_not_of(" \t;"), e = s.find_last_not_of(" \t;");
+  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
+}
+
 std::string strip_traceback(std::string msg) {
   // Bindings' errors are for operators: the message, not the Lua stack.
   size_t tb = msg.find("\nstack traceback:");
@@ -202,6 +207,10 @@ int Repl::run() {
     if (first.outcome == LineEditor::Outcome::kEof) break;
     std::string code = first.line;
     if (code.find_first_not_of(" \t") == std::string::npos) continue;
+    // The two words an operator types bare, as in resque-pool-dynamic's shell: a command,
+    // not a look at the function value.
+    if (std::string word = trim(code); word == "help" || word == "exit" || word == "quit")
+      code = (word == "help" ? "help" : "exit") + std::string("()");
     int status = m.load(code, "=stdin");
     while (incomplete(L, status)) {
       lua_pop(L, 1);

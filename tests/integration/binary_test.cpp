@@ -100,7 +100,7 @@ TEST_CASE("drover binary: kill -9 of drover leaves no worker and no grandchild a
   CHECK(all_gone);
 }
 
-TEST_CASE("drover binary: SIGHUP reloads the config live, survivors keep their pids") {
+TEST_CASE("drover binary: SIGHUP reloads the config live - survivors keep their pids") {
   TempDir dir;
   write_file(dir.file("pools.lua"), pools_lua(2, 1));
   Drover d({dir.file("pools.lua"), "--no-shell", "-q", "--log", dir.file("log")}, dir.file("err"));

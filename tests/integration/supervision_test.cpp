@@ -38,7 +38,7 @@ void check_no_zombies() { CHECK(zombie_children_of(getpid()).empty()); }
 
 }  // namespace
 
-TEST_CASE("three pools come up, with their environment, and go down with the engine") {
+TEST_CASE("three pools come up - with their environment - and go down with the engine") {
   TempDir dir;
   std::vector<pid_t> all;
   {
@@ -66,7 +66,7 @@ TEST_CASE("three pools come up, with their environment, and go down with the eng
   CHECK(log.find("shutdown-finished") != std::string::npos);
 }
 
-TEST_CASE("kill -9 of workers: replaced at once, counted, reason kept") {
+TEST_CASE("kill -9 of workers: replaced at once - counted - reason kept") {
   TempDir dir;
   Engine e(options_in(dir));
   REQUIRE(e.apply({fake_pool("w", 3)}));
@@ -142,7 +142,7 @@ TEST_CASE("a worker that ignores the stop signal is killed at the grace deadline
   check_no_zombies();
 }
 
-TEST_CASE("a command that does not exist ends flapping, not in a spawn storm") {
+TEST_CASE("a command that does not exist ends flapping - not in a spawn storm") {
   TempDir dir;
   Engine e(options_in(dir));
   PoolSpec p;
@@ -199,7 +199,7 @@ TEST_CASE("a flooding worker leaves the engine responsive and memory bounded") {
   check_no_zombies();
 }
 
-TEST_CASE("a worker's last bytes, without a newline, are never lost; stderr is marked") {
+TEST_CASE("a worker's last bytes - without a newline - are never lost - stderr is marked") {
   TempDir dir;
   Engine e(options_in(dir));
   PoolSpec p = fake_pool("tail", 1, {"print-exit", "partial-tail"});
@@ -214,7 +214,7 @@ TEST_CASE("a worker's last bytes, without a newline, are never lost; stderr is m
   check_no_zombies();
 }
 
-TEST_CASE("stop and start a pool; remove a pool") {
+TEST_CASE("stop and start a pool - remove a pool") {
   TempDir dir;
   Engine e(options_in(dir));
   REQUIRE(e.apply({fake_pool("a", 2), fake_pool("b", 1)}));

@@ -26,7 +26,7 @@ struct NoEngine final : EngineClient {
 };
 }  // namespace
 
-TEST_CASE("completer: globals, fields after a dot, pool names in strings") {
+TEST_CASE("completer: globals - fields after a dot - pool names in strings") {
   NoEngine engine;
   ShellContext ctx(engine);
   LuaState lua(ctx);

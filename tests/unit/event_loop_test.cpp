@@ -23,7 +23,7 @@ TEST_CASE("event loop: timers fire in deadline order and cancelled ones never") 
   CHECK(loop.pending_timers() == 0);
 }
 
-TEST_CASE("event loop: fd watch reports readable data, unwatch stops it") {
+TEST_CASE("event loop: fd watch reports readable data - unwatch stops it") {
   EventLoop loop(SteadyClock::instance());
   int p[2];
   REQUIRE(pipe(p) == 0);
@@ -43,7 +43,7 @@ TEST_CASE("event loop: fd watch reports readable data, unwatch stops it") {
   close(p[1]);
 }
 
-TEST_CASE("inbox: commands from other threads run on the loop thread, in order") {
+TEST_CASE("inbox: commands from other threads run on the loop thread - in order") {
   EventLoop loop(SteadyClock::instance());
   Inbox inbox(loop);
   loop.set_on_wake([&] { inbox.drain(); });

@@ -27,7 +27,7 @@ TEST_CASE("flapping: exits spread wider than the window never flap") {
   }
 }
 
-TEST_CASE("flapping: judged for the slot's whole life, not just its start") {
+TEST_CASE("flapping: judged for the slot's whole life - not just its start") {
   FakeClock clock;
   FlapDetector f;
   FlapPolicy p{.max_exits = 2, .window_s = 5};

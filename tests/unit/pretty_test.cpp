@@ -23,14 +23,14 @@ TEST_CASE("pretty: scalars print as Lua would write them") {
   CHECK(eval_pretty("return true") == "true");
 }
 
-TEST_CASE("pretty: tables have the array part first, then sorted keys") {
+TEST_CASE("pretty: tables have the array part first - then sorted keys") {
   CHECK(eval_pretty("return {foo = 2, bar = 4}") == "{ bar = 4, foo = 2 }");
   CHECK(eval_pretty("return {'x', 'y', z = 1}") == "{ \"x\", \"y\", z = 1 }");
   CHECK(eval_pretty("return {['no such'] = 1, [10] = true}") == "{ [10] = true, [\"no such\"] = 1 }");
   CHECK(eval_pretty("return {}") == "{}");
 }
 
-TEST_CASE("pretty: cycles are marked, not followed") {
+TEST_CASE("pretty: cycles are marked - not followed") {
   CHECK(eval_pretty("local t = {}; t.self = t; return t") == "{ self = <cycle> }");
 }
 

@@ -24,7 +24,7 @@ TEST_CASE("reconcile: grows at the lowest free slot indices") {
   CHECK(plan.roll == -1);
 }
 
-TEST_CASE("reconcile: at target, nothing happens to anyone") {
+TEST_CASE("reconcile: at target - nothing happens to anyone") {
   auto plan = reconcile(3, running(3), 1);
   CHECK(plan.create.empty());
   CHECK(plan.retire.empty());
@@ -62,7 +62,7 @@ TEST_CASE("reconcile: retiring workers do not count toward the target") {
   CHECK(plan.create == std::vector<int>{3});  // slot 2 is still taken by the dying worker
 }
 
-TEST_CASE("reconcile: rolling replaces one old worker at a time, oldest first") {
+TEST_CASE("reconcile: rolling replaces one old worker at a time - oldest first") {
   auto slots = running(3, /*gen=*/1);
   auto plan = reconcile(3, slots, 2);
   CHECK(plan.roll == 0);

@@ -83,6 +83,7 @@ std::optional<std::string> follow(lua_State* L, ShellContext& ctx, const std::op
     }
   }
   sub->close();
+  consume_interrupt(L);
   return std::nullopt;
 }
 

@@ -32,6 +32,7 @@ int l_stop(lua_State* L) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (ctx.color) fmt::print(ctx.out, "\r\x1b[K");
+    if (live) consume_interrupt(L);  // Ctrl-C ends the wait, not the stop
     lua_pushboolean(L, live == 0);
     return 1;
   });

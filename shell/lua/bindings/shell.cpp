@@ -6,6 +6,7 @@
 #include "shell/lua/binding.h"
 #include "shell/lua/help_pages.h"
 #include "shell/lua/shell_context.h"
+#include "shell/lua/view.h"
 
 namespace drover {
 
@@ -59,6 +60,7 @@ int l_exit(lua_State* L) {
       }
     }
     if (ctx.color) fmt::print(ctx.out, "\r\x1b[K");
+    if (killed) consume_interrupt(L);
     return 0;
   });
 }

@@ -1,0 +1,227 @@
+// The drover shell through a pseudo-terminal: type commands, read the screen.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "tests/support/pty_session.h"
+#include "tests/support/test_util.h"
+
+using namespace drover::test;
+
+namespace {
+
+constexpr const char* kPrompt = "drover> ";
+
+std::vector<std::string> shell_env(const TempDir& dir) {
+  return {"NO_COLOR=1", "XDG_STATE_HOME=" + dir.path()};
+}
+
+std::vector<std::string> shell_argv(const std::string& spec) {
+  return {drover_path(), "--workers", spec, "--cmd", std::string(fake_worker_path()) + " sleep"};
+}
+
+// Runs Lua statements and returns what they printed. The markers are built by Lua at run
+// time, so the echo of the typed line never matches them.
+std::string run(PtySession& s, const std::string& code) {
+  s.send_line("print('@' .. '@B') " + code + " print('@' .. '@E')");
+  REQUIRE(s.expect("@@B\n"));
+  std::string out = s.until("@@E\n");
+  REQUIRE(s.expect(kPrompt));
+  return out;
+}
+
+std::vector<pid_t> pids_of(PtySession& s, const std::string& pool) {
+  std::istringstream in(run(s, "for _, w in ipairs(status().pools['" + pool + "'].workers) do print(w.pid) end"));
+  std::vector<pid_t> pids;
+  for (pid_t p; in >> p;) pids.push_back(p);
+  std::sort(pids.begin(), pids.end());
+  return pids;
+}
+
+int running(PtySession& s, const std::string& pool) {
+  return std::stoi(run(s, "print(status().pools['" + pool + "'].running)"));
+}
+
+bool wait_running(PtySession& s, const std::string& pool, int n) {
+  return wait_until([&] { return running(s, pool) == n; }, std::chrono::milliseconds(5000));
+}
+
+}  // namespace
+
+TEST_CASE("repl: the resque-pool-dynamic session - replayed") {
+  TempDir dir;
+  PtySession s(shell_argv("foo=2:bar=2:*=1"), shell_env(dir));
+  REQUIRE(s.expect(kPrompt));
+  REQUIRE(wait_running(s, "bar", 2));
+
+  s.send_line("status()");
+  REQUIRE(s.expect("5/5 workers running"));
+  std::string table = s.until(kPrompt);
+  CHECK(table.find("bar") != std::string::npos);
+  CHECK(table.find("foo") != std::string::npos);
+
+  s.send_line("log.tail()");
+  REQUIRE(s.expect("spawned pid"));
+  s.send("\x03");  // Ctrl-C ends the follow, not drover
+  REQUIRE(s.expect(kPrompt));
+
+  auto bar_before = pids_of(s, "bar");
+  auto all_before = pids_of(s, "foo");
+  all_before.insert(all_before.end(), bar_before.begin(), bar_before.end());
+  s.send_line("config{foo=1, bar=4}");
+  REQUIRE(s.expect("bar = 4, foo = 1"));
+  REQUIRE(s.expect(kPrompt));
+  REQUIRE(wait_running(s, "bar", 4));
+  REQUIRE(wait_running(s, "foo", 1));
+  auto bar_after = pids_of(s, "bar");
+  CHECK(bar_after.size() == 4);
+  for (pid_t p : bar_before) CHECK(std::count(bar_after.begin(), bar_after.end(), p) == 1);
+
+  s.send_line("pstree()");
+  REQUIRE(s.expect("bar (4/4)"));
+  REQUIRE(s.expect(kPrompt));
+
+  auto everyone = pids_of(s, "foo");
+  for (const auto& pool : {"bar", "*"})
+    for (pid_t p : pids_of(s, pool)) everyone.push_back(p);
+  s.send_line("exit()");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+  for (pid_t p : everyone) CHECK_FALSE(pid_alive(p));
+  for (pid_t p : all_before) CHECK_FALSE(pid_alive(p));
+}
+
+TEST_CASE("repl: completion of globals - fields and pool names") {
+  TempDir dir;
+  PtySession s(shell_argv("foo=1:bar=1:baz=1"), shell_env(dir));
+  REQUIRE(s.expect(kPrompt));
+  s.send("log.ta\t");  // one Tab completes the common part and lists the candidates
+  REQUIRE(s.expect("log.tail_until"));
+  s.send("\x15");  // Ctrl-U: clear the line
+  s.send("stop \"fo\t");
+  REQUIRE(s.expect("stop \"foo\""));
+  s.send("\x15");
+  s.send("stop \"ba\t");
+  REQUIRE(s.expect("bar"));
+  REQUIRE(s.expect("baz"));
+  s.send("\x15");
+  s.send("conf\t");
+  REQUIRE(s.expect("config"));
+  s.send("\x15\x04");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+}
+
+TEST_CASE("repl: history is kept between two runs") {
+  TempDir dir;
+  {
+    PtySession s(shell_argv("foo=1"), shell_env(dir));
+    REQUIRE(s.expect(kPrompt));
+    s.send_line("x_history_marker = 41 + 1");
+    REQUIRE(s.expect(kPrompt));
+    s.send("\x04");  // Ctrl-D: graceful shutdown
+    CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+  }
+  PtySession s(shell_argv("foo=1"), shell_env(dir));
+  REQUIRE(s.expect(kPrompt));
+  s.send("\x1b[A");  // Up arrow recalls the last run's line
+  REQUIRE(s.expect("x_history_marker = 41 + 1"));
+  s.send("\r");
+  CHECK(run(s, "print(x_history_marker)") == "42\n");
+  s.send("\x04");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+}
+
+TEST_CASE("repl: Ctrl-C interrupts a busy loop and a follow - never the engine - workers are still replaced") {
+  TempDir dir;
+  PtySession s(shell_argv("foo=2"), shell_env(dir));
+  REQUIRE(s.expect(kPrompt));
+  REQUIRE(wait_running(s, "foo", 2));
+  auto before = pids_of(s, "foo");
+
+  s.send_line("while true do end");
+  // While the shell is busy, supervision goes on: a killed worker is replaced.
+  kill(before[0], SIGKILL);
+  bool replaced = wait_until([&] {
+    for (pid_t c : children_of(s.pid()))
+      if (c != before[1] && proc_exe(c).find("fake_worker") != std::string::npos && c != before[0]) return true;
+    return false;
+  }, std::chrono::milliseconds(2000));
+  CHECK(replaced);
+  s.send("\x03");
+  REQUIRE(s.expect("interrupted"));
+  REQUIRE(s.expect(kPrompt));
+
+  s.send_line("log.tail{pool='foo'}");
+  s.send("\x03");
+  REQUIRE(s.expect(kPrompt));
+  // A Ctrl-C at an empty prompt, twice, does not exit either.
+  s.send("\x03");
+  s.send("\x03");
+  CHECK(run(s, "print(#status().pools.foo.workers)") == "2\n");
+  s.send_line("exit()");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+}
+
+TEST_CASE("repl: bad input is a clear error and leaves state unchanged") {
+  TempDir dir;
+  PtySession s(shell_argv("foo=2:bar=1"), shell_env(dir));
+  REQUIRE(s.expect(kPrompt));
+  s.send_line("config{foo=-1}");
+  REQUIRE(s.expect("out of range"));
+  s.send_line("config{foo=\"x\"}");
+  REQUIRE(s.expect("must be a whole number"));
+  s.send_line("config{[\"no such\"]=1}");
+  REQUIRE(s.expect("no pool named \"no such\""));
+  s.send_line("config{foo=2.5}");
+  REQUIRE(s.expect("must be a whole number"));
+  s.send_line("x = = 1");
+  REQUIRE(s.expect("unexpected symbol"));
+  s.send_line("stop \"nosuch\"");
+  REQUIRE(s.expect("no pool named \"nosuch\""));
+  s.send_line("help \"nosuch\"");
+  REQUIRE(s.expect("no page"));
+  // An incomplete chunk continues on ">>" and runs once complete.
+  s.send_line("for i = 1, 2 do");
+  REQUIRE(s.expect(">> "));
+  s.send_line("print('line' .. i) end");
+  REQUIRE(s.expect("line2"));
+  REQUIRE(s.expect(kPrompt));
+  CHECK(run(s, "local c = config() print(c.foo, c.bar)") == "2\t1\n");
+  s.send_line("exit()");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+}
+
+TEST_CASE("repl: help lists every command and shows a page") {
+  TempDir dir;
+  PtySession s(shell_argv("foo=1"), shell_env(dir));
+  REQUIRE(s.expect(kPrompt));
+  s.send_line("help");
+  REQUIRE(s.expect("config([sizes])"));
+  REQUIRE(s.expect(kPrompt));
+  s.send_line("help \"config\"");
+  REQUIRE(s.expect("Workers that stay keep their pid"));
+  REQUIRE(s.expect(kPrompt));
+  s.send("\x04");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+}
+
+TEST_CASE("repl: engine events are printed above the prompt - and events(false) silences them") {
+  TempDir dir;
+  PtySession s(shell_argv("foo=1"), shell_env(dir));
+  REQUIRE(s.expect(kPrompt));
+  REQUIRE(wait_running(s, "foo", 1));
+  pid_t w = pids_of(s, "foo")[0];
+  s.send("status");  // a half-typed line stays intact
+  kill(w, SIGKILL);
+  REQUIRE(s.expect("foo.0 exited pid " + std::to_string(w)));
+  REQUIRE(s.expect("drover> status"));
+  s.send("\x15");
+  run(s, "events(false)");
+  pid_t w2 = pids_of(s, "foo")[0];
+  kill(w2, SIGKILL);
+  REQUIRE(wait_until([&] { return pids_of(s, "foo") != std::vector<pid_t>{w2}; }, std::chrono::milliseconds(3000)));
+  CHECK(s.pending().find("exited pid " + std::to_string(w2)) == std::string::npos);
+  s.send("\x04");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+}

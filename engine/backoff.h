@@ -1,8 +1,10 @@
 // Backoff: how long a slot waits before its next spawn, from how its last worker ended.
 //
 // A worker that stayed up at least reset_after is replaced at once (delay 0, in the same
-// wake-up that reaped it). Each quick exit in a row doubles the delay from `initial` up
-// to `max`. Pure arithmetic: the caller passes the uptime; no clock inside.
+// wake-up that reaped it). So is the first quick exit of a streak: one early death (an
+// operator's kill, a lost race) is not yet a crash loop. From the second quick exit in a
+// row the delay starts at `initial` and doubles up to `max`. Pure arithmetic: the caller
+// passes the uptime; no clock inside.
 #pragma once
 
 #include "engine/clock.h"

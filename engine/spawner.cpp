@@ -1,6 +1,7 @@
 #include "engine/spawner.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
@@ -8,10 +9,13 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/utsname.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 
@@ -31,6 +35,9 @@ struct ChildArgs {
   char* const* envp;
   const char* cwd;  // nullptr: inherit
   int stdin_fd, out_w, err_w;
+  // With CLONE_FILES the child starts on our fd table and must unshare it first, keeping
+  // only fds below this bound (0..2 and the three reserved slots). 0: not shared.
+  int unshare_below;
   pid_t parent_pid;
   const struct rlimit* nofile;  // the fd limit drover started with, restored for the worker
   int error_errno = 0;        // set by the child before _exit(127)
@@ -46,6 +53,11 @@ int child_main(void* p) {
     syscall(SYS_exit, 127);
     return 127;
   };
+  if (a->unshare_below > 0) {
+    // Our own fd table, holding only fds below the bound: a copy of six entries instead of
+    // the thousands of pipes and pidfds a large drover holds (which exec would then walk).
+    if (syscall(SYS_close_range, a->unshare_below, ~0U, CLOSE_RANGE_UNSHARE) < 0) return fail("close_range");
+  }
   // Signals: drover blocks and ignores some; a worker starts with the defaults.
   sigset_t none;
   sigemptyset(&none);
@@ -66,6 +78,8 @@ int child_main(void* p) {
   if (syscall(SYS_dup2, a->stdin_fd, 0) < 0) return fail("dup2 stdin");
   if (syscall(SYS_dup2, a->out_w, 1) < 0) return fail("dup2 stdout");
   if (syscall(SYS_dup2, a->err_w, 2) < 0) return fail("dup2 stderr");
+  // Whatever the host left open below the bound without close-on-exec stays out of the worker.
+  if (a->unshare_below > 3) syscall(SYS_close_range, 3, a->unshare_below - 1, 0);
   if (a->nofile->rlim_cur != RLIM_INFINITY) syscall(SYS_prlimit64, 0, RLIMIT_NOFILE, a->nofile, nullptr);
   if (a->cwd && syscall(SYS_chdir, a->cwd) < 0) return fail("chdir");
   syscall(SYS_execve, a->path, a->argv, a->envp);
@@ -80,6 +94,15 @@ std::vector<char*> to_c_array(const std::vector<std::string>& v) {
   return out;
 }
 
+// CLOSE_RANGE_UNSHARE arrived in Linux 5.9; older kernels keep the copying clone.
+bool close_range_unshare_supported() {
+  utsname u;
+  if (uname(&u) != 0) return false;
+  int major = 0, minor = 0;
+  if (std::sscanf(u.release, "%d.%d", &major, &minor) != 2) return false;
+  return major > 5 || (major == 5 && minor >= 9);
+}
+
 }  // namespace
 
 Spawner::Spawner() {
@@ -89,11 +112,23 @@ Spawner::Spawner() {
   devnull_ = open("/dev/null", O_RDONLY | O_CLOEXEC);
   if (getrlimit(RLIMIT_NOFILE, &child_nofile_) != 0) child_nofile_.rlim_cur = RLIM_INFINITY;
   if (devnull_ < 0) throw std::runtime_error("spawner: cannot open /dev/null");
+  // Three low fds reserved for the child's stdin, stdout and stderr (see unshare_below),
+  // taken now, early in the process, so they are small numbers.
+  share_files_ = close_range_unshare_supported();
+  if (share_files_) {
+    for (int& slot : slots_) {
+      slot = fcntl(devnull_, F_DUPFD_CLOEXEC, 3);
+      if (slot < 0) throw std::runtime_error("spawner: cannot reserve fds");
+      unshare_below_ = std::max(unshare_below_, slot + 1);
+    }
+  }
 }
 
 Spawner::~Spawner() {
   if (stack_) munmap(stack_, stack_size_);
   if (devnull_ >= 0) close(devnull_);
+  for (int slot : slots_)
+    if (slot >= 0) close(slot);
 }
 
 Result<SpawnedProcess> Spawner::spawn(const SpawnRequest& req) {
@@ -124,15 +159,31 @@ Result<SpawnedProcess> Spawner::spawn(const SpawnRequest& req) {
   args.stdin_fd = req.stdin_fd >= 0 ? req.stdin_fd : devnull_;
   args.out_w = out[1];
   args.err_w = err[1];
+  int flags = CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD;
+  if (share_files_) {
+    // Park the child's three fds in the reserved low slots, which survive its unshare.
+    dup3(args.stdin_fd, slots_[0], O_CLOEXEC);
+    dup3(out[1], slots_[1], O_CLOEXEC);
+    dup3(err[1], slots_[2], O_CLOEXEC);
+    args.stdin_fd = slots_[0];
+    args.out_w = slots_[1];
+    args.err_w = slots_[2];
+    args.unshare_below = unshare_below_;
+    flags |= CLONE_FILES;
+  }
   args.parent_pid = getpid();
   args.nofile = &child_nofile_;
 
   int pidfd = -1;
   char* stack_top = static_cast<char*>(stack_) + stack_size_;
-  pid_t pid = clone(child_main, stack_top, CLONE_VM | CLONE_VFORK | CLONE_PIDFD | SIGCHLD, &args, &pidfd);
+  pid_t pid = clone(child_main, stack_top, flags, &args, &pidfd);
   int clone_errno = errno;
   close(out[1]);
   close(err[1]);
+  if (share_files_) {
+    // Drop the slots' references to the pipes, or the read ends would never see EOF.
+    for (int slot : slots_) dup3(devnull_, slot, O_CLOEXEC);
+  }
   if (pid < 0) {
     close(out[0]);
     close(err[0]);

@@ -128,7 +128,7 @@ Status Supervisor::apply(std::vector<PoolSpec> specs, bool remove_missing) {
       if (old_n != pool->target())
         emit_event(EventKind::kPoolResized, pool, -1, 0, fmt::format("{} -> {}", old_n, pool->target()));
     }
-    reconcile_pool(*pool);
+    mark_dirty(*pool);
   }
   if (remove_missing) {
     std::vector<std::string> gone;
@@ -143,7 +143,7 @@ Status Supervisor::remove_pool(const std::string& name) {
   Pool* pool = find_pool(name);
   if (!pool || pool->removing) return Status::not_found(fmt::format("no pool named \"{}\"", name));
   pool->removing = true;
-  reconcile_pool(*pool);  // retires every slot; the pool is erased when the last one is gone
+  mark_dirty(*pool);  // retires every slot; the pool is erased when the last one is gone
   return Status::ok();
 }
 
@@ -162,7 +162,7 @@ Result<std::map<std::string, int>> Supervisor::configure(const std::map<std::str
     const int old = pool.spec.n;
     pool.spec.n = n;
     emit_event(EventKind::kPoolResized, &pool, -1, 0, fmt::format("{} -> {}", old, n));
-    reconcile_pool(pool);
+    mark_dirty(pool);
   }
   std::map<std::string, int> out;
   for (const auto& [name, p] : pools_)
@@ -191,14 +191,14 @@ Status Supervisor::start(const std::optional<std::string>& name) {
         slot->backoff.reset();
         spawn_slot(pool, *slot);
       }
-    reconcile_pool(pool);
+    mark_dirty(pool);
   });
 }
 
 Status Supervisor::stop(const std::optional<std::string>& name) {
   return for_pools(name, [this](Pool& pool) {
     pool.enabled = false;
-    reconcile_pool(pool);
+    mark_dirty(pool);
   });
 }
 
@@ -218,9 +218,12 @@ void Supervisor::shutdown() {
   for (auto& [n, p] : pools_) all.push_back(p.get());
   for (Pool* p : all) {
     p->removing = true;
-    reconcile_pool(*p);
+    mark_dirty(*p);
   }
-  if (finished() && on_finished_) on_finished_();
+  if (pools_.empty()) {
+    emit_event(EventKind::kShutdownFinished, nullptr, -1, 0, "no pools");
+    if (on_finished_) on_finished_();
+  }
 }
 
 void Supervisor::kill_all() {
@@ -256,6 +259,19 @@ void Supervisor::rebuild_env(Pool& pool) {
   for (const auto& [k, v] : env) pool.env_base.push_back(k + "=" + v);
   auto path = env.find("PATH");
   pool.path_env = path == env.end() ? "" : path->second;
+}
+
+void Supervisor::mark_dirty(Pool& pool) { dirty_.insert(pool.spec.name); }
+
+void Supervisor::reconcile_dirty() {
+  // Reconciling may dirty pools again (a spawn that fails schedules a retry): repeat until
+  // quiet. Each round makes progress, so this ends.
+  while (!dirty_.empty()) {
+    std::set<std::string> batch;
+    batch.swap(dirty_);
+    for (const auto& name : batch)
+      if (Pool* pool = find_pool(name)) reconcile_pool(*pool);
+  }
 }
 
 void Supervisor::reconcile_pool(Pool& pool) {
@@ -415,15 +431,15 @@ void Supervisor::on_process_exit(Pool& pool, Slot& slot) {
   switch (slot.phase) {
     case Slot::Phase::kRetiring:
       drop_slot(pool, slot.index);
-      reconcile_pool(pool);
+      mark_dirty(pool);
       return;
     case Slot::Phase::kRolling:
       spawn_slot(pool, slot);
-      reconcile_pool(pool);  // next roll, if any
+      mark_dirty(pool);  // next roll, if any
       return;
     default:
       after_exit(pool, slot, bad, uptime, false);
-      reconcile_pool(pool);
+      mark_dirty(pool);
   }
 }
 
@@ -475,7 +491,7 @@ void Supervisor::schedule_retry(Pool& pool, Slot& slot, Duration delay, SlotView
   slot.timer = loop_.add_timer(slot.retry_at, [this, p, s] {
     s->timer = 0;
     spawn_slot(*p, *s);
-    reconcile_pool(*p);
+    mark_dirty(*p);
   });
 }
 
@@ -560,6 +576,7 @@ void Supervisor::emit_event(EventKind kind, const Pool* pool, int slot, pid_t pi
 }
 
 void Supervisor::before_sleep() {
+  reconcile_dirty();
   if (log_file_) log_file_->flush();
   if (!echo_buf_.empty()) {
     // One write per wake-up. A blocked terminal would hold the loop here, so an echo fd

@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -52,13 +53,17 @@ class Supervisor {
   bool finished() const { return shutting_down_ && pools_.empty(); }
   void set_on_finished(std::function<void()> fn) { on_finished_ = std::move(fn); }
 
-  // Once per loop iteration: flush the log file.
+  // Once per loop iteration: reconcile dirty pools, flush the log file and the echo.
   void before_sleep();
 
  private:
   Pool* find_pool(const std::string& name);
   Status for_pools(const std::optional<std::string>& name, const std::function<void(Pool&)>& fn);
   void rebuild_env(Pool& pool);
+  // Changes mark a pool dirty; before_sleep reconciles each dirty pool once per loop
+  // iteration, so a burst of 2000 exits costs a handful of O(n) passes, not 2000.
+  void mark_dirty(Pool& pool);
+  void reconcile_dirty();
   void reconcile_pool(Pool& pool);
   void spawn_slot(Pool& pool, Slot& slot);
   void stop_slot(Pool& pool, Slot& slot, SlotView::Phase phase);
@@ -84,6 +89,7 @@ class Supervisor {
   LogRing ring_;
   std::unique_ptr<LogFile> log_file_;
   std::map<std::string, std::unique_ptr<Pool>> pools_;
+  std::set<std::string> dirty_;  // pools to reconcile before the loop sleeps
   std::vector<std::shared_ptr<Subscription>> subscribers_;
   int64_t spawn_seq_ = 0;
   bool shutting_down_ = false;

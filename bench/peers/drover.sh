@@ -8,8 +8,15 @@ here=$(cd "$(dirname "$0")" && pwd)
 DROVER_BIN=${DROVER_BIN:-$here/../../build/shell/drover}
 verb=$1; shift
 conf() { # N MARKER DIR
+  # As the peers' adapters do (supervisord startsecs=0/startretries=1000, PM2 min_uptime 0,
+  # restart_delay 0, max_restarts 100000): no crash-loop protection, since the harness
+  # kills young workers on purpose. reset_after = 0 makes every exit "healthy"; a large
+  # max_exits keeps a repeatedly killed slot out of `flapping`.
   cat >"$3/pools.lua" <<CONF
-pool "w" { cmd = { "/bin/sleep", "$2" }, n = $1, grace = 2 }
+pool "w" {
+  cmd = { "/bin/sleep", "$2" }, n = $1, grace = 2,
+  backoff = { reset_after = 0 }, flap = { max_exits = 100000 },
+}
 CONF
   echo "$2" >"$3/marker"
 }

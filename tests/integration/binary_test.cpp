@@ -29,6 +29,7 @@ struct Drover {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, (err + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     REQUIRE(posix_spawn(&pid, drover_path(), &fa, nullptr, cargv.data(), environ) == 0);
     posix_spawn_file_actions_destroy(&fa);
@@ -151,4 +152,39 @@ TEST_CASE("drover binary: a bad --workers spec names the token") {
   std::string err = read_file(dir.file("err"));
   CHECK(err.find("'b=x'") != std::string::npos);
   CHECK(err.find("column 7") != std::string::npos);
+}
+
+TEST_CASE("drover binary: examples/pools.lua runs as it is") {
+  TempDir dir;
+  Drover d({std::string(DROVER_SOURCE_DIR) + "/examples/pools.lua", "--no-shell", "-q", "--log", dir.file("log")},
+           dir.file("err"));
+  bool ticking = wait_until([&] { return read_file(dir.file("log")).find("ticker worker 1: tick 1") != std::string::npos; }, 10s);
+  bool working = wait_until([&] { return read_file(dir.file("log")).find("job 1 started") != std::string::npos; }, 10s);
+  CHECK(ticking);
+  CHECK(working);
+  kill(d.pid, SIGTERM);
+  CHECK(d.wait_exit(10s) == 0);
+  INFO(read_file(dir.file("log")));
+  CHECK(read_file(dir.file("log")).find("TERM, finishing up") != std::string::npos);
+}
+
+TEST_CASE("drover binary: -e runs Lua against the engine and stops; write_config round-trips") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"), pools_lua(2, 1));
+  Drover d({dir.file("pools.lua"), "-e", "config{a=3}", "-e", "print(status().pools.a.n)", "-e",
+            "write_config('" + dir.file("written.lua") + "')"},
+           dir.file("err"));
+  CHECK(d.wait_exit(10s) == 0);
+  CHECK(read_file(dir.file("err.out")).find("3\n") != std::string::npos);  // -e prints
+  std::string written = read_file(dir.file("written.lua"));
+  CHECK(written.find("pool \"a\"") != std::string::npos);
+  CHECK(written.find("n = 3") != std::string::npos);
+  CHECK(written.find("n = 1") != std::string::npos);
+  // The written file is a config drover loads.
+  Drover again({dir.file("written.lua"), "-e", "print(config().a + config().b)"}, dir.file("err2"));
+  CHECK(again.wait_exit(10s) == 0);
+  CHECK(read_file(dir.file("err2.out")) == "4\n");
+  Drover bad({dir.file("pools.lua"), "-e", "config{a=-1}"}, dir.file("err3"));
+  CHECK(bad.wait_exit(10s) == 1);
+  CHECK(read_file(dir.file("err3.out")).find("out of range") != std::string::npos);
 }

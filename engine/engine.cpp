@@ -58,7 +58,9 @@ class Engine::Impl {
  private:
   void run(std::promise<void>& ready) {
     try {
-      supervisor_ = std::make_unique<Supervisor>(loop_, options_);
+      supervisor_ = std::make_unique<Supervisor>(loop_, options_, [this](std::function<void()> fn) {
+        inbox_.post(std::move(fn));
+      });
       supervisor_->set_on_finished([this] {
         std::lock_guard lock(mu_);
         finished_ = true;

@@ -42,6 +42,7 @@ struct Slot {
   bool killed_after_grace = false;
   // The pending timer: backoff/flapping retry, or the grace deadline while stopping.
   EventLoop::TimerId timer = 0;
+  uint64_t spawn_token = 0;  // a spawn handed to a helper thread, awaiting its result
   TimePoint retry_at{};
 
   Backoff backoff;

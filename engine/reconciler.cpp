@@ -13,7 +13,8 @@ int retire_rank(const SlotView& s) {
     case SlotView::Phase::kGaveUp: return 0;
     case SlotView::Phase::kFlapping: return 1;
     case SlotView::Phase::kBackoff: return 2;
-    default: return s.busy ? 4 : 3;
+    case SlotView::Phase::kStarting: return 3;  // costs a spawn, but no work is lost
+    default: return s.busy ? 5 : 4;
   }
 }
 

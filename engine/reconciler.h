@@ -18,7 +18,7 @@
 namespace drover {
 
 struct SlotView {
-  enum class Phase { kRunning, kBackoff, kFlapping, kGaveUp, kRetiring, kRolling };
+  enum class Phase { kStarting, kRunning, kBackoff, kFlapping, kGaveUp, kRetiring, kRolling };
   int slot = 0;
   Phase phase = Phase::kRunning;
   int64_t started_seq = 0;  // spawn order; larger is newer

@@ -4,6 +4,7 @@ namespace drover {
 
 const char* slot_state_name(SlotState s) {
   switch (s) {
+    case SlotState::kStarting: return "starting";
     case SlotState::kRunning: return "running";
     case SlotState::kBackoff: return "backoff";
     case SlotState::kFlapping: return "flapping";

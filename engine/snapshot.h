@@ -12,6 +12,7 @@
 namespace drover {
 
 enum class SlotState {
+  kStarting,  // being spawned (a burst spread over helper threads)
   kRunning,   // a live worker process
   kBackoff,   // waiting out a restart delay
   kFlapping,  // too many bad exits in the window; cooling down
@@ -46,6 +47,7 @@ struct PoolSnapshot {
   PoolSpec spec;
   bool enabled = true;     // false after stop(pool): target is held at 0 until start(pool)
   int target = 0;          // enabled ? spec.n : 0
+  int starting = 0;
   int running = 0;
   int stopping = 0;
   int backoff = 0;

@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstring>
 #include <set>
+#include <thread>
 
 #include <fmt/format.h>
 
@@ -43,8 +44,9 @@ std::string slot_label(const Pool& pool, int slot) { return fmt::format("{}.{}",
 
 }  // namespace
 
-Supervisor::Supervisor(EventLoop& loop, const EngineOptions& options)
+Supervisor::Supervisor(EventLoop& loop, const EngineOptions& options, PostFn post)
     : loop_(loop),
+      post_(std::move(post)),
       options_(options),
       clock_(loop.clock()),
       started_(clock_.now()),
@@ -52,6 +54,14 @@ Supervisor::Supervisor(EventLoop& loop, const EngineOptions& options)
       ring_(options.ring_lines, options.ring_bytes) {
   read_buf_.resize(kReadChunk);
   raise_fd_limit();  // after spawner_ has recorded the limit workers should get
+  // One helper per extra core, at most three: exec is kernel time, and the workers'
+  // own start-up wants the cores too.
+  int helpers = std::clamp(static_cast<int>(std::thread::hardware_concurrency()) - 1, 0, 3);
+  if (helpers > 0 && post_)
+    spawn_queue_ = std::make_unique<SpawnQueue>(helpers, [this](SpawnOutcome out) {
+      auto shared = std::make_shared<SpawnOutcome>(std::move(out));
+      post_([this, shared] { on_spawned(std::move(*shared)); });
+    });
   if (!options_.log_path.empty()) {
     log_file_ = std::make_unique<LogFile>(options_.log_path, options_.log_max_bytes, options_.log_keep);
     Status s = log_file_->open();
@@ -60,6 +70,7 @@ Supervisor::Supervisor(EventLoop& loop, const EngineOptions& options)
 }
 
 Supervisor::~Supervisor() {
+  spawn_queue_.reset();  // join the helpers first: nothing may land after this
   for (auto& [name, pool] : pools_)
     for (auto& [idx, slot] : pool->slots) {
       if (slot->has_process()) {
@@ -284,16 +295,19 @@ void Supervisor::reconcile_pool(Pool& pool) {
     Slot& slot = *pool.slots.at(idx);
     if (slot.has_process()) {
       stop_slot(pool, slot, Slot::Phase::kRetiring);
+    } else if (slot.phase == Slot::Phase::kStarting) {
+      slot.phase = Slot::Phase::kRetiring;  // stopped as soon as its spawn lands
     } else {
       drop_slot(pool, idx);
     }
   }
+  std::vector<Slot*> fresh;
   for (int idx : plan.create) {
     auto slot = std::make_unique<Slot>(idx, options_.max_line_bytes);
-    Slot& ref = *slot;
+    fresh.push_back(slot.get());
     pool.slots.emplace(idx, std::move(slot));
-    spawn_slot(pool, ref);
   }
+  spawn_many(pool, fresh);
   if (plan.roll >= 0) stop_slot(pool, *pool.slots.at(plan.roll), Slot::Phase::kRolling);
   maybe_finish_pool(pool);
 }
@@ -318,23 +332,78 @@ void Supervisor::drop_slot(Pool& pool, int index) {
 
 // ---- spawning and stopping ----------------------------------------------------------
 
-void Supervisor::spawn_slot(Pool& pool, Slot& slot) {
+Result<SpawnRequest> Supervisor::prepare_spawn(Pool& pool, Slot& slot) {
   slot.timer = 0;
   slot.stop_sent = slot.killed_after_grace = false;
   slot.busy = false;
   Result<std::string> path = resolve_executable(pool.spec.argv[0], pool.path_env, pool.spec.cwd);
-  Result<SpawnedProcess> proc = Status::ok();
-  if (path) {
-    SpawnRequest req;
-    req.path = *path;
-    req.argv = pool.spec.argv;
-    req.envp = pool.env_base;
-    req.envp.push_back(fmt::format("DROVER_SLOT={}", slot.index));
-    req.cwd = pool.spec.cwd;
-    proc = spawner_.spawn(req);
-  } else {
-    proc = path.error();
+  if (!path) return path.error();
+  SpawnRequest req;
+  req.path = *path;
+  req.argv = pool.spec.argv;
+  req.envp = pool.env_base;
+  req.envp.push_back(fmt::format("DROVER_SLOT={}", slot.index));
+  req.cwd = pool.spec.cwd;
+  return req;
+}
+
+void Supervisor::spawn_slot(Pool& pool, Slot& slot) {
+  Result<SpawnRequest> req = prepare_spawn(pool, slot);
+  finish_spawn(pool, slot, req ? spawner_.spawn(*req) : Result<SpawnedProcess>(req.error()));
+}
+
+void Supervisor::spawn_many(Pool& pool, const std::vector<Slot*>& slots) {
+  if (!spawn_queue_ || slots.size() < 2) {
+    for (Slot* s : slots) spawn_slot(pool, *s);
+    return;
   }
+  for (Slot* s : slots) {
+    Result<SpawnRequest> req = prepare_spawn(pool, *s);
+    if (!req) {
+      finish_spawn(pool, *s, req.error());
+      continue;
+    }
+    s->phase = Slot::Phase::kStarting;
+    s->spawn_token = ++spawn_seq_;
+    spawn_queue_->push({std::move(*req), pool.spec.name, s->index, s->spawn_token});
+  }
+  // Work alongside the helpers until the queue is empty; their results arrive by inbox.
+  while (auto job = spawn_queue_->try_pop()) {
+    Result<SpawnedProcess> r = spawner_.spawn(job->request);
+    on_spawned({std::move(*job), std::move(r)});
+  }
+}
+
+void Supervisor::on_spawned(SpawnOutcome out) {
+  Pool* pool = find_pool(out.job.pool);
+  auto it = pool ? pool->slots.find(out.job.slot) : decltype(pool->slots.end()){};
+  if (!pool || it == pool->slots.end() || it->second->spawn_token != out.job.token) {
+    // Cannot happen while slots wait for their spawns; if it did, leave nothing behind.
+    if (out.result) {
+      kill(-out.result->pid, SIGKILL);
+      siginfo_t info;
+      waitid(kPidfdIdType, out.result->pidfd, &info, WEXITED);
+      for (int fd : {out.result->pidfd, out.result->out_fd, out.result->err_fd}) close(fd);
+    }
+    return;
+  }
+  Slot& slot = *it->second;
+  slot.spawn_token = 0;
+  mark_dirty(*pool);
+  if (slot.phase != Slot::Phase::kRetiring) {
+    finish_spawn(*pool, slot, std::move(out.result));
+    return;
+  }
+  // Retired while its spawn was under way (a resize down, a stop, shutdown).
+  if (!out.result) {
+    drop_slot(*pool, slot.index);
+    return;
+  }
+  finish_spawn(*pool, slot, std::move(out.result));
+  stop_slot(*pool, slot, Slot::Phase::kRetiring);
+}
+
+void Supervisor::finish_spawn(Pool& pool, Slot& slot, Result<SpawnedProcess> proc) {
   if (!proc) {
     // A spawn failure is an exit with a reason: it goes through backoff and flapping like
     // any crash, so a missing command ends `flapping`, not in a spawn storm.
@@ -618,6 +687,7 @@ EngineSnapshot Supervisor::snapshot() const {
       w.generation = s->generation;
       switch (s->phase) {
         case Slot::Phase::kRunning: w.state = SlotState::kRunning; ++ps.running; break;
+        case Slot::Phase::kStarting: w.state = SlotState::kStarting; ++ps.starting; break;
         case Slot::Phase::kBackoff: w.state = SlotState::kBackoff; ++ps.backoff; break;
         case Slot::Phase::kFlapping: w.state = SlotState::kFlapping; ++ps.flapping; break;
         case Slot::Phase::kGaveUp: w.state = SlotState::kGaveUp; ++ps.flapping; break;

@@ -24,13 +24,17 @@
 #include "engine/log_ring.h"
 #include "engine/orphan_guard.h"
 #include "engine/pool.h"
+#include "engine/spawn_queue.h"
 #include "engine/spawner.h"
 
 namespace drover {
 
 class Supervisor {
  public:
-  Supervisor(EventLoop& loop, const EngineOptions& options);
+  // post runs a closure on the loop thread (the engine's inbox); it carries the results of
+  // spawns done by helper threads. Without it every spawn is inline.
+  using PostFn = std::function<void(std::function<void()>)>;
+  Supervisor(EventLoop& loop, const EngineOptions& options, PostFn post = nullptr);
   ~Supervisor();  // SIGKILLs any worker still alive; the Engine shuts down gracefully first
 
   Status apply(std::vector<PoolSpec> specs, bool remove_missing);
@@ -65,7 +69,11 @@ class Supervisor {
   void mark_dirty(Pool& pool);
   void reconcile_dirty();
   void reconcile_pool(Pool& pool);
-  void spawn_slot(Pool& pool, Slot& slot);
+  Result<SpawnRequest> prepare_spawn(Pool& pool, Slot& slot);
+  void spawn_slot(Pool& pool, Slot& slot);  // inline: a restart pays no hand-off
+  void spawn_many(Pool& pool, const std::vector<Slot*>& slots);  // a burst, spread over cores
+  void on_spawned(SpawnOutcome out);
+  void finish_spawn(Pool& pool, Slot& slot, Result<SpawnedProcess> proc);
   void stop_slot(Pool& pool, Slot& slot, SlotView::Phase phase);
   void on_grace_expired(Pool& pool, Slot& slot);
   void on_process_exit(Pool& pool, Slot& slot);
@@ -80,6 +88,7 @@ class Supervisor {
   void emit_event(EventKind kind, const Pool* pool, int slot, pid_t pid, std::string text);
 
   EventLoop& loop_;
+  PostFn post_;
   const EngineOptions options_;
   const Clock& clock_;
   const TimePoint started_;
@@ -95,7 +104,8 @@ class Supervisor {
   bool shutting_down_ = false;
   std::function<void()> on_finished_;
   std::string read_buf_;
-  std::string echo_buf_;  // lines for options_.echo_fd, written in before_sleep
+  std::string echo_buf_;
+  std::unique_ptr<SpawnQueue> spawn_queue_;  // last: destroyed (joined) first  // lines for options_.echo_fd, written in before_sleep
 };
 
 }  // namespace drover

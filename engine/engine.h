@@ -31,7 +31,7 @@ struct EngineOptions {
   EngineLimits limits;
   // Captured output and engine events, stamped and prefixed. Empty: no file, ring only.
   std::string log_path;
-  uint64_t log_max_bytes = 64ull << 20;  // rotate past this size
+  uint64_t log_max_bytes = 64ull << 20;  // rotate before a write would pass this size
   int log_keep = 5;                      // rotated files kept: path.1 .. path.N
   size_t ring_lines = 20000;             // in-memory tail, bounded by lines ...
   size_t ring_bytes = 4u << 20;          // ... and by bytes

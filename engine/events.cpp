@@ -25,6 +25,9 @@ const char* event_kind_name(EventKind kind) {
   return "?";
 }
 
+// Stdout and stderr lines share one prefix: they are interleaved in arrival order as a
+// terminal would show them, and a marker would break tools that grep "pool[pid]: ".
+// LogLine keeps the stream for consumers that want to tell them apart.
 std::string format_log_prefix(const LogLine& line) {
   if (line.stream == LogStream::kEngine) return fmt::format("drover[{}]: ", line.pid);
   return fmt::format("{}[{}]: ", line.pool, line.pid);

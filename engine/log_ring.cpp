@@ -1,19 +1,22 @@
+// Sequence numbers are not stored per line: lines leave only from the front and arrive
+// only at the back, so lines_[i] always has seq next_seq_ - lines_.size() + i. That keeps
+// LogLine free of ring bookkeeping and makes since() an index computation, not a search.
 #include "engine/log_ring.h"
+
+#include <algorithm>
 
 namespace drover {
 
 namespace {
-// What a line costs beyond its text: the struct, the deque slot, string headers. An
-// estimate, but a fixed one, so the byte bound is predictable.
-constexpr size_t kLineOverhead = 96;
-size_t cost(const LogLine& l) { return l.text.size() + l.pool.size() + kLineOverhead; }
+size_t cost(const LogLine& l) { return l.text.size() + l.pool.size() + LogRing::kLineOverhead; }
 }  // namespace
 
 uint64_t LogRing::append(LogLine line) {
   bytes_ += cost(line);
   lines_.push_back(std::move(line));
+  const uint64_t seq = next_seq_++;
   evict_to_fit();
-  return next_seq_++;
+  return seq;
 }
 
 void LogRing::evict_to_fit() {
@@ -27,20 +30,27 @@ void LogRing::evict_to_fit() {
 std::vector<LogLine> LogRing::tail(size_t n, const std::optional<std::string>& pool) const {
   std::vector<LogLine> out;
   if (!pool) {
-    size_t start = lines_.size() > n ? lines_.size() - n : 0;
+    const size_t start = lines_.size() - std::min(n, lines_.size());
     out.assign(lines_.begin() + static_cast<std::ptrdiff_t>(start), lines_.end());
     return out;
   }
-  for (auto it = lines_.rbegin(); it != lines_.rend() && out.size() < n; ++it)
+  // Walk back from the newest so a small n over a large ring stops early; then restore
+  // oldest-first order.
+  for (auto it = lines_.rbegin(); it != lines_.rend() && out.size() < n; ++it) {
     if (it->pool == *pool) out.push_back(*it);
-  return {out.rbegin(), out.rend()};
+  }
+  std::reverse(out.begin(), out.end());
+  return out;
 }
 
 std::vector<LogLine> LogRing::since(uint64_t after, size_t max) const {
   std::vector<LogLine> out;
-  uint64_t first_seq = next_seq_ - lines_.size();  // seq of lines_.front()
-  size_t start = after + 1 > first_seq ? static_cast<size_t>(after + 1 - first_seq) : 0;
-  for (size_t i = start; i < lines_.size() && out.size() < max; ++i) out.push_back(lines_[i]);
+  const uint64_t first_seq = next_seq_ - lines_.size();  // seq of lines_.front()
+  if (after >= last_seq()) return out;
+  const size_t start = after < first_seq ? 0 : static_cast<size_t>(after + 1 - first_seq);
+  const size_t end = start + std::min(max, lines_.size() - start);
+  out.assign(lines_.begin() + static_cast<std::ptrdiff_t>(start),
+             lines_.begin() + static_cast<std::ptrdiff_t>(end));
   return out;
 }
 

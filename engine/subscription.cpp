@@ -1,10 +1,22 @@
 #include "engine/subscription.h"
 
+#include <chrono>
+#include <utility>
+
 namespace drover {
 
+namespace {
+// wait_for adds the timeout to now(), which overflows for Duration::max(); anything this
+// long is "forever" and uses an untimed wait instead.
+constexpr Duration kForever = std::chrono::hours(24 * 365);
+}  // namespace
+
 void Subscription::push(const EngineItem& item) {
-  bool is_event = std::holds_alternative<Event>(item);
+  const bool is_event = std::holds_alternative<Event>(item);
   if (is_event ? !filter_.events : !filter_.log_lines) return;
+  // Copy outside the lock: the consumer should wait on the mutex for a pointer swap,
+  // not for string copies.
+  EngineItem copy = item;
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
@@ -12,15 +24,19 @@ void Subscription::push(const EngineItem& item) {
       items_.pop_front();
       ++dropped_;
     }
-    items_.push_back(item);
+    items_.push_back(std::move(copy));
   }
   cv_.notify_one();
 }
 
 std::optional<EngineItem> Subscription::pop(Duration timeout) {
   std::unique_lock lock(mu_);
-  if (items_.empty() && !closed_ && timeout > Duration::zero())
-    cv_.wait_for(lock, timeout, [this] { return !items_.empty() || closed_; });
+  auto ready = [this] { return !items_.empty() || closed_; };
+  if (timeout >= kForever) {
+    cv_.wait(lock, ready);
+  } else if (timeout > Duration::zero()) {
+    cv_.wait_for(lock, timeout, ready);
+  }
   if (items_.empty()) return std::nullopt;
   EngineItem item = std::move(items_.front());
   items_.pop_front();

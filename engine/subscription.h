@@ -3,6 +3,11 @@
 // The loop never waits on a consumer: when the queue is full the oldest item is
 // dropped and counted, so a stalled shell or HTTP client costs memory up to the
 // capacity and nothing else. The consumer pops with a timeout.
+//
+// Items the filter rejects are neither queued nor counted as dropped. After close(),
+// push() is a no-op and pop() still returns what was queued until it is drained, then
+// nullopt at once. A capacity of 0 is taken as 1. Shared between the loop thread (push)
+// and one consumer thread (pop), usually through a shared_ptr.
 #pragma once
 
 #include <condition_variable>
@@ -24,15 +29,17 @@ class Subscription {
     bool log_lines = true;
   };
 
-  Subscription(size_t capacity, Filter filter) : capacity_(capacity), filter_(filter) {}
+  Subscription(size_t capacity, Filter filter) : capacity_(capacity > 0 ? capacity : 1), filter_(filter) {}
 
   // Loop thread. Never blocks beyond the mutex.
   void push(const EngineItem& item);
-  // Consumer thread. Returns nullopt on timeout or once closed and drained.
+  // Consumer thread. Returns nullopt on timeout or once closed and drained. A timeout
+  // <= 0 only polls; a timeout beyond a year (e.g. Duration::max()) waits without limit.
   std::optional<EngineItem> pop(Duration timeout);
   // Either side; wakes a waiting pop().
   void close();
   bool closed() const;
+  // Items evicted unread because the queue was full.
   uint64_t dropped() const;
   const Filter& filter() const { return filter_; }
 

@@ -31,8 +31,9 @@ struct FlapPolicy {
 
 struct PoolSpec {
   std::string name;
-  // argv form. A shell string from the config becomes {"/bin/sh", "-c", "exec ..."} or a
-  // plain split argv (see command_from_string); the engine only ever sees argv.
+  // argv form. A shell string from the config becomes a plain split argv when it has no
+  // shell syntax, else {"/bin/sh", "-c", line} (see command_from_string); the engine only
+  // ever sees argv.
   std::vector<std::string> argv;
   int n = 1;
   std::string cwd;                             // empty: drover's own cwd

@@ -1,54 +1,131 @@
+// The --workers spec string and its command template.
+//
+// Columns in errors are 1-based positions in the whole spec, so a user can count along
+// the line they typed. The template is split into argv *before* the queue names go in:
+// a queue name is data, and "*" (resque's "all queues") must reach the worker as "*",
+// not be globbed by /bin/sh in the worker's directory.
 #include "engine/spec_string.h"
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
 #include <cstring>
-#include <set>
+#include <map>
+#include <string_view>
 
 #include <fmt/format.h>
 
 namespace drover {
 
+namespace {
+
+// Narrower than pool names (no ':', it separates entries): what queue names use.
+bool queue_char(char c) {
+  return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == ',' || c == '*';
+}
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
+std::string printable(char c) {
+  auto u = static_cast<unsigned char>(c);
+  return std::isprint(u) ? std::string(1, c) : fmt::format("\\x{:02x}", u);
+}
+
+constexpr std::string_view kPlaceholders[] = {"{queue}", "{pool}"};
+// Stands in for a placeholder while the template is split. A control character, so it
+// cannot collide with anything a user types on a command line (checked below).
+constexpr char kHole = '\x1f';
+
+std::string fill_holes(const std::string& s, const std::string& value) {
+  std::string out;
+  for (char c : s) {
+    if (c == kHole) out += value;
+    else out += c;
+  }
+  return out;
+}
+
+// Quotes value for where it lands in a shell line: inside '...', inside "...", or bare.
+// Bare values made only of harmless characters stay as they are, so the line stays readable.
+std::string fill_shell_holes(const std::string& line, const std::string& value) {
+  std::string out;
+  char quote = 0;
+  bool escaped = false;
+  for (char c : line) {
+    if (c == kHole) {
+      if (quote == '\'') {
+        for (char v : value) out += v == '\'' ? std::string("'\\''") : std::string(1, v);
+      } else if (quote == '"') {
+        for (char v : value) {
+          if (std::strchr("$`\"\\", v)) out += '\\';
+          out += v;
+        }
+      } else if (!value.empty() && std::all_of(value.begin(), value.end(), [](char v) {
+                   return std::isalnum(static_cast<unsigned char>(v)) || std::strchr("_-.,/:@%+", v);
+                 })) {
+        out += value;
+      } else {
+        out += '\'';
+        for (char v : value) out += v == '\'' ? std::string("'\\''") : std::string(1, v);
+        out += '\'';
+      }
+      escaped = false;
+      continue;
+    }
+    out += c;
+    if (escaped) escaped = false;
+    else if (c == '\\' && quote != '\'') escaped = true;
+    else if (quote == 0 && (c == '\'' || c == '"')) quote = c;
+    else if (c == quote) quote = 0;
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<std::vector<SpecEntry>> parse_spec_string(const std::string& spec, const EngineLimits& limits) {
   if (spec.find_first_not_of(" \t") == std::string::npos) return Status::invalid("--workers: the spec is empty");
   std::vector<SpecEntry> out;
-  std::set<std::string> seen;
+  std::map<std::string, int> seen;  // pool name -> its entry number
   size_t pos = 0;
-  int index = 0;
-  while (pos <= spec.size()) {
-    size_t end = spec.find(':', pos);
-    if (end == std::string::npos) end = spec.size();
-    std::string entry = spec.substr(pos, end - pos);
-    ++index;
+  for (int index = 1;; ++index) {
+    size_t end = std::min(spec.find(':', pos), spec.size());
+    const std::string entry = spec.substr(pos, end - pos);
     auto err = [&](size_t col_in_entry, const std::string& what) {
-      return Status::invalid(fmt::format("--workers: entry {} '{}' at column {}: {}", index, entry,
-                                         pos + col_in_entry + 1, what));
+      return Status::invalid(
+          fmt::format("--workers: entry {} '{}' at column {}: {}", index, entry, pos + col_in_entry + 1, what));
     };
     if (entry.empty()) return err(0, "empty entry (two ':' in a row, or a ':' at an end)");
-    size_t eq = entry.find('=');
-    std::string queues = entry.substr(0, eq);
+
+    const size_t eq = entry.find('=');
+    const std::string queues = entry.substr(0, eq);
     if (queues.empty()) return err(0, "no queue name before '='");
     for (size_t i = 0; i < queues.size(); ++i) {
       char c = queues[i];
-      if (c == ',' && (i == 0 || i + 1 == queues.size() || queues[i + 1] == ','))
-        return err(i, "empty queue name in the list");
-      if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' || c == ',' || c == '*'))
-        return err(i, fmt::format("'{}' is not allowed in a queue name", c));
+      // Point at the ',' that closes the empty name ("a,,b": the second one).
+      if (c == ',' && (i == 0 || i + 1 == queues.size())) return err(i, "empty queue name in the list");
+      if (c == ',' && queues[i + 1] == ',') return err(i + 1, "empty queue name in the list");
+      if (!queue_char(c)) return err(i, fmt::format("'{}' is not allowed in a queue name", printable(c)));
     }
+
     SpecEntry e{queues, 1};
     if (eq != std::string::npos) {
-      std::string count = entry.substr(eq + 1);
-      bool digits = !count.empty() && count.size() <= 9 &&
-                    std::all_of(count.begin(), count.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
-      if (!digits) return err(eq + 1, fmt::format("count '{}' is not a whole number", count));
-      e.n = std::stoi(count);
-      if (e.n > limits.max_workers_per_pool)
-        return err(eq + 1, fmt::format("count {} is over the cap of {}", e.n, limits.max_workers_per_pool));
+      const std::string count = entry.substr(eq + 1);
+      const size_t col = eq + 1;
+      if (count.size() > 1 && count[0] == '-' && all_digits(std::string_view(count).substr(1)))
+        return err(col, fmt::format("count {} is out of range 0..{}", count, limits.max_workers_per_pool));
+      if (!all_digits(count)) return err(col, fmt::format("count '{}' is not a whole number", count));
+      auto [ptr, ec] = std::from_chars(count.data(), count.data() + count.size(), e.n);
+      if (ec == std::errc::result_out_of_range || e.n > limits.max_workers_per_pool)
+        return err(col, fmt::format("count {} is out of range 0..{}", count, limits.max_workers_per_pool));
     }
-    if (!seen.insert(queues).second) return err(0, fmt::format("pool '{}' is given twice", queues));
+    if (auto [it, fresh] = seen.emplace(queues, index); !fresh)
+      return err(0, fmt::format("pool '{}' is already given by entry {}", queues, it->second));
     out.push_back(std::move(e));
-    pos = end + 1;
     if (end == spec.size()) break;
+    pos = end + 1;
   }
   return out;
 }
@@ -57,16 +134,28 @@ Result<std::vector<PoolSpec>> pools_from_spec(const std::vector<SpecEntry>& entr
                                               const PoolSpec& defaults) {
   if (cmd_template.find_first_not_of(" \t") == std::string::npos)
     return Status::invalid("--cmd is required with --workers (for example --cmd 'rq worker {queue}')");
+  if (cmd_template.find(kHole) != std::string::npos)
+    return Status::invalid("--cmd holds a control character (\\x1f)");
+
+  std::string holed = cmd_template;
+  for (std::string_view key : kPlaceholders)
+    for (size_t at; (at = holed.find(key)) != std::string::npos;) holed.replace(at, key.size(), 1, kHole);
+  // The split depends only on the template, so every pool of one --cmd has the same shape.
+  const std::vector<std::string> shape = command_from_string(holed);
+  const bool via_shell = shape.size() == 3 && shape[0] == "/bin/sh" && shape[1] == "-c" && shape[2] == holed;
+
   std::vector<PoolSpec> pools;
   for (const auto& e : entries) {
-    std::string cmd = cmd_template;
-    for (const char* key : {"{queue}", "{pool}"})
-      for (size_t at; (at = cmd.find(key)) != std::string::npos;) cmd.replace(at, std::strlen(key), e.queues);
     PoolSpec p = defaults;
     p.name = e.queues;
     p.queue = e.queues;
     p.n = e.n;
-    p.argv = command_from_string(cmd);
+    if (via_shell) {
+      p.argv = {"/bin/sh", "-c", fill_shell_holes(holed, e.queues)};
+    } else {
+      p.argv.clear();
+      for (const auto& word : shape) p.argv.push_back(fill_holes(word, e.queues));
+    }
     pools.push_back(std::move(p));
   }
   return pools;

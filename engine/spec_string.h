@@ -18,8 +18,8 @@ struct SpecEntry {
   int n = 1;
 };
 
-// Errors name the entry and its 1-based column: "--workers: entry 2 'bar=x' at column 7:
-// count 'x' is not a whole number".
+// Errors name the entry and the 1-based column in the whole string; for "foo=1:bar=x":
+// "--workers: entry 2 'bar=x' at column 11: count 'x' is not a whole number".
 Result<std::vector<SpecEntry>> parse_spec_string(const std::string& spec, const EngineLimits& limits = {});
 
 // Builds pool specs from entries and a command template. An empty template is an error.

@@ -1,10 +1,22 @@
+// The Lua config loader.
+//
+// A config is a Lua chunk run once in a private state: `defaults{...}` and
+// `pool "name" {...}` are C functions that read their table straight into PoolSpecs.
+// Every check happens inside those calls and fails with luaL_error, so the message is
+// prefixed with the file:line of the call in the config -- the line of `pool "name"`
+// (Lua gives a call the line its expression starts on, even when the table spans many
+// lines). Lua is built as C++ here, so luaL_error unwinds through our std::strings.
+//
+// `pool "name"` returns a closure that takes the body; a name left without a body is
+// caught after the chunk has run, because otherwise the pool would silently vanish.
 #include "shell/lua/config_loader.h"
 
 #include <lua.hpp>
 
-#include <cerrno>
+#include <climits>
 #include <cmath>
 #include <cstring>
+#include <exception>
 #include <filesystem>
 #include <set>
 
@@ -16,11 +28,24 @@ namespace {
 
 const char kLoaderKey = 0;  // registry key (its address) of the Loader below
 
+constexpr const char* kPoolFields = "cmd, n, cwd, env, queue, stop_signal, grace, backoff, flap";
+// A command and a queue belong to one pool; inheriting them would only hide mistakes.
+constexpr const char* kDefaultsFields = "n, cwd, env, stop_signal, grace, backoff, flap";
+constexpr const char* kBackoffFields = "initial, max, factor, reset_after";
+constexpr const char* kFlapFields = "max_exits, window, cooldown, give_up_after";
+
+struct PendingPool {
+  std::string name;
+  std::string where;  // "pools.lua:3: ", from luaL_where at the `pool "name"` call
+  bool defined = false;
+};
+
 struct Loader {
   EngineLimits limits;
   std::string base_dir;  // the config file's directory: default and base of relative cwd
   LoadedConfig config;
   std::set<std::string> names;
+  std::vector<PendingPool> pending;
 };
 
 Loader& loader_of(lua_State* L) {
@@ -30,103 +55,139 @@ Loader& loader_of(lua_State* L) {
   return *l;
 }
 
-constexpr const char* kPoolFields = "cmd, n, cwd, env, queue, stop_signal, grace, backoff, flap";
+// Turns a C++ exception into a Lua error at this call, so it names the config line. A Lua
+// error (luaL_error) is not a std::exception and passes through untouched.
+template <int (*Fn)(lua_State*)>
+int guarded(lua_State* L) {
+  std::string what;
+  try {
+    return Fn(L);
+  } catch (const std::exception& e) {
+    what = e.what();
+  }
+  return luaL_error(L, "%s", what.c_str());
+}
 
-// Field readers. `what` names the place for errors ("pool \"foo\"" or "defaults").
+// Field readers: the value is on top of the stack; `what` names the place for errors
+// ("pool \"foo\"" or "defaults"), `field` the field ("n", "backoff.max").
 double read_number(lua_State* L, const std::string& what, const char* field) {
-  if (!lua_isnumber(L, -1) || lua_type(L, -1) == LUA_TSTRING)
+  if (lua_type(L, -1) != LUA_TNUMBER)
     luaL_error(L, "%s: %s must be a number, got %s", what.c_str(), field, luaL_typename(L, -1));
   return lua_tonumber(L, -1);
 }
 
 int read_count(lua_State* L, const std::string& what, const char* field, int min) {
-  if (!lua_isinteger(L, -1)) {
-    bool whole = lua_type(L, -1) == LUA_TNUMBER && std::floor(lua_tonumber(L, -1)) == lua_tonumber(L, -1);
-    if (!whole)
-      luaL_error(L, "%s: %s must be a whole number >= %d, got %s", what.c_str(), field, min,
-                 lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1));
-  }
-  lua_Number v = lua_tonumber(L, -1);
-  if (v < min || v > 1e9) luaL_error(L, "%s: %s must be a whole number >= %d, got %s", what.c_str(), field, min, lua_tostring(L, -1));
+  bool whole = lua_isinteger(L, -1) ||
+               (lua_type(L, -1) == LUA_TNUMBER && std::floor(lua_tonumber(L, -1)) == lua_tonumber(L, -1));
+  // A number value may be converted in place: lua_next's key sits below it.
+  const char* got = lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1);
+  lua_Number v = whole ? lua_tonumber(L, -1) : 0;
+  if (!whole || v < min) luaL_error(L, "%s: %s must be a whole number >= %d, got %s", what.c_str(), field, min, got);
+  if (v > INT_MAX) luaL_error(L, "%s: %s = %s is too large", what.c_str(), field, got);
   return static_cast<int>(v);
 }
 
 std::string read_string(lua_State* L, const std::string& what, const char* field) {
   if (lua_type(L, -1) != LUA_TSTRING)
     luaL_error(L, "%s: %s must be a string, got %s", what.c_str(), field, luaL_typename(L, -1));
-  return lua_tostring(L, -1);
+  size_t len = 0;
+  const char* s = lua_tolstring(L, -1, &len);
+  return std::string(s, len);
 }
 
-// Iterates the sub-table at the top of the stack, calling fn(key) with the value on top.
+// Iterates the table on top of the stack, calling fn(key) with the value on top; fn
+// returns false for a key it does not know. `table` is null for the pool's own table.
 template <typename Fn>
 void each_field(lua_State* L, const std::string& what, const char* table, const char* allowed, Fn fn) {
-  if (!lua_istable(L, -1)) luaL_error(L, "%s: %s must be a table, got %s", what.c_str(), table, luaL_typename(L, -1));
+  if (table && !lua_istable(L, -1))
+    luaL_error(L, "%s: %s must be a table, got %s", what.c_str(), table, luaL_typename(L, -1));
+  std::string in = table ? fmt::format(" in {}", table) : "";
   int t = lua_gettop(L);
   lua_pushnil(L);
   while (lua_next(L, t)) {
     if (lua_type(L, -2) != LUA_TSTRING)
-      luaL_error(L, "%s: %s has a %s key; fields are: %s", what.c_str(), table, luaL_typename(L, -2), allowed);
+      luaL_error(L, "%s: unexpected %s key%s; write name = value (fields: %s)", what.c_str(), luaL_typename(L, -2),
+                 in.c_str(), allowed);
     std::string key = lua_tostring(L, -2);
-    if (!fn(key))
-      luaL_error(L, "%s: unknown field '%s' in %s (fields: %s)", what.c_str(), key.c_str(), table, allowed);
+    if (!fn(key)) luaL_error(L, "%s: unknown field '%s'%s (fields: %s)", what.c_str(), key.c_str(), in.c_str(), allowed);
     lua_pop(L, 1);
   }
 }
 
-void read_fields(lua_State* L, int idx, PoolSpec& spec, const std::string& what, const std::string& base_dir) {
+std::vector<std::string> read_argv(lua_State* L, const std::string& what) {
+  if (lua_type(L, -1) == LUA_TSTRING) return command_from_string(read_string(L, what, "cmd"));
+  if (!lua_istable(L, -1))
+    luaL_error(L, "%s: cmd must be a string or a list of strings, got %s", what.c_str(), luaL_typename(L, -1));
+  std::vector<std::string> argv;
+  lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, -1));
+  for (lua_Integer i = 1; i <= n; ++i) {
+    lua_rawgeti(L, -1, i);  // a copy: converting a number here leaves the table alone
+    if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
+      luaL_error(L, "%s: cmd[%d] must be a string, got %s", what.c_str(), static_cast<int>(i), luaL_typename(L, -1));
+    argv.emplace_back(lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  // { "./bar", fast = true } would otherwise lose "fast" without a word.
+  lua_Integer count = 0;
+  for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) ++count;
+  if (count != n) luaL_error(L, "%s: cmd must be a plain list { \"prog\", \"arg\", ... }", what.c_str());
+  return argv;
+}
+
+std::string resolve_cwd(const std::string& cwd, const std::string& base_dir) {
+  if (cwd.empty() || cwd[0] == '/' || base_dir.empty()) return cwd;
+  std::string out = (std::filesystem::path(base_dir) / cwd).lexically_normal().string();
+  if (out.size() > 1 && out.back() == '/') out.pop_back();  // "." normalizes to "dir/"
+  return out;
+}
+
+// Reads the table at `idx` into spec. `is_pool` selects the field set (see kDefaultsFields).
+void read_fields(lua_State* L, int idx, PoolSpec& spec, const std::string& what, const std::string& base_dir,
+                 bool is_pool) {
   lua_pushvalue(L, idx);
-  each_field(L, what, "the definition", kPoolFields, [&](const std::string& key) {
-    if (key == "cmd") {
-      if (lua_type(L, -1) == LUA_TSTRING) {
-        spec.argv = command_from_string(lua_tostring(L, -1));
-      } else if (lua_istable(L, -1)) {
-        spec.argv.clear();
-        lua_Integer n = static_cast<lua_Integer>(lua_rawlen(L, -1));
-        for (lua_Integer i = 1; i <= n; ++i) {
-          lua_rawgeti(L, -1, i);
-          if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
-            luaL_error(L, "%s: cmd[%d] must be a string, got %s", what.c_str(), static_cast<int>(i), luaL_typename(L, -1));
-          spec.argv.emplace_back(lua_tostring(L, -1));
-          lua_pop(L, 1);
-        }
-      } else {
-        luaL_error(L, "%s: cmd must be a string or a list of strings, got %s", what.c_str(), luaL_typename(L, -1));
-      }
+  each_field(L, what, nullptr, is_pool ? kPoolFields : kDefaultsFields, [&](const std::string& key) {
+    if (key == "cmd" || key == "queue") {
+      if (!is_pool) luaL_error(L, "%s: %s cannot be a default; give each pool its own", what.c_str(), key.c_str());
+      if (key == "cmd") spec.argv = read_argv(L, what);
+      else spec.queue = read_string(L, what, "queue");
     } else if (key == "n") {
       spec.n = read_count(L, what, "n", 0);
     } else if (key == "cwd") {
-      std::string cwd = read_string(L, what, "cwd");
-      spec.cwd = (cwd.empty() || cwd[0] == '/' || base_dir.empty()) ? cwd : base_dir + "/" + cwd;
-    } else if (key == "queue") {
-      spec.queue = read_string(L, what, "queue");
+      spec.cwd = resolve_cwd(read_string(L, what, "cwd"), base_dir);
     } else if (key == "stop_signal") {
-      std::string name = lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1) : read_string(L, what, "stop_signal");
+      int type = lua_type(L, -1);
+      if (type != LUA_TSTRING && type != LUA_TNUMBER)
+        luaL_error(L, "%s: stop_signal must be a signal name or number, got %s", what.c_str(), luaL_typename(L, -1));
+      std::string name = lua_tostring(L, -1);
       spec.stop_signal = signal_from_name(name);
       if (!spec.stop_signal) luaL_error(L, "%s: stop_signal '%s' is not a signal", what.c_str(), name.c_str());
     } else if (key == "grace") {
       spec.grace_s = read_number(L, what, "grace");
     } else if (key == "env") {
-      each_field(L, what, "env", "variable names", [&](const std::string& var) {
+      if (!lua_istable(L, -1)) luaL_error(L, "%s: env must be a table, got %s", what.c_str(), luaL_typename(L, -1));
+      for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
+        if (lua_type(L, -2) != LUA_TSTRING)
+          luaL_error(L, "%s: env names must be strings, got %s", what.c_str(), luaL_typename(L, -2));
+        std::string var = lua_tostring(L, -2);
         int type = lua_type(L, -1);
         if (type != LUA_TSTRING && type != LUA_TNUMBER)
           luaL_error(L, "%s: env.%s must be a string or number, got %s", what.c_str(), var.c_str(), luaL_typename(L, -1));
-        lua_pushvalue(L, -1);  // lua_tostring converts in place; keep lua_next's key intact
-        spec.env[var] = lua_tostring(L, -1);
-        lua_pop(L, 1);
-        return true;
-      });
+        spec.env[var] = lua_tostring(L, -1);  // the value, not the key: lua_next stays valid
+      }
     } else if (key == "backoff") {
-      each_field(L, what, "backoff", "initial, max, factor, reset_after", [&](const std::string& f) {
-        double v = read_number(L, what, ("backoff." + f).c_str());
-        if (f == "initial") spec.backoff.initial_s = v;
-        else if (f == "max") spec.backoff.max_s = v;
-        else if (f == "factor") spec.backoff.factor = v;
-        else if (f == "reset_after") spec.backoff.reset_after_s = v;
-        else return false;
+      each_field(L, what, "backoff", kBackoffFields, [&](const std::string& f) {
+        const std::string field = "backoff." + f;
+        double* slot = f == "initial" ? &spec.backoff.initial_s
+                       : f == "max"   ? &spec.backoff.max_s
+                       : f == "factor" ? &spec.backoff.factor
+                       : f == "reset_after" ? &spec.backoff.reset_after_s
+                                            : nullptr;
+        if (!slot) return false;
+        *slot = read_number(L, what, field.c_str());
         return true;
       });
     } else if (key == "flap") {
-      each_field(L, what, "flap", "max_exits, window, cooldown, give_up_after", [&](const std::string& f) {
+      each_field(L, what, "flap", kFlapFields, [&](const std::string& f) {
         if (f == "max_exits") spec.flap.max_exits = read_count(L, what, "flap.max_exits", 1);
         else if (f == "window") spec.flap.window_s = read_number(L, what, "flap.window");
         else if (f == "cooldown") spec.flap.cooldown_s = read_number(L, what, "flap.cooldown");
@@ -144,21 +205,40 @@ void read_fields(lua_State* L, int idx, PoolSpec& spec, const std::string& what,
 
 int l_defaults(lua_State* L) {
   Loader& ld = loader_of(L);
-  luaL_checktype(L, 1, LUA_TTABLE);
-  read_fields(L, 1, ld.config.defaults, "defaults", ld.base_dir);
+  if (lua_type(L, 1) != LUA_TTABLE)
+    luaL_error(L, "defaults: expected a table, as in defaults { grace = 10 }, got %s", luaL_typename(L, 1));
+  PoolSpec next = ld.config.defaults;
+  read_fields(L, 1, next, "defaults", ld.base_dir, /*is_pool=*/false);
+  // Check the values here, so a bad default is reported at its own line rather than at
+  // the first pool that inherits it.
+  PoolSpec probe = next;
+  probe.name = "x";
+  probe.argv = {"x"};
+  if (Status s = validate_pool_spec(probe, ld.limits); !s) {
+    std::string msg = s.message();
+    const std::string prefix = "pool \"x\": ";
+    if (msg.rfind(prefix, 0) == 0) msg.erase(0, prefix.size());
+    luaL_error(L, "defaults: %s", msg.c_str());
+  }
+  ld.config.defaults = std::move(next);
   return 0;
 }
 
 int l_pool_body(lua_State* L) {
   Loader& ld = loader_of(L);
   std::string name = lua_tostring(L, lua_upvalueindex(1));
+  auto pending = static_cast<size_t>(lua_tointeger(L, lua_upvalueindex(2)));
   std::string what = fmt::format("pool \"{}\"", name);
-  if (lua_type(L, 1) != LUA_TTABLE) luaL_error(L, "%s: expected a table { cmd = ..., n = ... }", what.c_str());
+  if (lua_type(L, 1) != LUA_TTABLE)
+    luaL_error(L, "%s: expected a table, as in pool \"%s\" { cmd = ..., n = ... }, got %s", what.c_str(),
+               name.c_str(), luaL_typename(L, 1));
+  ld.pending[pending].defined = true;  // whatever follows, the name got its body
   PoolSpec spec = ld.config.defaults;
   spec.name = name;
-  spec.argv.clear();  // a command is never inherited
-  read_fields(L, 1, spec, what, ld.base_dir);
-  if (spec.argv.empty()) luaL_error(L, "%s: cmd is missing", what.c_str());
+  read_fields(L, 1, spec, what, ld.base_dir, /*is_pool=*/true);
+  lua_getfield(L, 1, "cmd");
+  if (lua_isnil(L, -1)) luaL_error(L, "%s: cmd is missing", what.c_str());
+  lua_pop(L, 1);
   if (!ld.names.insert(name).second) luaL_error(L, "%s is defined twice", what.c_str());
   if (Status s = validate_pool_spec(spec, ld.limits); !s) luaL_error(L, "%s", s.message().c_str());
   ld.config.pools.push_back(std::move(spec));
@@ -167,64 +247,90 @@ int l_pool_body(lua_State* L) {
 
 // pool "name" { ... }: the name call returns the function that takes the body.
 int l_pool(lua_State* L) {
-  if (lua_type(L, 1) != LUA_TSTRING) luaL_error(L, "pool: expected a name, as in pool \"foo\" { ... }");
+  Loader& ld = loader_of(L);
+  if (lua_type(L, 1) != LUA_TSTRING)
+    luaL_error(L, "pool: expected a name, as in pool \"foo\" { ... }, got %s", luaL_typename(L, 1));
+  luaL_where(L, 1);
+  ld.pending.push_back({lua_tostring(L, 1), lua_tostring(L, -1)});
+  lua_pop(L, 1);
   lua_pushvalue(L, 1);
-  lua_pushcclosure(L, l_pool_body, 1);
+  lua_pushinteger(L, static_cast<lua_Integer>(ld.pending.size() - 1));
+  lua_pushcclosure(L, guarded<l_pool_body>, 2);
   return 1;
 }
+
+// The standard library stays (string helpers, os.getenv are handy in a config), but a
+// config must never end the process that loads it: reload() runs inside the live master.
+int l_no_exit(lua_State* L) { return luaL_error(L, "os.exit is not available in a config file"); }
 
 int message_handler(lua_State* L) {
-  // Config errors are for humans: the message (which names file:line) is enough.
-  if (!lua_isstring(L, 1)) lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+  // As lua.c's msghandler, without the traceback: the message already names file:line.
+  if (lua_isstring(L, 1)) return 1;
+  if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) return 1;
+  lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
   return 1;
 }
 
-Result<LoadedConfig> load(const std::string& text, const std::string& chunk_name, const std::string& base_dir,
-                          const EngineLimits& limits) {
+// `load_chunk` pushes the compiled chunk (or an error message) and returns a Lua status.
+template <typename LoadChunk>
+Result<LoadedConfig> load(LoadChunk load_chunk, const std::string& base_dir, const EngineLimits& limits) {
   Loader ld;
   ld.limits = limits;
   ld.base_dir = base_dir;
   ld.config.defaults.cwd = base_dir;  // pools run from the config file's directory
   lua_State* L = luaL_newstate();
-  if (!L) return Status::io_error("cannot create a Lua state");
+  if (!L) return Status::io_error("cannot create a Lua state (out of memory)");
   std::string error;
+  Status::Code code = Status::Code::kInvalidArgument;
   try {
     luaL_openlibs(L);
     lua_pushlightuserdata(L, &ld);
     lua_rawsetp(L, LUA_REGISTRYINDEX, &kLoaderKey);
-    lua_register(L, "defaults", l_defaults);
-    lua_register(L, "pool", l_pool);
+    lua_register(L, "defaults", guarded<l_defaults>);
+    lua_register(L, "pool", guarded<l_pool>);
+    lua_getglobal(L, "os");
+    lua_pushcfunction(L, l_no_exit);
+    lua_setfield(L, -2, "exit");
+    lua_pop(L, 1);
     lua_pushcfunction(L, message_handler);
-    if (luaL_loadbuffer(L, text.data(), text.size(), chunk_name.c_str()) != LUA_OK ||
-        lua_pcall(L, 0, 0, -2) != LUA_OK)
-      error = lua_tostring(L, -1) ? lua_tostring(L, -1) : "unknown error";
+    int status = load_chunk(L);
+    if (status == LUA_OK) status = lua_pcall(L, 0, 0, -2);
+    if (status != LUA_OK) {
+      const char* msg = lua_tostring(L, -1);
+      error = msg ? msg : "unknown error";
+      if (status == LUA_ERRFILE) code = Status::Code::kIoError;
+    }
+    for (const auto& p : ld.pending) {
+      if (!error.empty() || p.defined) continue;
+      error = fmt::format("{}pool \"{}\" has no definition; write pool \"{}\" {{ cmd = ..., n = ... }}", p.where,
+                          p.name, p.name);
+      break;
+    }
   } catch (const std::exception& e) {
     error = e.what();
   }
   lua_close(L);
-  if (!error.empty()) return Status::invalid(error);
+  if (!error.empty()) return code == Status::Code::kIoError ? Status::io_error(error) : Status::invalid(error);
   return std::move(ld.config);
 }
 
 }  // namespace
 
 Result<LoadedConfig> load_config_file(const std::string& path, const EngineLimits& limits) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) return Status::not_found(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
-  std::string text;
-  char buf[8192];
-  size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, f)) > 0) text.append(buf, n);
-  std::fclose(f);
   std::error_code ec;
-  std::string dir = std::filesystem::absolute(std::filesystem::path(path), ec).parent_path().lexically_normal().string();
-  // "@path" makes Lua name the chunk by its file, so errors read "pools.lua:3: ...".
-  return load(text, "@" + path, dir, limits);
+  std::string dir = std::filesystem::absolute(path, ec).parent_path().lexically_normal().string();
+  // luaL_loadfile names the chunk "@path", so errors read "pools.lua:3: ...", a missing
+  // file "cannot open pools.lua: No such file or directory"; it also skips a #! line.
+  auto r = load([&path](lua_State* L) { return luaL_loadfile(L, path.c_str()); }, dir, limits);
+  if (!r && r.error().code() == Status::Code::kIoError && !std::filesystem::exists(path, ec))
+    return Status::not_found(r.error().message());
+  return r;
 }
 
 Result<LoadedConfig> load_config_string(const std::string& text, const std::string& chunk_name,
                                         const EngineLimits& limits) {
-  return load(text, chunk_name, "", limits);
+  return load([&](lua_State* L) { return luaL_loadbuffer(L, text.data(), text.size(), chunk_name.c_str()); }, "",
+              limits);
 }
 
 }  // namespace drover

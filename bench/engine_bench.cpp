@@ -1,6 +1,7 @@
 // engine_bench: the engine in-process, without a harness scanning /proc beside it.
 // Prints bring-up, restart latency after kill -9 (median, p95), idle CPU and RSS, live
-// resize N -> 2N and graceful stop, for N workers of /bin/sleep. Figures, not pass/fail.
+// resize N -> 2N, 10 % killed at once, graceful stop, and stop of workers that ignore
+// SIGTERM (grace 2 s), for N workers of /bin/sleep. Figures, not pass/fail.
 //
 //   build/bench/engine_bench [N=1000] [KILLS=50] [IDLE_S=5]
 #include <signal.h>
@@ -111,10 +112,49 @@ int main(int argc, char** argv) {
   size_t kept = 0;
   for (pid_t p : before) kept += after.count(p);
 
+  // 10 % killed at once: until every slot runs again.
+  engine.configure({{"w", n}});
+  while (engine.snapshot().pools.at(0).workers.size() != static_cast<size_t>(n))
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  wait_running(engine, static_cast<size_t>(n));
+  std::this_thread::sleep_for(std::chrono::milliseconds(1200));  // past reset_after: no backoff due
+  auto all = running(engine);
+  std::vector<pid_t> victims(all.begin(), all.end());
+  victims.resize(static_cast<size_t>(n / 10));
+  t0 = Wall::now();
+  for (pid_t v : victims) kill(v, SIGKILL);
+  auto back = [&] {
+    auto now = running(engine);
+    if (now.size() < static_cast<size_t>(n)) return false;
+    for (pid_t v : victims)
+      if (now.count(v)) return false;
+    return true;
+  };
+  while (!back()) std::this_thread::sleep_for(std::chrono::microseconds(200));
+  double mass_kill_ms = since_ms(t0);
+
   t0 = Wall::now();
   engine.shutdown();
   engine.wait_finished(Duration::max());
   double stop_ms = since_ms(t0);
+
+  // Workers that ignore the stop signal: stop takes the grace period, then SIGKILL.
+  double stubborn_ms = 0;
+  {
+    Engine e2(opts);
+    PoolSpec s;
+    s.name = "stubborn";
+    s.argv = {"/bin/sh", "-c", "trap '' TERM; exec /bin/sleep 3600"};  // SIG_IGN survives exec
+    s.n = n;
+    s.grace_s = 2;
+    e2.apply({s});
+    wait_running(e2, static_cast<size_t>(n));
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let every shell exec sleep
+    t0 = Wall::now();
+    e2.shutdown();
+    e2.wait_finished(Duration::max());
+    stubborn_ms = since_ms(t0);
+  }
 
   std::printf("engine_bench: %d workers of /bin/sleep\n", n);
   std::printf("  bring-up            %8.1f ms\n", bringup_ms);
@@ -124,6 +164,8 @@ int main(int argc, char** argv) {
   std::printf("  idle CPU            %8.2f %% of a core over %.0f s\n", idle_pct, idle_s);
   std::printf("  RSS                 %8.1f MB (engine in a test process)\n", rss);
   std::printf("  resize %d -> %d   %8.1f ms, %zu/%zu survivors\n", n, 2 * n, resize_ms, kept, before.size());
-  std::printf("  graceful stop       %8.1f ms (%d workers)\n", stop_ms, 2 * n);
+  std::printf("  kill -9 of 10%% at once, all back %6.1f ms (%zu workers)\n", mass_kill_ms, victims.size());
+  std::printf("  graceful stop       %8.1f ms (%d workers)\n", stop_ms, n);
+  std::printf("  stop, TERM ignored  %8.1f ms (%d workers, grace 2 s)\n", stubborn_ms, n);
   return 0;
 }

@@ -62,7 +62,7 @@ struct Pool {
   std::map<int, std::unique_ptr<Slot>> slots;
   // drover's environment with the pool's overrides and DROVER_POOL/QUEUE, built once per
   // launch-spec change; a spawn adds only DROVER_SLOT.
-  std::vector<std::string> env_base;
+  std::shared_ptr<const std::vector<std::string>> env_base;
   std::string path_env;  // the PATH workers see, for executable lookup
 
   int target() const { return enabled && !removing ? spec.n : 0; }

@@ -150,7 +150,12 @@ Result<SpawnedProcess> Spawner::spawn(const SpawnRequest& req) {
   fcntl(err[1], F_SETFL, 0);
 
   auto argv = to_c_array(req.argv);
-  auto envp = to_c_array(req.envp);
+  std::vector<char*> envp;
+  envp.reserve((req.env_base ? req.env_base->size() : 0) + req.env_extra.size() + 1);
+  if (req.env_base)
+    for (const auto& e : *req.env_base) envp.push_back(const_cast<char*>(e.c_str()));
+  for (const auto& e : req.env_extra) envp.push_back(const_cast<char*>(e.c_str()));
+  envp.push_back(nullptr);
   ChildArgs args{};
   args.path = req.path.c_str();
   args.argv = argv.data();
@@ -219,9 +224,8 @@ Result<std::string> resolve_executable(const std::string& name, const std::strin
   std::string_view dirs = path_env.empty() ? "/usr/local/bin:/usr/bin:/bin" : path_env;
   while (true) {
     size_t colon = dirs.find(':');
-    std::string dir(dirs.substr(0, colon));
-    if (dir.empty()) dir = ".";
-    std::string full = dir + "/" + name;
+    std::string_view dir = dirs.substr(0, colon);
+    std::string full = fmt::format("{}/{}", dir.empty() ? std::string_view(".") : dir, name);
     if (executable(full)) return full;
     if (colon == std::string_view::npos) break;
     dirs.remove_prefix(colon + 1);

@@ -24,6 +24,7 @@
 #include <sys/resource.h>
 #include <sys/types.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -34,7 +35,10 @@ namespace drover {
 struct SpawnRequest {
   std::string path;                // absolute or relative path to exec; see resolve_executable
   std::vector<std::string> argv;
-  std::vector<std::string> envp;   // "KEY=VALUE", complete (not merged with ours)
+  // "KEY=VALUE", complete (not merged with ours): a pool's shared base plus this worker's
+  // own entries. Shared, because a burst of 1000 spawns must not hold 1000 copies.
+  std::shared_ptr<const std::vector<std::string>> env_base;
+  std::vector<std::string> env_extra;
   std::string cwd;                 // empty: inherit
   int stdin_fd = -1;               // usually /dev/null; -1: /dev/null opened here
 };

@@ -1,6 +1,7 @@
 #include "engine/supervisor.h"
 
 #include <fcntl.h>
+#include <malloc.h>
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -266,8 +267,9 @@ void Supervisor::rebuild_env(Pool& pool) {
   env["DROVER_POOL"] = pool.spec.name;
   env["QUEUE"] = pool.spec.queue.empty() ? pool.spec.name : pool.spec.queue;
   env.erase("DROVER_SLOT");
-  pool.env_base.clear();
-  for (const auto& [k, v] : env) pool.env_base.push_back(k + "=" + v);
+  auto base = std::make_shared<std::vector<std::string>>();
+  for (const auto& [k, v] : env) base->push_back(k + "=" + v);
+  pool.env_base = std::move(base);
   auto path = env.find("PATH");
   pool.path_env = path == env.end() ? "" : path->second;
 }
@@ -341,8 +343,8 @@ Result<SpawnRequest> Supervisor::prepare_spawn(Pool& pool, Slot& slot) {
   SpawnRequest req;
   req.path = *path;
   req.argv = pool.spec.argv;
-  req.envp = pool.env_base;
-  req.envp.push_back(fmt::format("DROVER_SLOT={}", slot.index));
+  req.env_base = pool.env_base;
+  req.env_extra.push_back(fmt::format("DROVER_SLOT={}", slot.index));
   req.cwd = pool.spec.cwd;
   return req;
 }
@@ -372,6 +374,8 @@ void Supervisor::spawn_many(Pool& pool, const std::vector<Slot*>& slots) {
     Result<SpawnedProcess> r = spawner_.spawn(job->request);
     on_spawned({std::move(*job), std::move(r)});
   }
+  // A burst leaves freed request memory in this thread's arena; hand it back.
+  if (slots.size() >= 256) malloc_trim(0);
 }
 
 void Supervisor::on_spawned(SpawnOutcome out) {

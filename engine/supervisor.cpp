@@ -414,6 +414,7 @@ void Supervisor::finish_spawn(Pool& pool, Slot& slot, Result<SpawnedProcess> pro
     slot.pid = 0;
     slot.last_exit = proc.error().message();
     ++pool.counters.spawn_failures;
+    ++pool.counters.exited_bad;
     emit_event(EventKind::kSpawnFailed, &pool, slot.index, 0, slot.last_exit);
     after_exit(pool, slot, /*bad=*/true, Duration::zero(), /*spawn_failure=*/true);
     return;

@@ -1,4 +1,5 @@
-// The real drover binary, as an operator runs it: config file, signals, kill -9.
+// The real drover binary, as an operator runs it: config file, signals, kill -9 of the
+// master, SIGHUP reloads, config errors, --workers spec strings.
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -7,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 
 #include "tests/support/test_util.h"
 
@@ -16,11 +18,13 @@ using namespace drover::test;
 
 namespace {
 
+// A drover process started by the test: stdin /dev/null, stdout to ERR.out, stderr to ERR.
+// Killed (and reaped) on scope exit if the test did not end it; its orphan guard then
+// takes the workers with it.
 struct Drover {
   pid_t pid = -1;
-  std::string err_path;
 
-  Drover(const std::vector<std::string>& args, const std::string& err) : err_path(err) {
+  Drover(const std::vector<std::string>& args, const std::string& err) {
     std::vector<std::string> argv{drover_path()};
     argv.insert(argv.end(), args.begin(), args.end());
     std::vector<char*> cargv;
@@ -31,8 +35,10 @@ struct Drover {
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, (err + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    REQUIRE(posix_spawn(&pid, drover_path(), &fa, nullptr, cargv.data(), environ) == 0);
+    int rc = posix_spawn(&pid, drover_path(), &fa, nullptr, cargv.data(), environ);
     posix_spawn_file_actions_destroy(&fa);
+    REQUIRE(rc == 0);
+    REQUIRE(pid > 1);
   }
   ~Drover() {
     if (pid > 0) {
@@ -40,7 +46,14 @@ struct Drover {
       waitpid(pid, nullptr, 0);
     }
   }
-  // Exit status, or -1 on timeout.
+  Drover(const Drover&) = delete;
+  Drover& operator=(const Drover&) = delete;
+
+  void signal(int sig) const {
+    REQUIRE(pid > 1);  // never kill(-1, ...) or kill(0, ...)
+    REQUIRE(kill(pid, sig) == 0);
+  }
+  // Exit status (128 + N for death by signal N), or -1 on timeout.
   int wait_exit(std::chrono::milliseconds timeout) {
     int status = 0;
     bool done = wait_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout);
@@ -48,7 +61,16 @@ struct Drover {
     pid = -1;
     return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
-  // drover's children that run fake_worker (not the orphan guard, which is drover too).
+  // drover's children that run drover's own binary: the orphan guard (a fork of drover).
+  // posix_spawn returns after the exec, so /proc/PID/exe is drover's from the start.
+  std::vector<pid_t> guards() const {
+    const std::string exe = proc_exe(pid);
+    std::vector<pid_t> out;
+    for (pid_t c : children_of(pid))
+      if (!exe.empty() && proc_exe(c) == exe) out.push_back(c);
+    return out;
+  }
+  // drover's other children: the workers (fake_worker once exec'd).
   std::vector<pid_t> workers() const {
     std::vector<pid_t> out;
     for (pid_t c : children_of(pid))
@@ -56,102 +78,186 @@ struct Drover {
     std::sort(out.begin(), out.end());
     return out;
   }
+  // Workers by the pool drover told them they belong to (DROVER_POOL in their environment).
+  std::map<std::string, std::vector<pid_t>> workers_by_pool() const {
+    std::map<std::string, std::vector<pid_t>> out;
+    for (pid_t w : workers()) out[proc_env(w, "DROVER_POOL")].push_back(w);
+    return out;
+  }
 };
 
-std::string pools_lua(int n_a, int n_b, const std::string& mode = "sleep") {
-  return "defaults { grace = 1 }\n"
-         "pool \"a\" { cmd = { \"" + std::string(fake_worker_path()) + "\", \"" + mode + "\" }, n = " +
-         std::to_string(n_a) + " }\n"
-         "pool \"b\" { cmd = { \"" + fake_worker_path() + "\", \"" + mode + "\" }, n = " + std::to_string(n_b) + " }\n";
+std::string pool_lua(const std::string& name, int n, const std::string& mode) {
+  return "pool \"" + name + "\" { cmd = { \"" + fake_worker_path() + "\", \"" + mode + "\" }, n = " +
+         std::to_string(n) + " }\n";
 }
+
+std::string pools_lua(int n_a, int n_b, const std::string& mode = "sleep") {
+  return "defaults { grace = 1 }\n" + pool_lua("a", n_a, mode) + pool_lua("b", n_b, mode);
+}
+
+bool all_catch_term(const std::vector<pid_t>& pids) {
+  return std::all_of(pids.begin(), pids.end(), [](pid_t p) { return catches_signal(p, SIGTERM); });
+}
+
+std::vector<pid_t> concat(const std::vector<pid_t>& a, const std::vector<pid_t>& b) {
+  std::vector<pid_t> out(a);
+  out.insert(out.end(), b.begin(), b.end());
+  return out;
+}
+
+void check_no_zombie_child() { CHECK(zombie_children_of(getpid()).empty()); }
 
 }  // namespace
 
 TEST_CASE("drover binary: SIGTERM stops every worker and exits 0") {
   TempDir dir;
   write_file(dir.file("pools.lua"), pools_lua(2, 1));
-  Drover d({dir.file("pools.lua"), "--no-shell", "-q", "--log", dir.file("log"), "--pid-file", dir.file("pid")},
-           dir.file("err"));
-  REQUIRE(wait_until([&] { return d.workers().size() == 3; }, 5s));
-  auto workers = d.workers();
-  CHECK(std::stoi(read_file(dir.file("pid"))) == d.pid);
-  kill(d.pid, SIGTERM);
-  CHECK(d.wait_exit(5s) == 0);
-  for (pid_t w : workers) CHECK_FALSE(pid_alive(w));
-  CHECK(access(dir.file("pid").c_str(), F_OK) != 0);  // pid file removed
-  CHECK(read_file(dir.file("log")).find("shutdown-finished") != std::string::npos);
+  {
+    Drover d({dir.file("pools.lua"), "--no-shell", "-q", "--log", dir.file("log"), "--pid-file", dir.file("pid")},
+             dir.file("err"));
+    REQUIRE(wait_until([&] { return d.workers().size() == 3; }, 5s));
+    const auto workers = d.workers();
+    const auto guards = d.guards();
+    CHECK(guards.size() == 1);
+    auto by_pool = d.workers_by_pool();
+    CHECK(by_pool["a"].size() == 2);
+    CHECK(by_pool["b"].size() == 1);
+    CHECK(std::stoi(read_file(dir.file("pid"))) == d.pid);
+    // The log names every worker as it spawns.
+    CHECK(wait_until([&] {
+      std::string log = read_file(dir.file("log"));
+      return std::all_of(workers.begin(), workers.end(),
+                         [&](pid_t w) { return log.find("spawned pid " + std::to_string(w)) != std::string::npos; });
+    }, 3s));
+    REQUIRE(wait_until([&] { return all_catch_term(workers); }, 3s));
+    d.signal(SIGTERM);
+    CHECK(d.wait_exit(5s) == 0);
+    // Gone the moment drover has exited: it waited for them.
+    CHECK(all_dead(workers));
+    CHECK(all_dead(guards));
+    CHECK(access(dir.file("pid").c_str(), F_OK) != 0);  // pid file removed
+    const std::string log = read_file(dir.file("log"));
+    for (pid_t w : workers) CHECK(log.find("[" + std::to_string(w) + "]: fake_worker: TERM") != std::string::npos);
+    CHECK(log.find("shutdown-finished") != std::string::npos);
+    CHECK(read_file(dir.file("err")).empty());  // -q: nothing echoed
+  }
+  check_no_zombie_child();
 }
 
 TEST_CASE("drover binary: kill -9 of drover leaves no worker and no grandchild after 1 s") {
   TempDir dir;
   write_file(dir.file("pools.lua"), pools_lua(2, 2, "fork-child"));
-  Drover d({dir.file("pools.lua"), "--no-shell", "-q", "--log", dir.file("log")}, dir.file("err"));
-  REQUIRE(wait_until([&] { return d.workers().size() == 4; }, 5s));
-  std::vector<pid_t> doomed = d.workers();
-  for (pid_t w : std::vector<pid_t>(doomed)) {
-    REQUIRE(wait_until([&] { return !children_of(w).empty(); }, 3s));
-    doomed.push_back(children_of(w)[0]);
+  {
+    Drover d({dir.file("pools.lua"), "--no-shell", "-q", "--log", dir.file("log")}, dir.file("err"));
+    REQUIRE(wait_until([&] { return d.workers().size() == 4; }, 5s));
+    const auto workers = d.workers();
+    std::vector<pid_t> grandchildren;
+    for (pid_t w : workers) {
+      REQUIRE(wait_until([&] { return children_of(w).size() == 1; }, 3s));
+      grandchildren.push_back(children_of(w)[0]);
+    }
+    const auto guards = d.guards();
+    REQUIRE(guards.size() == 1);
+    for (pid_t g : grandchildren) REQUIRE(pid_alive(g));
+    d.signal(SIGKILL);
+    CHECK(d.wait_exit(2s) == 128 + SIGKILL);
+    // The orphan guard sees drover go and kills every worker's process group.
+    CHECK(wait_until([&] { return all_dead(concat(workers, grandchildren)); }, 1s));
+    CHECK(wait_until([&] { return all_dead(guards); }, 1s));
   }
-  REQUIRE(doomed.size() == 8);
-  kill(d.pid, SIGKILL);
-  CHECK(d.wait_exit(2s) == 128 + SIGKILL);
-  bool all_gone = wait_until([&] {
-    return std::none_of(doomed.begin(), doomed.end(), [](pid_t p) { return pid_alive(p); });
-  }, 1s);
-  CHECK(all_gone);
+  check_no_zombie_child();
 }
 
 TEST_CASE("drover binary: SIGHUP reloads the config live - survivors keep their pids") {
   TempDir dir;
-  write_file(dir.file("pools.lua"), pools_lua(2, 1));
-  Drover d({dir.file("pools.lua"), "--no-shell", "-q", "--log", dir.file("log")}, dir.file("err"));
-  REQUIRE(wait_until([&] { return d.workers().size() == 3; }, 5s));
-  auto before = d.workers();
-  write_file(dir.file("pools.lua"), pools_lua(4, 1));
-  kill(d.pid, SIGHUP);
-  INFO("log: ", read_file(dir.file("log")), "\nstderr: ", read_file(dir.file("err")));
-  REQUIRE(wait_until([&] { return d.workers().size() == 5; }, 5s));
-  auto after = d.workers();
-  for (pid_t p : before) CHECK(std::count(after.begin(), after.end(), p) == 1);
-  // A broken config on reload changes nothing and says why.
-  write_file(dir.file("pools.lua"), "pool \"a\" { cmd = 'x', n = 'many' }\n");
-  kill(d.pid, SIGHUP);
-  REQUIRE(wait_until([&] { return read_file(dir.file("err")).find("reload failed") != std::string::npos; }, 5s));
-  CHECK(read_file(dir.file("err")).find("pools.lua:1:") != std::string::npos);
-  CHECK(d.workers() == after);
-  kill(d.pid, SIGTERM);
-  CHECK(d.wait_exit(5s) == 0);
+  write_file(dir.file("pools.lua"), pools_lua(2, 2));
+  {
+    Drover d({dir.file("pools.lua"), "--no-shell", "-q", "--log", dir.file("log")}, dir.file("err"));
+    REQUIRE(wait_until([&] { return d.workers().size() == 4; }, 5s));
+    const auto before = d.workers_by_pool();
+    REQUIRE(before.at("a").size() == 2);
+    REQUIRE(before.at("b").size() == 2);
+
+    write_file(dir.file("pools.lua"), pools_lua(4, 1));
+    d.signal(SIGHUP);
+    INFO("log: ", read_file(dir.file("log")), "\nstderr: ", read_file(dir.file("err")));
+    REQUIRE(wait_until([&] {
+      auto now = d.workers_by_pool();
+      return now["a"].size() == 4 && now["b"].size() == 1;
+    }, 5s));
+    const auto after = d.workers_by_pool();
+    // a grew: both originals are still there. b shrank: its survivor is an original.
+    for (pid_t p : before.at("a")) CHECK(std::count(after.at("a").begin(), after.at("a").end(), p) == 1);
+    CHECK(std::count(before.at("b").begin(), before.at("b").end(), after.at("b")[0]) == 1);
+    CHECK(read_file(dir.file("log")).find("reload-requested") != std::string::npos);
+
+    // A broken config on reload changes nothing and says why.
+    write_file(dir.file("pools.lua"), "pool \"a\" { cmd = 'x', n = 'many' }\n");
+    d.signal(SIGHUP);
+    REQUIRE(wait_until([&] { return read_file(dir.file("err")).find("reload failed") != std::string::npos; }, 5s));
+    CHECK(read_file(dir.file("err")).find("pools.lua:1:") != std::string::npos);
+    CHECK(d.workers_by_pool() == after);
+    d.signal(SIGTERM);
+    CHECK(d.wait_exit(5s) == 0);
+    CHECK(all_dead(concat(after.at("a"), after.at("b"))));
+  }
+  check_no_zombie_child();
 }
 
 TEST_CASE("drover binary: a config error exits 1 and names the file and line") {
   TempDir dir;
-  write_file(dir.file("pools.lua"), "pool \"a\" { cmd = 'sleep 1', n = 1 }\npool \"b\" { cmd = 'sleep 1', nn = 2 }\n");
-  Drover d({dir.file("pools.lua"), "--no-shell"}, dir.file("err"));
-  CHECK(d.wait_exit(5s) == 1);
-  std::string err = read_file(dir.file("err"));
-  CHECK(err.find("pools.lua:2:") != std::string::npos);
-  CHECK(err.find("nn") != std::string::npos);
+  write_file(dir.file("pools.lua"), pool_lua("a", 1, "sleep") + "pool \"b\" { cmd = 'sleep 1', nn = 2 }\n");
+  {
+    Drover d({dir.file("pools.lua"), "--no-shell", "--log", dir.file("log")}, dir.file("err"));
+    CHECK(d.wait_exit(5s) == 1);
+    const std::string err = read_file(dir.file("err"));
+    INFO("stderr: ", err);
+    CHECK(err.find("pools.lua:2:") != std::string::npos);
+    CHECK(err.find("nn") != std::string::npos);
+    // Refused before anything started: pool "a" (line 1, valid) never spawned.
+    CHECK(read_file(dir.file("log")).find("spawned") == std::string::npos);
+  }
+  check_no_zombie_child();
 }
 
 TEST_CASE("drover binary: --workers spec string with a command template") {
   TempDir dir;
-  Drover d({"--workers", "a=2:b,c=1", "--cmd", std::string(fake_worker_path()) + " env", "--no-shell", "-q", "--log",
-            dir.file("log")},
-           dir.file("err"));
-  REQUIRE(wait_until([&] { return d.workers().size() == 3; }, 5s));
-  REQUIRE(wait_until([&] { return read_file(dir.file("log")).find("QUEUE=b,c") != std::string::npos; }, 3s));
-  CHECK(read_file(dir.file("log")).find("b,c[") != std::string::npos);
-  kill(d.pid, SIGINT);  // --no-shell: Ctrl-C stops gracefully too
-  CHECK(d.wait_exit(5s) == 0);
+  {
+    Drover d({"--workers", "a=2:b,c=1", "--cmd", std::string(fake_worker_path()) + " env", "--no-shell", "-q",
+              "--log", dir.file("log")},
+             dir.file("err"));
+    REQUIRE(wait_until([&] { return d.workers().size() == 3; }, 5s));
+    auto by_pool = d.workers_by_pool();
+    REQUIRE(by_pool["a"].size() == 2);
+    REQUIRE(by_pool["b,c"].size() == 1);
+    for (pid_t w : by_pool["a"]) CHECK(proc_env(w, "QUEUE") == "a");
+    const pid_t bc = by_pool["b,c"][0];
+    CHECK(proc_env(bc, "QUEUE") == "b,c");
+    // What the worker itself printed (env mode), with the pool's name as the log prefix.
+    CHECK(wait_until([&] {
+      return read_file(dir.file("log")).find("b,c[" + std::to_string(bc) + "]: QUEUE=b,c") != std::string::npos;
+    }, 3s));
+    const std::string log = read_file(dir.file("log"));
+    CHECK(log.find("b,c[" + std::to_string(bc) + "]: DROVER_POOL=b,c") != std::string::npos);
+    const auto workers = d.workers();
+    REQUIRE(wait_until([&] { return all_catch_term(workers); }, 3s));
+    d.signal(SIGINT);  // --no-shell: Ctrl-C stops gracefully too
+    CHECK(d.wait_exit(5s) == 0);
+    CHECK(all_dead(workers));
+  }
+  check_no_zombie_child();
 }
 
 TEST_CASE("drover binary: a bad --workers spec names the token") {
   TempDir dir;
-  Drover d({"--workers", "a=2:b=x", "--cmd", "sleep 1", "--no-shell"}, dir.file("err"));
-  CHECK(d.wait_exit(5s) == 1);
-  std::string err = read_file(dir.file("err"));
-  CHECK(err.find("'b=x'") != std::string::npos);
-  CHECK(err.find("column 7") != std::string::npos);
+  {
+    Drover d({"--workers", "a=2:b=x", "--cmd", "sleep 1", "--no-shell"}, dir.file("err"));
+    CHECK(d.wait_exit(5s) == 1);
+    std::string err = read_file(dir.file("err"));
+    CHECK(err.find("'b=x'") != std::string::npos);
+    CHECK(err.find("column 7") != std::string::npos);
+  }
+  check_no_zombie_child();
 }
 
 TEST_CASE("drover binary: examples/pools.lua runs as it is") {
@@ -162,7 +268,7 @@ TEST_CASE("drover binary: examples/pools.lua runs as it is") {
   bool working = wait_until([&] { return read_file(dir.file("log")).find("job 1 started") != std::string::npos; }, 10s);
   CHECK(ticking);
   CHECK(working);
-  kill(d.pid, SIGTERM);
+  d.signal(SIGTERM);
   CHECK(d.wait_exit(10s) == 0);
   INFO(read_file(dir.file("log")));
   CHECK(read_file(dir.file("log")).find("TERM, finishing up") != std::string::npos);

@@ -2,18 +2,27 @@
 //
 //   fake_worker sleep [SECONDS]     sleep (forever by default); on TERM print "fake_worker: TERM", exit 0
 //   fake_worker exit N [DELAY_S]    exit with status N, after DELAY_S
-//   fake_worker ignore-term         ignore SIGTERM and sleep forever
-//   fake_worker flood               write numbered lines to stdout as fast as possible
+//   fake_worker ignore-term         print "ignoring TERM", ignore SIGTERM and sleep forever
+//   fake_worker flood               write numbered lines to stdout as fast as possible (exit 0 on EPIPE)
 //   fake_worker print-exit TEXT     write TEXT with no newline, exit 3 at once
-//   fake_worker env                 print DROVER_POOL, DROVER_SLOT, QUEUE, cwd; then sleep
+//   fake_worker env                 print DROVER_POOL, DROVER_SLOT, QUEUE, CWD as KEY=VALUE; then sleep
 //   fake_worker fork-child          fork a grandchild that sleeps; print "child PID"; sleep
+//   fake_worker fork-orphan [DELAY_S]
+//                                   fork a grandchild that sleeps; print "child PID"; exit 0 after
+//                                   DELAY_S, leaving the grandchild behind in the worker's group
 //   fake_worker stderr TEXT         print TEXT to stderr; then sleep
-//   fake_worker read-stdin          print "stdin: eof" when stdin reads EOF; then sleep
-// Output goes through write(2), unbuffered, so nothing is held back in stdio.
+//   fake_worker read-stdin          read stdin once: print "stdin: eof", "stdin: data" or
+//                                   "stdin: error MESSAGE"; then sleep
+// Modes that sleep exit 0 on SIGTERM after printing "fake_worker: TERM", except ignore-term
+// and fork-orphan (default TERM disposition). Grandchildren keep the default dispositions
+// and the worker's process group. Output goes through write(2): nothing waits in stdio.
+// A bad mode or argument prints usage to stderr and exits 64.
 #include <signal.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -21,14 +30,23 @@
 
 namespace {
 
+constexpr int kUsageExit = 64;
+
 void say(int fd, const std::string& s) {
   size_t off = 0;
   while (off < s.size()) {
     ssize_t n = write(fd, s.data() + off, s.size() - off);
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) _exit(errno == EPIPE ? 0 : 1);
+    if (n < 0) _exit(errno == EPIPE ? 0 : 1);  // the reader is gone: stop quietly
     off += static_cast<size_t>(n);
   }
+}
+
+[[noreturn]] void usage(const std::string& why) {
+  say(2, "fake_worker: " + why +
+             "\nusage: fake_worker sleep [SECONDS] | exit N [DELAY_S] | ignore-term | flood | print-exit TEXT"
+             " | env | fork-child | fork-orphan [DELAY_S] | stderr TEXT | read-stdin\n");
+  _exit(kUsageExit);
 }
 
 void on_term(int) {
@@ -37,77 +55,136 @@ void on_term(int) {
   _exit(0);
 }
 
+void set_signal(int sig, void (*handler)(int)) {
+  struct sigaction sa {};
+  sa.sa_handler = handler;
+  sigemptyset(&sa.sa_mask);
+  sigaction(sig, &sa, nullptr);
+}
+
 [[noreturn]] void sleep_forever() {
   for (;;) pause();
 }
 
-std::string env_or(const char* name, const char* fallback) {
+// Sleeps SECONDS (fractions allowed), resuming after signals that do not end the process.
+void sleep_for(double seconds) {
+  timespec left{static_cast<time_t>(seconds), static_cast<long>(std::fmod(seconds, 1.0) * 1e9)};
+  while (nanosleep(&left, &left) < 0 && errno == EINTR) {
+  }
+}
+
+double seconds_arg(const char* s) {
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(s, &end);
+  if (errno != 0 || end == s || *end != '\0' || !(v >= 0) || v > 1e9) usage(std::string("bad seconds: ") + s);
+  return v;
+}
+
+int int_arg(const char* s) {
+  char* end = nullptr;
+  errno = 0;
+  long v = std::strtol(s, &end, 10);
+  if (errno != 0 || end == s || *end != '\0' || v < 0 || v > 255) usage(std::string("bad exit status: ") + s);
+  return static_cast<int>(v);
+}
+
+std::string env_or_empty(const char* name) {
   const char* v = std::getenv(name);
-  return v ? v : fallback;
+  return v ? v : "";
+}
+
+// Forks a grandchild that sleeps forever in this process group with default signal
+// dispositions; prints "child PID".
+void fork_grandchild() {
+  pid_t child = fork();
+  if (child < 0) {
+    say(2, std::string("fake_worker: fork: ") + std::strerror(errno) + "\n");
+    _exit(1);
+  }
+  if (child == 0) {
+    set_signal(SIGTERM, SIG_DFL);
+    set_signal(SIGPIPE, SIG_DFL);
+    sleep_forever();
+  }
+  say(1, "child " + std::to_string(child) + "\n");
 }
 
 }  // namespace
 
 int main(int argc, char** argv) {
   std::string mode = argc > 1 ? argv[1] : "sleep";
-  std::string arg = argc > 2 ? argv[2] : "";
-  signal(SIGTERM, on_term);
-  signal(SIGPIPE, SIG_IGN);
+  const char* arg = argc > 2 ? argv[2] : nullptr;
+  auto need_arg = [&] {
+    if (!arg) usage(mode + " needs an argument");
+  };
+  set_signal(SIGTERM, on_term);
+  set_signal(SIGPIPE, SIG_IGN);  // a closed pipe shows as EPIPE in say()
 
   if (mode == "sleep") {
-    if (arg.empty()) sleep_forever();
-    usleep(static_cast<useconds_t>(std::atof(arg.c_str()) * 1e6));
+    if (!arg) sleep_forever();
+    sleep_for(seconds_arg(arg));
     return 0;
   }
   if (mode == "exit") {
-    if (argc > 3) usleep(static_cast<useconds_t>(std::atof(argv[3]) * 1e6));
-    return std::atoi(arg.c_str());
+    need_arg();
+    int status = int_arg(arg);
+    if (argc > 3) sleep_for(seconds_arg(argv[3]));
+    return status;
   }
   if (mode == "ignore-term") {
-    signal(SIGTERM, SIG_IGN);
+    set_signal(SIGTERM, SIG_IGN);
     say(1, "ignoring TERM\n");
     sleep_forever();
   }
   if (mode == "flood") {
-    char buf[64 * 1024];
+    static char buf[64 * 1024];
     unsigned long n = 0;
     for (;;) {
       size_t len = 0;
-      while (len + 64 < sizeof buf) len += static_cast<size_t>(std::snprintf(buf + len, 64, "flood %lu the quick brown fox\n", n++));
+      while (len + 64 < sizeof buf)
+        len += static_cast<size_t>(std::snprintf(buf + len, 64, "flood %05lu the quick brown fox\n", n++));
       say(1, std::string(buf, len));
     }
   }
   if (mode == "print-exit") {
+    need_arg();
     say(1, arg);
     return 3;
   }
   if (mode == "env") {
     char cwd[4096];
-    say(1, "DROVER_POOL=" + env_or("DROVER_POOL", "") + "\n");
-    say(1, "DROVER_SLOT=" + env_or("DROVER_SLOT", "") + "\n");
-    say(1, "QUEUE=" + env_or("QUEUE", "") + "\n");
+    say(1, "DROVER_POOL=" + env_or_empty("DROVER_POOL") + "\n");
+    say(1, "DROVER_SLOT=" + env_or_empty("DROVER_SLOT") + "\n");
+    say(1, "QUEUE=" + env_or_empty("QUEUE") + "\n");
     say(1, std::string("CWD=") + (getcwd(cwd, sizeof cwd) ? cwd : "?") + "\n");
     sleep_forever();
   }
   if (mode == "fork-child") {
-    pid_t child = fork();
-    if (child == 0) {
-      signal(SIGTERM, SIG_DFL);
-      sleep_forever();
-    }
-    say(1, "child " + std::to_string(child) + "\n");
+    fork_grandchild();
     sleep_forever();
   }
+  if (mode == "fork-orphan") {
+    double delay = arg ? seconds_arg(arg) : 0;
+    set_signal(SIGTERM, SIG_DFL);
+    fork_grandchild();
+    sleep_for(delay);
+    return 0;
+  }
   if (mode == "stderr") {
-    say(2, arg + "\n");
+    need_arg();
+    say(2, std::string(arg) + "\n");
     sleep_forever();
   }
   if (mode == "read-stdin") {
     char c;
-    ssize_t n = read(0, &c, 1);
-    say(1, n == 0 ? "stdin: eof\n" : "stdin: data\n");
+    ssize_t n;
+    while ((n = read(0, &c, 1)) < 0 && errno == EINTR) {
+    }
+    say(1, n == 0  ? std::string("stdin: eof\n")
+           : n > 0 ? std::string("stdin: data\n")
+                   : "stdin: error " + std::string(std::strerror(errno)) + "\n");
     sleep_forever();
   }
-  say(2, "fake_worker: unknown mode " + mode + "\n");
-  return 64;
+  usage("unknown mode " + mode);
 }

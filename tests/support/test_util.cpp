@@ -56,6 +56,10 @@ bool pid_alive(pid_t pid) {
   return read_stat(pid, s) && s.state != 'Z' && s.state != 'X';
 }
 
+bool all_dead(const std::vector<pid_t>& pids) {
+  return std::none_of(pids.begin(), pids.end(), [](pid_t p) { return pid_alive(p); });
+}
+
 std::vector<pid_t> zombie_children_of(pid_t parent) {
   std::vector<pid_t> out;
   each_pid([&](pid_t pid) {
@@ -78,6 +82,33 @@ std::string proc_exe(pid_t pid) {
   std::error_code ec;
   auto p = std::filesystem::read_symlink("/proc/" + std::to_string(pid) + "/exe", ec);
   return ec ? "" : p.string();
+}
+
+bool catches_signal(pid_t pid, int sig) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/status");
+  std::string key;
+  while (f >> key) {
+    if (key == "SigCgt:") {
+      std::string hex;
+      f >> hex;
+      unsigned long long mask = std::stoull(hex, nullptr, 16);
+      return (mask >> (sig - 1)) & 1;
+    }
+    f.ignore(1 << 20, '\n');
+  }
+  return false;
+}
+
+std::string proc_env(pid_t pid, const std::string& key) {
+  std::string all = read_file("/proc/" + std::to_string(pid) + "/environ");
+  const std::string prefix = key + "=";
+  for (size_t at = 0; at < all.size();) {
+    size_t end = all.find('\0', at);
+    if (end == std::string::npos) end = all.size();
+    if (all.compare(at, prefix.size(), prefix) == 0) return all.substr(at + prefix.size(), end - at - prefix.size());
+    at = end + 1;
+  }
+  return "";
 }
 
 long self_rss_kb() {
@@ -135,6 +166,18 @@ std::vector<pid_t> running_pids(const EngineSnapshot& snap, const std::string& p
       if (w.state == SlotState::kRunning && w.pid) out.push_back(w.pid);
   std::sort(out.begin(), out.end());
   return out;
+}
+
+bool pool_running(Engine& engine, const std::string& pool, int n) {
+  EngineSnapshot snap = engine.snapshot();
+  const PoolSnapshot* p = snap.find(pool);
+  return p && p->running == n && static_cast<int>(p->workers.size()) == n;
+}
+
+bool log_contains(Engine& engine, const std::string& text, const std::optional<std::string>& pool) {
+  for (const auto& line : engine.log_tail(1000000, pool))
+    if (line.text.find(text) != std::string::npos) return true;
+  return false;
 }
 
 }  // namespace drover::test

@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -16,15 +17,23 @@ namespace drover::test {
 using namespace std::chrono_literals;
 
 // Polls pred every 2 ms until it holds or the deadline passes (circus's poll_for).
+// The only way a test waits: never a fixed sleep.
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds deadline);
 
-// Alive and not a zombie.
+// Alive and not a zombie (kill(pid, 0) succeeds and /proc/PID/stat's state is not Z or X).
 bool pid_alive(pid_t pid);
+// None of pids is alive.
+bool all_dead(const std::vector<pid_t>& pids);
 // Zombie processes whose parent is `parent`, from /proc/*/stat.
 std::vector<pid_t> zombie_children_of(pid_t parent);
 // Live children of `parent` (any state but zombie).
 std::vector<pid_t> children_of(pid_t parent);
 std::string proc_exe(pid_t pid);
+// The process has a handler installed for sig (SigCgt in /proc/PID/status): a fresh
+// fake_worker is "ready" for SIGTERM only once this holds.
+bool catches_signal(pid_t pid, int sig);
+// One variable of a live process's environment (/proc/PID/environ); empty when unset.
+std::string proc_env(pid_t pid, const std::string& key);
 // VmRSS of this process, in kB.
 long self_rss_kb();
 
@@ -44,8 +53,15 @@ void write_file(const std::string& path, const std::string& text);
 
 // A pool running fake_worker with the given mode arguments.
 PoolSpec fake_pool(const std::string& name, int n, std::vector<std::string> args = {"sleep"});
+// Pids of the pool's workers in state kRunning, sorted; empty for an unknown pool.
 std::vector<pid_t> running_pids(const EngineSnapshot& snap, const std::string& pool);
+// Throws for an unknown pool (a test bug, or a pool that should still be there).
 const PoolSnapshot& pool_of(const EngineSnapshot& snap, const std::string& pool);
+
+// The pool exists and has exactly n slots, all running.
+bool pool_running(Engine& engine, const std::string& pool, int n);
+// Some line of the engine's in-memory tail (of the pool, or all) contains text.
+bool log_contains(Engine& engine, const std::string& text, const std::optional<std::string>& pool = std::nullopt);
 
 inline const char* fake_worker_path() { return FAKE_WORKER_PATH; }
 inline const char* drover_path() { return DROVER_BIN_PATH; }

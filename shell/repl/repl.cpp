@@ -142,8 +142,8 @@ struct Repl::Impl {
   bool call_and_print() {
     lua_State* L = lua.get();
     int base = lua_gettop(L) - 1;
-    ctx.interrupted = false;
-    lua_sethook(L, nullptr, 0, 0);  // a Ctrl-C at the prompt must not stop this chunk
+    // No reset here: a Ctrl-C at the prompt was consumed (and its hook disarmed) by the
+    // line editor, and one pressed between Enter and this call is meant for this chunk.
     int status = lua.call(0, LUA_MULTRET);
     lua_sethook(L, nullptr, 0, 0);  // disarm a Ctrl-C that arrived after the chunk ended
     bool was_interrupted = ctx.interrupted.exchange(false);
@@ -194,9 +194,12 @@ int Repl::run() {
   lua_State* L = m.lua.get();
   // The engine can finish under us (SIGTERM to drover): then the prompt gives up too.
   bool engine_gone = false;
-  auto interrupted = [&m, &engine_gone] {
+  auto interrupted = [&m, &engine_gone, L] {
     if (m.ctx.client.wait_finished(Duration::zero())) engine_gone = m.ctx.exit_requested = true;
-    return engine_gone || m.ctx.interrupted.exchange(false);
+    if (engine_gone) return true;
+    if (!m.ctx.interrupted.exchange(false)) return false;
+    lua_sethook(L, nullptr, 0, 0);  // this Ctrl-C abandons the line, not the next chunk
+    return true;
   };
   auto idle = [&m] { m.show_events(); };
   while (!m.ctx.exit_requested) {

@@ -140,6 +140,9 @@ TEST_CASE("repl: Ctrl-C interrupts a busy loop and a follow - never the engine -
   auto before = pids_of(s, "foo");
 
   s.send_line("while true do end");
+  // The line editor echoes the newline once it has taken the line: only then does the
+  // chunk own Ctrl-C (before, Ctrl-C abandons the line being typed, as in any shell).
+  REQUIRE(s.expect("while true do end\n"));  // (\r is stripped)
   // While the shell is busy, supervision goes on: a killed worker is replaced.
   kill(before[0], SIGKILL);
   bool replaced = wait_until([&] {

@@ -133,7 +133,10 @@ int run_engine_only(drover::Engine& engine, const Args& args, drover::Subscripti
     auto item = events.pop(std::chrono::milliseconds(200));
     if (!item) continue;
     auto* ev = std::get_if<drover::Event>(&*item);
-    if (!ev || ev->kind != drover::EventKind::kReloadRequested) continue;
+    if (!ev) continue;
+    // The event is published a moment before finished() turns true: leave on it, not 200 ms later.
+    if (ev->kind == drover::EventKind::kShutdownFinished) break;
+    if (ev->kind != drover::EventKind::kReloadRequested) continue;
     auto fresh = load_pools(args);
     drover::Status s = fresh ? engine.apply(std::move(*fresh), /*remove_missing=*/true) : fresh.error();
     if (!s) fmt::print(stderr, "drover: reload failed, keeping the running config: {}\n", s.message());

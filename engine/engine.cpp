@@ -22,7 +22,12 @@ class Engine::Impl {
     std::promise<void> ready;
     auto ready_future = ready.get_future();
     thread_ = std::thread([this, &ready] { run(ready); });
-    ready_future.get();  // rethrows a construction failure (bad log path, no fds)
+    try {
+      ready_future.get();  // rethrows a construction failure (bad log path, heartbeat port taken)
+    } catch (...) {
+      thread_.join();  // it has returned already; a joinable thread must not be destroyed
+      throw;
+    }
   }
 
   ~Impl() {

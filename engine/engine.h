@@ -27,6 +27,8 @@
 
 namespace drover {
 
+inline constexpr const char* kWpmHeartbeatEndpoint = "tcp://127.0.0.1:5591";
+
 struct EngineOptions {
   EngineLimits limits;
   // Captured output and engine events, stamped and prefixed. Empty: no file, ring only.
@@ -42,6 +44,15 @@ struct EngineOptions {
   // With handle_signals: leave SIGINT to the host (an interactive shell uses Ctrl-C to
   // interrupt its own work, never to stop the engine).
   bool leave_sigint = false;
+  // Heartbeats: the engine binds one ZeroMQ SUB socket (subscribed to everything) on each
+  // endpoint; workers get the first in DROVER_HEARTBEAT (a tcp port "*" is resolved).
+  // Empty: ipc://<runtime_dir>/heartbeat. workerpoolmanager's workers connect to
+  // tcp://127.0.0.1:5591 (kWpmHeartbeatEndpoint).
+  std::vector<std::string> heartbeat_endpoints;
+  bool heartbeats = true;  // false: no socket and no DROVER_HEARTBEAT
+  // Where local sockets live, created 0700. Empty: a fresh drover-XXXXXX under
+  // $XDG_RUNTIME_DIR (or /tmp), removed when the engine is destroyed.
+  std::string runtime_dir;
   // Echo every log line (worker output and engine events) to this fd; -1 for none.
   int echo_fd = -1;
   const Clock* clock = nullptr;  // nullptr: the steady clock

@@ -14,6 +14,7 @@ const char* event_kind_name(EventKind kind) {
     case EventKind::kSlotGaveUp: return "gave-up";
     case EventKind::kWorkerStopping: return "stopping";
     case EventKind::kWorkerKilledAfterGrace: return "killed-after-grace";
+    case EventKind::kWorkerStalled: return "stalled";
     case EventKind::kPoolAdded: return "pool-added";
     case EventKind::kPoolRemoved: return "pool-removed";
     case EventKind::kPoolResized: return "resized";

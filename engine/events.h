@@ -20,6 +20,7 @@ enum class EventKind {
   kSlotGaveUp,          // slot
   kWorkerStopping,      // pid, slot, text = signal
   kWorkerKilledAfterGrace,
+  kWorkerStalled,       // pid, slot, text = "no heartbeat for 30s"
   kPoolAdded,
   kPoolRemoved,
   kPoolResized,         // text = "3 -> 5"

@@ -7,6 +7,7 @@
 
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -36,7 +37,16 @@ struct Slot {
   int64_t started_wall_ms = 0;
   int64_t started_seq = 0;
   uint64_t generation = 0;
-  bool busy = false;
+  // From this process's heartbeats; reset at each spawn.
+  uint64_t heartbeats = 0;
+  TimePoint last_heartbeat{};
+  int64_t last_heartbeat_wall_ms = 0;
+  std::optional<bool> busy;
+  std::optional<double> progress;
+  std::string status;
+  EventLoop::TimerId stall_timer = 0;  // armed while the pool's heartbeat timeout applies
+  bool stalled = false;                // stopped for silence: its exit is a bad one
+  TimePoint silent_since{};            // `require`: the first heartbeat is due by this + timeout
   // Stop bookkeeping: set when we sent the stop signal, and when grace ran out.
   bool stop_sent = false;
   bool killed_after_grace = false;

@@ -29,6 +29,20 @@ struct FlapPolicy {
   int give_up_after = 0;    // flapping episodes before the slot is abandoned; 0 = never
 };
 
+// Heartbeats (help/heartbeat.md): any message from a worker counts as alive; the policy
+// says what silence means.
+struct HeartbeatPolicy {
+  // 0: supervise by exit only (the default: most programs never send one). Otherwise a
+  // worker silent for this long after its last heartbeat is stalled: stopped with the
+  // pool's stop signal and grace, counted as a stall and a bad exit, and replaced.
+  double timeout_s = 0;
+  // Also stall a worker whose first heartbeat does not come within timeout_s of its start
+  // (workerpoolmanager's rule). Without it, a worker is judged only once it has spoken.
+  bool require = false;
+
+  bool operator==(const HeartbeatPolicy&) const = default;
+};
+
 struct PoolSpec {
   std::string name;
   // argv form. A shell string from the config becomes a plain split argv when it has no
@@ -43,6 +57,7 @@ struct PoolSpec {
   double grace_s = 10.0;                       // stop signal -> SIGKILL
   BackoffPolicy backoff;
   FlapPolicy flap;
+  HeartbeatPolicy heartbeat;
 
   // Anything that changes how a worker is started: a change rolls the pool's workers.
   bool same_launch(const PoolSpec& o) const {

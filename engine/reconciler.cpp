@@ -14,7 +14,8 @@ int retire_rank(const SlotView& s) {
     case SlotView::Phase::kFlapping: return 1;
     case SlotView::Phase::kBackoff: return 2;
     case SlotView::Phase::kStarting: return 3;  // costs a spawn, but no work is lost
-    default: return s.busy ? 5 : 4;
+    case SlotView::Phase::kStalled: return 3;   // already being stopped
+    default: return !s.busy ? 5 : *s.busy ? 6 : 4;
   }
 }
 
@@ -30,7 +31,9 @@ ReconcilePlan reconcile(int target, const std::vector<SlotView>& slots, uint64_t
   for (const auto& s : slots) {
     used.insert(s.slot);
     if (wanted(s)) live.push_back(&s);
-    if (s.phase == SlotView::Phase::kRetiring || s.phase == SlotView::Phase::kRolling) stopping_any = true;
+    if (s.phase == SlotView::Phase::kRetiring || s.phase == SlotView::Phase::kRolling ||
+        s.phase == SlotView::Phase::kStalled)
+      stopping_any = true;
   }
   const int have = static_cast<int>(live.size());
   if (have < target) {

@@ -10,6 +10,7 @@ const char* slot_state_name(SlotState s) {
     case SlotState::kFlapping: return "flapping";
     case SlotState::kGaveUp: return "gave-up";
     case SlotState::kStopping: return "stopping";
+    case SlotState::kStalled: return "stalled";
   }
   return "?";
 }

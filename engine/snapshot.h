@@ -4,6 +4,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -18,6 +19,7 @@ enum class SlotState {
   kFlapping,  // too many bad exits in the window; cooling down
   kGaveUp,    // flapped more often than the pool's give-up limit; needs start()
   kStopping,  // stop signal sent; SIGKILL at the grace deadline
+  kStalled,   // silent past its heartbeat timeout: being stopped, then replaced
 };
 const char* slot_state_name(SlotState s);
 
@@ -41,6 +43,13 @@ struct WorkerSnapshot {
   int restarts = 0;           // restarts of this slot
   std::string last_exit;      // "exit 1", "signal 9 (KILL)", "spawn: ...: No such file"
   uint64_t generation = 0;    // launch-spec generation the process runs
+  // From the worker's heartbeats (all empty/zero when it never sent one).
+  uint64_t heartbeats = 0;           // messages accepted from this process
+  int64_t last_heartbeat_ms = 0;     // wall clock of the last one; 0: none yet
+  double heartbeat_age_s = -1;       // seconds since the last one; -1: none yet
+  std::optional<bool> busy;          // the last `busy` it reported
+  std::optional<double> progress;    // the last `progress` (0..1) it reported
+  std::string status;                // the last `status` text it reported
 };
 
 struct PoolSnapshot {
@@ -52,9 +61,24 @@ struct PoolSnapshot {
   int stopping = 0;
   int backoff = 0;
   int flapping = 0;        // includes gave-up slots
+  int stalled = 0;         // being stopped for silence
+  int busy = 0;            // running workers whose last heartbeat said busy=true
+  int idle = 0;            // ... said busy=false (the rest never said)
   bool rolling = false;
   PoolCounters counters;
   std::vector<WorkerSnapshot> workers;  // sorted by slot
+};
+
+// Heartbeat socket statistics since engine start. Every message is counted once: as
+// accepted or under the reason it was ignored.
+struct HeartbeatStats {
+  std::vector<std::string> endpoints;  // as bound (tcp ports resolved)
+  std::string worker_endpoint;         // what workers get in DROVER_HEARTBEAT
+  uint64_t received = 0;
+  uint64_t accepted = 0;
+  uint64_t malformed = 0;    // wrong frame count, bad JSON, no usable pid
+  uint64_t oversized = 0;    // a frame over kMaxHeartbeatBytes
+  uint64_t unknown_pid = 0;  // not a live worker (or a descendant of one) of that pool
 };
 
 struct EngineSnapshot {
@@ -63,6 +87,7 @@ struct EngineSnapshot {
   bool shutting_down = false;
   std::string log_path;
   uint64_t loop_iterations = 0;
+  HeartbeatStats heartbeat;
   std::vector<PoolSnapshot> pools;  // sorted by name
 
   const PoolSnapshot* find(const std::string& name) const {

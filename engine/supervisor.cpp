@@ -68,6 +68,7 @@ Supervisor::Supervisor(EventLoop& loop, const EngineOptions& options, PostFn pos
     Status s = log_file_->open();
     if (!s) throw std::runtime_error(s.message());
   }
+  open_heartbeats();
 }
 
 Supervisor::~Supervisor() {
@@ -84,7 +85,10 @@ Supervisor::~Supervisor() {
       if (slot->out_fd >= 0) close(slot->out_fd);
       if (slot->err_fd >= 0) close(slot->err_fd);
       if (slot->timer) loop_.cancel_timer(slot->timer);
+      cancel_stall_timer(*slot);
     }
+  if (hb_resume_timer_) loop_.cancel_timer(hb_resume_timer_);
+  if (heartbeats_) loop_.unwatch(heartbeats_->fd());
   if (log_file_) log_file_->flush();
 }
 
@@ -130,7 +134,9 @@ Status Supervisor::apply(std::vector<PoolSpec> specs, bool remove_missing) {
     } else {
       const int old_n = pool->target();
       const bool relaunch = !pool->spec.same_launch(spec);
+      const bool new_heartbeat = pool->spec.heartbeat != spec.heartbeat;
       pool->spec = std::move(spec);
+      if (new_heartbeat) rearm_stall_timers(*pool);
       pool->removing = false;
       if (relaunch) {
         ++pool->generation;
@@ -265,6 +271,7 @@ void Supervisor::rebuild_env(Pool& pool) {
   }
   for (const auto& [k, v] : pool.spec.env) env[k] = v;
   env["DROVER_POOL"] = pool.spec.name;
+  if (heartbeats_) env["DROVER_HEARTBEAT"] = hb_stats_.worker_endpoint;
   env["QUEUE"] = pool.spec.queue.empty() ? pool.spec.name : pool.spec.queue;
   env.erase("DROVER_SLOT");
   auto base = std::make_shared<std::vector<std::string>>();
@@ -329,6 +336,7 @@ void Supervisor::drop_slot(Pool& pool, int index) {
   auto it = pool.slots.find(index);
   if (it == pool.slots.end()) return;
   if (it->second->timer) loop_.cancel_timer(it->second->timer);
+  cancel_stall_timer(*it->second);
   pool.slots.erase(it);
 }
 
@@ -337,7 +345,13 @@ void Supervisor::drop_slot(Pool& pool, int index) {
 Result<SpawnRequest> Supervisor::prepare_spawn(Pool& pool, Slot& slot) {
   slot.timer = 0;
   slot.stop_sent = slot.killed_after_grace = false;
-  slot.busy = false;
+  slot.heartbeats = 0;
+  slot.last_heartbeat = {};
+  slot.last_heartbeat_wall_ms = 0;
+  slot.busy.reset();
+  slot.progress.reset();
+  slot.status.clear();
+  slot.stalled = false;
   Result<std::string> path = resolve_executable(pool.spec.argv[0], pool.path_env, pool.spec.cwd);
   if (!path) return path.error();
   SpawnRequest req;
@@ -429,6 +443,9 @@ void Supervisor::finish_spawn(Pool& pool, Slot& slot, Result<SpawnedProcess> pro
   slot.started_seq = ++spawn_seq_;
   slot.generation = pool.generation;
   guard_.add(slot.pid);
+  by_pid_[slot.pid] = {&pool, &slot};
+  slot.silent_since = slot.started;
+  arm_stall_timer(pool, slot);
   ++pool.counters.started;
   Pool* p = &pool;
   Slot* s = &slot;
@@ -441,7 +458,10 @@ void Supervisor::finish_spawn(Pool& pool, Slot& slot, Result<SpawnedProcess> pro
 }
 
 void Supervisor::stop_slot(Pool& pool, Slot& slot, SlotView::Phase phase) {
+  // A stalled worker that is then retired keeps slot.stalled: its exit is a bad one
+  // either way, and as a retired one it is not replaced.
   slot.phase = phase;
+  cancel_stall_timer(slot);
   if (slot.stop_sent) return;
   slot.stop_sent = true;
   kill(-slot.pid, pool.spec.stop_signal);
@@ -481,6 +501,8 @@ void Supervisor::on_process_exit(Pool& pool, Slot& slot) {
   close(slot.pidfd);
   slot.pidfd = -1;
   guard_.remove(slot.pid);
+  forget_pid(slot.pid);
+  cancel_stall_timer(slot);
   const pid_t pid = slot.pid;
   slot.pid = 0;
   if (slot.timer) loop_.cancel_timer(slot.timer);
@@ -488,12 +510,13 @@ void Supervisor::on_process_exit(Pool& pool, Slot& slot) {
 
   const Duration uptime = clock_.now() - slot.started;
   const ExitReason reason = ExitReason::from_siginfo(info);
-  const bool asked = slot.stop_sent;
-  slot.last_exit = reason.text();
+  const bool asked = slot.stop_sent && !slot.stalled;
+  slot.last_exit = slot.stalled ? fmt::format("stalled, then {}", reason.text()) : reason.text();
   bool bad = false;
   if (slot.killed_after_grace) {
     ++pool.counters.killed_after_grace;
-  } else if (asked || reason.ok()) {
+    bad = slot.stalled;
+  } else if (!slot.stalled && (asked || reason.ok())) {
     ++pool.counters.exited_ok;
   } else {
     ++pool.counters.exited_bad;
@@ -502,6 +525,7 @@ void Supervisor::on_process_exit(Pool& pool, Slot& slot) {
   emit_event(EventKind::kWorkerExited, &pool, slot.index, pid,
              fmt::format("{} after {:.1f}s{}", slot.last_exit, to_seconds(uptime),
                          slot.killed_after_grace ? " (killed after grace)" : asked ? " (stopped)" : ""));
+  slot.stalled = false;
   switch (slot.phase) {
     case Slot::Phase::kRetiring:
       drop_slot(pool, slot.index);
@@ -631,6 +655,15 @@ void Supervisor::emit_line(LogLine line) {
   ring_.append(std::move(line));
 }
 
+void Supervisor::emit_engine_line(std::string text) {
+  LogLine line;
+  line.wall_ms = clock_.wall_ms();
+  line.pid = self_pid_;
+  line.stream = LogStream::kEngine;
+  line.text = std::move(text);
+  emit_line(std::move(line));
+}
+
 void Supervisor::emit_event(EventKind kind, const Pool* pool, int slot, pid_t pid, std::string text) {
   Event ev{kind, clock_.wall_ms(), pool ? pool->spec.name : "", slot, pid, std::move(text)};
   LogLine line;
@@ -676,6 +709,7 @@ EngineSnapshot Supervisor::snapshot() const {
   snap.shutting_down = shutting_down_;
   snap.log_path = options_.log_path;
   snap.loop_iterations = loop_.iterations();
+  snap.heartbeat = hb_stats_;
   for (const auto& [name, pool] : pools_) {
     PoolSnapshot ps;
     ps.spec = pool->spec;
@@ -698,7 +732,17 @@ EngineSnapshot Supervisor::snapshot() const {
         case Slot::Phase::kGaveUp: w.state = SlotState::kGaveUp; ++ps.flapping; break;
         case Slot::Phase::kRetiring:
         case Slot::Phase::kRolling: w.state = SlotState::kStopping; ++ps.stopping; break;
+        case Slot::Phase::kStalled: w.state = SlotState::kStalled; ++ps.stalled; break;
       }
+      w.heartbeats = s->heartbeats;
+      if (s->heartbeats > 0) {
+        w.last_heartbeat_ms = s->last_heartbeat_wall_ms;
+        w.heartbeat_age_s = to_seconds(now - s->last_heartbeat);
+      }
+      w.busy = s->busy;
+      w.progress = s->progress;
+      w.status = s->status;
+      if (s->phase == Slot::Phase::kRunning && s->busy) ++(*s->busy ? ps.busy : ps.idle);
       if (s->has_process()) {
         w.started_at_ms = s->started_wall_ms;
         w.uptime_s = to_seconds(now - s->started);

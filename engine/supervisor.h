@@ -15,15 +15,21 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <span>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 #include <vector>
 
 #include "engine/engine.h"
 #include "engine/event_loop.h"
+#include "engine/heartbeat_message.h"
+#include "engine/heartbeat_receiver.h"
 #include "engine/log_file.h"
 #include "engine/log_ring.h"
 #include "engine/orphan_guard.h"
 #include "engine/pool.h"
+#include "engine/runtime_dir.h"
 #include "engine/spawn_queue.h"
 #include "engine/spawner.h"
 
@@ -84,7 +90,20 @@ class Supervisor {
   void close_output(Slot& slot, bool err);
   void maybe_finish_pool(Pool& pool);
 
+  // Heartbeats (supervisor_heartbeats.cpp).
+  void open_heartbeats();
+  void on_heartbeat_readable();
+  void on_heartbeat_message(std::span<const std::string_view> frames, bool more_frames);
+  Slot* heartbeat_sender(pid_t pid, const std::string& pool_name, Pool** pool);
+  void heartbeat_ignored(uint64_t HeartbeatStats::*counter, const std::string& why);
+  void arm_stall_timer(Pool& pool, Slot& slot);
+  void on_stall_timer(Pool& pool, Slot& slot);
+  void cancel_stall_timer(Slot& slot);
+  void forget_pid(pid_t pid);
+  void rearm_stall_timers(Pool& pool);
+
   void emit_line(LogLine line);
+  void emit_engine_line(std::string text);
   void emit_event(EventKind kind, const Pool* pool, int slot, pid_t pid, std::string text);
 
   EventLoop& loop_;
@@ -104,8 +123,19 @@ class Supervisor {
   bool shutting_down_ = false;
   std::function<void()> on_finished_;
   std::string read_buf_;
-  std::string echo_buf_;
-  std::unique_ptr<SpawnQueue> spawn_queue_;  // last: destroyed (joined) first  // lines for options_.echo_fd, written in before_sleep
+  std::string echo_buf_;  // lines for options_.echo_fd, written in before_sleep
+  // Heartbeats: the socket, the live workers by pid, and what is remembered about senders
+  // that are not (yet) workers, so a flood of strangers costs one /proc walk per pid.
+  std::unique_ptr<RuntimeDir> runtime_dir_;
+  std::unique_ptr<HeartbeatReceiver> heartbeats_;
+  HeartbeatStats hb_stats_;
+  std::unordered_map<pid_t, std::pair<Pool*, Slot*>> by_pid_;
+  std::unordered_map<pid_t, pid_t> hb_descendants_;  // a worker's descendant -> the worker
+  std::unordered_map<pid_t, TimePoint> hb_strangers_;  // pid -> when to look it up again
+  TimePoint hb_warned_at_{};
+  uint64_t hb_ignored_quiet_ = 0;  // ignored since the last warning line
+  EventLoop::TimerId hb_resume_timer_ = 0;
+  std::unique_ptr<SpawnQueue> spawn_queue_;  // last: destroyed (joined) first
 };
 
 }  // namespace drover

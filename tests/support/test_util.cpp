@@ -100,7 +100,14 @@ bool catches_signal(pid_t pid, int sig) {
 }
 
 std::string proc_env(pid_t pid, const std::string& key) {
-  std::string all = read_file("/proc/" + std::to_string(pid) + "/environ");
+  // Right after a vfork-style spawn returns, exec has begun but the kernel may not have
+  // set up the new image's environment yet: /proc shows it empty for a moment. A worker
+  // always has some environment, so an empty one means "not yet".
+  std::string all;
+  wait_until([&] {
+    all = read_file("/proc/" + std::to_string(pid) + "/environ");
+    return !all.empty() || !pid_alive(pid);
+  }, std::chrono::milliseconds(1000));
   const std::string prefix = key + "=";
   for (size_t at = 0; at < all.size();) {
     size_t end = all.find('\0', at);

@@ -33,6 +33,7 @@ std::string proc_exe(pid_t pid);
 // fake_worker is "ready" for SIGTERM only once this holds.
 bool catches_signal(pid_t pid, int sig);
 // One variable of a live process's environment (/proc/PID/environ); empty when unset.
+// Waits (up to 1 s) for a just-exec'd process's environment to appear.
 std::string proc_env(pid_t pid, const std::string& key);
 // VmRSS of this process, in kB.
 long self_rss_kb();

@@ -10,7 +10,7 @@ using Phase = SlotView::Phase;
 namespace {
 std::vector<SlotView> running(int n, uint64_t gen = 1) {
   std::vector<SlotView> v;
-  for (int i = 0; i < n; ++i) v.push_back({i, Phase::kRunning, i + 1, gen, false});
+  for (int i = 0; i < n; ++i) v.push_back({i, Phase::kRunning, i + 1, gen, std::nullopt});  // never said busy
   return v;
 }
 }  // namespace
@@ -53,6 +53,31 @@ TEST_CASE("reconcile: shrinking stops idle workers before busy ones") {
   slots[2].busy = true;  // newest but busy
   auto plan = reconcile(2, slots, 1);
   CHECK(plan.retire == std::vector<int>{1});
+}
+
+TEST_CASE("reconcile: shrinking order is idle - then never said - then busy - newest first in each") {
+  auto slots = running(6);
+  slots[0].busy = false;  // oldest, idle
+  slots[1].busy = true;
+  slots[5].busy = true;   // newest, busy
+  // 2, 3, 4 never said.
+  auto plan = reconcile(5, slots, 1);
+  CHECK(plan.retire == std::vector<int>{0});
+  plan = reconcile(2, slots, 1);
+  CHECK(plan.retire == std::vector<int>{0, 4, 3, 2});
+  plan = reconcile(0, slots, 1);
+  CHECK(plan.retire == std::vector<int>{0, 4, 3, 2, 5, 1});
+}
+
+TEST_CASE("reconcile: a stalled worker is wanted - retired before running ones - and blocks a roll") {
+  auto slots = running(3);
+  slots[0].phase = Phase::kStalled;  // being stopped, to be replaced
+  auto plan = reconcile(3, slots, 1);
+  CHECK(plan.create.empty());  // it counts: its replacement comes when it has exited
+  plan = reconcile(2, slots, 1);
+  CHECK(plan.retire == std::vector<int>{0});
+  plan = reconcile(3, slots, 2);
+  CHECK(plan.roll == -1);  // capacity already dips by one
 }
 
 TEST_CASE("reconcile: retiring workers do not count toward the target") {

@@ -1,0 +1,202 @@
+// Supervisor, the heartbeat part: what a keep-alive (or its absence) does to pool state.
+//
+// A message is matched to a live worker by pid (or to a worker that the pid descends
+// from: `sh -c` lines, wrappers) and by pool name; it updates that slot's record. Stall
+// detection is one timer per worker, armed at the deadline its last heartbeat (or its
+// start, with `require`) implies. A heartbeat does not touch the timer; the timer, when
+// it fires, re-arms itself at the deadline of the latest heartbeat, or stalls the worker.
+// So ingest costs a hash lookup and a few stores per message, whatever the rate.
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "engine/supervisor.h"
+
+namespace drover {
+
+namespace {
+
+constexpr size_t kDrainBudget = 2048;           // messages per wake-up before other work
+constexpr int kMaxAncestry = 16;                // levels walked up from a stranger's pid
+constexpr Duration kStrangerRetry = std::chrono::seconds(1);
+constexpr size_t kMaxStrangers = 4096;
+constexpr Duration kWarnEvery = std::chrono::seconds(10);
+
+// The parent of pid from /proc/pid/stat ("pid (comm) state ppid ..."; comm may hold
+// spaces and parentheses, so parse after the last ')'). 0 when pid is gone.
+pid_t parent_of(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  size_t close = stat.rfind(')');
+  if (close == std::string::npos) return 0;
+  char state = 0;
+  int ppid = 0;
+  if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) != 2) return 0;
+  return ppid;
+}
+
+}  // namespace
+
+void Supervisor::open_heartbeats() {
+  if (!options_.heartbeats) return;
+  std::vector<std::string> endpoints = options_.heartbeat_endpoints;
+  bool needs_dir = !options_.runtime_dir.empty() || endpoints.empty();
+  if (needs_dir) {
+    auto dir = RuntimeDir::create(options_.runtime_dir);
+    if (!dir) throw std::runtime_error(dir.error().message());
+    runtime_dir_ = std::move(*dir);
+  }
+  if (endpoints.empty()) endpoints.push_back("ipc://" + runtime_dir_->file("heartbeat"));
+  auto receiver = HeartbeatReceiver::open(endpoints);
+  if (!receiver) throw std::runtime_error(receiver.error().message());
+  heartbeats_ = std::move(*receiver);
+  hb_stats_.endpoints = heartbeats_->endpoints();
+  hb_stats_.worker_endpoint = hb_stats_.endpoints.front();
+  loop_.watch(heartbeats_->fd(), [this](uint32_t) { on_heartbeat_readable(); });
+}
+
+void Supervisor::on_heartbeat_readable() {
+  bool more = heartbeats_->drain(kDrainBudget, [this](std::span<const std::string_view> frames, bool more_frames) {
+    on_heartbeat_message(frames, more_frames);
+  });
+  // Stopped at the budget (a flood): come back after this iteration's other work,
+  // without waiting on the fd, whose edge has already been consumed.
+  if (more && !hb_resume_timer_)
+    hb_resume_timer_ = loop_.add_timer_after(Duration::zero(), [this] {
+      hb_resume_timer_ = 0;
+      on_heartbeat_readable();
+    });
+}
+
+void Supervisor::on_heartbeat_message(std::span<const std::string_view> frames, bool more_frames) {
+  ++hb_stats_.received;
+  if (more_frames) return heartbeat_ignored(&HeartbeatStats::malformed, "more than 2 frames");
+  ParsedHeartbeat parsed = parse_heartbeat(frames);
+  switch (parsed.fault) {
+    case HeartbeatFault::kNone: break;
+    case HeartbeatFault::kOversized:
+      return heartbeat_ignored(&HeartbeatStats::oversized, heartbeat_fault_text(parsed.fault));
+    default:
+      return heartbeat_ignored(&HeartbeatStats::malformed, heartbeat_fault_text(parsed.fault));
+  }
+  Heartbeat& hb = parsed.beat;
+  Pool* pool = nullptr;
+  Slot* slot = heartbeat_sender(hb.pid, hb.pool, &pool);
+  if (!slot)
+    return heartbeat_ignored(&HeartbeatStats::unknown_pid,
+                             fmt::format("pid {} is not a live worker of pool \"{}\"", hb.pid, hb.pool));
+  ++hb_stats_.accepted;
+  ++slot->heartbeats;
+  slot->last_heartbeat = clock_.now();
+  slot->last_heartbeat_wall_ms = clock_.wall_ms();
+  if (hb.status) slot->status = std::move(*hb.status);
+  if (hb.busy) slot->busy = hb.busy;
+  if (hb.progress) slot->progress = hb.progress;
+  if (!slot->stall_timer) arm_stall_timer(*pool, *slot);
+}
+
+Slot* Supervisor::heartbeat_sender(pid_t pid, const std::string& pool_name, Pool** pool) {
+  auto match = [&](pid_t worker) -> Slot* {
+    auto it = by_pid_.find(worker);
+    if (it == by_pid_.end() || it->second.first->spec.name != pool_name) return nullptr;
+    *pool = it->second.first;
+    return it->second.second;
+  };
+  if (by_pid_.count(pid)) return match(pid);
+  if (auto d = hb_descendants_.find(pid); d != hb_descendants_.end()) {
+    if (by_pid_.count(d->second)) return match(d->second);
+    hb_descendants_.erase(d);  // its worker is gone; the pid may be anyone's now
+  }
+  const TimePoint now = clock_.now();
+  if (auto s = hb_strangers_.find(pid); s != hb_strangers_.end() && now < s->second) return nullptr;
+  // A descendant of a worker (a `sh -c` line, a wrapper script): walk up its parents.
+  pid_t p = pid;
+  for (int i = 0; i < kMaxAncestry && p > 1; ++i) {
+    p = parent_of(p);
+    if (by_pid_.count(p)) {
+      hb_descendants_[pid] = p;
+      hb_strangers_.erase(pid);
+      return match(p);
+    }
+  }
+  if (hb_strangers_.size() >= kMaxStrangers) hb_strangers_.clear();
+  hb_strangers_[pid] = now + kStrangerRetry;
+  return nullptr;
+}
+
+void Supervisor::forget_pid(pid_t pid) {
+  by_pid_.erase(pid);
+  std::erase_if(hb_descendants_, [pid](const auto& kv) { return kv.second == pid; });
+}
+
+void Supervisor::heartbeat_ignored(uint64_t HeartbeatStats::*counter, const std::string& why) {
+  ++(hb_stats_.*counter);
+  // One line per kWarnEvery at most: a garbage flood must not become a log flood.
+  const TimePoint now = clock_.now();
+  if (hb_warned_at_ != TimePoint{} && now - hb_warned_at_ < kWarnEvery) {
+    ++hb_ignored_quiet_;
+    return;
+  }
+  std::string quiet = hb_ignored_quiet_ ? fmt::format(" ({} more ignored since the last such line)", hb_ignored_quiet_) : "";
+  emit_engine_line(fmt::format("heartbeat ignored: {}{}; counted in heartbeat(), logged at most every {}s", why,
+                               quiet, std::chrono::duration_cast<std::chrono::seconds>(kWarnEvery).count()));
+  hb_warned_at_ = now;
+  hb_ignored_quiet_ = 0;
+}
+
+// ---- stalls -------------------------------------------------------------------------
+
+void Supervisor::arm_stall_timer(Pool& pool, Slot& slot) {
+  const HeartbeatPolicy& policy = pool.spec.heartbeat;
+  if (policy.timeout_s <= 0 || slot.stall_timer || slot.phase != Slot::Phase::kRunning) return;
+  TimePoint base;
+  if (slot.heartbeats > 0)
+    base = slot.last_heartbeat;
+  else if (policy.require)
+    base = slot.silent_since;
+  else
+    return;  // judged only once it has spoken
+  Pool* p = &pool;
+  Slot* s = &slot;
+  slot.stall_timer = loop_.add_timer(base + seconds_f(policy.timeout_s), [this, p, s] {
+    s->stall_timer = 0;
+    on_stall_timer(*p, *s);
+  });
+}
+
+void Supervisor::on_stall_timer(Pool& pool, Slot& slot) {
+  const HeartbeatPolicy& policy = pool.spec.heartbeat;
+  if (policy.timeout_s <= 0 || slot.phase != Slot::Phase::kRunning || !slot.has_process()) return;
+  const TimePoint base = slot.heartbeats > 0 ? slot.last_heartbeat : slot.silent_since;
+  const Duration silent = clock_.now() - base;
+  if (silent < seconds_f(policy.timeout_s)) {
+    arm_stall_timer(pool, slot);  // it spoke since: wait for the new deadline
+    return;
+  }
+  slot.stalled = true;
+  ++pool.counters.stalls;
+  emit_event(EventKind::kWorkerStalled, &pool, slot.index, slot.pid,
+             slot.heartbeats > 0 ? fmt::format("no heartbeat for {:.1f}s (timeout {}s)", to_seconds(silent), policy.timeout_s)
+                                 : fmt::format("no first heartbeat within {}s of its start", policy.timeout_s));
+  stop_slot(pool, slot, Slot::Phase::kStalled);
+  mark_dirty(pool);
+}
+
+void Supervisor::cancel_stall_timer(Slot& slot) {
+  if (slot.stall_timer) loop_.cancel_timer(slot.stall_timer);
+  slot.stall_timer = 0;
+}
+
+void Supervisor::rearm_stall_timers(Pool& pool) {
+  // A new policy applies from now: a worker that never spoke gets a full timeout under a
+  // new `require`, rather than being stalled at once for silence nobody asked of it.
+  const TimePoint now = clock_.now();
+  for (auto& [idx, slot] : pool.slots) {
+    cancel_stall_timer(*slot);
+    if (slot->phase != Slot::Phase::kRunning) continue;
+    if (slot->heartbeats == 0) slot->silent_since = now;
+    arm_stall_timer(pool, *slot);
+  }
+}
+
+}  // namespace drover

@@ -573,7 +573,11 @@ void Supervisor::after_exit(Pool& pool, Slot& slot, bool bad, Duration uptime, b
   // A spawn failure never retries in the same wake-up, whatever reset_after says.
   if (spawn_failure) delay = std::max(delay, seconds_f(pool.spec.backoff.initial_s));
   if (delay == Duration::zero()) {
-    spawn_slot(pool, slot);
+    // Still in this wake-up, but after every exit it reported: when many workers died at
+    // once (kill -9 of a tenth, an OOM sweep) their replacements go out as one burst,
+    // spread over the spawn helpers, instead of one after another on this thread.
+    slot.phase = Slot::Phase::kStarting;
+    respawn_now_.emplace_back(pool.spec.name, slot.index);
     return;
   }
   emit_event(EventKind::kBackoffScheduled, &pool, slot.index, 0, fmt::format("respawn in {:.2f}s", to_seconds(delay)));
@@ -682,7 +686,27 @@ void Supervisor::emit_event(EventKind kind, const Pool* pool, int slot, pid_t pi
   }
 }
 
+void Supervisor::respawn_exited() {
+  if (respawn_now_.empty()) return;
+  std::map<std::string, std::vector<Slot*>> by_pool;
+  for (const auto& [name, index] : respawn_now_) {
+    Pool* pool = find_pool(name);
+    if (!pool) continue;
+    auto it = pool->slots.find(index);
+    if (it == pool->slots.end() || it->second->phase != Slot::Phase::kStarting || it->second->spawn_token) continue;
+    if (shutting_down_ || pool->target() == 0) {
+      drop_slot(*pool, index);  // stopped or shut down since the exit: nothing to restart into
+      mark_dirty(*pool);
+      continue;
+    }
+    by_pool[name].push_back(it->second.get());
+  }
+  respawn_now_.clear();
+  for (auto& [name, slots] : by_pool) spawn_many(*find_pool(name), slots);
+}
+
 void Supervisor::before_sleep() {
+  respawn_exited();
   reconcile_dirty();
   if (log_file_) log_file_->flush();
   if (!echo_buf_.empty()) {

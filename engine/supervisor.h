@@ -78,6 +78,7 @@ class Supervisor {
   Result<SpawnRequest> prepare_spawn(Pool& pool, Slot& slot);
   void spawn_slot(Pool& pool, Slot& slot);  // inline: a restart pays no hand-off
   void spawn_many(Pool& pool, const std::vector<Slot*>& slots);  // a burst, spread over cores
+  void respawn_exited();  // this wake-up's immediate restarts, as one burst per pool
   void on_spawned(SpawnOutcome out);
   void finish_spawn(Pool& pool, Slot& slot, Result<SpawnedProcess> proc);
   void stop_slot(Pool& pool, Slot& slot, SlotView::Phase phase);
@@ -118,6 +119,7 @@ class Supervisor {
   std::unique_ptr<LogFile> log_file_;
   std::map<std::string, std::unique_ptr<Pool>> pools_;
   std::set<std::string> dirty_;  // pools to reconcile before the loop sleeps
+  std::vector<std::pair<std::string, int>> respawn_now_;  // (pool, slot) to restart before sleeping
   std::vector<std::shared_ptr<Subscription>> subscribers_;
   int64_t spawn_seq_ = 0;
   bool shutting_down_ = false;

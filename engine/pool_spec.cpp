@@ -128,6 +128,11 @@ Status validate_pool_spec(const PoolSpec& s, const EngineLimits& limits) {
   if (f.give_up_after < 0)
     return bad(fmt::format("flap.give_up_after = {} must be >= 0 (0: never)", f.give_up_after));
 
+  const HeartbeatPolicy& h = s.heartbeat;
+  if (!finite_at_least(h.timeout_s, 0) || h.timeout_s > 86400)
+    return bad(fmt::format("heartbeat.timeout = {} must be 0 (off) or up to 86400 seconds", h.timeout_s));
+  if (h.require && h.timeout_s == 0) return bad("heartbeat.require needs a heartbeat.timeout");
+
   for (const auto& [key, value] : s.env) {
     if (key.empty() || key.find('=') != std::string::npos || key.find('\0') != std::string::npos)
       return bad(fmt::format("env key \"{}\" is not a variable name", key));

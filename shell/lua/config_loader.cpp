@@ -28,9 +28,10 @@ namespace {
 
 const char kLoaderKey = 0;  // registry key (its address) of the Loader below
 
-constexpr const char* kPoolFields = "cmd, n, cwd, env, queue, stop_signal, grace, backoff, flap";
+constexpr const char* kPoolFields = "cmd, n, cwd, env, queue, stop_signal, grace, backoff, flap, heartbeat";
 // A command and a queue belong to one pool; inheriting them would only hide mistakes.
-constexpr const char* kDefaultsFields = "n, cwd, env, stop_signal, grace, backoff, flap";
+constexpr const char* kDefaultsFields = "n, cwd, env, stop_signal, grace, backoff, flap, heartbeat";
+constexpr const char* kHeartbeatFields = "timeout, require";
 constexpr const char* kBackoffFields = "initial, max, factor, reset_after";
 constexpr const char* kFlapFields = "max_exits, window, cooldown, give_up_after";
 
@@ -186,6 +187,38 @@ void read_fields(lua_State* L, int idx, PoolSpec& spec, const std::string& what,
         *slot = read_number(L, what, field.c_str());
         return true;
       });
+    } else if (key == "heartbeat") {
+      // heartbeat = false (exit-only supervision), = 30 (a timeout), = { timeout, require }.
+      spec.heartbeat = {};
+      if (lua_type(L, -1) == LUA_TBOOLEAN) {
+        if (lua_toboolean(L, -1))
+          luaL_error(L, "%s: heartbeat = true says no timeout; write heartbeat = { timeout = 30 }", what.c_str());
+      } else if (lua_type(L, -1) == LUA_TNUMBER) {
+        spec.heartbeat.timeout_s = read_number(L, what, "heartbeat");
+      } else {
+        if (!lua_istable(L, -1))
+          luaL_error(L, "%s: heartbeat must be false, a timeout in seconds or { timeout = S, require = B }, got %s",
+                     what.c_str(), luaL_typename(L, -1));
+        each_field(L, what, "heartbeat", kHeartbeatFields, [&](const std::string& f) {
+          if (f == "timeout") {
+            spec.heartbeat.timeout_s = read_number(L, what, "heartbeat.timeout");
+          } else if (f == "require") {
+            if (lua_type(L, -1) != LUA_TBOOLEAN)
+              luaL_error(L, "%s: heartbeat.require must be true or false, got %s", what.c_str(), luaL_typename(L, -1));
+            spec.heartbeat.require = lua_toboolean(L, -1);
+          } else {
+            return false;
+          }
+          return true;
+        });
+      }
+      // Checked here, not only in validate_pool_spec, so the error points at this line.
+      if (!(spec.heartbeat.timeout_s >= 0) || spec.heartbeat.timeout_s > 86400 ||
+          (spec.heartbeat.timeout_s == 0 && lua_type(L, -1) == LUA_TNUMBER))
+        luaL_error(L, "%s: heartbeat timeout must be a number of seconds in (0, 86400], got %s", what.c_str(),
+                   lua_tostring(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1));
+      if (spec.heartbeat.require && spec.heartbeat.timeout_s == 0)
+        luaL_error(L, "%s: heartbeat.require needs a timeout", what.c_str());
     } else if (key == "flap") {
       each_field(L, what, "flap", kFlapFields, [&](const std::string& f) {
         if (f == "max_exits") spec.flap.max_exits = read_count(L, what, "flap.max_exits", 1);

@@ -276,7 +276,7 @@ TEST_CASE("drover binary: examples/pools.lua runs as it is") {
 
 TEST_CASE("drover binary: -e runs Lua against the engine and stops; write_config round-trips") {
   TempDir dir;
-  write_file(dir.file("pools.lua"), pools_lua(2, 1));
+  write_file(dir.file("pools.lua"), pools_lua(2, 1) + "pool 'c' { cmd = 'true', n = 0, heartbeat = { timeout = 30, require = true } }\n");
   Drover d({dir.file("pools.lua"), "-e", "config{a=3}", "-e", "print(status().pools.a.n)", "-e",
             "write_config('" + dir.file("written.lua") + "')"},
            dir.file("err"));
@@ -286,6 +286,7 @@ TEST_CASE("drover binary: -e runs Lua against the engine and stops; write_config
   CHECK(written.find("pool \"a\"") != std::string::npos);
   CHECK(written.find("n = 3") != std::string::npos);
   CHECK(written.find("n = 1") != std::string::npos);
+  CHECK(written.find("heartbeat = { timeout = 30, require = true }") != std::string::npos);
   // The written file is a config drover loads.
   Drover again({dir.file("written.lua"), "-e", "print(config().a + config().b)"}, dir.file("err2"));
   CHECK(again.wait_exit(10s) == 0);

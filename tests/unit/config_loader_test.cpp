@@ -45,7 +45,7 @@ class ScratchDir {
   std::string path_;
 };
 
-constexpr const char* kAllFields = "(fields: cmd, n, cwd, env, queue, stop_signal, grace, backoff, flap)";
+constexpr const char* kAllFields = "(fields: cmd, n, cwd, env, queue, stop_signal, grace, backoff, flap, heartbeat)";
 
 }  // namespace
 
@@ -169,6 +169,38 @@ TEST_CASE("config: errors point at the line of the pool call") {
   CHECK(config_error("pool 'a' { 'x' }").find("pools.lua:1: pool \"a\": unexpected number key") == 0);
 }
 
+TEST_CASE("config: heartbeat in its three forms - off by default - inherited from defaults") {
+  auto c = config("pool 'a' { cmd = 'x' }\n"
+                  "pool 'b' { cmd = 'x', heartbeat = 30 }\n"
+                  "pool 'c' { cmd = 'x', heartbeat = { timeout = 2.5, require = true } }\n"
+                  "defaults { heartbeat = { timeout = 10 } }\n"
+                  "pool 'd' { cmd = 'x' }\n"
+                  "pool 'e' { cmd = 'x', heartbeat = false }\n");
+  REQUIRE(c.pools.size() == 5);
+  CHECK(c.pools[0].heartbeat == HeartbeatPolicy{});
+  CHECK(c.pools[1].heartbeat == HeartbeatPolicy{.timeout_s = 30, .require = false});
+  CHECK(c.pools[2].heartbeat == HeartbeatPolicy{.timeout_s = 2.5, .require = true});
+  CHECK(c.pools[3].heartbeat == HeartbeatPolicy{.timeout_s = 10, .require = false});
+  CHECK(c.pools[4].heartbeat == HeartbeatPolicy{});
+}
+
+TEST_CASE("config: heartbeat errors point at the pool") {
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = true }").find("write heartbeat = { timeout = 30 }") !=
+        std::string::npos);
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = 'soon' }") ==
+        "pools.lua:1: pool \"a\": heartbeat must be false, a timeout in seconds or { timeout = S, require = B }, got string");
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = 0 }").find("in (0, 86400]") != std::string::npos);
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = -1 }").find("in (0, 86400]") != std::string::npos);
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = 0/0 } }").find("in (0, 86400]") != std::string::npos);
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = 1e9 } }").find("in (0, 86400]") != std::string::npos);
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { require = true } }") ==
+        "pools.lua:1: pool \"a\": heartbeat.require needs a timeout");
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = 5, require = 'yes' } }") ==
+        "pools.lua:1: pool \"a\": heartbeat.require must be true or false, got string");
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = 5, every = 1 } }") ==
+        "pools.lua:1: pool \"a\": unknown field 'every' in heartbeat (fields: timeout, require)");
+}
+
 TEST_CASE("config: missing, empty and duplicate pools") {
   CHECK(config_error("pool 'a' { n = 1 }") == "pools.lua:1: pool \"a\": cmd is missing");
   CHECK(config_error("pool 'a' { cmd = '' }") == "pools.lua:1: pool \"a\": cmd is empty");
@@ -192,7 +224,7 @@ TEST_CASE("config: validate_pool_spec's verdict carries the line too") {
 
 TEST_CASE("config: defaults are checked where they are written") {
   CHECK(config_error("\ndefaults { nn = 1 }") ==
-        "pools.lua:2: defaults: unknown field 'nn' (fields: n, cwd, env, stop_signal, grace, backoff, flap)");
+        "pools.lua:2: defaults: unknown field 'nn' (fields: n, cwd, env, stop_signal, grace, backoff, flap, heartbeat)");
   CHECK(config_error("defaults { cmd = 'x' }") == "pools.lua:1: defaults: cmd cannot be a default; give each pool its own");
   CHECK(config_error("defaults { queue = 'q' }").find("queue cannot be a default") != std::string::npos);
   CHECK(config_error("\n\ndefaults { grace = -1 }\npool 'a' { cmd = 'x' }") ==

@@ -147,6 +147,18 @@ TEST_CASE("pool spec: backoff and flap ranges") {
   CHECK(error_after([](PoolSpec& p) { p.flap.give_up_after = -1; }).find("flap.give_up_after") != std::string::npos);
 }
 
+TEST_CASE("pool spec: heartbeat ranges") {
+  CHECK(error_after([](PoolSpec& p) { p.heartbeat.timeout_s = 30; }) == "");
+  CHECK(error_after([](PoolSpec& p) { p.heartbeat = {.timeout_s = 1, .require = true}; }) == "");
+  CHECK(error_after([](PoolSpec& p) { p.heartbeat.timeout_s = -1; }) ==
+        "pool \"foo\": heartbeat.timeout = -1 must be 0 (off) or up to 86400 seconds");
+  CHECK(error_after([](PoolSpec& p) { p.heartbeat.timeout_s = 1e6; }).find("heartbeat.timeout") != std::string::npos);
+  CHECK(error_after([](PoolSpec& p) { p.heartbeat.timeout_s = std::nan(""); }).find("heartbeat.timeout") !=
+        std::string::npos);
+  CHECK(error_after([](PoolSpec& p) { p.heartbeat.require = true; }) ==
+        "pool \"foo\": heartbeat.require needs a heartbeat.timeout");
+}
+
 TEST_CASE("pool spec: env keys must be variable names") {
   CHECK(error_after([](PoolSpec& p) { p.env["A=B"] = "x"; }) == "pool \"foo\": env key \"A=B\" is not a variable name");
   CHECK(error_after([](PoolSpec& p) { p.env[""] = "x"; }) != "");

@@ -142,6 +142,8 @@ std::string render_pool(const PoolSpec& p) {
                      p.backoff.max_s, p.backoff.factor, p.backoff.reset_after_s);
   out += fmt::format("  flap = {{ max_exits = {}, window = {}, cooldown = {}, give_up_after = {} }},\n",
                      p.flap.max_exits, p.flap.window_s, p.flap.cooldown_s, p.flap.give_up_after);
+  if (p.heartbeat.timeout_s > 0)
+    out += fmt::format("  heartbeat = {{ timeout = {}, require = {} }},\n", p.heartbeat.timeout_s, p.heartbeat.require);
   return out + "}\n";
 }
 

@@ -46,7 +46,7 @@ struct EngineOptions {
   bool leave_sigint = false;
   // Heartbeats: the engine binds one ZeroMQ SUB socket (subscribed to everything) on each
   // endpoint; workers get the first in DROVER_HEARTBEAT (a tcp port "*" is resolved).
-  // Empty: ipc://<runtime_dir>/heartbeat. workerpoolmanager's workers connect to
+  // Empty (or an empty entry): ipc://<runtime_dir>/heartbeat. workerpoolmanager's workers connect to
   // tcp://127.0.0.1:5591 (kWpmHeartbeatEndpoint).
   std::vector<std::string> heartbeat_endpoints;
   bool heartbeats = true;  // false: no socket and no DROVER_HEARTBEAT

@@ -58,6 +58,9 @@ struct PoolSpec {
   BackoffPolicy backoff;
   FlapPolicy flap;
   HeartbeatPolicy heartbeat;
+  // false: a new pool is defined stopped and waits for start(name) (workerpoolmanager's
+  // tasks outside `autotasks`). Read only when the pool is added; a reload keeps its state.
+  bool autostart = true;
 
   // Anything that changes how a worker is started: a change rolls the pool's workers.
   bool same_launch(const PoolSpec& o) const {

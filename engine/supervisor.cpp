@@ -127,10 +127,11 @@ Status Supervisor::apply(std::vector<PoolSpec> specs, bool remove_missing) {
     if (!pool) {
       auto fresh = std::make_unique<Pool>();
       fresh->spec = std::move(spec);
+      fresh->enabled = fresh->spec.autostart;
       pool = fresh.get();
       pools_.emplace(pool->spec.name, std::move(fresh));
       rebuild_env(*pool);
-      emit_event(EventKind::kPoolAdded, pool, -1, 0, fmt::format("n={}", pool->spec.n));
+      emit_event(EventKind::kPoolAdded, pool, -1, 0, fmt::format("n={}{}", pool->spec.n, pool->enabled ? "" : " (stopped until start)"));
     } else {
       const int old_n = pool->target();
       const bool relaunch = !pool->spec.same_launch(spec);

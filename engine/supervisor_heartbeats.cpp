@@ -6,6 +6,7 @@
 // start, with `require`) implies. A heartbeat does not touch the timer; the timer, when
 // it fires, re-arms itself at the deadline of the latest heartbeat, or stalls the worker.
 // So ingest costs a hash lookup and a few stores per message, whatever the rate.
+#include <algorithm>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -40,13 +41,15 @@ pid_t parent_of(pid_t pid) {
 void Supervisor::open_heartbeats() {
   if (!options_.heartbeats) return;
   std::vector<std::string> endpoints = options_.heartbeat_endpoints;
-  bool needs_dir = !options_.runtime_dir.empty() || endpoints.empty();
+  if (endpoints.empty()) endpoints.push_back("");
+  const bool needs_dir = !options_.runtime_dir.empty() || std::count(endpoints.begin(), endpoints.end(), "");
   if (needs_dir) {
     auto dir = RuntimeDir::create(options_.runtime_dir);
     if (!dir) throw std::runtime_error(dir.error().message());
     runtime_dir_ = std::move(*dir);
   }
-  if (endpoints.empty()) endpoints.push_back("ipc://" + runtime_dir_->file("heartbeat"));
+  for (auto& ep : endpoints)
+    if (ep.empty()) ep = "ipc://" + runtime_dir_->file("heartbeat");
   auto receiver = HeartbeatReceiver::open(endpoints);
   if (!receiver) throw std::runtime_error(receiver.error().message());
   heartbeats_ = std::move(*receiver);

@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -20,6 +21,8 @@
 
 #include "engine/engine.h"
 #include "engine/spec_string.h"
+#include "shell/config/resque_pool_config.h"
+#include "shell/config/wpm_config.h"
 #include "shell/lua/config_loader.h"
 #include "shell/lua/lua_state.h"
 #include "shell/repl/repl.h"
@@ -27,10 +30,16 @@
 namespace {
 
 constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
+       drover heartbeat [--status TEXT] [--busy|--idle] ...   one keep-alive from a worker script (-h)
 
   CONFIG.lua            pools defined in Lua: pool "name" { cmd = "...", n = 2 }
   --workers SPEC        pools as a spec string: foo=2:bar=2:baz,quux=5:*=1
-  --cmd TEMPLATE        command for --workers pools; {queue} is replaced ("rq worker {queue}")
+  --cmd TEMPLATE        command for --workers and -c pools; {queue} is replaced ("rq worker {queue}")
+  -c, --resque-pool YML resque-pool's config ("foo,bar": 2; sections by RACK_ENV/RAILS_ENV/RESQUE_ENV);
+                        without --cmd the workers run `rake resque:work`
+  --wpm-config JSON     workerpoolmanager's task config (path, filesuffix, keepalives, autotasks)
+  --heartbeat ENDPOINT  bind the heartbeat socket here (repeatable; default ipc:// in a 0700 dir)
+  --wpm-compat          also bind tcp://127.0.0.1:5591, where workerpoolmanager's workers send
   -e CODE               run Lua CODE in the shell and print its values, then stop (repeatable)
   -i                    with -e: stay in the interactive shell afterwards
   --script FILE         run a Lua file with the shell's commands, then stop
@@ -47,6 +56,9 @@ In the shell, Ctrl-C interrupts the running command; Ctrl-D or exit() stops drov
 struct Args {
   std::string config;
   std::string workers, cmd;
+  std::string resque_pool, wpm_config;
+  std::vector<std::string> heartbeat_endpoints;
+  bool wpm_compat = false;
   std::string log_path, pid_file, script;
   std::vector<std::string> exprs;
   bool no_shell = false, stay = false, quiet = false;
@@ -69,6 +81,16 @@ std::optional<Args> parse_args(int argc, char** argv) {
       if (!value(a.workers)) return std::nullopt;
     } else if (arg == "--cmd") {
       if (!value(a.cmd)) return std::nullopt;
+    } else if (arg == "-c" || arg == "--resque-pool") {
+      if (!value(a.resque_pool)) return std::nullopt;
+    } else if (arg == "--wpm-config") {
+      if (!value(a.wpm_config)) return std::nullopt;
+    } else if (arg == "--heartbeat") {
+      std::string ep;
+      if (!value(ep)) return std::nullopt;
+      a.heartbeat_endpoints.push_back(ep);
+    } else if (arg == "--wpm-compat") {
+      a.wpm_compat = true;
     } else if (arg == "--log") {
       if (!value(a.log_path)) return std::nullopt;
     } else if (arg == "--pid-file") {
@@ -100,8 +122,8 @@ std::optional<Args> parse_args(int argc, char** argv) {
       return std::nullopt;
     }
   }
-  if (a.config.empty() && a.workers.empty()) {
-    fmt::print(stderr, "drover: give a config file or --workers\n{}", kUsage);
+  if (a.config.empty() && a.workers.empty() && a.resque_pool.empty() && a.wpm_config.empty()) {
+    fmt::print(stderr, "drover: give a config file, --workers, -c or --wpm-config\n{}", kUsage);
     return std::nullopt;
   }
   return a;
@@ -122,6 +144,16 @@ drover::Result<std::vector<drover::PoolSpec>> load_pools(const Args& a) {
     auto more = drover::pools_from_spec(*entries, a.cmd, defaults);
     if (!more) return more.error();
     for (auto& p : *more) pools.push_back(std::move(p));
+  }
+  if (!a.resque_pool.empty()) {
+    auto more = drover::load_resque_pool_config(a.resque_pool, drover::resque_environment(), a.cmd, defaults);
+    if (!more) return more.error();
+    for (auto& p : *more) pools.push_back(std::move(p));
+  }
+  if (!a.wpm_config.empty()) {
+    auto wpm = drover::load_wpm_config(a.wpm_config);
+    if (!wpm) return wpm.error();
+    for (auto& p : wpm->pools) pools.push_back(std::move(p));
   }
   return pools;
 }
@@ -175,6 +207,7 @@ int run_shell(drover::Engine& engine, const Args& args, std::shared_ptr<drover::
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A subcommand for worker scripts, run before anything of the engine's (signal blocking).
   // Before any thread exists: the engine reads these from a signalfd.
   drover::block_engine_signals();
   signal(SIGPIPE, SIG_IGN);
@@ -192,6 +225,19 @@ int main(int argc, char** argv) {
   options.handle_signals = true;
   options.leave_sigint = !args->no_shell;  // in the shell, Ctrl-C belongs to the REPL
   options.echo_fd = args->no_shell && !args->quiet ? STDERR_FILENO : -1;
+  options.heartbeat_endpoints = args->heartbeat_endpoints;
+  if (!args->wpm_config.empty()) {
+    // Its workers send where the JSON says (read once: a reload cannot move the socket).
+    auto wpm = drover::load_wpm_config(args->wpm_config);
+    if (wpm && options.heartbeat_endpoints.empty()) options.heartbeat_endpoints.push_back(wpm->heartbeat_endpoint);
+  }
+  if (args->wpm_compat) {
+    // Workers of ours still get a private ipc socket first; wpm's find theirs on 5591.
+    if (options.heartbeat_endpoints.empty()) options.heartbeat_endpoints.push_back("");
+    if (std::find(options.heartbeat_endpoints.begin(), options.heartbeat_endpoints.end(),
+                  drover::kWpmHeartbeatEndpoint) == options.heartbeat_endpoints.end())
+      options.heartbeat_endpoints.push_back(drover::kWpmHeartbeatEndpoint);
+  }
   std::optional<drover::Engine> engine;
   try {
     engine.emplace(options);

@@ -7,8 +7,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <filesystem>
 #include <map>
+#include <thread>
 
 #include "tests/support/test_util.h"
 
@@ -294,4 +298,85 @@ TEST_CASE("drover binary: -e runs Lua against the engine and stops; write_config
   Drover bad({dir.file("pools.lua"), "-e", "config{a=-1}"}, dir.file("err3"));
   CHECK(bad.wait_exit(10s) == 1);
   CHECK(read_file(dir.file("err3.out")).find("out of range") != std::string::npos);
+}
+
+// ---- the seeds' config formats ------------------------------------------------------
+
+TEST_CASE("drover binary: -c reads resque-pool's YAML - the RACK_ENV section over the defaults") {
+  TempDir dir;
+  write_file(dir.file("resque-pool.yml"), "foo: 1\n\"foo,bar\": 2\nproduction:\n  \"foo,bar\": 3\n  baz: 1\n");
+  setenv("RACK_ENV", "production", 1);
+  Drover d({"-c", dir.file("resque-pool.yml"), "--cmd", std::string(fake_worker_path()) + " sleep", "-e",
+            "local p = status().pools print(p.foo.n, p['foo,bar'].n, p.baz.n)"},
+           dir.file("err"));
+  unsetenv("RACK_ENV");
+  CHECK(d.wait_exit(10s) == 0);
+  CHECK(read_file(dir.file("err.out")) == "1\t3\t1\n");
+  // A bad count is refused with its line, before anything starts.
+  write_file(dir.file("bad.yml"), "foo: 1\nbar: many\n");
+  Drover bad({"-c", dir.file("bad.yml"), "--no-shell"}, dir.file("err2"));
+  CHECK(bad.wait_exit(10s) == 1);
+  CHECK(read_file(dir.file("err2")).find("bad.yml:2: \"bar\": count 'many'") != std::string::npos);
+  check_no_zombie_child();
+}
+
+TEST_CASE("drover binary: --wpm-config runs the autotasks and leaves the other tasks stopped") {
+  TempDir dir;
+  std::filesystem::create_directory(dir.file("tasks"));
+  for (const char* task : {"SleepTask.sh", "OtherTask.sh"}) {
+    write_file(dir.file(std::string("tasks/") + task),
+               std::string("#!/bin/sh\nexec ") + fake_worker_path() + " sleep\n");
+    chmod(dir.file(std::string("tasks/") + task).c_str(), 0755);
+  }
+  // Its own port, so the test does not need workerpoolmanager's 5591 to be free.
+  write_file(dir.file("tasks.json"), R"({"keepalives": {"inbound_port": 15591, "stall_timeout": 60000},
+    "path": "tasks", "filesuffix": "Task.sh", "autotasks": {"Sleep": {"cardinality": 2}}})");
+  Drover d({"--wpm-config", dir.file("tasks.json"), "--no-shell", "--log", dir.file("log")}, dir.file("err"));
+  REQUIRE(wait_until([&] { return d.workers().size() == 2; }, 5s));
+  auto by_pool = d.workers_by_pool();
+  CHECK(by_pool["Sleep"].size() == 2);
+  CHECK(by_pool.count("Other") == 0);
+  CHECK(proc_env(by_pool["Sleep"][0], "DROVER_HEARTBEAT") == "tcp://127.0.0.1:15591");
+  CHECK(read_file(dir.file("log")).find("Other pool-added: n=1 (stopped until start)") != std::string::npos);
+  d.signal(SIGTERM);
+  CHECK(d.wait_exit(10s) == 0);
+  check_no_zombie_child();
+}
+
+// The acceptance test of issue 3: a workerpoolmanager-style Python worker (2 frames,
+// Taskname/Pid, every 2 s, exit 0 on SIGTERM, hard-wired to tcp://localhost:5591) runs
+// under --wpm-config unchanged; the keep-alives are what keep it: a task that sends none
+// is stalled under the same settings.
+TEST_CASE("drover binary: a workerpoolmanager Python worker runs unchanged under --wpm-config") {
+  TempDir dir;
+  const std::string tasks = std::string(DROVER_SOURCE_DIR) + "/examples/wpm/tasks";
+  write_file(dir.file("tasks.json"), R"({"keepalives": {"host": "localhost", "inbound_port": 5591,
+    "stall_timeout": 3000, "grace_period": 1000}, "path": ")" + tasks + R"(", "filesuffix": "Task.py",
+    "autotasks": {"Example": {"cardinality": 1}, "Idle": {"cardinality": 1}}})");
+  Drover d({"--wpm-config", dir.file("tasks.json"), "--no-shell", "--log", dir.file("log")}, dir.file("err"));
+  auto pids_of = [&](const std::string& pool) {
+    std::vector<pid_t> out;
+    for (pid_t c : children_of(d.pid))
+      if (proc_env(c, "DROVER_POOL") == pool) out.push_back(c);
+    return out;
+  };
+  pid_t example = 0;
+  REQUIRE(wait_until([&] {
+    auto p = pids_of("Example");
+    if (p.size() == 1) example = p[0];
+    return example > 0;
+  }, 10s));
+  // Two stall timeouts and more: the Idle task (silent) is stalled, Example never is.
+  REQUIRE(wait_until([&] { return read_file(dir.file("log")).find("Idle.0 stalled") != std::string::npos; }, 8s));
+  std::this_thread::sleep_for(3500ms);
+  const std::string log = read_file(dir.file("log"));
+  CHECK(log.find("Example.0 stalled") == std::string::npos);
+  CHECK(log.find("heartbeat ignored") == std::string::npos);
+  CHECK(pids_of("Example") == std::vector<pid_t>{example});
+  d.signal(SIGTERM);
+  CHECK(d.wait_exit(15s) == 0);
+  CHECK(wait_until([&] { return read_file(dir.file("log")).find("ExampleTask: SIGTERM after") != std::string::npos; }, 2s));
+  CHECK(read_file(dir.file("log")).find("Example.0 exited pid " + std::to_string(example) + ": exit 0") !=
+        std::string::npos);
+  check_no_zombie_child();
 }

@@ -1,0 +1,75 @@
+#include "shell/config/resque_pool_config.h"
+
+#include <cstdlib>
+#include <map>
+
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include "engine/spec_string.h"
+
+namespace drover {
+
+namespace {
+
+Status at(const std::string& path, const YAML::Mark& mark, const std::string& what) {
+  return Status::invalid(fmt::format("{}:{}: {}", path, mark.line + 1, what));
+}
+
+// Reads "queues: count" entries of one mapping into out (later ones override).
+Status read_entries(const std::string& path, const YAML::Node& map, std::map<std::string, int>& out) {
+  for (const auto& kv : map) {
+    const std::string queues = kv.first.as<std::string>();
+    const YAML::Node& value = kv.second;
+    if (!value.IsScalar()) return at(path, value.Mark(), fmt::format("\"{}\": expected a worker count", queues));
+    int n = 0;
+    if (!YAML::convert<int>::decode(value, n) || n < 0)
+      return at(path, value.Mark(),
+                fmt::format("\"{}\": count '{}' must be a whole number >= 0", queues, value.Scalar()));
+    out[queues] = n;
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+std::string resque_environment() {
+  for (const char* var : {"RACK_ENV", "RAILS_ENV", "RESQUE_ENV"})
+    if (const char* v = std::getenv(var); v && *v) return v;
+  return "";
+}
+
+Result<std::vector<PoolSpec>> load_resque_pool_config(const std::string& path, const std::string& env,
+                                                      const std::string& cmd_template, const PoolSpec& defaults) {
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path);
+  } catch (const YAML::BadFile&) {
+    return Status::not_found(fmt::format("{}: cannot read", path));
+  } catch (const YAML::Exception& e) {
+    return Status::invalid(fmt::format("{}:{}: {}", path, e.mark.line + 1, e.msg));
+  }
+  if (root.IsNull()) return Status::invalid(fmt::format("{}: empty: no queues to run", path));
+  if (!root.IsMap()) return at(path, root.Mark(), "expected a mapping of \"queues\": count");
+
+  std::map<std::string, int> counts;
+  YAML::Node top = YAML::Node(YAML::NodeType::Map);
+  for (const auto& kv : root)
+    if (!kv.second.IsMap()) top[kv.first] = kv.second;
+  if (Status s = read_entries(path, top, counts); !s) return s;
+  if (!env.empty())
+    for (const auto& kv : root)
+      if (kv.second.IsMap() && kv.first.as<std::string>() == env)
+        if (Status s = read_entries(path, kv.second, counts); !s) return s;
+  if (counts.empty())
+    return Status::invalid(fmt::format("{}: no queues for environment \"{}\"", path, env.empty() ? "(none)" : env));
+
+  // The same rules as a --workers spec string: names, counts, the command template.
+  std::string spec;
+  for (const auto& [queues, n] : counts) spec += (spec.empty() ? "" : ":") + fmt::format("{}={}", queues, n);
+  auto entries = parse_spec_string(spec);
+  if (!entries) return Status::invalid(fmt::format("{}: {}", path, entries.error().message()));
+  return pools_from_spec(*entries, cmd_template.empty() ? kResqueDefaultCmd : cmd_template, defaults);
+}
+
+}  // namespace drover

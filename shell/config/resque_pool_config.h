@@ -1,0 +1,31 @@
+// resque-pool's YAML config (`drover -c resque-pool.yml`), as resque-pool reads it:
+//
+//   foo: 1
+//   "foo,bar": 2          # one pool serving both queues: QUEUE=foo,bar
+//   production:
+//     "foo,bar": 4        # an environment section, merged over the top-level entries
+//
+// The section is chosen by the first of RACK_ENV, RAILS_ENV, RESQUE_ENV that is set; a
+// key whose value is a mapping is a section, any other key a queue list with a count
+// (0 allowed). The workers' command comes from a template, as for --workers: `{queue}`
+// is replaced; without --cmd it is resque's own `rake resque:work`, which reads QUEUE.
+// Errors name the file and the line.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "engine/pool_spec.h"
+#include "engine/status.h"
+
+namespace drover {
+
+inline constexpr const char* kResqueDefaultCmd = "rake resque:work";
+
+// env: the environment name (empty: top-level entries only). cmd_template empty: the default.
+Result<std::vector<PoolSpec>> load_resque_pool_config(const std::string& path, const std::string& env,
+                                                      const std::string& cmd_template, const PoolSpec& defaults = {});
+// The first of RACK_ENV, RAILS_ENV, RESQUE_ENV set in this process's environment.
+std::string resque_environment();
+
+}  // namespace drover

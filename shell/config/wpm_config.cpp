@@ -1,0 +1,168 @@
+#include "shell/config/wpm_config.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace drover {
+
+namespace {
+
+using nlohmann::json;
+
+struct Reader {
+  std::string file;
+
+  Status error(const std::string& where, const std::string& what) const {
+    return Status::invalid(fmt::format("{}: {}: {}", file, where, what));
+  }
+  // A non-negative integer (milliseconds, ports, counts) at key of obj, or fallback.
+  Result<int64_t> integer(const json& obj, const char* key, const std::string& where, int64_t fallback) const {
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return fallback;
+    if (!it->is_number_integer() || it->get<int64_t>() < 0)
+      return error(where + "." + key, fmt::format("must be a whole number >= 0, got {}", it->dump()));
+    return it->get<int64_t>();
+  }
+  Result<std::string> string(const json& obj, const char* key, const std::string& where) const {
+    auto it = obj.find(key);
+    if (it == obj.end() || it->is_null()) return std::string();
+    if (!it->is_string()) return error(where + "." + key, fmt::format("must be a string, got {}", it->dump()));
+    return it->get<std::string>();
+  }
+};
+
+bool executable(const std::string& path) {
+  struct stat st;
+  return stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && access(path.c_str(), X_OK) == 0;
+}
+
+}  // namespace
+
+Result<WpmConfig> load_wpm_config(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) return Status::not_found(fmt::format("{}: cannot read: {}", path, std::strerror(errno)));
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string body = text.str();
+  json doc;
+  try {
+    doc = json::parse(body);
+  } catch (const json::parse_error& e) {
+    // Point at the line as well as the byte: JSON errors are found by eye.
+    size_t line = 1 + std::count(body.begin(), body.begin() + std::min<size_t>(e.byte, body.size()), '\n');
+    return Status::invalid(fmt::format("{}:{}: {}", path, line, e.what()));
+  }
+  Reader r{path};
+  if (!doc.is_object()) return r.error("top level", "must be an object");
+
+  WpmConfig cfg;
+  auto port = r.integer(doc, "port", "port", 8010);
+  if (!port) return port.error();
+  cfg.http_port = static_cast<int>(*port);
+
+  json keepalives = doc.value("keepalives", json::object());
+  if (!keepalives.is_object()) return r.error("keepalives", "must be an object");
+  auto host = r.string(keepalives, "host", "keepalives");
+  if (!host) return host.error();
+  auto inbound = r.integer(keepalives, "inbound_port", "keepalives", 5591);
+  if (!inbound) return inbound.error();
+  if (*inbound < 1 || *inbound > 65535) return r.error("keepalives.inbound_port", "must be a port (1..65535)");
+  // 0 means "the default" there, as an absent key does.
+  auto stall_ms = r.integer(keepalives, "stall_timeout", "keepalives", 0);
+  if (!stall_ms) return stall_ms.error();
+  if (*stall_ms == 0) *stall_ms = 60000;
+  auto grace_ms = r.integer(keepalives, "grace_period", "keepalives", 0);
+  if (!grace_ms) return grace_ms.error();
+  if (*grace_ms == 0) *grace_ms = 100;
+  std::string bind_host = host->empty() || *host == "localhost" ? "127.0.0.1" : *host;
+  cfg.heartbeat_endpoint = fmt::format("tcp://{}:{}", bind_host, *inbound);
+
+  auto dir = r.string(doc, "path", "path");
+  if (!dir) return dir.error();
+  if (dir->empty()) return r.error("path", "is required: the directory holding the task files");
+  auto suffix = r.string(doc, "filesuffix", "filesuffix");
+  if (!suffix) return suffix.error();
+  namespace fs = std::filesystem;
+  fs::path task_dir = *dir;
+  if (task_dir.is_relative()) task_dir = fs::absolute(fs::path(path)).parent_path() / task_dir;
+  task_dir = task_dir.lexically_normal();
+  std::error_code ec;
+  if (!fs::is_directory(task_dir, ec)) return r.error("path", fmt::format("{} is not a directory", task_dir.string()));
+
+  // Discovery: name -> the task's file.
+  std::map<std::string, std::string> files;
+  for (const auto& entry : fs::directory_iterator(task_dir, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (!entry.is_regular_file(ec) || name.size() <= suffix->size()) continue;
+    if (name.compare(name.size() - suffix->size(), suffix->size(), *suffix) != 0) continue;
+    files[name.substr(0, name.size() - suffix->size())] = entry.path().string();
+  }
+  if (ec) return r.error("path", fmt::format("cannot list {}: {}", task_dir.string(), ec.message()));
+
+  auto make_pool = [&](const std::string& name, const std::string& file) {
+    PoolSpec p;
+    p.name = name;
+    p.argv = {file};
+    p.n = 1;
+    p.autostart = false;
+    p.heartbeat = {.timeout_s = static_cast<double>(*stall_ms) / 1000.0, .require = true};
+    p.grace_s = static_cast<double>(*grace_ms) / 1000.0;
+    return p;
+  };
+  std::map<std::string, PoolSpec> pools;
+  for (const auto& [name, file] : files) pools.emplace(name, make_pool(name, file));
+
+  json autotasks = doc.value("autotasks", json::object());
+  if (!autotasks.is_object()) return r.error("autotasks", "must be an object of task name -> settings");
+  for (const auto& [name, task] : autotasks.items()) {
+    const std::string where = "autotasks." + name;
+    auto it = pools.find(name);
+    if (it == pools.end())
+      return r.error(where, fmt::format("cannot find task {}: no {}{} in {}", name, name, *suffix, task_dir.string()));
+    if (!task.is_object()) return r.error(where, "must be an object");
+    PoolSpec& p = it->second;
+    p.autostart = true;
+    auto n = r.integer(task, "cardinality", where, 0);
+    if (!n) return n.error();
+    if (*n > 0) p.n = static_cast<int>(std::min<int64_t>(*n, kDefaultMaxWorkers));
+    auto cmd = r.string(task, "cmd", where);
+    if (!cmd) return cmd.error();
+    if (!cmd->empty()) p.argv = {*cmd};
+    if (auto args = task.find("args"); args != task.end() && !args->is_null()) {
+      if (!args->is_array()) return r.error(where + ".args", "must be a list of strings");
+      std::vector<std::string> list;
+      for (const auto& a : *args) {
+        if (!a.is_string()) return r.error(where + ".args", fmt::format("must be strings, got {}", a.dump()));
+        list.push_back(a.get<std::string>());
+      }
+      if (!list.empty()) p.argv.resize(1), p.argv.insert(p.argv.end(), list.begin(), list.end());
+    }
+    auto stall = r.integer(task, "stall_timeout", where, 0);
+    if (!stall) return stall.error();
+    if (*stall > 0) p.heartbeat.timeout_s = static_cast<double>(*stall) / 1000.0;
+    auto grace = r.integer(task, "grace_period", where, 0);
+    if (!grace) return grace.error();
+    if (*grace > 0) p.grace_s = static_cast<double>(*grace) / 1000.0;
+    if (cmd->empty() && !executable(p.argv[0]))
+      return r.error(where, fmt::format("task file {} is not executable (chmod +x it, or give a cmd)", p.argv[0]));
+  }
+  for (auto& [name, p] : pools) {
+    if (Status s = validate_pool_spec(p); !s) return Status::invalid(fmt::format("{}: task {}: {}", path, name, s.message()));
+    cfg.pools.push_back(std::move(p));
+  }
+  if (cfg.pools.empty())
+    return r.error("path", fmt::format("no task files ending in \"{}\" in {}", *suffix, task_dir.string()));
+  return cfg;
+}
+
+}  // namespace drover

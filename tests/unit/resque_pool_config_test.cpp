@@ -1,0 +1,111 @@
+#include "shell/config/resque_pool_config.h"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <map>
+
+using namespace drover;
+
+namespace {
+
+class YamlFile {
+ public:
+  explicit YamlFile(const std::string& text) {
+    char tmpl[] = "/tmp/drover-resque-XXXXXX.yml";
+    int fd = mkstemps(tmpl, 4);
+    REQUIRE(fd >= 0);
+    close(fd);
+    path_ = tmpl;
+    std::ofstream(path_) << text;
+  }
+  ~YamlFile() { unlink(path_.c_str()); }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+std::map<std::string, int> sizes(const std::string& text, const std::string& env) {
+  YamlFile f(text);
+  auto r = load_resque_pool_config(f.path(), env, "rq worker {queue}");
+  if (!r) FAIL(r.error().message());
+  std::map<std::string, int> out;
+  for (const auto& p : *r) out[p.name] = p.n;
+  return out;
+}
+
+std::string error_of(const std::string& text, const std::string& env = "") {
+  YamlFile f(text);
+  auto r = load_resque_pool_config(f.path(), env, "");
+  return r ? "" : r.error().message().substr(f.path().size());
+}
+
+constexpr const char* kExample = R"(foo: 1
+"foo,bar": 2
+baz: 0
+production:
+  "foo,bar": 4
+  baz: 1
+  quux: 3
+development:
+  foo: 5
+)";
+
+}  // namespace
+
+TEST_CASE("resque-pool config: top-level entries - an environment section merged over them") {
+  CHECK(sizes(kExample, "") == std::map<std::string, int>{{"foo", 1}, {"foo,bar", 2}, {"baz", 0}});
+  CHECK(sizes(kExample, "production") ==
+        std::map<std::string, int>{{"foo", 1}, {"foo,bar", 4}, {"baz", 1}, {"quux", 3}});
+  CHECK(sizes(kExample, "development") == std::map<std::string, int>{{"foo", 5}, {"foo,bar", 2}, {"baz", 0}});
+  CHECK(sizes(kExample, "staging") == sizes(kExample, ""));  // no such section: the defaults
+}
+
+TEST_CASE("resque-pool config: queue lists and the command template") {
+  YamlFile f("\"foo,bar\": 2\n");
+  auto r = load_resque_pool_config(f.path(), "", "rq worker {queue}");
+  REQUIRE(r);
+  REQUIRE(r->size() == 1);
+  CHECK((*r)[0].queue == "foo,bar");
+  CHECK((*r)[0].argv == std::vector<std::string>{"rq", "worker", "foo,bar"});
+  auto plain = load_resque_pool_config(f.path(), "", "");
+  REQUIRE(plain);
+  CHECK((*plain)[0].argv == std::vector<std::string>{"rake", "resque:work"});  // reads QUEUE
+}
+
+TEST_CASE("resque-pool config: the environment comes from RACK_ENV - RAILS_ENV - RESQUE_ENV in that order") {
+  unsetenv("RACK_ENV");
+  unsetenv("RAILS_ENV");
+  setenv("RESQUE_ENV", "c", 1);
+  CHECK(resque_environment() == "c");
+  setenv("RAILS_ENV", "b", 1);
+  CHECK(resque_environment() == "b");
+  setenv("RACK_ENV", "a", 1);
+  CHECK(resque_environment() == "a");
+  unsetenv("RACK_ENV");
+  unsetenv("RAILS_ENV");
+  unsetenv("RESQUE_ENV");
+  CHECK(resque_environment() == "");
+}
+
+TEST_CASE("resque-pool config: errors name the line") {
+  CHECK(error_of("foo: 1\nbar: x\n") == ":2: \"bar\": count 'x' must be a whole number >= 0");
+  CHECK(error_of("foo: -2\n") == ":1: \"foo\": count '-2' must be a whole number >= 0");
+  CHECK(error_of("foo: 1.5\n") == ":1: \"foo\": count '1.5' must be a whole number >= 0");
+  CHECK(error_of("foo: [1, 2]\n") == ":1: \"foo\": expected a worker count");
+  CHECK(error_of("production:\n  foo: nope\n", "production") == ":2: \"foo\": count 'nope' must be a whole number >= 0");
+  CHECK(error_of("") == ": empty: no queues to run");
+  CHECK(error_of("- foo\n- bar\n") == ":1: expected a mapping of \"queues\": count");
+  CHECK(error_of("foo: 1\n  bar: [\n").find(":2:") == 0);  // a YAML syntax error
+  CHECK(error_of("production:\n  foo: 1\n") == ": no queues for environment \"(none)\"");
+  CHECK(error_of("\"a b\": 1\n").find("a b") != std::string::npos);  // not a pool name
+}
+
+TEST_CASE("resque-pool config: the shipped example loads") {
+  auto r = load_resque_pool_config(std::string(DROVER_SOURCE_DIR) + "/examples/resque-pool.yml", "production", "");
+  REQUIRE(r);
+  CHECK(r->size() == 3);
+}

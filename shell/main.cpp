@@ -23,6 +23,7 @@
 #include "engine/spec_string.h"
 #include "shell/config/resque_pool_config.h"
 #include "shell/config/wpm_config.h"
+#include "shell/heartbeat_command.h"
 #include "shell/lua/config_loader.h"
 #include "shell/lua/lua_state.h"
 #include "shell/repl/repl.h"
@@ -208,6 +209,7 @@ int run_shell(drover::Engine& engine, const Args& args, std::shared_ptr<drover::
 
 int main(int argc, char** argv) {
   // A subcommand for worker scripts, run before anything of the engine's (signal blocking).
+  if (argc >= 2 && std::string(argv[1]) == "heartbeat") return drover::run_heartbeat_command(argc - 1, argv + 1);
   // Before any thread exists: the engine reads these from a signalfd.
   drover::block_engine_signals();
   signal(SIGPIPE, SIG_IGN);

@@ -228,3 +228,25 @@ TEST_CASE("repl: engine events are printed above the prompt - and events(false) 
   s.send("\x04");
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
+
+TEST_CASE("repl: heartbeats show in status() and pstree() - heartbeat() gives the socket") {
+  TempDir dir;
+  // A shell worker beating through `drover heartbeat` (its pid: the sh that runs the loop).
+  const std::string beat = std::string("while :; do ") + drover_path() +
+                           " heartbeat --status job-7 --busy --progress 0.5; sleep 0.2; done";
+  PtySession s({drover_path(), "--workers", "foo=1", "--cmd", beat}, shell_env(dir));
+  REQUIRE(s.expect(kPrompt));
+  REQUIRE(wait_until([&] { return run(s, "print(status().pools.foo.busy)") == "1\n"; }, std::chrono::milliseconds(5000)));
+  s.send_line("status()");
+  REQUIRE(s.expect("busy/idle"));
+  REQUIRE(s.expect("1/0"));
+  REQUIRE(s.expect(kPrompt));
+  s.send_line("pstree()");
+  REQUIRE(s.expect("busy 50% \"job-7\""));
+  REQUIRE(s.expect(kPrompt));
+  CHECK(run(s, "local h = heartbeat() print(h.endpoint:sub(1, 6), h.accepted > 0, h.malformed)") == "ipc://\ttrue\t0\n");
+  CHECK(run(s, "local w = status().pools.foo.workers[1] print(w.status, w.busy, w.progress, w.heartbeat_age < 1)") ==
+        "job-7\ttrue\t0.5\ttrue\n");
+  s.send_line("exit()");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+}

@@ -85,6 +85,15 @@ int l_pstree(lua_State* L) {
         std::string detail;
         if (w.pid) detail = fmt::format("{:>7}  {:<8} {}", w.pid, slot_state_name(w.state), format_age(w.uptime_s));
         else detail = fmt::format("{:>7}  {:<8} retry in {}", "-", slot_state_name(w.state), format_age(w.retry_in_s));
+        if (w.pid && w.heartbeat_age_s >= 0) {
+          // What the worker last said: when, busy or idle, how far, doing what.
+          detail += fmt::format("  hb {} ago", format_age(w.heartbeat_age_s));
+          if (w.busy) detail += *w.busy ? " busy" : " idle";
+          if (w.progress) detail += fmt::format(" {:.0f}%", *w.progress * 100);
+          if (!w.status.empty()) detail += " \"" + w.status.substr(0, 60) + "\"";
+        } else if (w.pid) {
+          detail += "  hb -";
+        }
         if (!w.last_exit.empty()) detail += "  last: " + w.last_exit;
         out += fmt::format("{}{} {}.{} {}\n", pool_indent, last ? "└─" : "├─", p.spec.name, w.slot, detail);
         if (w.pid) render_children(kids, procs, w.pid, pool_indent + (last ? "   " : "│  "), out, 0);
@@ -99,6 +108,18 @@ int l_pstree(lua_State* L) {
         lua_setfield(L, -2, "state");
         lua_pushnumber(L, w.uptime_s);
         lua_setfield(L, -2, "age");
+        if (w.heartbeat_age_s >= 0) {
+          lua_pushnumber(L, w.heartbeat_age_s);
+          lua_setfield(L, -2, "heartbeat_age");
+        }
+        if (w.busy) {
+          lua_pushboolean(L, *w.busy);
+          lua_setfield(L, -2, "busy");
+        }
+        if (!w.status.empty()) {
+          lua_pushstring(L, w.status.c_str());
+          lua_setfield(L, -2, "status");
+        }
         lua_createtable(L, 0, 0);
         lua_Integer ci = 0;
         if (auto k = kids.find(w.pid); w.pid && k != kids.end())
@@ -117,7 +138,8 @@ int l_pstree(lua_State* L) {
 }
 
 const Binding kBindings[] = {
-    {"pstree", "pstree()", "the process tree under the engine: each worker's pool, slot, pid, age and children",
+    {"pstree", "pstree()",
+     "the process tree under the engine: each worker's pool, slot, pid, age, last heartbeat and children",
      l_pstree},
 };
 

@@ -1,4 +1,4 @@
-// status(), pools(), pid(): reading the engine's state.
+// status(), pools(), pid(), heartbeat(): reading the engine's state.
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -29,16 +29,19 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
   if (snap.pools.empty()) return out + "no pools\n";
   size_t w = 4;
   for (const auto& p : snap.pools) w = std::max(w, p.spec.name.size());
-  out += bold(fmt::format("{:<{}}  {:>6} {:>7} {:>5} {:>7} {:>5} {:>8} {:>7} {:>6} {:>8} {:>6}  {}", "pool", w,
-                          "target", "running", "stop", "backoff", "flap", "exit ok", "bad", "killed", "restarts",
-                          "stalls", "state")) +
+  out += bold(fmt::format("{:<{}}  {:>6} {:>7} {:>9} {:>5} {:>7} {:>5} {:>8} {:>7} {:>6} {:>8} {:>6}  {}", "pool", w,
+                          "target", "running", "busy/idle", "stop", "backoff", "flap", "exit ok", "bad", "killed",
+                          "restarts", "stalls", "state")) +
          "\n";
   for (const auto& p : snap.pools) {
     std::string state = !p.enabled ? "stopped" : p.flapping ? "flapping" : p.rolling ? "rolling"
                                                : p.running < p.target ? "starting" : "ok";
+    if (p.stalled) state = fmt::format("{} stalled", p.stalled) + (state == "ok" ? "" : ", " + state);
     if (color && state != "ok") state = "\x1b[33m" + state + "\x1b[0m";
-    out += fmt::format("{:<{}}  {:>6} {:>7} {:>5} {:>7} {:>5} {:>8} {:>7} {:>6} {:>8} {:>6}  {}\n", p.spec.name, w,
-                       p.target, p.running, p.stopping, p.backoff, p.flapping, p.counters.exited_ok,
+    // Busy/idle as the workers last reported it; "-" when none of them says.
+    std::string load = p.busy + p.idle ? fmt::format("{}/{}", p.busy, p.idle) : "-";
+    out += fmt::format("{:<{}}  {:>6} {:>7} {:>9} {:>5} {:>7} {:>5} {:>8} {:>7} {:>6} {:>8} {:>6}  {}\n", p.spec.name, w,
+                       p.target, p.running, load, p.stopping, p.backoff, p.flapping, p.counters.exited_ok,
                        p.counters.exited_bad, p.counters.killed_after_grace, p.counters.restarts, p.counters.stalls,
                        state);
   }
@@ -61,6 +64,24 @@ void push_worker(lua_State* L, const WorkerSnapshot& w) {
     lua_pushnumber(L, w.retry_in_s);
     lua_setfield(L, -2, "retry_in");
   }
+  // From its heartbeats; absent when it never sent one.
+  set_int(L, "heartbeats", static_cast<lua_Integer>(w.heartbeats));
+  if (w.heartbeat_age_s >= 0) {
+    lua_pushnumber(L, w.heartbeat_age_s);
+    lua_setfield(L, -2, "heartbeat_age");
+  }
+  if (w.busy) {
+    lua_pushboolean(L, *w.busy);
+    lua_setfield(L, -2, "busy");
+  }
+  if (w.progress) {
+    lua_pushnumber(L, *w.progress);
+    lua_setfield(L, -2, "progress");
+  }
+  if (!w.status.empty()) {
+    lua_pushstring(L, w.status.c_str());
+    lua_setfield(L, -2, "status");
+  }
 }
 
 void push_pool(lua_State* L, const PoolSnapshot& p) {
@@ -71,6 +92,9 @@ void push_pool(lua_State* L, const PoolSnapshot& p) {
   set_int(L, "stopping", p.stopping);
   set_int(L, "backoff", p.backoff);
   set_int(L, "flapping", p.flapping);
+  set_int(L, "stalled", p.stalled);
+  set_int(L, "busy", p.busy);
+  set_int(L, "idle", p.idle);
   lua_pushboolean(L, p.enabled);
   lua_setfield(L, -2, "enabled");
   lua_pushboolean(L, p.rolling);
@@ -111,6 +135,27 @@ int l_status(lua_State* L) {
   });
 }
 
+int l_heartbeat(lua_State* L) {
+  return guarded(L, [L] {
+    const HeartbeatStats hb = shell_context_of(L).client.snapshot().heartbeat;
+    lua_createtable(L, 0, 8);
+    lua_pushstring(L, hb.worker_endpoint.c_str());
+    lua_setfield(L, -2, "endpoint");
+    lua_createtable(L, static_cast<int>(hb.endpoints.size()), 0);
+    for (size_t i = 0; i < hb.endpoints.size(); ++i) {
+      lua_pushstring(L, hb.endpoints[i].c_str());
+      lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+    }
+    lua_setfield(L, -2, "endpoints");
+    set_int(L, "received", static_cast<lua_Integer>(hb.received));
+    set_int(L, "accepted", static_cast<lua_Integer>(hb.accepted));
+    set_int(L, "malformed", static_cast<lua_Integer>(hb.malformed));
+    set_int(L, "oversized", static_cast<lua_Integer>(hb.oversized));
+    set_int(L, "unknown_pid", static_cast<lua_Integer>(hb.unknown_pid));
+    return 1;
+  });
+}
+
 int l_pools(lua_State* L) {
   return guarded(L, [L] {
     EngineSnapshot snap = shell_context_of(L).client.snapshot();
@@ -136,6 +181,8 @@ const Binding kBindings[] = {
      l_status},
     {"pools", "pools()", "the names of the pools, sorted", l_pools},
     {"pid", "pid()", "the engine's process id", l_pid},
+    {"heartbeat", "heartbeat()", "the heartbeat socket workers send to, and counts of messages taken and ignored",
+     l_heartbeat},
 };
 
 }  // namespace

@@ -43,4 +43,25 @@ void check_status(lua_State* L, const Status& s) {
   if (!s) luaL_error(L, "%s", s.message().c_str());
 }
 
+void set_heartbeat_fields(lua_State* L, const WorkerSnapshot& w) {
+  lua_pushinteger(L, static_cast<lua_Integer>(w.heartbeats));
+  lua_setfield(L, -2, "heartbeats");
+  if (w.heartbeat_age_s >= 0) {
+    lua_pushnumber(L, w.heartbeat_age_s);
+    lua_setfield(L, -2, "heartbeat_age");
+  }
+  if (w.busy) {
+    lua_pushboolean(L, *w.busy);
+    lua_setfield(L, -2, "busy");
+  }
+  if (w.progress) {
+    lua_pushnumber(L, *w.progress);
+    lua_setfield(L, -2, "progress");
+  }
+  if (!w.status.empty()) {
+    lua_pushstring(L, w.status.c_str());
+    lua_setfield(L, -2, "status");
+  }
+}
+
 }  // namespace drover

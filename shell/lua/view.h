@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "engine/snapshot.h"
+
 namespace drover {
 
 // Gives the table on top of the stack a metatable whose __tostring returns `view`, so the
@@ -18,6 +20,10 @@ std::optional<std::string> opt_pool_arg(lua_State* L, int arg);
 
 // "3m12s", "1h04m", "0.4s".
 std::string format_age(double seconds);
+
+// Sets a worker's heartbeat fields on the table on top of the stack: heartbeats, and
+// heartbeat_age, busy, progress, status when it ever said them. status() and pstree().
+void set_heartbeat_fields(lua_State* L, const WorkerSnapshot& w);
 
 // A binding that waits (a follow, a drain) and was ended by Ctrl-C has handled it: disarm
 // the hook the SIGINT handler set, so the interrupt does not also abort the caller's chunk.

@@ -22,12 +22,6 @@ namespace {
 
 using Clock_ = std::chrono::steady_clock;
 
-EngineOptions engine_options(const TempDir& dir) {
-  EngineOptions o;
-  o.log_path = dir.file("drover.log");
-  return o;
-}
-
 double seconds_since(Clock_::time_point t0) { return std::chrono::duration<double>(Clock_::now() - t0).count(); }
 
 bool contains(const std::vector<pid_t>& v, pid_t pid) { return std::find(v.begin(), v.end(), pid) != v.end(); }

@@ -27,12 +27,6 @@ namespace {
 
 using Clock_ = std::chrono::steady_clock;
 
-EngineOptions engine_options(const TempDir& dir) {
-  EngineOptions o;
-  o.log_path = dir.file("drover.log");
-  return o;
-}
-
 // A PUB socket connected to the engine's heartbeat endpoint, sending as a worker would.
 class Sender {
  public:

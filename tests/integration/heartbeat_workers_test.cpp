@@ -172,12 +172,6 @@ ParsedHeartbeat parse(const std::vector<std::string>& frames) {
 
 // ---- the workers under an engine ----------------------------------------------------
 
-EngineOptions engine_options(const TempDir& dir) {
-  EngineOptions o;
-  o.log_path = dir.file("drover.log");
-  return o;
-}
-
 const WorkerSnapshot* worker_with_pid(const EngineSnapshot& snap, const std::string& pool, pid_t pid) {
   for (const auto& w : pool_of(snap, pool).workers)
     if (w.pid == pid) return &w;

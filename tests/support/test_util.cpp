@@ -150,6 +150,12 @@ std::string read_file(const std::string& path) {
 
 void write_file(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
 
+EngineOptions engine_options(const TempDir& dir) {
+  EngineOptions o;
+  o.log_path = dir.file("drover.log");
+  return o;
+}
+
 PoolSpec fake_pool(const std::string& name, int n, std::vector<std::string> args) {
   PoolSpec p;
   p.name = name;

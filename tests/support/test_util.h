@@ -52,6 +52,8 @@ class TempDir {
 std::string read_file(const std::string& path);
 void write_file(const std::string& path, const std::string& text);
 
+// Engine options for a test: the log file in dir, everything else default.
+EngineOptions engine_options(const TempDir& dir);
 // A pool running fake_worker with the given mode arguments.
 PoolSpec fake_pool(const std::string& name, int n, std::vector<std::string> args = {"sleep"});
 // Pids of the pool's workers in state kRunning, sorted; empty for an unknown pool.

@@ -108,18 +108,7 @@ int l_pstree(lua_State* L) {
         lua_setfield(L, -2, "state");
         lua_pushnumber(L, w.uptime_s);
         lua_setfield(L, -2, "age");
-        if (w.heartbeat_age_s >= 0) {
-          lua_pushnumber(L, w.heartbeat_age_s);
-          lua_setfield(L, -2, "heartbeat_age");
-        }
-        if (w.busy) {
-          lua_pushboolean(L, *w.busy);
-          lua_setfield(L, -2, "busy");
-        }
-        if (!w.status.empty()) {
-          lua_pushstring(L, w.status.c_str());
-          lua_setfield(L, -2, "status");
-        }
+        set_heartbeat_fields(L, w);
         lua_createtable(L, 0, 0);
         lua_Integer ci = 0;
         if (auto k = kids.find(w.pid); w.pid && k != kids.end())

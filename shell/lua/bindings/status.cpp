@@ -64,24 +64,7 @@ void push_worker(lua_State* L, const WorkerSnapshot& w) {
     lua_pushnumber(L, w.retry_in_s);
     lua_setfield(L, -2, "retry_in");
   }
-  // From its heartbeats; absent when it never sent one.
-  set_int(L, "heartbeats", static_cast<lua_Integer>(w.heartbeats));
-  if (w.heartbeat_age_s >= 0) {
-    lua_pushnumber(L, w.heartbeat_age_s);
-    lua_setfield(L, -2, "heartbeat_age");
-  }
-  if (w.busy) {
-    lua_pushboolean(L, *w.busy);
-    lua_setfield(L, -2, "busy");
-  }
-  if (w.progress) {
-    lua_pushnumber(L, *w.progress);
-    lua_setfield(L, -2, "progress");
-  }
-  if (!w.status.empty()) {
-    lua_pushstring(L, w.status.c_str());
-    lua_setfield(L, -2, "status");
-  }
+  set_heartbeat_fields(L, w);
 }
 
 void push_pool(lua_State* L, const PoolSnapshot& p) {

@@ -1,5 +1,7 @@
 #include "engine/engine.h"
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <cstdio>
 #include <mutex>
@@ -62,6 +64,7 @@ class Engine::Impl {
 
  private:
   void run(std::promise<void>& ready) {
+    pthread_setname_np(pthread_self(), "drover-loop");  // for top -H and per-thread CPU in bench/
     try {
       supervisor_ = std::make_unique<Supervisor>(loop_, options_, [this](std::function<void()> fn) {
         inbox_.post(std::move(fn));

@@ -1,11 +1,16 @@
 #include "engine/spawn_queue.h"
 
+#include <pthread.h>
 #include <signal.h>
 
 namespace drover {
 
 SpawnQueue::SpawnQueue(int helpers, Deliver deliver) : deliver_(std::move(deliver)) {
-  for (int i = 0; i < helpers; ++i) threads_.emplace_back([this] { run(); });
+  for (int i = 0; i < helpers; ++i)
+    threads_.emplace_back([this] {
+      pthread_setname_np(pthread_self(), "drover-spawn");
+      run();
+    });
 }
 
 SpawnQueue::~SpawnQueue() {

@@ -94,6 +94,7 @@ class Supervisor {
   // Heartbeats (supervisor_heartbeats.cpp).
   void open_heartbeats();
   void on_heartbeat_readable();
+  void drain_heartbeats();
   void on_heartbeat_message(std::span<const std::string_view> frames, bool more_frames);
   Slot* heartbeat_sender(pid_t pid, const std::string& pool_name, Pool** pool);
   void heartbeat_ignored(uint64_t HeartbeatStats::*counter, const std::string& why);

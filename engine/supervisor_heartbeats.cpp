@@ -64,8 +64,10 @@ void Supervisor::open_heartbeats() {
 }
 
 void Supervisor::on_heartbeat_readable() {
-  // Stop listening (the fd stays readable until drained) and come back in kCoalesce.
+  // Stop listening (the fd stays readable until drained) and come back in kCoalesce,
+  // unless a drain is already due.
   loop_.unwatch(heartbeats_->fd());
+  if (hb_resume_timer_) return;
   hb_resume_timer_ = loop_.add_timer_after(kCoalesce, [this] {
     hb_resume_timer_ = 0;
     drain_heartbeats();
@@ -82,6 +84,7 @@ void Supervisor::drain_heartbeats() {
   });
   if (more) {
     // Stopped at the budget (a flood): the rest after this iteration's other work.
+    loop_.unwatch(heartbeats_->fd());  // (watched still when a stall timer drained)
     hb_resume_timer_ = loop_.add_timer_after(Duration::zero(), [this] {
       hb_resume_timer_ = 0;
       drain_heartbeats();

@@ -337,7 +337,9 @@ TEST_CASE("drover binary: --wpm-config runs the autotasks and leaves the other t
   CHECK(by_pool["Sleep"].size() == 2);
   CHECK(by_pool.count("Other") == 0);
   CHECK(proc_env(by_pool["Sleep"][0], "DROVER_HEARTBEAT") == "tcp://127.0.0.1:15591");
-  CHECK(read_file(dir.file("log")).find("Other pool-added: n=1 (stopped until start)") != std::string::npos);
+  // (The log file is written once per loop iteration: the workers may be up before it.)
+  CHECK(wait_until([&] { return read_file(dir.file("log")).find("Other pool-added: n=1 (stopped until start)") !=
+                                std::string::npos; }, 2s));
   d.signal(SIGTERM);
   CHECK(d.wait_exit(10s) == 0);
   check_no_zombie_child();

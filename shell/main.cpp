@@ -24,6 +24,7 @@
 #include "shell/config/resque_pool_config.h"
 #include "shell/config/wpm_config.h"
 #include "shell/heartbeat_command.h"
+#include "shell/service_notify.h"
 #include "shell/lua/config_loader.h"
 #include "shell/lua/lua_state.h"
 #include "shell/repl/repl.h"
@@ -44,7 +45,7 @@ constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
   -e CODE               run Lua CODE in the shell and print its values, then stop (repeatable)
   -i                    with -e: stay in the interactive shell afterwards
   --script FILE         run a Lua file with the shell's commands, then stop
-  --no-shell            engine only: log to stderr, stop on INT/TERM
+  --no-shell            engine only: log to stderr, stop on INT/TERM; sd_notify when NOTIFY_SOCKET is set
   --log PATH            append worker output and engine events to PATH (rotated by size)
   --pid-file PATH       write drover's pid to PATH while it runs
   -q, --quiet           with --no-shell: do not echo the log to stderr
@@ -161,7 +162,8 @@ drover::Result<std::vector<drover::PoolSpec>> load_pools(const Args& a) {
 
 // --no-shell: the main thread owns the config file and waits; the engine asks it to
 // reload through an event (SIGHUP).
-int run_engine_only(drover::Engine& engine, const Args& args, drover::Subscription& events) {
+int run_engine_only(drover::Engine& engine, const Args& args, drover::Subscription& events,
+                    const drover::ServiceNotify& notify) {
   while (!engine.finished()) {
     auto item = events.pop(std::chrono::milliseconds(200));
     if (!item) continue;
@@ -169,10 +171,13 @@ int run_engine_only(drover::Engine& engine, const Args& args, drover::Subscripti
     if (!ev) continue;
     // The event is published a moment before finished() turns true: leave on it, not 200 ms later.
     if (ev->kind == drover::EventKind::kShutdownFinished) break;
+    if (ev->kind == drover::EventKind::kShutdownStarted) notify.send("STOPPING=1");
     if (ev->kind != drover::EventKind::kReloadRequested) continue;
+    notify.send("RELOADING=1");
     auto fresh = load_pools(args);
     drover::Status s = fresh ? engine.apply(std::move(*fresh), /*remove_missing=*/true) : fresh.error();
     if (!s) fmt::print(stderr, "drover: reload failed, keeping the running config: {}\n", s.message());
+    notify.send(s ? "READY=1" : fmt::format("READY=1\nSTATUS=reload failed: {}", s.message()));
   }
   return 0;
 }
@@ -213,6 +218,9 @@ int main(int argc, char** argv) {
   // Before any thread exists: the engine reads these from a signalfd.
   drover::block_engine_signals();
   signal(SIGPIPE, SIG_IGN);
+
+  // Taken (and removed from the environment) before any worker could inherit it.
+  const auto notify = drover::ServiceNotify::from_environment();
 
   auto args = parse_args(argc, argv);
   if (!args) return 2;
@@ -255,8 +263,10 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "drover: {}\n", s.message());
     rc = 1;
   } else {
-    rc = args->no_shell ? run_engine_only(*engine, *args, *events) : run_shell(*engine, *args, events);
+    notify.send(fmt::format("READY=1\nMAINPID={}", getpid()));
+    rc = args->no_shell ? run_engine_only(*engine, *args, *events, notify) : run_shell(*engine, *args, events);
   }
+  notify.send("STOPPING=1");
   engine.reset();  // graceful: every worker stopped and reaped
   if (!args->pid_file.empty()) unlink(args->pid_file.c_str());
   return rc;

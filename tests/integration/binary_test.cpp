@@ -7,9 +7,13 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <map>
 #include <thread>
@@ -380,5 +384,53 @@ TEST_CASE("drover binary: a workerpoolmanager Python worker runs unchanged under
   CHECK(wait_until([&] { return read_file(dir.file("log")).find("ExampleTask: SIGTERM after") != std::string::npos; }, 2s));
   CHECK(read_file(dir.file("log")).find("Example.0 exited pid " + std::to_string(example) + ": exit 0") !=
         std::string::npos);
+  check_no_zombie_child();
+}
+
+// ---- running as a service ------------------------------------------------------------
+
+// systemd's side of sd_notify: a datagram socket whose path goes in NOTIFY_SOCKET.
+class NotifySocket {
+ public:
+  explicit NotifySocket(const std::string& path) : path_(path) {
+    fd_ = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    REQUIRE(fd_ >= 0);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    REQUIRE(path.size() < sizeof addr.sun_path);
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+    REQUIRE(bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  }
+  ~NotifySocket() { close(fd_); }
+  // The next datagram, or "" after the timeout.
+  std::string next(std::chrono::milliseconds timeout) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, static_cast<int>(timeout.count())) != 1) return "";
+    char buf[4096];
+    ssize_t n = recv(fd_, buf, sizeof buf, 0);
+    return n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+  }
+
+ private:
+  std::string path_;
+  int fd_ = -1;
+};
+
+TEST_CASE("drover binary: --no-shell tells systemd READY - RELOADING - STOPPING - and workers never see NOTIFY_SOCKET") {
+  TempDir dir;
+  NotifySocket systemd(dir.file("notify"));
+  write_file(dir.file("pools.lua"), pools_lua(2, 0));
+  setenv("NOTIFY_SOCKET", dir.file("notify").c_str(), 1);
+  Drover d({dir.file("pools.lua"), "--no-shell", "-q"}, dir.file("err"));
+  unsetenv("NOTIFY_SOCKET");
+  CHECK(systemd.next(5s) == "READY=1\nMAINPID=" + std::to_string(d.pid));
+  REQUIRE(wait_until([&] { return d.workers().size() == 2; }, 5s));
+  for (pid_t w : d.workers()) CHECK(proc_env(w, "NOTIFY_SOCKET").empty());
+  d.signal(SIGHUP);
+  CHECK(systemd.next(5s) == "RELOADING=1");
+  CHECK(systemd.next(5s) == "READY=1");
+  d.signal(SIGTERM);
+  CHECK(systemd.next(5s) == "STOPPING=1");
+  CHECK(d.wait_exit(10s) == 0);
   check_no_zombie_child();
 }

@@ -21,6 +21,7 @@
 
 #include "engine/engine.h"
 #include "engine/spec_string.h"
+#include "control/http_control.h"
 #include "shell/config/resque_pool_config.h"
 #include "shell/config/wpm_config.h"
 #include "shell/heartbeat_command.h"
@@ -42,6 +43,7 @@ constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
   --wpm-config JSON     workerpoolmanager's task config (path, filesuffix, keepalives, autotasks)
   --heartbeat ENDPOINT  bind the heartbeat socket here (repeatable; default ipc:// in a 0700 dir)
   --wpm-compat          also bind tcp://127.0.0.1:5591, where workerpoolmanager's workers send
+  --http HOST:PORT      serve /healthz, /metrics and workerpoolmanager's /tasks routes (loopback)
   -e CODE               run Lua CODE in the shell and print its values, then stop (repeatable)
   -i                    with -e: stay in the interactive shell afterwards
   --script FILE         run a Lua file with the shell's commands, then stop
@@ -60,6 +62,7 @@ struct Args {
   std::string workers, cmd;
   std::string resque_pool, wpm_config;
   std::vector<std::string> heartbeat_endpoints;
+  std::string http;
   bool wpm_compat = false;
   std::string log_path, pid_file, script;
   std::vector<std::string> exprs;
@@ -91,6 +94,8 @@ std::optional<Args> parse_args(int argc, char** argv) {
       std::string ep;
       if (!value(ep)) return std::nullopt;
       a.heartbeat_endpoints.push_back(ep);
+    } else if (arg == "--http") {
+      if (!value(a.http)) return std::nullopt;
     } else if (arg == "--wpm-compat") {
       a.wpm_compat = true;
     } else if (arg == "--log") {
@@ -256,6 +261,18 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!args->pid_file.empty()) std::ofstream(args->pid_file) << getpid() << "\n";
+  // Declared after the engine, so it stops serving before the engine goes.
+  std::optional<drover::HttpControl> http;
+  if (!args->http.empty()) {
+    auto where = drover::parse_listen_address(args->http);
+    drover::Status s = where ? http.emplace(*engine).start(where->first, where->second) : where.error();
+    if (!s) {
+      fmt::print(stderr, "drover: {}\n", s.message());
+      return 1;
+    }
+    // One line, even with -q: with port 0 this is the only way to learn the port.
+    fmt::print(stderr, "drover: serving http://{}:{}/\n", where->first, http->port());
+  }
   // Subscribe before the pools start, so no event (a SIGHUP's reload request) is missed.
   auto events = engine->subscribe(1000, {.events = true, .log_lines = false});
   int rc = 0;
@@ -267,6 +284,7 @@ int main(int argc, char** argv) {
     rc = args->no_shell ? run_engine_only(*engine, *args, *events, notify) : run_shell(*engine, *args, events);
   }
   notify.send("STOPPING=1");
+  http.reset();
   engine.reset();  // graceful: every worker stopped and reaped
   if (!args->pid_file.empty()) unlink(args->pid_file.c_str());
   return rc;

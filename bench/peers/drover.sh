@@ -31,7 +31,7 @@ case $verb in
     conf "$1" "$2" "$3"
     # In a non-interactive shell the job is no group leader, so setsid execs in place: $! is drover.
     setsid "$DROVER_BIN" "$3/pools.lua" --no-shell -q --log "$3/drover.log" --pid-file "$3/drover.pid" \
-      </dev/null >"$3/drover.out" 2>&1 &
+      --http 127.0.0.1:0 </dev/null >"$3/drover.out" 2>&1 &
     echo $! >"$3/master.pid"
     # Fail here, with drover's own words, rather than have the harness wait for workers.
     for _ in $(seq 1000); do
@@ -39,17 +39,22 @@ case $verb in
       kill -0 $! 2>/dev/null || { echo "drover exited at start:" >&2; cat "$3/drover.out" >&2; exit 1; }
       sleep 0.005
     done
+    # The HTTP port it picked, for `status`.
+    for _ in $(seq 1000); do
+      url=$(sed -n 's|^drover: serving \(http://.*\)$|\1|p' "$3/drover.out")
+      [[ -n $url ]] && break
+      sleep 0.005
+    done
+    echo "${url}tasks" >"$3/status_url"
     master "$3" ;;
   resize)
     conf "$1" "$(cat "$2/marker")" "$2"
     kill -HUP "$(master "$2")" ;;
   status)
-    # TODO(control issue): real status query. drover has no out-of-process status query yet
-    # (HTTP and `drover attach` come with the control-plane issue). Until then this checks
-    # the master is alive and pays for one start of the drover binary, a lower bound for a
-    # real query; the status column for drover is not comparable and RESULTS.md says n/a.
-    kill -0 "$(master "$1")"
-    "$DROVER_BIN" --version >/dev/null ;;
+    # A status query from the command line, as `supervisorctl status` and `pm2 jlist` are:
+    # curl against drover's HTTP control (workerpoolmanager's GET /tasks). `drover attach`
+    # (the remote shell) will be the native CLI once the control-plane issue lands.
+    curl -sf "$(cat "$1/status_url")" >/dev/null ;;
   stop)
     pid=$(master "$1")
     kill -TERM "$pid" 2>/dev/null || exit 0  # already gone

@@ -1,0 +1,52 @@
+// HttpControl: drover over HTTP, on its own threads, talking to the engine only through
+// its thread-safe handle (a slow client never holds the loop).
+//
+// This first slice of the control plane (issue 6) serves:
+//   GET /healthz                     liveness, JSON
+//   GET /metrics                     Prometheus text (control/prometheus_text.h)
+//   workerpoolmanager's routes, plain text as it answers, JSON with Accept: application/json:
+//   GET /tasks, GET /tasks/NAME      status of every active task, or of one
+//   GET /list                        task names
+//   POST|PUT|GET /tasks/NAME/start   start the pool
+//   DELETE /tasks[/NAME], POST|PUT /tasks/NAME/stop
+//   POST|PUT|GET /tasks/NAME/set/cardinality/N
+// Errors are 4xx/5xx with {"error", "detail"} (JSON) or one line of text. Bodies are
+// capped; no route reads one yet.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "engine/engine.h"
+#include "engine/status.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace drover {
+
+class HttpControl {
+ public:
+  explicit HttpControl(Engine& engine);
+  ~HttpControl();  // stops serving and joins
+  HttpControl(const HttpControl&) = delete;
+  HttpControl& operator=(const HttpControl&) = delete;
+
+  // Binds host:port (port 0: any free one) and serves on a thread of its own.
+  Status start(const std::string& host, int port);
+  int port() const { return port_; }
+
+ private:
+  void routes();
+  Engine& engine_;
+  std::unique_ptr<httplib::Server> server_;
+  std::thread thread_;
+  int port_ = 0;
+};
+
+// "HOST:PORT" or ":PORT" (host 127.0.0.1) or "PORT".
+Result<std::pair<std::string, int>> parse_listen_address(const std::string& spec);
+
+}  // namespace drover

@@ -1,0 +1,88 @@
+#include "control/prometheus_text.h"
+
+#include <fmt/format.h>
+
+namespace drover {
+
+namespace {
+
+// Label values escape backslash, double quote and newline.
+std::string label(const std::string& v) {
+  std::string out;
+  for (char c : v) {
+    if (c == '\\' || c == '"') out += '\\';
+    if (c == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += c;
+  }
+  return out;
+}
+
+void family(std::string& out, const char* name, const char* type, const char* help) {
+  out += fmt::format("# HELP {} {}\n# TYPE {} {}\n", name, help, name, type);
+}
+
+}  // namespace
+
+std::string prometheus_text(const EngineSnapshot& snap) {
+  std::string out;
+  family(out, "drover_up", "gauge", "1 while the engine runs; 0 once it is shutting down");
+  out += fmt::format("drover_up {}\n", snap.shutting_down ? 0 : 1);
+  family(out, "drover_uptime_seconds", "gauge", "Seconds since the engine started");
+  out += fmt::format("drover_uptime_seconds {:.3f}\n", snap.uptime_s);
+
+  struct Gauge {
+    const char* name;
+    const char* help;
+    int PoolSnapshot::*field;
+  };
+  const Gauge gauges[] = {
+      {"drover_pool_target", "Workers the pool should have", &PoolSnapshot::target},
+      {"drover_pool_running", "Workers running", &PoolSnapshot::running},
+      {"drover_pool_stopping", "Workers being stopped", &PoolSnapshot::stopping},
+      {"drover_pool_backoff", "Slots waiting out a restart delay", &PoolSnapshot::backoff},
+      {"drover_pool_flapping", "Slots held for flapping (or given up)", &PoolSnapshot::flapping},
+      {"drover_pool_stalled", "Workers being stopped for missing heartbeats", &PoolSnapshot::stalled},
+      {"drover_pool_busy", "Running workers whose last heartbeat said busy", &PoolSnapshot::busy},
+      {"drover_pool_idle", "Running workers whose last heartbeat said idle", &PoolSnapshot::idle},
+  };
+  for (const auto& g : gauges) {
+    family(out, g.name, "gauge", g.help);
+    for (const auto& p : snap.pools) out += fmt::format("{}{{pool=\"{}\"}} {}\n", g.name, label(p.spec.name), p.*g.field);
+  }
+  family(out, "drover_pool_exits_total", "counter", "Worker exits since the engine started, by kind");
+  for (const auto& p : snap.pools) {
+    const std::string name = label(p.spec.name);
+    out += fmt::format("drover_pool_exits_total{{pool=\"{}\",kind=\"ok\"}} {}\n", name, p.counters.exited_ok);
+    out += fmt::format("drover_pool_exits_total{{pool=\"{}\",kind=\"bad\"}} {}\n", name, p.counters.exited_bad);
+    out += fmt::format("drover_pool_exits_total{{pool=\"{}\",kind=\"killed\"}} {}\n", name,
+                       p.counters.killed_after_grace);
+  }
+  struct Counter {
+    const char* name;
+    const char* help;
+    uint64_t PoolCounters::*field;
+  };
+  const Counter counters[] = {
+      {"drover_pool_started_total", "Workers started", &PoolCounters::started},
+      {"drover_pool_restarts_total", "Exited workers replaced", &PoolCounters::restarts},
+      {"drover_pool_stalls_total", "Workers stopped for missing heartbeats", &PoolCounters::stalls},
+      {"drover_pool_spawn_failures_total", "Spawns that failed (command not found, ...)", &PoolCounters::spawn_failures},
+  };
+  for (const auto& c : counters) {
+    family(out, c.name, "counter", c.help);
+    for (const auto& p : snap.pools)
+      out += fmt::format("{}{{pool=\"{}\"}} {}\n", c.name, label(p.spec.name), p.counters.*c.field);
+  }
+  family(out, "drover_heartbeats_total", "counter", "Heartbeat messages received, by what became of them");
+  const auto& hb = snap.heartbeat;
+  out += fmt::format("drover_heartbeats_total{{result=\"accepted\"}} {}\n", hb.accepted);
+  out += fmt::format("drover_heartbeats_total{{result=\"malformed\"}} {}\n", hb.malformed);
+  out += fmt::format("drover_heartbeats_total{{result=\"oversized\"}} {}\n", hb.oversized);
+  out += fmt::format("drover_heartbeats_total{{result=\"unknown_pid\"}} {}\n", hb.unknown_pid);
+  return out;
+}
+
+}  // namespace drover

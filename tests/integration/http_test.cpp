@@ -1,0 +1,210 @@
+// The HTTP control plane's first slice, in-process: a real Engine with fake_worker pools,
+// HttpControl on a free loopback port, and httplib's client as curl would be.
+#include <doctest/doctest.h>
+#include <httplib.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "control/http_control.h"
+#include "engine/engine.h"
+#include "tests/support/test_util.h"
+
+using namespace drover;
+using namespace drover::test;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+namespace {
+
+struct Served {
+  TempDir dir;
+  Engine engine{engine_options(dir)};
+  HttpControl http{engine};
+  std::unique_ptr<httplib::Client> client;
+
+  explicit Served(std::vector<PoolSpec> pools) {
+    REQUIRE(engine.apply(std::move(pools)));
+    REQUIRE(http.start("127.0.0.1", 0));
+    REQUIRE(http.port() > 0);
+    client = std::make_unique<httplib::Client>("127.0.0.1", http.port());
+  }
+  httplib::Headers json_accept() const { return {{"Accept", "application/json"}}; }
+};
+
+}  // namespace
+
+TEST_CASE("http: workerpoolmanager's routes - plain text as it answers") {
+  Served s({fake_pool("Foo", 2), fake_pool("Bar", 1)});
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "Foo", 2) && pool_running(s.engine, "Bar", 1); }, 5s));
+  auto r = s.client->Get("/tasks/Foo");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body.rfind("Task name:\tFoo\nRunning:\ttrue\nStarted at:\t20", 0) == 0);
+  CHECK(r->body.find("Active Workers:\t2 / 2\nDead Workers:\t0\n") != std::string::npos);
+  r = s.client->Get("/list");
+  REQUIRE(r);
+  CHECK(r->body == "Bar\nFoo\n");
+
+  const auto before = running_pids(s.engine.snapshot(), "Foo");
+  r = s.client->Post("/tasks/Foo/set/cardinality/4");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(r->body == "Changed workers cardinality\n");
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "Foo", 4); }, 5s));
+  auto after = running_pids(s.engine.snapshot(), "Foo");
+  for (pid_t p : before) CHECK(std::count(after.begin(), after.end(), p) == 1);  // live resize
+
+  r = s.client->Delete("/tasks/Bar");
+  REQUIRE(r);
+  CHECK(r->body == "Stopped Bar workers\n");
+  REQUIRE(wait_until([&] { return pool_of(s.engine.snapshot(), "Bar").workers.empty(); }, 5s));
+  r = s.client->Get("/tasks");
+  REQUIRE(r);
+  CHECK(r->body.find("Task name:\tFoo") != std::string::npos);
+  CHECK(r->body.find("Task name:\tBar") == std::string::npos);  // only the active ones
+  r = s.client->Post("/tasks/Bar/start");
+  REQUIRE(r);
+  CHECK(r->body == "Started task manager\n");
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "Bar", 1); }, 5s));
+  r = s.client->Delete("/tasks");
+  REQUIRE(r);
+  CHECK(r->body == "Stopped Bar workers\nStopped Foo workers\n");
+  REQUIRE(wait_until([&] { return s.client->Get("/tasks")->body == "No active tasks\n"; }, 5s));
+}
+
+TEST_CASE("http: JSON with Accept application/json - errors are {error detail} with the right code") {
+  Served s({fake_pool("Foo", 1)});
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "Foo", 1); }, 5s));
+  auto r = s.client->Get("/tasks", s.json_accept());
+  REQUIRE(r);
+  CHECK(r->get_header_value("Content-Type") == "application/json");
+  json tasks = json::parse(r->body);
+  REQUIRE(tasks.size() == 1);
+  CHECK(tasks[0]["name"] == "Foo");
+  CHECK(tasks[0]["active_workers"] == 1);
+  CHECK(tasks[0]["running"] == true);
+
+  struct Bad {
+    std::string method, path;
+    int code;
+    std::string error;
+  };
+  for (const Bad& b : std::vector<Bad>{{"GET", "/tasks/Nope", 404, "not_found"},
+                                       {"POST", "/tasks/Nope/start", 404, "start_failed"},
+                                       {"POST", "/tasks/Foo/set/cardinality/x", 400, "bad_number"},
+                                       {"POST", "/tasks/Foo/set/cardinality/-1", 400, "set_failed"},
+                                       {"POST", "/tasks/Foo/set/cardinality/99999999999", 400, "bad_number"},
+                                       {"POST", "/tasks/Foo/set/colour/3", 400, "bad_option"},
+                                       {"GET", "/no/such/route", 404, "not_found"}}) {
+    INFO(b.method, " ", b.path);
+    auto res = b.method == "GET" ? s.client->Get(b.path.c_str(), s.json_accept())
+                                 : s.client->Post(b.path.c_str(), s.json_accept(), "", "text/plain");
+    REQUIRE(res);
+    CHECK(res->status == b.code);
+    json body = json::parse(res->body, nullptr, false);
+    REQUIRE_FALSE(body.is_discarded());
+    CHECK(body["error"] == b.error);
+    CHECK(body["detail"].is_string());
+  }
+  CHECK(s.engine.snapshot().find("Foo")->spec.n == 1);  // nothing changed
+}
+
+TEST_CASE("http: /metrics is Prometheus text - /healthz answers") {
+  Served s({fake_pool("foo", 2)});
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 2); }, 5s));
+  kill(running_pids(s.engine.snapshot(), "foo")[0], SIGKILL);
+  REQUIRE(wait_until([&] { return pool_of(s.engine.snapshot(), "foo").counters.exited_bad == 1 &&
+                                  pool_running(s.engine, "foo", 2); }, 5s));
+  auto r = s.client->Get("/metrics");
+  REQUIRE(r);
+  CHECK(r->get_header_value("Content-Type").rfind("text/plain; version=0.0.4", 0) == 0);
+  // Every line is a comment or `name{labels} value`, and each family is declared once.
+  const std::regex sample(R"(^[a-z_]+(\{[a-z_]+="[^"]*"(,[a-z_]+="[^"]*")*\})? -?[0-9.e+]+$)");
+  std::set<std::string> types;
+  std::istringstream in(r->body);
+  for (std::string line; std::getline(in, line);) {
+    INFO(line);
+    if (line.rfind("# TYPE ", 0) == 0) CHECK(types.insert(line.substr(7, line.find(' ', 7) - 7)).second);
+    if (line[0] != '#') CHECK(std::regex_match(line, sample));
+  }
+  CHECK(r->body.find("drover_pool_target{pool=\"foo\"} 2\n") != std::string::npos);
+  CHECK(r->body.find("drover_pool_exits_total{pool=\"foo\",kind=\"bad\"} 1\n") != std::string::npos);
+  CHECK(r->body.find("drover_pool_restarts_total{pool=\"foo\"} 1\n") != std::string::npos);
+  r = s.client->Get("/healthz");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(json::parse(r->body)["status"] == "ok");
+}
+
+TEST_CASE("http: concurrent clients while workers churn - garbage requests leave the engine healthy") {
+  PoolSpec churn = fake_pool("churn", 3, {"exit", "1", "0.05"});
+  churn.backoff = {.initial_s = 0.01, .max_s = 0.02, .factor = 2, .reset_after_s = 0};
+  churn.flap.max_exits = 1000000;
+  Served s({churn, fake_pool("steady", 2)});
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "steady", 2); }, 5s));
+  std::atomic<int> errors{0}, done{0};
+  std::vector<std::thread> clients;
+  for (int c = 0; c < 16; ++c)
+    clients.emplace_back([&, c] {
+      httplib::Client cl("127.0.0.1", s.http.port());
+      for (int i = 0; i < 50; ++i) {
+        auto r = (i + c) % 3 == 0 ? cl.Get("/metrics") : (i + c) % 3 == 1 ? cl.Get("/tasks") : cl.Get("/tasks/steady");
+        if (!r || r->status != 200) ++errors;
+        ++done;
+      }
+    });
+  for (auto& t : clients) t.join();
+  CHECK(errors == 0);
+  CHECK(done == 16 * 50);
+  // Garbage: truncated and oversized requests, wrong verbs, raw bytes.
+  httplib::Client cl("127.0.0.1", s.http.port());
+  auto big = cl.Post("/tasks/steady/start", std::string(1 << 20, 'x'), "text/plain");
+  CHECK((!big || big->status >= 400));
+  auto patch = cl.Patch("/tasks", "", "text/plain");
+  REQUIRE(patch);
+  CHECK(patch->status >= 400);
+  for (const char* raw : {"GARBAGE\r\n\r\n", "GET /tasks HTTP/1.1\r\nHost", "\x16\x03\x01\x02\x00", "GET /"}) {
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons(static_cast<uint16_t>(s.http.port()));
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    CHECK(write(fd, raw, std::strlen(raw)) > 0);
+    close(fd);
+  }
+  auto ok = cl.Get("/healthz");
+  REQUIRE(ok);
+  CHECK(ok->status == 200);
+  CHECK(pool_running(s.engine, "steady", 2));
+}
+
+TEST_CASE("http: listen addresses - loopback only in this slice") {
+  CHECK(parse_listen_address("127.0.0.1:8010").value() == std::make_pair(std::string("127.0.0.1"), 8010));
+  CHECK(parse_listen_address(":9000").value() == std::make_pair(std::string("127.0.0.1"), 9000));
+  CHECK(parse_listen_address("9001").value() == std::make_pair(std::string("127.0.0.1"), 9001));
+  CHECK_FALSE(parse_listen_address("host:port"));
+  CHECK_FALSE(parse_listen_address("127.0.0.1:70000"));
+  CHECK_FALSE(parse_listen_address(""));
+  TempDir dir;
+  Engine e(engine_options(dir));
+  HttpControl http(e);
+  Status s = http.start("0.0.0.0", 0);
+  CHECK_FALSE(s);
+  CHECK(s.message().find("loopback") != std::string::npos);
+}

@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "control/json_views.h"
 #include "control/prometheus_text.h"
 
 namespace drover {
@@ -33,7 +34,22 @@ void reply(const httplib::Request& req, httplib::Response& res, const std::strin
 void fail(const httplib::Request& req, httplib::Response& res, int code, const std::string& error,
           const std::string& detail) {
   res.status = code;
-  reply(req, res, "ERROR: " + detail, json{{"error", error}, {"detail", detail}});
+  if (req.path.rfind("/api/", 0) == 0)  // the JSON API answers JSON whatever the Accept
+    res.set_content(json{{"error", error}, {"detail", detail}}.dump() + "\n", "application/json");
+  else
+    reply(req, res, "ERROR: " + detail, json{{"error", error}, {"detail", detail}});
+}
+
+void send_json(httplib::Response& res, const json& body) { res.set_content(body.dump() + "\n", "application/json"); }
+
+// The request's body as a JSON object, or a 400 already written and nullopt.
+std::optional<json> json_body(const httplib::Request& req, httplib::Response& res) {
+  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+  if (body.is_discarded() || !body.is_object()) {
+    fail(req, res, 400, "bad_json", "the body must be a JSON object");
+    return std::nullopt;
+  }
+  return body;
 }
 
 const char* reason_phrase(int code) {
@@ -235,6 +251,7 @@ void HttpControl::routes() {
   s.Post(R"(/tasks/([^/]+)/set/([^/]+)/([^/]+))", bodyless(set));
   s.Put(R"(/tasks/([^/]+)/set/([^/]+)/([^/]+))", bodyless(set));
   s.Get(R"(/tasks/([^/]+)/set/([^/]+)/([^/]+))", set);
+  api_routes();
   s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;  // a route already said what went wrong
     fail(req, res, res.status, res.status == 404 ? "not_found" : "bad_request",
@@ -252,4 +269,96 @@ void HttpControl::routes() {
   });
 }
 
+// ---- the JSON API, /api/v1 ----------------------------------------------------------
+
+void HttpControl::api_routes() {
+  httplib::Server& s = *server_;
+  s.Get("/api/v1/pools", [this](const httplib::Request&, httplib::Response& res) {
+    json pools = json::array();
+    for (const auto& p : engine_.snapshot().pools) pools.push_back(pool_json(p, false));
+    send_json(res, json{{"pools", pools}});
+  });
+  s.Get(R"(/api/v1/pools/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    EngineSnapshot snap = engine_.snapshot();
+    const PoolSnapshot* p = snap.find(req.matches[1]);
+    if (!p) return fail(req, res, 404, "not_found", fmt::format("no pool named \"{}\"", std::string(req.matches[1])));
+    send_json(res, pool_json(*p, true));
+  });
+  // {"n": 3} resizes live; {"enabled": false|true} stops or starts the pool.
+  s.Patch(R"(/api/v1/pools/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    auto body = json_body(req, res);
+    if (!body) return;
+    std::optional<int> n;
+    std::optional<bool> enabled;
+    for (const auto& [key, value] : body->items()) {
+      if (key == "n" && value.is_number_integer() && value.get<int64_t>() >= 0 && value.get<int64_t>() <= INT32_MAX)
+        n = value.get<int>();
+      else if (key == "enabled" && value.is_boolean())
+        enabled = value.get<bool>();
+      else
+        return fail(req, res, 400, "bad_field",
+                    fmt::format("\"{}\": {} is not a field this takes (n: whole number >= 0, enabled: bool)", key,
+                                value.dump()));
+    }
+    if (!engine_.snapshot().find(name)) return fail(req, res, 404, "not_found", fmt::format("no pool named \"{}\"", name));
+    if (n)
+      if (auto r = engine_.configure({{name, *n}}); !r) return fail(req, res, http_code(r.error()), "bad_size", r.error().message());
+    if (enabled)
+      if (Status st = *enabled ? engine_.start(name) : engine_.stop(name); !st)
+        return fail(req, res, http_code(st), "failed", st.message());
+    EngineSnapshot snap = engine_.snapshot();
+    if (const PoolSnapshot* p = snap.find(name)) send_json(res, pool_json(*p, false));
+  });
+  s.Delete(R"(/api/v1/pools/([^/]+))", bodyless([this](const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    if (Status st = engine_.remove_pool(name); !st) return fail(req, res, http_code(st), "not_found", st.message());
+    send_json(res, json{{"removed", name}});
+  }));
+  // The shell's config{}: {"foo": 2, "bar": 0} merges sizes live; 0 or false removes a pool.
+  // The whole body is checked before anything changes.
+  s.Patch("/api/v1/config", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req, res);
+    if (!body) return;
+    EngineSnapshot snap = engine_.snapshot();
+    std::map<std::string, int> sizes;
+    std::vector<std::string> removes;
+    for (const auto& [name, value] : body->items()) {
+      if (!snap.find(name)) return fail(req, res, 404, "not_found", fmt::format("no pool named \"{}\"", name));
+      if (value.is_boolean() && !value.get<bool>()) {
+        removes.push_back(name);
+      } else if (value.is_number_integer() && value.get<int64_t>() >= 0 && value.get<int64_t>() <= INT32_MAX) {
+        if (value.get<int>() == 0) removes.push_back(name);
+        else sizes[name] = value.get<int>();
+      } else {
+        return fail(req, res, 400, "bad_size", fmt::format("\"{}\": {} must be a whole number >= 0 or false", name,
+                                                           value.dump()));
+      }
+    }
+    if (!sizes.empty())
+      if (auto r = engine_.configure(sizes); !r) return fail(req, res, http_code(r.error()), "bad_size", r.error().message());
+    for (const auto& name : removes) engine_.remove_pool(name);
+    json out = json::object();
+    for (const auto& p : engine_.snapshot().pools)
+      if (std::find(removes.begin(), removes.end(), p.spec.name) == removes.end()) out[p.spec.name] = p.spec.n;
+    send_json(res, json{{"pools", out}});
+  });
+  // The last n lines (default 100, at most 10000), of one pool with ?pool=.
+  s.Get("/api/v1/log", [this](const httplib::Request& req, httplib::Response& res) {
+    size_t n = 100;
+    if (req.has_param("n")) {
+      const std::string v = req.get_param_value("n");
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 10000)
+        return fail(req, res, 400, "bad_number", fmt::format("n = '{}' must be a whole number in 1..10000", v));
+    }
+    std::optional<std::string> pool;
+    if (req.has_param("pool")) pool = req.get_param_value("pool");
+    json lines = json::array();
+    for (const auto& l : engine_.log_tail(n, pool)) lines.push_back(log_line_json(l));
+    send_json(res, json{{"lines", lines}});
+  });
+}
+
 }  // namespace drover
+

@@ -10,6 +10,8 @@
 //   POST|PUT|GET /tasks/NAME/start   start the pool
 //   DELETE /tasks[/NAME], POST|PUT /tasks/NAME/stop
 //   POST|PUT|GET /tasks/NAME/set/cardinality/N
+//   the JSON API: GET /api/v1/pools[/NAME], PATCH /api/v1/pools/NAME {"n", "enabled"},
+//   DELETE /api/v1/pools/NAME, PATCH /api/v1/config {"name": n|false}, GET /api/v1/log?n=&pool=
 // Errors are 4xx/5xx with {"error", "detail"} (JSON) or one line of text. Bodies are
 // capped; no route reads one yet.
 #pragma once
@@ -40,6 +42,7 @@ class HttpControl {
 
  private:
   void routes();
+  void api_routes();
   Engine& engine_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;

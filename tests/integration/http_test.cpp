@@ -208,3 +208,88 @@ TEST_CASE("http: listen addresses - loopback only in this slice") {
   CHECK_FALSE(s);
   CHECK(s.message().find("loopback") != std::string::npos);
 }
+
+TEST_CASE("http: the JSON API - pools listed - patched live - removed - config merged - log tailed") {
+  Served s({fake_pool("foo", 2), fake_pool("bar", 1), fake_pool("baz", 1)});
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 2) && pool_running(s.engine, "bar", 1); }, 5s));
+  auto r = s.client->Get("/api/v1/pools");
+  REQUIRE(r);
+  json pools = json::parse(r->body)["pools"];
+  REQUIRE(pools.size() == 3);
+  CHECK(pools[1]["name"] == "baz");
+  r = s.client->Get("/api/v1/pools/foo");
+  REQUIRE(r);
+  json foo = json::parse(r->body);
+  CHECK(foo["running"] == 2);
+  CHECK(foo["workers"].size() == 2);
+  CHECK(foo["workers"][0]["state"] == "running");
+
+  const auto before = running_pids(s.engine.snapshot(), "foo");
+  r = s.client->Patch("/api/v1/pools/foo", R"({"n": 3})", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(json::parse(r->body)["n"] == 3);
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 3); }, 5s));
+  auto after = running_pids(s.engine.snapshot(), "foo");
+  for (pid_t p : before) CHECK(std::count(after.begin(), after.end(), p) == 1);
+
+  r = s.client->Patch("/api/v1/pools/bar", R"({"enabled": false})", "application/json");
+  REQUIRE(r);
+  CHECK(json::parse(r->body)["enabled"] == false);
+  REQUIRE(wait_until([&] { return pool_of(s.engine.snapshot(), "bar").workers.empty(); }, 5s));
+
+  r = s.client->Patch("/api/v1/config", R"({"foo": 1, "baz": 0})", "application/json");
+  REQUIRE(r);
+  CHECK(json::parse(r->body)["pools"] == json{{"bar", 1}, {"foo", 1}});
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 1) && !s.engine.snapshot().find("baz"); }, 5s));
+
+  r = s.client->Delete("/api/v1/pools/bar");
+  REQUIRE(r);
+  CHECK(json::parse(r->body)["removed"] == "bar");
+  REQUIRE(wait_until([&] { return !s.engine.snapshot().find("bar"); }, 5s));
+
+  r = s.client->Get("/api/v1/log?n=5&pool=foo");
+  REQUIRE(r);
+  json lines = json::parse(r->body)["lines"];
+  CHECK(lines.size() == 5);
+  for (const auto& l : lines) CHECK(l["pool"] == "foo");
+}
+
+TEST_CASE("http: the JSON API refuses bad input whole and changes nothing") {
+  Served s({fake_pool("foo", 2)});
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 2); }, 5s));
+  struct Bad {
+    std::string method, path, body;
+    int code;
+    std::string error;
+  };
+  for (const Bad& b : std::vector<Bad>{
+           {"PATCH", "/api/v1/pools/foo", "{\"n\": -1}", 400, "bad_field"},
+           {"PATCH", "/api/v1/pools/foo", "{\"n\": \"3\"}", 400, "bad_field"},
+           {"PATCH", "/api/v1/pools/foo", "{\"n\": 1e99}", 400, "bad_field"},
+           {"PATCH", "/api/v1/pools/foo", "{\"colour\": 1}", 400, "bad_field"},
+           {"PATCH", "/api/v1/pools/foo", "{\"n\": 99999}", 400, "bad_size"},
+           {"PATCH", "/api/v1/pools/foo", "[1]", 400, "bad_json"},
+           {"PATCH", "/api/v1/pools/foo", "{\"n\": 3", 400, "bad_json"},
+           {"PATCH", "/api/v1/pools/nope", "{\"n\": 3}", 404, "not_found"},
+           {"PATCH", "/api/v1/config", "{\"foo\": 3, \"nope\": 1}", 404, "not_found"},
+           {"PATCH", "/api/v1/config", "{\"foo\": 3.5}", 400, "bad_size"},
+           {"PATCH", "/api/v1/config", "not json", 400, "bad_json"},
+           {"DELETE", "/api/v1/pools/nope", "", 404, "not_found"},
+           {"GET", "/api/v1/log?n=0", "", 400, "bad_number"},
+           {"GET", "/api/v1/log?n=abc", "", 400, "bad_number"},
+           {"GET", "/api/v1/pools/nope", "", 404, "not_found"},
+       }) {
+    INFO(b.method, " ", b.path, " ", b.body);
+    auto res = b.method == "GET"      ? s.client->Get(b.path.c_str())
+               : b.method == "DELETE" ? s.client->Delete(b.path.c_str())
+                                      : s.client->Patch(b.path.c_str(), b.body, "application/json");
+    REQUIRE(res);
+    CHECK(res->status == b.code);
+    json body = json::parse(res->body, nullptr, false);
+    REQUIRE_FALSE(body.is_discarded());
+    CHECK(body["error"] == b.error);
+  }
+  CHECK(s.engine.snapshot().find("foo")->spec.n == 2);
+  CHECK(pool_running(s.engine, "foo", 2));
+}

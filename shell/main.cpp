@@ -39,9 +39,12 @@ constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
   --workers SPEC        pools as a spec string: foo=2:bar=2:baz,quux=5:*=1
   --cmd TEMPLATE        command for --workers and -c pools; {queue} is replaced ("rq worker {queue}")
   -c, --resque-pool YML resque-pool's config ("foo,bar": 2; sections by RACK_ENV/RAILS_ENV/RESQUE_ENV);
-                        without --cmd the workers run `rake resque:work`
-  --wpm-config JSON     workerpoolmanager's task config (path, filesuffix, keepalives, autotasks)
-  --heartbeat ENDPOINT  bind the heartbeat socket here (repeatable; default ipc:// in a 0700 dir)
+                        without --cmd the workers run `rake resque:work` (QUEUE and QUEUES set)
+  --wpm-config JSON     workerpoolmanager's task config (path, filesuffix, keepalives, autotasks):
+                        autotasks start, other tasks wait for start; keep-alives on its inbound_port;
+                        its pidfile unless --pid-file
+  --heartbeat ENDPOINT  bind the heartbeat socket here (repeatable; the first goes to the workers in
+                        DROVER_HEARTBEAT; default ipc:// in a 0700 dir); --wpm-config's is bound too
   --wpm-compat          also bind tcp://127.0.0.1:5591, where workerpoolmanager's workers send
   --http HOST:PORT      serve /healthz, /metrics and workerpoolmanager's /tasks routes (loopback)
   -e CODE               run Lua CODE in the shell and print its values, then stop (repeatable)
@@ -52,8 +55,11 @@ constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
   --pid-file PATH       write drover's pid to PATH while it runs
   -q, --quiet           with --no-shell: do not echo the log to stderr
   --version, -h/--help
-Signals: INT/TERM/QUIT stop gracefully (twice: kill now), HUP reloads CONFIG,
-TTIN/TTOU add/remove one worker per pool, USR1/USR2/CONT go to every worker.
+Pool sources add up: CONFIG.lua, --workers, -c and --wpm-config may be combined (a Lua
+config's defaults{} reach --workers and -c pools); a pool defined twice is an error.
+Signals: INT/TERM/QUIT stop gracefully (twice: kill now), HUP re-reads every config file
+(the heartbeat endpoints stay), TTIN/TTOU add/remove one worker per pool, USR1/USR2/CONT go
+to every worker.
 In the shell, Ctrl-C interrupts the running command; Ctrl-D or exit() stops drover.
 )";
 
@@ -131,6 +137,10 @@ std::optional<Args> parse_args(int argc, char** argv) {
   }
   if (a.config.empty() && a.workers.empty() && a.resque_pool.empty() && a.wpm_config.empty()) {
     fmt::print(stderr, "drover: give a config file, --workers, -c or --wpm-config\n{}", kUsage);
+    return std::nullopt;
+  }
+  if (!a.cmd.empty() && a.workers.empty() && a.resque_pool.empty()) {
+    fmt::print(stderr, "drover: --cmd is the command of --workers and -c pools: give one of them\n");
     return std::nullopt;
   }
   return a;
@@ -241,17 +251,29 @@ int main(int argc, char** argv) {
   options.leave_sigint = !args->no_shell;  // in the shell, Ctrl-C belongs to the REPL
   options.echo_fd = args->no_shell && !args->quiet ? STDERR_FILENO : -1;
   options.heartbeat_endpoints = args->heartbeat_endpoints;
+  auto also_bind = [&](const std::string& endpoint) {
+    auto& list = options.heartbeat_endpoints;
+    if (std::find(list.begin(), list.end(), endpoint) == list.end()) list.push_back(endpoint);
+  };
   if (!args->wpm_config.empty()) {
-    // Its workers send where the JSON says (read once: a reload cannot move the socket).
+    // Its workers send where the JSON says, hard-wired: that endpoint is always bound, even
+    // next to --heartbeat. Alone, it is the workers' DROVER_HEARTBEAT too; next to other
+    // pool sources, theirs keep the private ipc socket first. Read once (load_pools read it
+    // a moment ago): a reload cannot move a socket.
     auto wpm = drover::load_wpm_config(args->wpm_config);
-    if (wpm && options.heartbeat_endpoints.empty()) options.heartbeat_endpoints.push_back(wpm->heartbeat_endpoint);
+    if (!wpm) {
+      fmt::print(stderr, "drover: {}\n", wpm.error().message());
+      return 1;
+    }
+    const bool alone = args->config.empty() && args->workers.empty() && args->resque_pool.empty();
+    if (options.heartbeat_endpoints.empty() && !alone) options.heartbeat_endpoints.push_back("");
+    also_bind(wpm->heartbeat_endpoint);
+    if (args->pid_file.empty()) args->pid_file = wpm->pidfile;
   }
   if (args->wpm_compat) {
     // Workers of ours still get a private ipc socket first; wpm's find theirs on 5591.
     if (options.heartbeat_endpoints.empty()) options.heartbeat_endpoints.push_back("");
-    if (std::find(options.heartbeat_endpoints.begin(), options.heartbeat_endpoints.end(),
-                  drover::kWpmHeartbeatEndpoint) == options.heartbeat_endpoints.end())
-      options.heartbeat_endpoints.push_back(drover::kWpmHeartbeatEndpoint);
+    also_bind(drover::kWpmHeartbeatEndpoint);
   }
   std::optional<drover::Engine> engine;
   try {

@@ -2,6 +2,7 @@
 
 #include <cstdlib>
 #include <map>
+#include <vector>
 
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
@@ -16,10 +17,19 @@ Status at(const std::string& path, const YAML::Mark& mark, const std::string& wh
   return Status::invalid(fmt::format("{}:{}: {}", path, mark.line + 1, what));
 }
 
+// A mapping key as text. A key that is not a plain scalar (a list, a mapping, `~`)
+// names no queue and no environment.
+Result<std::string> key_of(const std::string& path, const YAML::Node& key) {
+  if (!key.IsScalar()) return at(path, key.Mark(), "expected a queue list (\"foo,bar\") or an environment name as the key");
+  return key.Scalar();
+}
+
 // Reads "queues: count" entries of one mapping into out (later ones override).
 Status read_entries(const std::string& path, const YAML::Node& map, std::map<std::string, int>& out) {
   for (const auto& kv : map) {
-    const std::string queues = kv.first.as<std::string>();
+    auto key = key_of(path, kv.first);
+    if (!key) return key.error();
+    const std::string& queues = *key;
     const YAML::Node& value = kv.second;
     if (!value.IsScalar()) return at(path, value.Mark(), fmt::format("\"{}\": expected a worker count", queues));
     int n = 0;
@@ -52,15 +62,21 @@ Result<std::vector<PoolSpec>> load_resque_pool_config(const std::string& path, c
   if (root.IsNull()) return Status::invalid(fmt::format("{}: empty: no queues to run", path));
   if (!root.IsMap()) return at(path, root.Mark(), "expected a mapping of \"queues\": count");
 
+  // resque-pool's rule: a key whose value is a mapping is an environment section, any
+  // other key a queue list. Only the chosen section is read: another one may hold
+  // anything. Its entries override or add to the top level's.
   std::map<std::string, int> counts;
   YAML::Node top = YAML::Node(YAML::NodeType::Map);
-  for (const auto& kv : root)
+  std::vector<YAML::Node> sections;
+  for (const auto& kv : root) {
+    auto key = key_of(path, kv.first);
+    if (!key) return key.error();
     if (!kv.second.IsMap()) top[kv.first] = kv.second;
+    else if (!env.empty() && *key == env) sections.push_back(kv.second);
+  }
   if (Status s = read_entries(path, top, counts); !s) return s;
-  if (!env.empty())
-    for (const auto& kv : root)
-      if (kv.second.IsMap() && kv.first.as<std::string>() == env)
-        if (Status s = read_entries(path, kv.second, counts); !s) return s;
+  for (const auto& section : sections)
+    if (Status s = read_entries(path, section, counts); !s) return s;
   if (counts.empty())
     return Status::invalid(fmt::format("{}: no queues for environment \"{}\"", path, env.empty() ? "(none)" : env));
 
@@ -69,7 +85,12 @@ Result<std::vector<PoolSpec>> load_resque_pool_config(const std::string& path, c
   for (const auto& [queues, n] : counts) spec += (spec.empty() ? "" : ":") + fmt::format("{}={}", queues, n);
   auto entries = parse_spec_string(spec);
   if (!entries) return Status::invalid(fmt::format("{}: {}", path, entries.error().message()));
-  return pools_from_spec(*entries, cmd_template.empty() ? kResqueDefaultCmd : cmd_template, defaults);
+  auto pools = pools_from_spec(*entries, cmd_template.empty() ? kResqueDefaultCmd : cmd_template, defaults);
+  if (!pools) return pools;
+  // resque reads QUEUES before QUEUE: one inherited from drover's own environment would
+  // win over the pool's QUEUE, so both are set.
+  for (auto& p : *pools) p.env["QUEUES"] = p.queue;
+  return pools;
 }
 
 }  // namespace drover

@@ -19,6 +19,54 @@ namespace {
 
 using nlohmann::json;
 
+// Parsing runs with exceptions off (json::parse(text, nullptr, false)), which says only
+// "discarded". To say where, the text is run once more through a SAX handler that ignores
+// every value and keeps the first parse error: where the parser gave up, and nlohmann's
+// reason.
+class ErrorLocator : public nlohmann::json_sax<json> {
+ public:
+  size_t offset = 0;  // 0-based byte offset of the last character read (at the end: the size)
+  std::string reason;
+
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return true; }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t position, const std::string&, const nlohmann::detail::exception& ex) override {
+    // position counts the characters read, the one that did not fit included. (The token
+    // text passed along is no guide: it may hold what came before the token.)
+    offset = position > 0 ? position - 1 : 0;
+    // "[json.exception.parse_error.101] parse error at line 4, column 3: syntax error ...":
+    // keep what follows the position, which is ours to print.
+    reason = ex.what();
+    if (size_t at = reason.find(": ", reason.find("parse error")); at != std::string::npos) reason.erase(0, at + 2);
+    return false;
+  }
+};
+
+// "file:LINE:COL: reason (byte offset N)" for text that json::parse discarded; LINE and
+// COL are 1-based, the offset 0-based, all at the character where parsing stopped (the
+// last of the offending token).
+Status syntax_error(const std::string& path, const std::string& text) {
+  ErrorLocator where;
+  json::sax_parse(text, &where);
+  const size_t at = std::min(where.offset, text.size());
+  const auto before = text.begin() + static_cast<std::ptrdiff_t>(at);
+  const size_t line = 1 + static_cast<size_t>(std::count(text.begin(), before, '\n'));
+  const size_t line_start = at == 0 ? std::string::npos : text.rfind('\n', at - 1);
+  const size_t column = at - (line_start == std::string::npos ? 0 : line_start + 1) + 1;
+  return Status::invalid(fmt::format("{}:{}:{}: {} (byte offset {})", path, line, column,
+                                     where.reason.empty() ? "not valid JSON" : where.reason, at));
+}
+
 struct Reader {
   std::string file;
 
@@ -54,21 +102,19 @@ Result<WpmConfig> load_wpm_config(const std::string& path) {
   std::stringstream text;
   text << in.rdbuf();
   const std::string body = text.str();
-  json doc;
-  try {
-    doc = json::parse(body);
-  } catch (const json::parse_error& e) {
-    // Point at the line as well as the byte: JSON errors are found by eye.
-    size_t line = 1 + std::count(body.begin(), body.begin() + std::min<size_t>(e.byte, body.size()), '\n');
-    return Status::invalid(fmt::format("{}:{}: {}", path, line, e.what()));
-  }
+  const json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
+  if (doc.is_discarded()) return syntax_error(path, body);
   Reader r{path};
   if (!doc.is_object()) return r.error("top level", "must be an object");
 
   WpmConfig cfg;
   auto port = r.integer(doc, "port", "port", 8010);
   if (!port) return port.error();
+  if (*port > 65535) return r.error("port", "must be a port (0..65535)");
   cfg.http_port = static_cast<int>(*port);
+  auto pidfile = r.string(doc, "pidfile", "pidfile");
+  if (!pidfile) return pidfile.error();
+  cfg.pidfile = *pidfile;
 
   json keepalives = doc.value("keepalives", json::object());
   if (!keepalives.is_object()) return r.error("keepalives", "must be an object");
@@ -84,6 +130,8 @@ Result<WpmConfig> load_wpm_config(const std::string& path) {
   auto grace_ms = r.integer(keepalives, "grace_period", "keepalives", 0);
   if (!grace_ms) return grace_ms.error();
   if (*grace_ms == 0) *grace_ms = 100;
+  // ZeroMQ binds an address or an interface name, never a DNS name: localhost is spelled
+  // out, anything else goes as it is and a bad one fails at bind, naming the endpoint.
   std::string bind_host = host->empty() || *host == "localhost" ? "127.0.0.1" : *host;
   cfg.heartbeat_endpoint = fmt::format("tcp://{}:{}", bind_host, *inbound);
 
@@ -134,7 +182,9 @@ Result<WpmConfig> load_wpm_config(const std::string& path) {
     p.autostart = true;
     auto n = r.integer(task, "cardinality", where, 0);
     if (!n) return n.error();
-    if (*n > 0) p.n = static_cast<int>(std::min<int64_t>(*n, kDefaultMaxWorkers));
+    if (*n > kDefaultMaxWorkers)
+      return r.error(where + ".cardinality", fmt::format("{} is out of range 0..{}", *n, kDefaultMaxWorkers));
+    if (*n > 0) p.n = static_cast<int>(*n);
     auto cmd = r.string(task, "cmd", where);
     if (!cmd) return cmd.error();
     if (!cmd->empty()) p.argv = {*cmd};
@@ -153,6 +203,9 @@ Result<WpmConfig> load_wpm_config(const std::string& path) {
     auto grace = r.integer(task, "grace_period", where, 0);
     if (!grace) return grace.error();
     if (*grace > 0) p.grace_s = static_cast<double>(*grace) / 1000.0;
+    // Only the tasks that start are held to this. A stopped task's file may be a library
+    // the others include (a BaseTask.php): workerpoolmanager never runs it, nor do we
+    // until `start`, which then fails on exec and says so.
     if (cmd->empty() && !executable(p.argv[0]))
       return r.error(where, fmt::format("task file {} is not executable (chmod +x it, or give a cmd)", p.argv[0]));
   }

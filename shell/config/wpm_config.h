@@ -9,17 +9,29 @@
 //
 // - Every file in `path` (relative: to the JSON file's directory) whose name ends with
 //   `filesuffix` is a task named by the file name without the suffix, run as that file,
-//   one worker. Tasks named in `autotasks` start with drover; the others are defined
-//   stopped (PoolSpec::autostart = false) until start "Name", as in workerpoolmanager.
-//   An autotask must name a discovered task; its cardinality (if > 0), cmd and args (if
-//   given) override the file's.
+//   one worker. An autotask must name a discovered task; its cardinality (if > 0), cmd
+//   (if non-empty) and args (if non-empty) override the file's, and its file must be
+//   executable unless a cmd is given.
+// - Tasks named in `autotasks` start with drover. The others are pools that exist but are
+//   stopped: PoolSpec::autostart = false with their n (1) kept, so `start "Name"` (shell,
+//   HTTP) brings them up as workerpoolmanager's start does, and `config{Name = 3}` sizes
+//   them. They show in status() with 0 running. (Not n = 0: that would lose the size to
+//   start with, and would make an operator's `start` a no-op.)
 // - Times are milliseconds there, seconds here. A worker that never sends a keep-alive is
-//   stalled after stall_timeout (default 60 s): heartbeat = { timeout, require = true }.
-//   grace_period (default 100 ms) is the SIGTERM -> SIGKILL grace, per task or global.
-// - Keep-alives arrive on tcp://HOST:inbound_port (default localhost:5591), which is what
-//   their workers connect to: heartbeat_endpoint. `port` (HTTP control) is kept for the
-//   control plane. capture_output, internal_port and pidfile are accepted and ignored:
-//   drover always captures output, needs no internal proxy, and has --pid-file.
+//   stalled after stall_timeout (default 60 s): heartbeat = { timeout, require = true },
+//   as the original sets LastAliveAt to the start time. grace_period (default 100 ms) is
+//   the SIGTERM -> SIGKILL grace. Both may also be given per autotask. 0 means the default.
+// - Keep-alives arrive on tcp://HOST:inbound_port, which is what their workers connect to:
+//   heartbeat_endpoint. HOST "localhost" (or none) binds 127.0.0.1; any other value is
+//   bound as written, so it must be an address or an interface name ("0.0.0.0", "eth0"):
+//   ZeroMQ does not resolve names for bind.
+// - `port` (HTTP control) is kept for the control plane; `pidfile` is drover's pid file
+//   unless --pid-file is given (relative: to drover's cwd, as there). capture_output and
+//   internal_port are accepted and ignored: drover always captures output and needs no
+//   internal proxy.
+//
+// Errors name the file and the key ("tasks.json: autotasks.Foo: cannot find task Foo"),
+// or for a syntax error the line, column and byte offset.
 #pragma once
 
 #include <string>
@@ -31,11 +43,13 @@
 namespace drover {
 
 struct WpmConfig {
-  std::vector<PoolSpec> pools;     // sorted by name
+  std::vector<PoolSpec> pools;     // sorted by name; every discovered task, started or not
   std::string heartbeat_endpoint;  // "tcp://127.0.0.1:5591"
   int http_port = 8010;
+  std::string pidfile;             // as written; empty: none
 };
 
+// Reads and checks the whole file; touches nothing else. Any thread.
 Result<WpmConfig> load_wpm_config(const std::string& path);
 
 }  // namespace drover

@@ -73,7 +73,21 @@ TEST_CASE("resque-pool config: queue lists and the command template") {
   CHECK((*r)[0].argv == std::vector<std::string>{"rq", "worker", "foo,bar"});
   auto plain = load_resque_pool_config(f.path(), "", "");
   REQUIRE(plain);
-  CHECK((*plain)[0].argv == std::vector<std::string>{"rake", "resque:work"});  // reads QUEUE
+  CHECK((*plain)[0].argv == std::vector<std::string>{"rake", "resque:work"});  // reads QUEUES or QUEUE
+  // QUEUES too: resque prefers it, so one inherited from drover's environment must not win.
+  CHECK((*plain)[0].env.at("QUEUES") == "foo,bar");
+  CHECK((*plain)[0].queue == "foo,bar");  // the engine's QUEUE
+}
+
+TEST_CASE("resque-pool config: a Lua config's defaults reach every pool") {
+  YamlFile f("foo: 2\n");
+  PoolSpec defaults;
+  defaults.grace_s = 3;
+  defaults.env = {{"MODE", "fast"}};
+  auto r = load_resque_pool_config(f.path(), "", "", defaults);
+  REQUIRE(r);
+  CHECK((*r)[0].grace_s == 3);
+  CHECK((*r)[0].env == std::map<std::string, std::string>{{"MODE", "fast"}, {"QUEUES", "foo"}});
 }
 
 TEST_CASE("resque-pool config: the environment comes from RACK_ENV - RAILS_ENV - RESQUE_ENV in that order") {
@@ -102,6 +116,26 @@ TEST_CASE("resque-pool config: errors name the line") {
   CHECK(error_of("foo: 1\n  bar: [\n").find(":2:") == 0);  // a YAML syntax error
   CHECK(error_of("production:\n  foo: 1\n") == ": no queues for environment \"(none)\"");
   CHECK(error_of("\"a b\": 1\n").find("a b") != std::string::npos);  // not a pool name
+}
+
+TEST_CASE("resque-pool config: nested junk is refused in the chosen section only") {
+  const std::string text = "foo: 1\nproduction:\n  bar:\n    baz: 1\nstaging:\n  what: [1]\n";
+  CHECK(error_of(text, "production") == ":4: \"bar\": expected a worker count");
+  // Not the chosen section: resque-pool never reads it, nor do we.
+  CHECK(error_of(text, "") == "");
+  CHECK(error_of(text, "development") == "");
+  // A list as a section is a queue list without a count.
+  CHECK(error_of("foo: 1\nstaging:\n  - what\n") == ":3: \"staging\": expected a worker count");
+  // Keys that are not text name nothing.
+  CHECK(error_of("? [a, b]\n: 1\n") == ":1: expected a queue list (\"foo,bar\") or an environment name as the key");
+  CHECK(error_of("foo: 1\n~: 2\n").find(":2: expected a queue list") == 0);
+  CHECK(error_of("production:\n  ? {a: 1}\n  : 2\n", "production").find(":2: expected a queue list") == 0);
+}
+
+TEST_CASE("resque-pool config: an empty file or one of comments only runs nothing and says so") {
+  CHECK(error_of("") == ": empty: no queues to run");
+  CHECK(error_of("# nothing yet\n\n") == ": empty: no queues to run");
+  CHECK(error_of("production:\n  foo: 0\n", "production") == "");  // 0 is a count: a pool, stopped at 0
 }
 
 TEST_CASE("resque-pool config: the shipped example loads") {

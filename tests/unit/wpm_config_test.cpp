@@ -124,9 +124,9 @@ TEST_CASE("wpm config: errors name the file and the key") {
   CHECK(error_of(load_wpm_config(d.config(R"({"path": "tasks", "filesuffix": "Task.php",
       "autotasks": {"A": {"args": "x"}}})"))).find("autotasks.A.args: must be a list of strings") !=
         std::string::npos);
-  // A syntax error names the line.
-  const std::string bad = d.config("{\n  \"path\": \"tasks\",\n  \"filesuffix\": \"Task.php\"\n  \"autotasks\": {}\n}");
-  CHECK(error_of(load_wpm_config(bad)).find(bad + ":4:") == 0);
+  CHECK(error_of(load_wpm_config(d.config(R"({"path": "tasks", "filesuffix": "Task.php",
+      "autotasks": {"A": {"cardinality": 10001}}})"))).find("autotasks.A.cardinality: 10001 is out of range") !=
+        std::string::npos);
   CHECK(error_of(load_wpm_config(d.tasks() + "/missing.json")).find("cannot read") != std::string::npos);
   CHECK(error_of(load_wpm_config(d.config("[1, 2]"))).find("must be an object") != std::string::npos);
 }
@@ -137,4 +137,47 @@ TEST_CASE("wpm config: the shipped example loads") {
   CHECK(pool(*c, "Example").autostart);
   CHECK(pool(*c, "Example").n == 2);
   CHECK_FALSE(pool(*c, "Idle").autostart);
+}
+
+TEST_CASE("wpm config: a syntax error names the line - the column and the byte") {
+  TaskDir d;
+  // The missing ',' after "Task.php": the parser stops at the end of the next key, the
+  // closing quote of "autotasks" on line 4, column 13.
+  const std::string text = "{\n  \"path\": \"tasks\",\n  \"filesuffix\": \"Task.php\"\n  \"autotasks\": {}\n}";
+  const std::string bad = d.config(text);
+  const std::string err = error_of(load_wpm_config(bad));
+  CHECK(err.find(bad + ":4:13: syntax error while parsing object - unexpected string literal") == 0);
+  CHECK(err.find("(byte offset " + std::to_string(text.find("\"autotasks\"") + 10) + ")") != std::string::npos);
+  CHECK(err.find("[json.exception") == std::string::npos);  // nlohmann's prefix is not ours to show
+  CHECK(error_of(load_wpm_config(d.config(""))).find(":1:1: ") != std::string::npos);
+  CHECK(error_of(load_wpm_config(d.config("{\"path\": \"tasks\",}"))).find(":1:18: ") != std::string::npos);
+  CHECK(error_of(load_wpm_config(d.config("{\"path\":\n  \"tasks\""))).find(":2:10: ") != std::string::npos);  // at the end
+}
+
+TEST_CASE("wpm config: tasks that do not start may be any file - only the started ones must be executable") {
+  TaskDir d;
+  d.task("RunTask.sh");
+  d.task("BaseTask.sh", /*exec=*/false);  // a library the others source: never run
+  auto c = load_wpm_config(d.config(R"({"path": "tasks", "filesuffix": "Task.sh", "autotasks": {"Run": {}}})"));
+  REQUIRE(c);
+  CHECK(pool(*c, "Run").autostart);
+  CHECK_FALSE(pool(*c, "Base").autostart);
+  CHECK(pool(*c, "Base").n == 1);  // kept for start "Base"
+}
+
+TEST_CASE("wpm config: pidfile - port and a keep-alive host other than localhost are kept as written") {
+  TaskDir d;
+  d.task("aTask.sh");
+  auto c = load_wpm_config(d.config(R"({"path": "tasks", "filesuffix": "Task.sh", "port": 9000,
+    "pidfile": "/var/run/php.d/example.pid", "keepalives": {"host": "0.0.0.0", "inbound_port": 7000}})"));
+  REQUIRE(c);
+  CHECK(c->pidfile == "/var/run/php.d/example.pid");
+  CHECK(c->http_port == 9000);
+  CHECK(c->heartbeat_endpoint == "tcp://0.0.0.0:7000");
+  auto plain = load_wpm_config(d.config(R"({"path": "tasks", "filesuffix": "Task.sh", "keepalives": {"host": "127.0.0.1"}})"));
+  REQUIRE(plain);
+  CHECK(plain->pidfile.empty());
+  CHECK(plain->heartbeat_endpoint == "tcp://127.0.0.1:5591");
+  CHECK(error_of(load_wpm_config(d.config(R"({"path": "tasks", "filesuffix": "Task.sh", "port": 80000})")))
+            .find("port: must be a port") != std::string::npos);
 }

@@ -1,0 +1,311 @@
+// The seeds' config formats through the real binary (issue 3): resque-pool's YAML under
+// `drover -c`, workerpoolmanager's JSON under `drover --wpm-config`, each with --no-shell
+// as a service runs them. What is checked is what a worker sees (its pool, QUEUE, QUEUES,
+// DROVER_HEARTBEAT in /proc/PID/environ) and how many there are; the loaders' rules are
+// unit-tested in tests/unit/{resque_pool,wpm}_config_test.cpp. Heartbeats themselves are
+// not exercised here.
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "tests/support/test_util.h"
+
+extern char** environ;
+
+using namespace drover::test;
+
+namespace {
+
+// A drover started with extra environment variables (RACK_ENV ...) set for it alone,
+// stdin /dev/null, stdout to ERR.out, stderr to ERR. SIGKILLed and reaped on scope exit
+// if the test did not end it; its orphan guard then takes the workers along.
+class Drover {
+ public:
+  Drover(const std::vector<std::string>& args, const std::string& err,
+         const std::map<std::string, std::string>& extra_env = {}) {
+    std::vector<std::string> argv{drover_path()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    std::vector<char*> cargv;
+    for (auto& a : argv) cargv.push_back(a.data());
+    cargv.push_back(nullptr);
+    // This process's environment without the variables the test sets or must not leak.
+    for (char** e = environ; *e; ++e) {
+      std::string kv = *e;
+      std::string key = kv.substr(0, kv.find('='));
+      if (extra_env.count(key) || key == "RACK_ENV" || key == "RAILS_ENV" || key == "RESQUE_ENV" ||
+          key == "QUEUES" || key == "NOTIFY_SOCKET")
+        continue;
+      env_.push_back(kv);
+    }
+    for (const auto& [k, v] : extra_env) env_.push_back(k + "=" + v);
+    std::vector<char*> cenv;
+    for (auto& e : env_) cenv.push_back(e.data());
+    cenv.push_back(nullptr);
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, 1, (err + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int rc = posix_spawn(&pid_, drover_path(), &fa, nullptr, cargv.data(), cenv.data());
+    posix_spawn_file_actions_destroy(&fa);
+    REQUIRE(rc == 0);
+    REQUIRE(pid_ > 1);
+  }
+  ~Drover() {
+    if (pid_ > 0) {
+      kill(pid_, SIGKILL);
+      waitpid(pid_, nullptr, 0);
+    }
+  }
+  Drover(const Drover&) = delete;
+  Drover& operator=(const Drover&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void signal(int sig) const {
+    REQUIRE(pid_ > 1);  // never kill(-1, ...) or kill(0, ...)
+    REQUIRE(kill(pid_, sig) == 0);
+  }
+  // Exit status (128 + N for death by signal N), or -1 on timeout.
+  int wait_exit(std::chrono::milliseconds timeout) {
+    int status = 0;
+    if (!wait_until([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout)) return -1;
+    pid_ = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  // drover's workers by the pool it told them they belong to (DROVER_POOL). The orphan
+  // guard, drover's other child, has none and is left out.
+  std::map<std::string, std::vector<pid_t>> workers_by_pool() const {
+    std::map<std::string, std::vector<pid_t>> out;
+    for (pid_t c : children_of(pid_))
+      if (std::string pool = proc_env(c, "DROVER_POOL"); !pool.empty()) out[pool].push_back(c);
+    return out;
+  }
+  // The pool sizes seen right now, e.g. {{"foo", 1}, {"foo,bar", 2}}.
+  std::map<std::string, size_t> counts() const {
+    std::map<std::string, size_t> out;
+    for (const auto& [pool, pids] : workers_by_pool()) out[pool] = pids.size();
+    return out;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::vector<std::string> env_;
+};
+
+// A TCP port free a moment ago on 127.0.0.1, so that tests running side by side (and
+// workerpoolmanager itself on 5591) never meet on one.
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  socklen_t len = sizeof addr;
+  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+// Someone listens on 127.0.0.1:port (our own bind fails with EADDRINUSE).
+bool port_taken(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bool taken = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 && errno == EADDRINUSE;
+  close(fd);
+  return taken;
+}
+
+// A task file as a workerpoolmanager user writes one: a script that just sleeps.
+void write_task(const TempDir& dir, const std::string& file, mode_t mode = 0755) {
+  const std::string path = dir.file("tasks/" + file);
+  write_file(path, "#!/bin/sh\n# a task that does nothing, slowly\nexec sleep 1000\n");
+  REQUIRE(chmod(path.c_str(), mode) == 0);
+}
+
+void check_no_zombie_child() { CHECK(zombie_children_of(getpid()).empty()); }
+
+constexpr const char* kResquePool = R"(# top level: every environment
+foo: 1
+"foo,bar": 1
+baz: 2
+production:
+  "foo,bar": 2
+  quux: 1
+  baz: 0
+development:
+  foo: 5
+)";
+
+}  // namespace
+
+TEST_CASE("seed configs: -c resque-pool.yml - RACK_ENV picks the section - each pool's workers get its QUEUE") {
+  TempDir dir;
+  write_file(dir.file("resque-pool.yml"), kResquePool);
+  // RACK_ENV comes before RAILS_ENV: production, not development.
+  Drover d({"-c", dir.file("resque-pool.yml"), "--cmd", std::string(fake_worker_path()) + " env", "--no-shell", "-q",
+            "--log", dir.file("log")},
+           dir.file("err"), {{"RACK_ENV", "production"}, {"RAILS_ENV", "development"}, {"QUEUES", "inherited"}});
+  const std::map<std::string, size_t> expected{{"foo", 1}, {"foo,bar", 2}, {"quux", 1}};  // baz: 0
+  REQUIRE(wait_until([&] { return d.counts() == expected; }, 5s));
+  for (const auto& [pool, pids] : d.workers_by_pool()) {
+    for (pid_t w : pids) {
+      CHECK(proc_exe(w).find("fake_worker") != std::string::npos);
+      CHECK(proc_env(w, "QUEUE") == pool);
+      CHECK(proc_env(w, "QUEUES") == pool);  // not drover's own "inherited"
+    }
+  }
+  // The workers say so themselves (fake_worker env prints its QUEUE).
+  CHECK(wait_until([&] {
+    const std::string log = read_file(dir.file("log"));
+    return log.find("QUEUE=foo,bar") != std::string::npos && log.find("QUEUE=quux") != std::string::npos;
+  }, 3s));
+
+  // SIGHUP re-reads the YAML: production's quux grows, baz comes up, foo,bar's survive.
+  const std::vector<pid_t> foobar = d.workers_by_pool()["foo,bar"];
+  std::string grown = kResquePool;
+  grown.replace(grown.find("  quux: 1\n  baz: 0"), std::strlen("  quux: 1\n  baz: 0"), "  quux: 3\n  baz: 1");
+  write_file(dir.file("resque-pool.yml"), grown);
+  d.signal(SIGHUP);
+  const std::map<std::string, size_t> after{{"baz", 1}, {"foo", 1}, {"foo,bar", 2}, {"quux", 3}};
+  CHECK(wait_until([&] { return d.counts() == after; }, 5s));
+  auto survivors = d.workers_by_pool()["foo,bar"];
+  std::sort(survivors.begin(), survivors.end());
+  CHECK(survivors == foobar);
+
+  d.signal(SIGTERM);
+  CHECK(d.wait_exit(10s) == 0);
+  check_no_zombie_child();
+}
+
+TEST_CASE("seed configs: -c without --cmd runs resque's rake resque:work - with no RACK_ENV the top level") {
+  TempDir dir;
+  write_file(dir.file("resque-pool.yml"), kResquePool);
+  // `rake` may not exist here: what counts is the command drover would run, shown by the
+  // shell's status without waiting for any worker.
+  Drover d({"-c", dir.file("resque-pool.yml"), "-e",
+            "local p = status().pools print(p.foo.n, p['foo,bar'].n, p.baz.n, p.quux == nil)"},
+           dir.file("err"));
+  CHECK(d.wait_exit(10s) == 0);
+  CHECK(read_file(dir.file("err.out")) == "1\t1\t2\ttrue\n");
+  check_no_zombie_child();
+}
+
+TEST_CASE("seed configs: --wpm-config runs the autotask with its cardinality - the other tasks stay stopped") {
+  TempDir dir;
+  std::filesystem::create_directory(dir.file("tasks"));
+  write_task(dir, "SleepTask.sh");
+  write_task(dir, "OtherTask.sh");
+  write_task(dir, "BaseTask.sh", 0644);  // not executable: fine, it never starts
+  write_task(dir, "notes.txt");          // not a task: wrong suffix
+  const int port = free_port();
+  write_file(dir.file("tasks.json"), R"({"port": 8010,
+    "keepalives": {"host": "localhost", "inbound_port": )" + std::to_string(port) + R"(,
+                   "stall_timeout": 60000, "grace_period": 1000},
+    "pidfile": ")" + dir.file("wpm.pid") + R"(",
+    "path": "tasks/", "filesuffix": "Task.sh",
+    "autotasks": {"Sleep": {"cardinality": 3, "capture_output": true}}})");
+  // drover runs in the test's cwd: "tasks/" is found next to the JSON all the same.
+  const std::string pidfile = dir.file("wpm.pid");
+  Drover d({"--wpm-config", dir.file("tasks.json"), "--no-shell", "-q", "--log", dir.file("log")}, dir.file("err"));
+  REQUIRE(wait_until([&] { return d.counts() == std::map<std::string, size_t>{{"Sleep", 3}}; }, 5s));
+  const std::string sleep_exe = std::filesystem::canonical("/bin/sleep");
+  const std::vector<pid_t> sleeps = d.workers_by_pool()["Sleep"];  // a copy: the map is a temporary
+  for (pid_t w : sleeps) {
+    CHECK(wait_until([&] { return proc_exe(w) == sleep_exe; }, 2s));  // the task file ran, and exec'd
+    CHECK(proc_env(w, "QUEUE") == "Sleep");
+    CHECK(proc_env(w, "DROVER_HEARTBEAT") == "tcp://127.0.0.1:" + std::to_string(port));
+  }
+  CHECK(port_taken(port));
+  CHECK(wait_until([&] {
+    const std::string log = read_file(dir.file("log"));
+    return log.find("Other pool-added: n=1 (stopped until start)") != std::string::npos &&
+           log.find("Base pool-added: n=1 (stopped until start)") != std::string::npos;
+  }, 2s));
+  CHECK(read_file(pidfile) == std::to_string(d.pid()) + "\n");
+  // Still only the autotask's, a while later.
+  CHECK(d.counts() == std::map<std::string, size_t>{{"Sleep", 3}});
+
+  d.signal(SIGTERM);
+  CHECK(d.wait_exit(10s) == 0);
+  CHECK_FALSE(std::filesystem::exists(pidfile));
+  check_no_zombie_child();
+}
+
+TEST_CASE("seed configs: --wpm-config - a stopped task comes up on start with its cardinality") {
+  TempDir dir;
+  std::filesystem::create_directory(dir.file("tasks"));
+  write_task(dir, "SleepTask.sh");
+  write_task(dir, "OtherTask.sh");
+  write_file(dir.file("tasks.json"), R"({"keepalives": {"inbound_port": )" + std::to_string(free_port()) +
+                                         R"(}, "path": "tasks", "filesuffix": "Task.sh", "autotasks": {"Sleep": {}}})");
+  Drover d({"--wpm-config", dir.file("tasks.json"), "-e", "local p = status().pools print(p.Sleep.n, p.Other.n, p.Other.target)",
+            "-e", "start 'Other'", "-e", "print(status().pools.Other.target)"},
+           dir.file("err"));
+  CHECK(d.wait_exit(10s) == 0);
+  CHECK(read_file(dir.file("err.out")) == "1\t1\t0\ntrue\n1\n");  // start() returns true
+  check_no_zombie_child();
+}
+
+TEST_CASE("seed configs: --heartbeat next to --wpm-config - workers get the first - the config's port is bound too") {
+  TempDir dir;
+  std::filesystem::create_directory(dir.file("tasks"));
+  write_task(dir, "SleepTask.sh");
+  const int port = free_port();
+  write_file(dir.file("tasks.json"), R"({"keepalives": {"inbound_port": )" + std::to_string(port) +
+                                         R"(}, "path": "tasks", "filesuffix": "Task.sh", "autotasks": {"Sleep": {}}})");
+  const std::string mine = "ipc://" + dir.file("hb.sock");
+  Drover d({"--wpm-config", dir.file("tasks.json"), "--heartbeat", mine, "--no-shell", "-q"}, dir.file("err"));
+  REQUIRE(wait_until([&] { return d.counts() == std::map<std::string, size_t>{{"Sleep", 1}}; }, 5s));
+  CHECK(proc_env(d.workers_by_pool()["Sleep"][0], "DROVER_HEARTBEAT") == mine);
+  CHECK(port_taken(port));
+  d.signal(SIGTERM);
+  CHECK(d.wait_exit(10s) == 0);
+  check_no_zombie_child();
+}
+
+TEST_CASE("seed configs: bad files and flags exit before anything starts - naming the problem") {
+  TempDir dir;
+  std::filesystem::create_directory(dir.file("tasks"));
+  write_task(dir, "SleepTask.sh");
+  auto run = [&](const std::vector<std::string>& args, int want) {
+    Drover d(args, dir.file("err"));
+    CHECK(d.wait_exit(10s) == want);
+    return read_file(dir.file("err"));
+  };
+  write_file(dir.file("tasks.json"), R"({"path": "tasks", "filesuffix": "Task.sh", "autotasks": {"Nope": {}}})");
+  CHECK(run({"--wpm-config", dir.file("tasks.json"), "--no-shell"}, 1)
+            .find("tasks.json: autotasks.Nope: cannot find task Nope") != std::string::npos);
+  write_file(dir.file("tasks.json"), "{\"path\": \"tasks\",\n \"filesuffix\": \"Task.sh\" \"autotasks\": {}}");
+  CHECK(run({"--wpm-config", dir.file("tasks.json"), "--no-shell"}, 1).find("tasks.json:2:") != std::string::npos);
+  write_file(dir.file("pool.yml"), "foo: 1\nproduction:\n  foo: x\n");
+  Drover bad_env({"-c", dir.file("pool.yml"), "--cmd", "sleep 100", "--no-shell"}, dir.file("err"),
+                 {{"RESQUE_ENV", "production"}});
+  CHECK(bad_env.wait_exit(10s) == 1);
+  CHECK(read_file(dir.file("err")).find("pool.yml:3: \"foo\": count 'x' must be a whole number") != std::string::npos);
+  // A pool given twice, by a Lua config and the YAML.
+  write_file(dir.file("pools.lua"), "pool \"foo\" { cmd = \"sleep 100\" }\n");
+  write_file(dir.file("pool.yml"), "foo: 1\n");
+  CHECK(run({dir.file("pools.lua"), "-c", dir.file("pool.yml"), "--cmd", "sleep 100", "--no-shell"}, 1)
+            .find("\"foo\" is defined twice") != std::string::npos);
+  CHECK(run({dir.file("pools.lua"), "--cmd", "sleep 100", "--no-shell"}, 2).find("--cmd is the command of") !=
+        std::string::npos);
+  check_no_zombie_child();
+}

@@ -96,6 +96,18 @@ std::string read_string(lua_State* L, const std::string& what, const char* field
   return std::string(s, len);
 }
 
+// A heartbeat timeout: seconds in (0, kMaxHeartbeatTimeout]. Zero is refused rather than
+// read as "off", which is spelled heartbeat = false.
+constexpr double kMaxHeartbeatTimeout = 86400;
+double read_heartbeat_timeout(lua_State* L, const std::string& what, const char* field) {
+  double v = read_number(L, what, field);
+  if (!(v > 0 && v <= kMaxHeartbeatTimeout))  // also refuses nan
+    luaL_error(L, "%s: %s must be a number of seconds in (0, %d], got %s%s", what.c_str(), field,
+               static_cast<int>(kMaxHeartbeatTimeout), lua_tostring(L, -1),
+               v == 0 ? " (heartbeat = false turns heartbeats off)" : "");
+  return v;
+}
+
 // Iterates the table on top of the stack, calling fn(key) with the value on top; fn
 // returns false for a key it does not know. `table` is null for the pool's own table.
 template <typename Fn>
@@ -188,20 +200,22 @@ void read_fields(lua_State* L, int idx, PoolSpec& spec, const std::string& what,
         return true;
       });
     } else if (key == "heartbeat") {
-      // heartbeat = false (exit-only supervision), = 30 (a timeout), = { timeout, require }.
-      spec.heartbeat = {};
+      // heartbeat = false (exit-only supervision), = 30 (short for { timeout = 30 }), or
+      // = { timeout = S, require = B }. A table merges into the inherited setting field by
+      // field, as backoff and flap do; false turns it off whatever defaults said.
       if (lua_type(L, -1) == LUA_TBOOLEAN) {
         if (lua_toboolean(L, -1))
           luaL_error(L, "%s: heartbeat = true says no timeout; write heartbeat = { timeout = 30 }", what.c_str());
+        spec.heartbeat = {};
       } else if (lua_type(L, -1) == LUA_TNUMBER) {
-        spec.heartbeat.timeout_s = read_number(L, what, "heartbeat");
+        spec.heartbeat.timeout_s = read_heartbeat_timeout(L, what, "heartbeat");
       } else {
         if (!lua_istable(L, -1))
           luaL_error(L, "%s: heartbeat must be false, a timeout in seconds or { timeout = S, require = B }, got %s",
                      what.c_str(), luaL_typename(L, -1));
         each_field(L, what, "heartbeat", kHeartbeatFields, [&](const std::string& f) {
           if (f == "timeout") {
-            spec.heartbeat.timeout_s = read_number(L, what, "heartbeat.timeout");
+            spec.heartbeat.timeout_s = read_heartbeat_timeout(L, what, "heartbeat.timeout");
           } else if (f == "require") {
             if (lua_type(L, -1) != LUA_TBOOLEAN)
               luaL_error(L, "%s: heartbeat.require must be true or false, got %s", what.c_str(), luaL_typename(L, -1));
@@ -212,13 +226,10 @@ void read_fields(lua_State* L, int idx, PoolSpec& spec, const std::string& what,
           return true;
         });
       }
-      // Checked here, not only in validate_pool_spec, so the error points at this line.
-      if (!(spec.heartbeat.timeout_s >= 0) || spec.heartbeat.timeout_s > 86400 ||
-          (spec.heartbeat.timeout_s == 0 && lua_type(L, -1) == LUA_TNUMBER))
-        luaL_error(L, "%s: heartbeat timeout must be a number of seconds in (0, 86400], got %s", what.c_str(),
-                   lua_tostring(L, -1) ? lua_tostring(L, -1) : luaL_typename(L, -1));
+      // Checked here, not only in validate_pool_spec, so the message says what to write.
       if (spec.heartbeat.require && spec.heartbeat.timeout_s == 0)
-        luaL_error(L, "%s: heartbeat.require needs a timeout", what.c_str());
+        luaL_error(L, "%s: heartbeat.require needs a timeout; write heartbeat = { timeout = 30, require = true }",
+                   what.c_str());
     } else if (key == "flap") {
       each_field(L, what, "flap", kFlapFields, [&](const std::string& f) {
         if (f == "max_exits") spec.flap.max_exits = read_count(L, what, "flap.max_exits", 1);

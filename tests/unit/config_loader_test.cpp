@@ -80,6 +80,7 @@ TEST_CASE("config: every field is read") {
     stop_signal = 2, grace = 2.5,
     backoff = { initial = 0.5, max = 8, factor = 3, reset_after = 4 },
     flap = { max_exits = 7, window = 20, cooldown = 60, give_up_after = 2 },
+    heartbeat = { timeout = 12.5, require = true },
   })");
   REQUIRE(c.pools.size() == 1);
   const PoolSpec& w = c.pools[0];
@@ -98,6 +99,7 @@ TEST_CASE("config: every field is read") {
   CHECK(w.flap.window_s == 20);
   CHECK(w.flap.cooldown_s == 60);
   CHECK(w.flap.give_up_after == 2);
+  CHECK(w.heartbeat == HeartbeatPolicy{.timeout_s = 12.5, .require = true});
 }
 
 TEST_CASE("config: defaults apply to the pools after them, merged field by field") {
@@ -184,21 +186,73 @@ TEST_CASE("config: heartbeat in its three forms - off by default - inherited fro
   CHECK(c.pools[4].heartbeat == HeartbeatPolicy{});
 }
 
-TEST_CASE("config: heartbeat errors point at the pool") {
-  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = true }").find("write heartbeat = { timeout = 30 }") !=
-        std::string::npos);
+TEST_CASE("config: heartbeat tables merge with the defaults field by field - false and a number override") {
+  auto c = config("defaults { heartbeat = { timeout = 10, require = true } }\n"
+                  "pool 'a' { cmd = 'x' }\n"
+                  "pool 'b' { cmd = 'x', heartbeat = { timeout = 60 } }\n"
+                  "pool 'c' { cmd = 'x', heartbeat = 5 }\n"
+                  "pool 'd' { cmd = 'x', heartbeat = false }\n"
+                  "pool 'e' { cmd = 'x', heartbeat = { require = false } }\n"
+                  "defaults { heartbeat = 20 }\n"
+                  "pool 'f' { cmd = 'x' }\n"
+                  "defaults { heartbeat = false }\n"
+                  "pool 'g' { cmd = 'x', heartbeat = { timeout = 1, require = true } }\n"
+                  "pool 'h' { cmd = 'x' }\n");
+  REQUIRE(c.pools.size() == 8);
+  CHECK(c.pools[0].heartbeat == HeartbeatPolicy{.timeout_s = 10, .require = true});
+  CHECK(c.pools[1].heartbeat == HeartbeatPolicy{.timeout_s = 60, .require = true});  // require inherited
+  CHECK(c.pools[2].heartbeat == HeartbeatPolicy{.timeout_s = 5, .require = true});   // 30 is { timeout = 30 }
+  CHECK(c.pools[3].heartbeat == HeartbeatPolicy{});
+  CHECK(c.pools[4].heartbeat == HeartbeatPolicy{.timeout_s = 10, .require = false});
+  CHECK(c.pools[5].heartbeat == HeartbeatPolicy{.timeout_s = 20, .require = true});  // defaults merge too
+  CHECK(c.pools[6].heartbeat == HeartbeatPolicy{.timeout_s = 1, .require = true});
+  CHECK(c.pools[7].heartbeat == HeartbeatPolicy{});
+  // A require from the defaults with the pool's own timeout: one setting made of two.
+  auto d = config("defaults { heartbeat = 30 }\npool 'a' { cmd = 'x', heartbeat = { require = true } }\n");
+  CHECK(d.pools[0].heartbeat == HeartbeatPolicy{.timeout_s = 30, .require = true});
+}
+
+TEST_CASE("config: heartbeat errors point at the pool and the field") {
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = true }") ==
+        "pools.lua:1: pool \"a\": heartbeat = true says no timeout; write heartbeat = { timeout = 30 }");
   CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = 'soon' }") ==
         "pools.lua:1: pool \"a\": heartbeat must be false, a timeout in seconds or { timeout = S, require = B }, got string");
-  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = 0 }").find("in (0, 86400]") != std::string::npos);
-  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = -1 }").find("in (0, 86400]") != std::string::npos);
-  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = 0/0 } }").find("in (0, 86400]") != std::string::npos);
-  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = 1e9 } }").find("in (0, 86400]") != std::string::npos);
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = 0 }") ==
+        "pools.lua:1: pool \"a\": heartbeat must be a number of seconds in (0, 86400], got 0 "
+        "(heartbeat = false turns heartbeats off)");
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = -1 }") ==
+        "pools.lua:1: pool \"a\": heartbeat must be a number of seconds in (0, 86400], got -1");
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = 0 } }") ==
+        "pools.lua:1: pool \"a\": heartbeat.timeout must be a number of seconds in (0, 86400], got 0 "
+        "(heartbeat = false turns heartbeats off)");
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = 0/0 } }")
+            .find("pool \"a\": heartbeat.timeout must be a number of seconds in (0, 86400], got ") == 13);
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = 1/0 } }") ==
+        "pools.lua:1: pool \"a\": heartbeat.timeout must be a number of seconds in (0, 86400], got inf");
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = 86401 } }") ==
+        "pools.lua:1: pool \"a\": heartbeat.timeout must be a number of seconds in (0, 86400], got 86401");
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = 86400 } }") == "");
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = 0.05 } }") == "");
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = '30' } }") ==
+        "pools.lua:1: pool \"a\": heartbeat.timeout must be a number, got string");
   CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { require = true } }") ==
-        "pools.lua:1: pool \"a\": heartbeat.require needs a timeout");
+        "pools.lua:1: pool \"a\": heartbeat.require needs a timeout; write heartbeat = { timeout = 30, require = true }");
   CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = 5, require = 'yes' } }") ==
         "pools.lua:1: pool \"a\": heartbeat.require must be true or false, got string");
   CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { timeout = 5, every = 1 } }") ==
         "pools.lua:1: pool \"a\": unknown field 'every' in heartbeat (fields: timeout, require)");
+  CHECK(config_error("pool 'a' { cmd = 'x', heartbeat = { 30 } }") ==
+        "pools.lua:1: pool \"a\": unexpected number key in heartbeat; write name = value (fields: timeout, require)");
+  // In defaults, at the defaults' own line.
+  CHECK(config_error("pool 'a' { cmd = 'x' }\n\ndefaults { heartbeat = { timeout = -5 } }") ==
+        "pools.lua:3: defaults: heartbeat.timeout must be a number of seconds in (0, 86400], got -5");
+  CHECK(config_error("\ndefaults { heartbeat = { require = true } }") ==
+        "pools.lua:2: defaults: heartbeat.require needs a timeout; write heartbeat = { timeout = 30, require = true }");
+  CHECK(config_error("defaults { heartbeat = { timeout = 5, Require = true } }") ==
+        "pools.lua:1: defaults: unknown field 'Require' in heartbeat (fields: timeout, require)");
+  // Turning heartbeats off under an inherited require is fine: false clears both.
+  CHECK(config_error("defaults { heartbeat = { timeout = 5, require = true } }\n"
+                     "pool 'a' { cmd = 'x', heartbeat = false }") == "");
 }
 
 TEST_CASE("config: missing, empty and duplicate pools") {

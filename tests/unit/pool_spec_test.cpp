@@ -157,6 +157,15 @@ TEST_CASE("pool spec: heartbeat ranges") {
         std::string::npos);
   CHECK(error_after([](PoolSpec& p) { p.heartbeat.require = true; }) ==
         "pool \"foo\": heartbeat.require needs a heartbeat.timeout");
+  // The bounds: 0 is off, a day is the longest, infinity is not "never".
+  CHECK(error_after([](PoolSpec& p) { p.heartbeat.timeout_s = 0; }) == "");
+  CHECK(error_after([](PoolSpec& p) { p.heartbeat.timeout_s = 86400; }) == "");
+  CHECK(error_after([](PoolSpec& p) { p.heartbeat.timeout_s = 86400.5; }) ==
+        "pool \"foo\": heartbeat.timeout = 86400.5 must be 0 (off) or up to 86400 seconds");
+  CHECK(error_after([](PoolSpec& p) { p.heartbeat.timeout_s = std::numeric_limits<double>::infinity(); }) ==
+        "pool \"foo\": heartbeat.timeout = inf must be 0 (off) or up to 86400 seconds");
+  CHECK(error_after([](PoolSpec& p) { p.heartbeat = {.timeout_s = std::nan(""), .require = true}; })
+            .find("heartbeat.timeout = nan") != std::string::npos);
 }
 
 TEST_CASE("pool spec: env keys must be variable names") {

@@ -1,6 +1,10 @@
 // pstree(): the process tree under the engine, workers with their children from /proc.
 #include <dirent.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -51,16 +55,97 @@ std::map<pid_t, ProcInfo> read_proc_table() {
   return table;
 }
 
+// Worker-supplied text (a heartbeat's status, a command line) made safe for a terminal:
+// C0 and C1 control characters and DEL become '?', so no escape sequence gets through.
+// The engine hands over valid UTF-8 (the JSON parser checks it; /proc bytes may not be,
+// and are passed as they are: a terminal shows them as replacement characters).
+std::string printable(const std::string& s) {
+  std::string out;
+  out.reserve(s.size());
+  for (size_t i = 0; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x20 || c == 0x7f) {
+      out += '?';
+    } else if (c == 0xc2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) >= 0x80 &&
+               static_cast<unsigned char>(s[i + 1]) <= 0x9f) {
+      out += '?';  // U+0080..U+009F, which some terminals take as CSI and friends
+      ++i;
+    } else {
+      out += s[i];
+    }
+  }
+  return out;
+}
+
+// Columns a UTF-8 string takes, counting one per code point (the tree's box-drawing
+// characters included). Wide CJK characters count one too: close enough for cutting.
+size_t columns_of(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xc0) != 0x80;
+  return n;
+}
+
+// s cut to at most `max` columns, ending in "…" when cut; never splits a character.
+std::string fit(const std::string& s, size_t max) {
+  if (columns_of(s) <= max) return s;
+  size_t keep = max > 0 ? max - 1 : 0, n = 0, end = 0;
+  for (; end < s.size(); ++end) {
+    if ((static_cast<unsigned char>(s[end]) & 0xc0) == 0x80) continue;
+    if (n++ == keep) break;
+  }
+  return s.substr(0, end) + "…";
+}
+
+// The width lines are fitted to: the terminal's when `out` is one, else $COLUMNS, else
+// 0 for "no limit" (a script or a pipe gets whole lines, already capped by the engine).
+size_t terminal_columns(FILE* out) {
+  winsize ws{};
+  if (out && isatty(fileno(out)) && ioctl(fileno(out), TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0) return ws.ws_col;
+  if (const char* env = std::getenv("COLUMNS")) {
+    char* end;
+    long c = std::strtol(env, &end, 10);
+    if (*end == '\0' && c > 0 && c < 10000) return static_cast<size_t>(c);
+  }
+  return 0;
+}
+
+// Free text at the end of a line already `used` columns wide: whatever fits in `width`,
+// but never cut below `min_cols` (a narrow terminal wraps rather than showing nothing).
+std::string fit_tail(const std::string& text, size_t used, size_t width, size_t min_cols, size_t no_width_cap) {
+  std::string safe = printable(text);
+  if (width == 0) return no_width_cap ? fit(safe, no_width_cap) : safe;
+  return fit(safe, std::max(min_cols, width > used ? width - used : 0));
+}
+
 void render_children(const std::map<pid_t, std::vector<pid_t>>& kids, const std::map<pid_t, ProcInfo>& procs,
-                     pid_t pid, const std::string& indent, std::string& out, int depth) {
+                     pid_t pid, const std::string& indent, std::string& out, int depth, size_t width) {
   auto it = kids.find(pid);
   if (it == kids.end() || depth > 8) return;
   for (size_t i = 0; i < it->second.size(); ++i) {
     pid_t child = it->second[i];
     bool last = i + 1 == it->second.size();
-    out += fmt::format("{}{} {} {}\n", indent, last ? "└─" : "├─", child, procs.at(child).cmd.substr(0, 60));
-    render_children(kids, procs, child, indent + (last ? "   " : "│  "), out, depth + 1);
+    std::string head = fmt::format("{}{} {} ", indent, last ? "└─" : "├─", child);
+    out += head + fit_tail(procs.at(child).cmd, columns_of(head), width, 20, 60) + "\n";
+    render_children(kids, procs, child, indent + (last ? "   " : "│  "), out, depth + 1, width);
   }
+}
+
+// One worker's line: pool.slot, pid, state, age, then what its last heartbeat said (when,
+// busy or idle, progress, status text) and how its last process ended. The status text is
+// the one part of free length: it gets what the terminal has left.
+std::string worker_line(const std::string& head, const std::string& pool, const WorkerSnapshot& w, size_t width) {
+  std::string line = fmt::format("{}{}.{} ", head, pool, w.slot);
+  if (w.pid) line += fmt::format("{:>7}  {:<8} {}", w.pid, slot_state_name(w.state), format_age(w.uptime_s));
+  else line += fmt::format("{:>7}  {:<8} retry in {}", "-", slot_state_name(w.state), format_age(w.retry_in_s));
+  if (w.pid) {
+    line += w.heartbeat_age_s >= 0 ? fmt::format("  hb {} ago", format_age(w.heartbeat_age_s)) : "  hb -";
+    if (w.busy) line += *w.busy ? " busy" : " idle";
+    if (w.progress) line += fmt::format(" {:.0f}%", *w.progress * 100);
+  }
+  std::string tail = w.last_exit.empty() ? "" : "  last: " + printable(w.last_exit);
+  if (w.pid && !w.status.empty())
+    line += " \"" + fit_tail(w.status, columns_of(line) + 3 + columns_of(tail), width, 16, 0) + "\"";
+  return line + tail + "\n";
 }
 
 int l_pstree(lua_State* L) {
@@ -71,6 +156,7 @@ int l_pstree(lua_State* L) {
     std::map<pid_t, std::vector<pid_t>> kids;
     for (const auto& [pid, info] : procs) kids[info.ppid].push_back(pid);
 
+    const size_t width = terminal_columns(ctx.out);
     std::string out = fmt::format("drover[{}] up {}\n", snap.pid, format_age(snap.uptime_s));
     lua_createtable(L, 0, 0);
     lua_Integer row = 0;
@@ -82,22 +168,9 @@ int l_pstree(lua_State* L) {
       for (size_t wi = 0; wi < p.workers.size(); ++wi) {
         const auto& w = p.workers[wi];
         bool last = wi + 1 == p.workers.size();
-        std::string detail;
-        if (w.pid) detail = fmt::format("{:>7}  {:<8} {}", w.pid, slot_state_name(w.state), format_age(w.uptime_s));
-        else detail = fmt::format("{:>7}  {:<8} retry in {}", "-", slot_state_name(w.state), format_age(w.retry_in_s));
-        if (w.pid && w.heartbeat_age_s >= 0) {
-          // What the worker last said: when, busy or idle, how far, doing what.
-          detail += fmt::format("  hb {} ago", format_age(w.heartbeat_age_s));
-          if (w.busy) detail += *w.busy ? " busy" : " idle";
-          if (w.progress) detail += fmt::format(" {:.0f}%", *w.progress * 100);
-          if (!w.status.empty()) detail += " \"" + w.status.substr(0, 60) + "\"";
-        } else if (w.pid) {
-          detail += "  hb -";
-        }
-        if (!w.last_exit.empty()) detail += "  last: " + w.last_exit;
-        out += fmt::format("{}{} {}.{} {}\n", pool_indent, last ? "└─" : "├─", p.spec.name, w.slot, detail);
-        if (w.pid) render_children(kids, procs, w.pid, pool_indent + (last ? "   " : "│  "), out, 0);
-        lua_createtable(L, 0, 6);
+        out += worker_line(pool_indent + (last ? "└─ " : "├─ "), p.spec.name, w, width);
+        if (w.pid) render_children(kids, procs, w.pid, pool_indent + (last ? "   " : "│  "), out, 0, width);
+        lua_createtable(L, 0, 12);
         lua_pushstring(L, p.spec.name.c_str());
         lua_setfield(L, -2, "pool");
         lua_pushinteger(L, w.slot);

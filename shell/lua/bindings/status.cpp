@@ -1,4 +1,4 @@
-// status(), pools(), pid(), heartbeat(): reading the engine's state.
+// status(), pools(), pid(): reading the engine's state.
 #include <unistd.h>
 
 #include <fmt/format.h>
@@ -16,6 +16,21 @@ void set_int(lua_State* L, const char* k, lua_Integer v) {
   lua_setfield(L, -2, k);
 }
 
+// "heartbeat ipc:///run/.../heartbeat (+ tcp://127.0.0.1:5591)  5120 accepted, 1 ignored":
+// where workers send, and whether what arrives is being taken. Nothing when the engine
+// has no heartbeat socket.
+std::string render_heartbeat_line(const HeartbeatStats& hb) {
+  if (hb.worker_endpoint.empty() && hb.endpoints.empty()) return "";
+  std::string extra;  // sockets bound besides the workers' own (--heartbeat, --wpm-compat)
+  for (const auto& e : hb.endpoints)
+    if (e != hb.worker_endpoint) extra += (extra.empty() ? "" : ", ") + e;
+  std::string where = hb.worker_endpoint.empty() ? extra
+                      : extra.empty()            ? hb.worker_endpoint
+                                                 : hb.worker_endpoint + " (+ " + extra + ")";
+  return fmt::format("heartbeat {}  {} accepted, {} ignored\n", where, hb.accepted,
+                     hb.malformed + hb.oversized + hb.unknown_pid);
+}
+
 std::string render_status(const EngineSnapshot& snap, bool color) {
   int target = 0, running = 0;
   for (const auto& p : snap.pools) {
@@ -26,6 +41,7 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
   std::string out = fmt::format("drover pid {}  up {}  {} pool{}  {}/{} workers running{}\n", snap.pid,
                                 format_age(snap.uptime_s), snap.pools.size(), snap.pools.size() == 1 ? "" : "s",
                                 running, target, snap.shutting_down ? "  (shutting down)" : "");
+  out += render_heartbeat_line(snap.heartbeat);
   if (snap.pools.empty()) return out + "no pools\n";
   size_t w = 4;
   for (const auto& p : snap.pools) w = std::max(w, p.spec.name.size());
@@ -101,12 +117,14 @@ int l_status(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
     EngineSnapshot snap = ctx.client.snapshot();
-    lua_createtable(L, 0, 4);
+    lua_createtable(L, 0, 5);
     set_int(L, "pid", snap.pid);
     lua_pushnumber(L, snap.uptime_s);
     lua_setfield(L, -2, "uptime");
     lua_pushboolean(L, snap.shutting_down);
     lua_setfield(L, -2, "shutting_down");
+    lua_pushstring(L, snap.heartbeat.worker_endpoint.c_str());  // DROVER_HEARTBEAT; heartbeat() has the rest
+    lua_setfield(L, -2, "heartbeat_endpoint");
     lua_createtable(L, 0, static_cast<int>(snap.pools.size()));
     for (const auto& p : snap.pools) {
       push_pool(L, p);
@@ -114,27 +132,6 @@ int l_status(lua_State* L) {
     }
     lua_setfield(L, -2, "pools");
     attach_view(L, render_status(snap, ctx.color));
-    return 1;
-  });
-}
-
-int l_heartbeat(lua_State* L) {
-  return guarded(L, [L] {
-    const HeartbeatStats hb = shell_context_of(L).client.snapshot().heartbeat;
-    lua_createtable(L, 0, 8);
-    lua_pushstring(L, hb.worker_endpoint.c_str());
-    lua_setfield(L, -2, "endpoint");
-    lua_createtable(L, static_cast<int>(hb.endpoints.size()), 0);
-    for (size_t i = 0; i < hb.endpoints.size(); ++i) {
-      lua_pushstring(L, hb.endpoints[i].c_str());
-      lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
-    }
-    lua_setfield(L, -2, "endpoints");
-    set_int(L, "received", static_cast<lua_Integer>(hb.received));
-    set_int(L, "accepted", static_cast<lua_Integer>(hb.accepted));
-    set_int(L, "malformed", static_cast<lua_Integer>(hb.malformed));
-    set_int(L, "oversized", static_cast<lua_Integer>(hb.oversized));
-    set_int(L, "unknown_pid", static_cast<lua_Integer>(hb.unknown_pid));
     return 1;
   });
 }
@@ -164,8 +161,6 @@ const Binding kBindings[] = {
      l_status},
     {"pools", "pools()", "the names of the pools, sorted", l_pools},
     {"pid", "pid()", "the engine's process id", l_pid},
-    {"heartbeat", "heartbeat()", "the heartbeat socket workers send to, and counts of messages taken and ignored",
-     l_heartbeat},
 };
 
 }  // namespace

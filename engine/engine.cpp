@@ -167,6 +167,11 @@ std::shared_ptr<Subscription> Engine::subscribe(size_t capacity, Subscription::F
   impl_->call([sub](Supervisor& s) { s.add_subscriber(sub); });
   return sub;
 }
+void Engine::report(EventKind kind, std::string pool, std::string text) {
+  impl_->post([kind, pool = std::move(pool), text = std::move(text)](Supervisor& s) mutable {
+    s.report(kind, pool, std::move(text));
+  });
+}
 void Engine::shutdown() {
   impl_->post([](Supervisor& s) { s.shutdown(); });
 }

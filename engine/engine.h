@@ -94,6 +94,10 @@ class Engine {
   EngineSnapshot snapshot();
   std::vector<LogLine> log_tail(size_t n, const std::optional<std::string>& pool = std::nullopt);
   void reopen_log();
+  // Logs and publishes an event on behalf of a component outside the engine (the
+  // autoscaler: kAutoscaled, kPolicyWarning), as if the engine had emitted it. pool may
+  // name no pool (empty: engine-wide). Posted: returns at once.
+  void report(EventKind kind, std::string pool, std::string text);
 
   std::shared_ptr<Subscription> subscribe(size_t capacity = 10000, Subscription::Filter f = {});
 

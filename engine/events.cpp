@@ -22,6 +22,8 @@ const char* event_kind_name(EventKind kind) {
     case EventKind::kReloadRequested: return "reload-requested";
     case EventKind::kShutdownStarted: return "shutdown-started";
     case EventKind::kShutdownFinished: return "shutdown-finished";
+    case EventKind::kAutoscaled: return "autoscaled";
+    case EventKind::kPolicyWarning: return "policy-warning";
   }
   return "?";
 }

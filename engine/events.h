@@ -28,6 +28,10 @@ enum class EventKind {
   kReloadRequested,     // SIGHUP: whoever owns the config file should re-read it
   kShutdownStarted,
   kShutdownFinished,
+  // Reported from outside the loop through Engine::report (the autoscaler), so that they
+  // reach the same log and the same subscribers as the engine's own.
+  kAutoscaled,          // text = "3 -> 7 (queue 640)"
+  kPolicyWarning,       // text = a probe failing or recovering, a policy's error or suspension
 };
 
 const char* event_kind_name(EventKind kind);

@@ -687,6 +687,15 @@ void Supervisor::emit_event(EventKind kind, const Pool* pool, int slot, pid_t pi
   }
 }
 
+void Supervisor::report(EventKind kind, const std::string& pool, std::string text) {
+  if (const Pool* p = find_pool(pool); p || pool.empty()) {
+    emit_event(kind, p, -1, 0, std::move(text));
+    return;
+  }
+  // The pool was removed while the report was on its way: say so under its name.
+  emit_engine_line(fmt::format("{} {}: {}", pool, event_kind_name(kind), text));
+}
+
 void Supervisor::respawn_exited() {
   if (respawn_now_.empty()) return;
   std::map<std::string, std::vector<Slot*>> by_pool;

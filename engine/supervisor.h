@@ -66,6 +66,10 @@ class Supervisor {
   // Once per loop iteration: reconcile dirty pools, flush the log file and the echo.
   void before_sleep();
 
+  // Engine::report: an outside component's event, under a pool's name even when the pool
+  // has gone meanwhile.
+  void report(EventKind kind, const std::string& pool, std::string text);
+
  private:
   Pool* find_pool(const std::string& name);
   Status for_pools(const std::optional<std::string>& name, const std::function<void(Pool&)>& fn);
@@ -107,6 +111,7 @@ class Supervisor {
   void emit_line(LogLine line);
   void emit_engine_line(std::string text);
   void emit_event(EventKind kind, const Pool* pool, int slot, pid_t pid, std::string text);
+
 
   EventLoop& loop_;
   PostFn post_;

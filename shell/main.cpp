@@ -11,6 +11,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <mutex>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -26,7 +28,10 @@
 #include "shell/config/wpm_config.h"
 #include "shell/heartbeat_command.h"
 #include "shell/service_notify.h"
+#include "shell/autoscale/autoscaler.h"
+#include "shell/autoscale/policy_config.h"
 #include "shell/lua/config_loader.h"
+#include "shell/lua/script_loader.h"
 #include "shell/lua/lua_state.h"
 #include "shell/repl/repl.h"
 
@@ -175,10 +180,38 @@ drover::Result<std::vector<drover::PoolSpec>> load_pools(const Args& a) {
   return pools;
 }
 
+// The shell's Lua state and its autoscaler, for both modes: with --no-shell the config's
+// policies run all the same. The Lua lock is held by the caller from here on, except
+// where the REPL or a binding gives it up to let policies run.
+struct LuaShell {
+  LuaShell(drover::Engine& engine, const Args& args) : client(engine), ctx(client) {
+    ctx.load_config = [&args] { return load_pools(args); };
+    ctx.config_path = args.config;
+    std::error_code ec;
+    if (!args.config.empty())
+      ctx.script_dirs.push_back(std::filesystem::absolute(args.config, ec).parent_path().string());
+    ctx.script_dirs.push_back(drover::drover_data_dir());
+    lua.emplace(ctx);
+    autoscaler.emplace(ctx, lua->get());
+    ctx.autoscaler = &*autoscaler;
+    if (!args.config.empty())
+      ctx.reload_policies = [this, path = args.config] { return drover::load_config_policies(ctx, *lua, path); };
+  }
+  ~LuaShell() {
+    // The policies' thread stops before the state it runs in; it waits for the lock.
+    drover::LuaUnlocked let_it_finish(ctx.lua_lock);
+    autoscaler.reset();
+  }
+  drover::LocalClient client;
+  drover::ShellContext ctx;
+  std::optional<drover::LuaState> lua;
+  std::optional<drover::Autoscaler> autoscaler;
+};
+
 // --no-shell: the main thread owns the config file and waits; the engine asks it to
 // reload through an event (SIGHUP).
-int run_engine_only(drover::Engine& engine, const Args& args, drover::Subscription& events,
-                    const drover::ServiceNotify& notify) {
+int run_engine_only(drover::Engine& engine, drover::Subscription& events,
+                    const drover::ServiceNotify& notify, LuaShell& shell) {
   while (!engine.finished()) {
     auto item = events.pop(std::chrono::milliseconds(200));
     if (!item) continue;
@@ -189,21 +222,19 @@ int run_engine_only(drover::Engine& engine, const Args& args, drover::Subscripti
     if (ev->kind == drover::EventKind::kShutdownStarted) notify.send("STOPPING=1");
     if (ev->kind != drover::EventKind::kReloadRequested) continue;
     notify.send("RELOADING=1");
-    auto fresh = load_pools(args);
-    drover::Status s = fresh ? engine.apply(std::move(*fresh), /*remove_missing=*/true) : fresh.error();
+    std::lock_guard hold(shell.ctx.lua_lock);
+    drover::Status s = drover::reload_config(shell.ctx);
     if (!s) fmt::print(stderr, "drover: reload failed, keeping the running config: {}\n", s.message());
     notify.send(s ? "READY=1" : fmt::format("READY=1\nSTATUS=reload failed: {}", s.message()));
   }
   return 0;
 }
 
-int run_shell(drover::Engine& engine, const Args& args, std::shared_ptr<drover::Subscription> events) {
-  drover::LocalClient client(engine);
-  drover::ShellContext ctx(client);
-  ctx.load_config = [&args] { return load_pools(args); };
-  ctx.config_path = args.config;
+int run_shell(drover::Engine& engine, const Args& args, std::shared_ptr<drover::Subscription> events,
+              LuaShell& shell) {
+  drover::ShellContext& ctx = shell.ctx;
+  drover::LuaState& lua = *shell.lua;
   ctx.color = isatty(STDOUT_FILENO) && !std::getenv("NO_COLOR");
-  drover::LuaState lua(ctx);
   drover::Repl::install_sigint_handler(ctx, lua);
   drover::Repl repl(ctx, lua, std::move(events));
   bool ok = true;
@@ -302,8 +333,22 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "drover: {}\n", s.message());
     rc = 1;
   } else {
-    notify.send(fmt::format("READY=1\nMAINPID={}", getpid()));
-    rc = args->no_shell ? run_engine_only(*engine, *args, *events, notify) : run_shell(*engine, *args, events);
+    LuaShell shell(*engine, *args);
+    std::unique_lock hold(shell.ctx.lua_lock);
+    drover::Status policies = args->config.empty() ? drover::Status::ok()
+                                                   : drover::load_config_policies(shell.ctx, *shell.lua, args->config);
+    if (!policies) {
+      fmt::print(stderr, "drover: {}\n", policies.message());
+      rc = 1;
+    } else {
+      notify.send(fmt::format("READY=1\nMAINPID={}", getpid()));
+      if (args->no_shell) {
+        hold.unlock();  // the policies have the state to themselves
+        rc = run_engine_only(*engine, *events, notify, shell);
+      } else {
+        rc = run_shell(*engine, *args, events, shell);
+      }
+    }
   }
   notify.send("STOPPING=1");
   http.reset();

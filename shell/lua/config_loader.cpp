@@ -10,6 +10,7 @@
 // `pool "name"` returns a closure that takes the body; a name left without a body is
 // caught after the chunk has run, because otherwise the pool would silently vanish.
 #include "shell/lua/config_loader.h"
+#include "shell/lua/script_loader.h"
 
 #include <lua.hpp>
 
@@ -332,6 +333,7 @@ Result<LoadedConfig> load(LoadChunk load_chunk, const std::string& base_dir, con
     lua_rawsetp(L, LUA_REGISTRYINDEX, &kLoaderKey);
     lua_register(L, "defaults", guarded<l_defaults>);
     lua_register(L, "pool", guarded<l_pool>);
+    install_policy_stubs(L, {base_dir, drover_data_dir()});
     lua_getglobal(L, "os");
     lua_pushcfunction(L, l_no_exit);
     lua_setfield(L, -2, "exit");

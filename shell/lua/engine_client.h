@@ -29,6 +29,7 @@ class EngineClient {
   virtual Status signal_workers(int sig, const std::optional<std::string>& pool) = 0;
   virtual std::vector<LogLine> log_tail(size_t n, const std::optional<std::string>& pool) = 0;
   virtual std::shared_ptr<Subscription> subscribe(size_t capacity, Subscription::Filter filter) = 0;
+  virtual void report(EventKind kind, std::string pool, std::string text) = 0;
   virtual void shutdown() = 0;
   virtual void kill_all() = 0;
   virtual bool wait_finished(Duration timeout) = 0;
@@ -56,6 +57,9 @@ class LocalClient final : public EngineClient {
   }
   std::shared_ptr<Subscription> subscribe(size_t capacity, Subscription::Filter filter) override {
     return engine_.subscribe(capacity, filter);
+  }
+  void report(EventKind kind, std::string pool, std::string text) override {
+    engine_.report(kind, std::move(pool), std::move(text));
   }
   void shutdown() override { engine_.shutdown(); }
   void kill_all() override { engine_.kill_all(); }

@@ -3,6 +3,7 @@
 #include <stdexcept>
 
 #include "shell/lua/binding.h"
+#include "shell/lua/script_loader.h"
 
 namespace drover {
 
@@ -18,6 +19,16 @@ int message_handler(lua_State* L) {
   }
   luaL_traceback(L, L, msg, 1);
   return 1;
+}
+
+// `autoscale(...)` and `autoscale.list()` both: a table of functions that can be called
+// itself, forwarding to the function it replaced (upvalue 1) without the table.
+int call_without_self(lua_State* L) {
+  lua_remove(L, 1);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
+  return lua_gettop(L);
 }
 
 void stop_hook(lua_State* L, lua_Debug*) {
@@ -38,6 +49,7 @@ ShellContext& shell_context_of(lua_State* L) {
 void install_bindings(lua_State* L, ShellContext& ctx) {
   lua_pushlightuserdata(L, &ctx);
   lua_rawsetp(L, LUA_REGISTRYINDEX, &kContextKey);
+  save_builtin_load(L, ctx.script_dirs);  // before the `load` binding replaces it
   for (const Binding& b : all_bindings()) {
     std::string name = b.name;
     size_t dot = name.find('.');
@@ -48,9 +60,17 @@ void install_bindings(lua_State* L, ShellContext& ctx) {
     }
     // "log.tail": a field of the global table "log", created on first use.
     std::string table = name.substr(0, dot);
-    if (lua_getglobal(L, table.c_str()) != LUA_TTABLE) {
-      lua_pop(L, 1);
+    const int type = lua_getglobal(L, table.c_str());
+    if (type != LUA_TTABLE) {
       lua_newtable(L);
+      if (type == LUA_TFUNCTION) {  // "autoscale" and "autoscale.list": a callable table
+        lua_createtable(L, 0, 1);
+        lua_pushvalue(L, -3);
+        lua_pushcclosure(L, call_without_self, 1);
+        lua_setfield(L, -2, "__call");
+        lua_setmetatable(L, -2);
+      }
+      lua_remove(L, -2);
       lua_pushvalue(L, -1);
       lua_setglobal(L, table.c_str());
     }

@@ -12,10 +12,13 @@
 #include "engine/pool_spec.h"
 #include "engine/status.h"
 #include "shell/lua/engine_client.h"
+#include "shell/lua/lua_lock.h"
 
 struct lua_State;
 
 namespace drover {
+
+class Autoscaler;
 
 struct ShellContext {
   explicit ShellContext(EngineClient& c) : client(c) {}
@@ -25,6 +28,8 @@ struct ShellContext {
   // when there is nothing to re-read (an attached remote shell).
   std::function<Result<std::vector<PoolSpec>>()> load_config;
   std::string config_path;  // write_config()'s default target; empty: none
+  // Re-runs the config file's autoscale lines (after load_config's pools are applied).
+  std::function<Status()> reload_policies;
 
   FILE* out = stdout;
   bool color = false;  // stdout is a terminal: colours and box-drawing characters
@@ -35,6 +40,17 @@ struct ShellContext {
   bool exit_requested = false;
   // log.rew()/log.ff(): how many lines back from the newest the pager stands.
   size_t log_offset = 0;
+
+  // Held by whoever runs Lua in this state (lua_lock.h).
+  LuaLock lua_lock;
+  // The policies' runner; null until main starts it (and in unit tests without one).
+  Autoscaler* autoscaler = nullptr;
+  // Where `load "x.lua"` looks after the path as given: the config's directory, then
+  // drover's own scripts/ (so `load "scripts/target_tracking.lua"` works from anywhere).
+  std::vector<std::string> script_dirs;
+  // The scripts being run by load(), innermost last: what autoscale and every() define
+  // belongs to the innermost, for unload(). Empty: typed at the prompt.
+  std::vector<std::string> loading;
 };
 
 // Re-reads the config and applies it live (pools not in it are removed). An error in

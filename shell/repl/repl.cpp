@@ -83,7 +83,10 @@ struct Repl::Impl {
                     return names;
                   }),
         editor(std::getenv("DROVER_HISTORY") ? std::getenv("DROVER_HISTORY") : default_history_path(),
-               [this](const std::string& before) { return completer.complete(before); }),
+               [this](const std::string& before) {
+                 std::lock_guard hold(ctx.lua_lock);  // called from inside read_line, unlocked
+                 return completer.complete(before);
+               }),
         events(std::move(ev)) {
     if (const char* p = std::getenv("DROVER_PROMPT")) prompt = p;
   }
@@ -201,10 +204,18 @@ int Repl::run() {
     lua_sethook(L, nullptr, 0, 0);  // this Ctrl-C abandons the line, not the next chunk
     return true;
   };
-  auto idle = [&m] { m.show_events(); };
+  auto idle = [&m] {
+    std::lock_guard hold(m.ctx.lua_lock);
+    m.show_events();
+  };
+  // The caller holds the Lua lock; it is given up only while waiting for a line.
+  auto read_line = [&](const char* prompt) {
+    LuaUnlocked waiting(m.ctx.lua_lock);
+    return m.editor.read_line(prompt, interrupted, idle);
+  };
   while (!m.ctx.exit_requested) {
     m.show_events();
-    auto first = m.editor.read_line(m.prompt, interrupted, idle);
+    auto first = read_line(m.prompt.c_str());
     if (engine_gone) break;
     if (first.outcome == LineEditor::Outcome::kInterrupted) continue;  // never exits
     if (first.outcome == LineEditor::Outcome::kEof) break;
@@ -217,7 +228,7 @@ int Repl::run() {
     int status = m.load(code, "=stdin");
     while (incomplete(L, status)) {
       lua_pop(L, 1);
-      auto more = m.editor.read_line(kContinuation, interrupted, idle);
+      auto more = read_line(kContinuation);
       if (more.outcome != LineEditor::Outcome::kLine) {
         status = -1;  // abandoned with Ctrl-C or Ctrl-D
         break;

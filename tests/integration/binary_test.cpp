@@ -434,3 +434,32 @@ TEST_CASE("drover binary: --no-shell tells systemd READY - RELOADING - STOPPING 
   CHECK(d.wait_exit(10s) == 0);
   check_no_zombie_child();
 }
+
+TEST_CASE("drover binary: the config's autoscale lines run under --no-shell - a bad reload keeps them") {
+  TempDir dir;
+  write_file(dir.file("depth"), "30\n");
+  const std::string policy = "local qp = load 'scripts/queue_proportional.lua'\n"
+                             "autoscale 'a' { every = 0.1, max = 6, cooldown = 0, queue = command 'cat " +
+                             dir.file("depth") + "', policy = qp{ per_worker = 10 } }\n";
+  write_file(dir.file("pools.lua"), pool_lua("a", 1, "sleep") + policy);
+  {
+    Drover d({dir.file("pools.lua"), "--no-shell", "-q", "--log", dir.file("log")}, dir.file("err"));
+    INFO("log: ", read_file(dir.file("log")), "\nstderr: ", read_file(dir.file("err")));
+    CHECK(wait_until([&] { return d.workers().size() == 3; }, 5s));
+    CHECK(wait_until([&] { return read_file(dir.file("log")).find("a autoscaled: 1 -> 3 (") != std::string::npos; }, 2s));
+    // A reload whose policy half fails: pools applied, the old policy still sizes the pool.
+    write_file(dir.file("pools.lua"), pool_lua("a", 1, "sleep") + "autoscale 'a' { max = 6 }\n");
+    d.signal(SIGHUP);
+    CHECK(wait_until([&] { return read_file(dir.file("err")).find("policies kept") != std::string::npos; }, 5s));
+    write_file(dir.file("depth"), "52\n");
+    CHECK(wait_until([&] { return d.workers().size() == 6; }, 5s));
+    d.signal(SIGTERM);
+    CHECK(d.wait_exit(5s) == 0);
+  }
+  // An autoscale error at start names the line and exits 1.
+  write_file(dir.file("bad.lua"), pool_lua("a", 1, "sleep") + "autoscale 'b' { max = 2, policy = function() end }\n");
+  Drover bad({dir.file("bad.lua"), "--no-shell", "-q"}, dir.file("err2"));
+  CHECK(bad.wait_exit(5s) == 1);
+  CHECK(read_file(dir.file("err2")).find("bad.lua:2: autoscale \"b\": no such pool (pools: a)") != std::string::npos);
+  check_no_zombie_child();
+}

@@ -20,6 +20,7 @@ struct NoEngine final : EngineClient {
   std::shared_ptr<Subscription> subscribe(size_t c, Subscription::Filter f) override {
     return std::make_shared<Subscription>(c, f);
   }
+  void report(EventKind, std::string, std::string) override {}
   void shutdown() override {}
   void kill_all() override {}
   bool wait_finished(Duration) override { return true; }

@@ -183,7 +183,12 @@ Status reload_config(ShellContext& ctx) {
   if (!ctx.load_config) return Status::invalid("no config file to re-read");
   auto specs = ctx.load_config();
   if (!specs) return specs.error();
-  return ctx.client.apply(std::move(*specs), /*remove_missing=*/true);
+  if (Status s = ctx.client.apply(std::move(*specs), /*remove_missing=*/true); !s) return s;
+  // Then the file's policies, now that the pools they name exist. Their error leaves the
+  // policies as they were, but the pools are already applied: say which half failed.
+  if (ctx.reload_policies)
+    if (Status s = ctx.reload_policies(); !s) return Status::invalid("pools reloaded, policies kept: " + s.message());
+  return Status::ok();
 }
 
 std::span<const Binding> config_bindings() { return kBindings; }

@@ -68,7 +68,11 @@ std::optional<std::string> follow(lua_State* L, ShellContext& ctx, const std::op
                                   const std::optional<std::string>& until) {
   auto sub = ctx.client.subscribe(10000, {.events = false, .log_lines = true});
   while (!ctx.interrupted) {
-    auto item = sub->pop(std::chrono::milliseconds(100));
+    std::optional<EngineItem> item;
+    {
+      LuaUnlocked waiting(ctx.lua_lock);  // policies run while the operator watches
+      item = sub->pop(std::chrono::milliseconds(100));
+    }
     if (!item) {
       if (sub->closed()) break;
       continue;

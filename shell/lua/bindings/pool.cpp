@@ -29,6 +29,7 @@ int l_stop(lua_State* L) {
     while ((live = count_live(ctx.client.snapshot(), pool)) > 0 && !ctx.interrupted) {
       if (ctx.color) fmt::print(ctx.out, "\r\x1b[Kstopping: {} worker{} draining", live, live == 1 ? "" : "s");
       std::fflush(ctx.out);
+      LuaUnlocked waiting(ctx.lua_lock);
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (ctx.color) fmt::print(ctx.out, "\r\x1b[K");

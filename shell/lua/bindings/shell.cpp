@@ -47,7 +47,11 @@ int l_exit(lua_State* L) {
     ctx.exit_requested = true;
     ctx.client.shutdown();
     bool killed = false;
-    while (!ctx.client.wait_finished(std::chrono::milliseconds(100))) {
+    auto wait = [&ctx] {
+      LuaUnlocked waiting(ctx.lua_lock);
+      return ctx.client.wait_finished(std::chrono::milliseconds(100));
+    };
+    while (!wait()) {
       if (ctx.interrupted.exchange(false) && !killed) {
         ctx.client.kill_all();  // Ctrl-C while draining: do not wait out the grace periods
         killed = true;
@@ -78,7 +82,7 @@ std::span<const Binding> shell_bindings() { return kBindings; }
 std::vector<Binding> all_bindings() {
   std::vector<Binding> all;
   for (auto rows : {status_bindings(), config_bindings(), pool_bindings(), pstree_bindings(), heartbeat_bindings(),
-                    log_bindings(), shell_bindings()})
+                    log_bindings(), autoscale_bindings(), shell_bindings()})
     all.insert(all.end(), rows.begin(), rows.end());
   return all;
 }

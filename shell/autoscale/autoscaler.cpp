@@ -1,0 +1,535 @@
+#include "shell/autoscale/autoscaler.h"
+
+#include <pthread.h>
+
+#include <cmath>
+#include <stdexcept>
+
+#include <fmt/format.h>
+
+namespace drover {
+
+namespace {
+
+using Mono = std::chrono::steady_clock;
+
+double mono_s() { return std::chrono::duration<double>(Mono::now().time_since_epoch()).count(); }
+double wall_s() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+Mono::duration seconds(double s) {
+  return std::chrono::duration_cast<Mono::duration>(std::chrono::duration<double>(s));
+}
+
+// The time budget of the call running on the autoscaler's thread. A count hook, not a
+// timer signal: Lua's hooks are the only safe place to raise an error inside Lua code
+// (redis bounds its scripts the same way). A policy blocked inside a C function (a
+// os.execute("sleep 60")) is beyond its reach; the Lua lock is then held that long.
+thread_local Mono::time_point t_deadline;
+thread_local double t_budget_s = 0;
+
+void budget_hook(lua_State* L, lua_Debug*) {
+  if (Mono::now() > t_deadline) luaL_error(L, "ran past its time budget of %.3g s, interrupted", t_budget_s);
+}
+
+// A reading older than this is no reading: the probe is stuck or failing.
+double stale_after_s(double every_s) { return std::max(10.0, 3 * every_s); }
+
+}  // namespace
+
+struct Autoscaler::Policy {
+  AutoscaleSpec spec;
+  ScaleDecider decider;
+  std::string probe_describe;
+  bool has_probe = false;
+  bool enabled = true, suspended = false;
+  int errors_in_row = 0;
+  std::string last_error;
+  Mono::time_point due;
+  std::optional<double> last_call_mono;
+  std::deque<PolicySample> history;
+  // The fn probe's last answer (it runs here, not on the ProbeRunner).
+  std::optional<double> fn_depth;
+  int last_recommended = -1;
+  std::string last_reason;
+  double last_run_wall_s = 0;
+  uint64_t runs = 0, changes = 0;
+};
+
+struct Autoscaler::Timer {
+  int id = 0;
+  double every_s = 1;
+  double time_budget_s = 0.25;
+  int fn_ref = LUA_NOREF;
+  std::string owner;
+  Mono::time_point due;
+  int errors_in_row = 0;
+  bool suspended = false;
+};
+
+Autoscaler::Autoscaler(ShellContext& ctx, lua_State* L)
+    : ctx_(ctx),
+      L_(L),
+      probes_([&ctx](const std::string& pool, const std::string& text) {
+        ctx.client.report(EventKind::kPolicyWarning, pool, text);
+      }) {
+  co_ = lua_newthread(L_);
+  co_ref_ = luaL_ref(L_, LUA_REGISTRYINDEX);  // anchors the coroutine against the GC
+  thread_ = std::thread([this] {
+    pthread_setname_np(pthread_self(), "drover-autoscale");
+    run();
+  });
+}
+
+Autoscaler::~Autoscaler() {
+  {
+    std::lock_guard lock(wake_mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+  // The thread is gone; the state is still alive (the LuaState outlives us): drop our refs.
+  for (auto& [_, p] : policies_) release(*p);
+  for (auto& p : aside_policies_) release(*p);
+  for (auto& [_, t] : timers_) luaL_unref(L_, LUA_REGISTRYINDEX, t->fn_ref);
+  for (auto& t : aside_timers_) luaL_unref(L_, LUA_REGISTRYINDEX, t->fn_ref);
+  luaL_unref(L_, LUA_REGISTRYINDEX, co_ref_);
+}
+
+void Autoscaler::release(Policy& p) {
+  luaL_unref(L_, LUA_REGISTRYINDEX, p.spec.policy_ref);
+  luaL_unref(L_, LUA_REGISTRYINDEX, p.spec.probe_fn_ref);
+  p.spec.policy_ref = p.spec.probe_fn_ref = LUA_NOREF;
+}
+
+void Autoscaler::poke() {
+  {
+    std::lock_guard lock(wake_mu_);
+    poked_ = true;
+  }
+  cv_.notify_all();
+}
+
+void Autoscaler::add(AutoscaleSpec spec) {
+  auto p = std::make_unique<Policy>();
+  const std::string pool = spec.pool;
+  p->decider = ScaleDecider(spec.limits);
+  if (spec.probe) {
+    p->has_probe = true;
+    p->probe_describe = spec.probe->describe();
+    probes_.add(pool, std::move(spec.probe), spec.every_s);
+  } else {
+    probes_.remove(pool);
+    p->has_probe = spec.probe_fn_ref != LUA_NOREF;
+    if (p->has_probe) p->probe_describe = "fn (Lua)";
+  }
+  p->spec = std::move(spec);
+  p->due = Mono::now();
+  // A redefinition (a reload, a tweak at the prompt) keeps what the pool has seen: the
+  // cooldown's memory and the history, so that it is not a fresh start that shrinks at once.
+  Policy* before = nullptr;
+  if (auto it = policies_.find(pool); it != policies_.end()) before = it->second.get();
+  for (auto& a : aside_policies_)
+    if (a->spec.pool == pool) before = a.get();
+  if (before) {
+    p->decider = before->decider;
+    p->decider.set_limits(p->spec.limits);
+    p->history = before->history;
+    p->runs = before->runs;
+    p->changes = before->changes;
+  }
+  if (auto it = policies_.find(pool); it != policies_.end()) release(*it->second);
+  policies_[pool] = std::move(p);
+  poke();
+}
+
+bool Autoscaler::remove(const std::string& pool) {
+  auto it = policies_.find(pool);
+  if (it == policies_.end()) return false;
+  release(*it->second);
+  policies_.erase(it);
+  probes_.remove(pool);
+  return true;
+}
+
+bool Autoscaler::set_enabled(const std::string& pool, bool enabled) {
+  auto it = policies_.find(pool);
+  if (it == policies_.end()) return false;
+  Policy& p = *it->second;
+  p.enabled = enabled;
+  if (enabled) {
+    p.suspended = false;
+    p.errors_in_row = 0;
+    p.last_error.clear();
+    p.due = Mono::now();
+    poke();
+  }
+  return true;
+}
+
+std::vector<AutoscaleInfo> Autoscaler::list() const {
+  std::vector<AutoscaleInfo> out;
+  for (const auto& [pool, p] : policies_) {
+    AutoscaleInfo i;
+    i.pool = pool;
+    i.owner = p->spec.owner;
+    i.probe = p->probe_describe;
+    i.every_s = p->spec.every_s;
+    i.limits = p->spec.limits;
+    i.enabled = p->enabled;
+    i.suspended = p->suspended;
+    i.errors_in_row = p->errors_in_row;
+    i.last_error = p->last_error;
+    i.queue = queue_depth(pool);
+    i.last_recommended = p->last_recommended;
+    i.last_reason = p->last_reason;
+    i.last_run_wall_s = p->last_run_wall_s;
+    i.runs = p->runs;
+    i.changes = p->changes;
+    out.push_back(std::move(i));
+  }
+  return out;
+}
+
+std::optional<double> Autoscaler::queue_depth(const std::string& pool) const {
+  auto it = policies_.find(pool);
+  if (it == policies_.end()) return std::nullopt;
+  if (it->second->spec.probe_fn_ref != LUA_NOREF) return it->second->fn_depth;
+  auto s = probes_.latest(pool);
+  if (!s || !s->reading.depth || wall_s() - s->taken_at_s > stale_after_s(it->second->spec.every_s))
+    return std::nullopt;
+  return s->reading.depth;
+}
+
+int Autoscaler::add_timer(double every_s, int fn_ref, std::string owner, double time_budget_s) {
+  auto t = std::make_unique<Timer>();
+  t->id = next_timer_id_++;
+  t->every_s = every_s;
+  t->fn_ref = fn_ref;
+  t->owner = std::move(owner);
+  t->time_budget_s = time_budget_s;
+  t->due = Mono::now() + seconds(every_s);  // every(5, f) first runs in 5 s, as setInterval does
+  const int id = t->id;
+  timers_[id] = std::move(t);
+  poke();
+  return id;
+}
+
+bool Autoscaler::cancel_timer(int id) {
+  auto it = timers_.find(id);
+  if (it == timers_.end()) return false;
+  luaL_unref(L_, LUA_REGISTRYINDEX, it->second->fn_ref);
+  timers_.erase(it);
+  return true;
+}
+
+int Autoscaler::unload(const std::string& owner) {
+  int n = 0;
+  for (auto it = policies_.begin(); it != policies_.end();) {
+    if (it->second->spec.owner != owner) {
+      ++it;
+      continue;
+    }
+    release(*it->second);
+    probes_.remove(it->first);
+    it = policies_.erase(it);
+    ++n;
+  }
+  for (auto it = timers_.begin(); it != timers_.end();) {
+    if (it->second->owner != owner) {
+      ++it;
+      continue;
+    }
+    luaL_unref(L_, LUA_REGISTRYINDEX, it->second->fn_ref);
+    it = timers_.erase(it);
+    ++n;
+  }
+  return n;
+}
+
+void Autoscaler::begin_reload(const std::string& owner) {
+  reloading_ = owner;
+  for (auto it = policies_.begin(); it != policies_.end();) {
+    if (it->second->spec.owner != owner) {
+      ++it;
+      continue;
+    }
+    aside_policies_.push_back(std::move(it->second));
+    it = policies_.erase(it);
+  }
+  for (auto it = timers_.begin(); it != timers_.end();) {
+    if (it->second->owner != owner) {
+      ++it;
+      continue;
+    }
+    aside_timers_.push_back(std::move(it->second));
+    it = timers_.erase(it);
+  }
+}
+
+void Autoscaler::commit_reload() {
+  for (auto& p : aside_policies_) {
+    release(*p);
+    if (!policies_.count(p->spec.pool)) probes_.remove(p->spec.pool);
+  }
+  for (auto& t : aside_timers_) luaL_unref(L_, LUA_REGISTRYINDEX, t->fn_ref);
+  aside_policies_.clear();
+  aside_timers_.clear();
+  reloading_.reset();
+}
+
+void Autoscaler::rollback_reload() {
+  if (!reloading_) return;
+  unload(*reloading_);  // what the failed run managed to define
+  for (auto& p : aside_policies_) {
+    // Its probe was replaced or removed by the failed run's add(): the policy runs without
+    // one until the next good reload. Rare (a file that fails after its autoscale lines).
+    if (p->spec.probe_fn_ref == LUA_NOREF && !probes_.latest(p->spec.pool)) p->has_probe = false;
+    p->due = Mono::now();
+    policies_[p->spec.pool] = std::move(p);
+  }
+  for (auto& t : aside_timers_) timers_[t->id] = std::move(t);
+  aside_policies_.clear();
+  aside_timers_.clear();
+  reloading_.reset();
+  poke();
+}
+
+void Autoscaler::run() {
+  std::unique_lock wake(wake_mu_);
+  Mono::time_point next = Mono::now();
+  while (!stop_) {
+    cv_.wait_until(wake, next, [this] { return stop_ || poked_; });
+    if (stop_) break;
+    poked_ = false;
+    wake.unlock();
+    {
+      std::lock_guard lua(ctx_.lua_lock);
+      try {
+        next = tick();
+      } catch (const std::exception& e) {
+        // An engine that has finished answers with exceptions: nothing is left to scale.
+        next = Mono::now() + std::chrono::seconds(1);
+        (void)e;
+      }
+    }
+    wake.lock();
+  }
+}
+
+Autoscaler::Mono::time_point Autoscaler::tick() {
+  const auto now = Mono::now();
+  auto next = now + std::chrono::seconds(3600);
+  std::vector<Policy*> due;
+  for (auto& [_, p] : policies_) {
+    if (!p->enabled || p->suspended) continue;
+    if (p->due <= now) {
+      due.push_back(p.get());
+      p->due = now + seconds(p->spec.every_s);
+    }
+    next = std::min(next, p->due);
+  }
+  if (!due.empty()) run_policies(due, mono_s());
+  std::vector<int> due_timers;
+  for (auto& [id, t] : timers_) {
+    if (t->suspended) continue;
+    if (t->due <= now) {
+      due_timers.push_back(id);
+      t->due = now + seconds(t->every_s);
+    }
+    next = std::min(next, t->due);
+  }
+  for (int id : due_timers) {
+    auto it = timers_.find(id);
+    if (it == timers_.end()) continue;  // cancelled by an earlier timer of this tick
+    Timer& t = *it->second;
+    const int ref = t.fn_ref;
+    const double budget = t.time_budget_s;
+    auto err = call(ref, 0, 0, budget);
+    it = timers_.find(id);
+    if (it == timers_.end()) continue;  // it cancelled itself
+    if (!err) {
+      it->second->errors_in_row = 0;
+      continue;
+    }
+    Timer& again = *it->second;
+    const bool suspend = ++again.errors_in_row >= kMaxErrorsInRow;
+    again.suspended = suspend;
+    ctx_.client.report(EventKind::kPolicyWarning, "",
+                       fmt::format("every({}) timer {}: {}{}", again.every_s, id, *err,
+                                   suspend ? fmt::format("; suspended after {} errors in a row", kMaxErrorsInRow) : ""));
+  }
+  return next;
+}
+
+std::optional<std::string> Autoscaler::call(int ref, int nargs, int nresults, double budget_s) {
+  // The function goes below its arguments.
+  lua_rawgeti(co_, LUA_REGISTRYINDEX, ref);
+  lua_insert(co_, -(nargs + 1));
+  t_budget_s = budget_s;
+  t_deadline = Mono::now() + seconds(budget_s);
+  lua_sethook(co_, budget_hook, LUA_MASKCOUNT, 1000);
+  const int status = lua_pcall(co_, nargs, nresults, 0);
+  lua_sethook(co_, nullptr, 0, 0);
+  if (status == LUA_OK) return std::nullopt;
+  std::string msg = lua_tostring(co_, -1) ? lua_tostring(co_, -1) : "error (not a string)";
+  lua_pop(co_, 1);
+  return msg;
+}
+
+void Autoscaler::fail(Policy& p, const std::string& why) {
+  p.last_error = why;
+  const bool suspend = ++p.errors_in_row >= kMaxErrorsInRow;
+  if (suspend) p.suspended = true;
+  ctx_.client.report(EventKind::kPolicyWarning, p.spec.pool,
+                     fmt::format("policy: {}{}", why,
+                                 suspend ? fmt::format("; suspended after {} errors in a row, size kept (autoscale.on "
+                                                       "\"{}\" resumes it)",
+                                                       kMaxErrorsInRow, p.spec.pool)
+                                         : "; size kept"));
+}
+
+void Autoscaler::run_policies(const std::vector<Policy*>& due, double now_mono) {
+  const EngineSnapshot snap = ctx_.client.snapshot();
+  if (snap.shutting_down) return;  // nothing to scale into
+  const SystemSample sys = system_.sample();
+  // Every autoscaled pool's processes in one /proc scan, so CPU intervals stay aligned.
+  std::map<std::string, std::vector<pid_t>> roots;
+  for (const auto& [pool, _] : policies_)
+    if (const PoolSnapshot* ps = snap.find(pool))
+      for (const auto& w : ps->workers)
+        if (w.pid) roots[pool].push_back(w.pid);
+  const auto procs = procs_.sample(roots);
+  // Lua fn probes of the due pools first, so that m.pools sees fresh depths.
+  for (Policy* p : due) {
+    if (p->spec.probe_fn_ref == LUA_NOREF) continue;
+    auto err = call(p->spec.probe_fn_ref, 0, 1, p->spec.time_budget_s);
+    if (err) {
+      p->fn_depth.reset();
+      ctx_.client.report(EventKind::kPolicyWarning, p->spec.pool, "queue probe fn: " + *err);
+      continue;
+    }
+    int isnum = 0;
+    const double v = lua_tonumberx(co_, -1, &isnum);
+    lua_pop(co_, 1);
+    if (isnum && std::isfinite(v) && v >= 0) p->fn_depth = v;
+    else p->fn_depth.reset();
+  }
+  for (Policy* p : due) {
+    // An earlier policy of this tick may have removed this one (autoscale.off from Lua).
+    auto it = policies_.find(p->spec.pool);
+    if (it == policies_.end() || it->second.get() != p || !p->enabled) continue;
+    run_policy(*p, snap, sys, procs, now_mono);
+  }
+}
+
+void Autoscaler::run_policy(Policy& p, const EngineSnapshot& snap, const SystemSample& sys,
+                            const std::map<std::string, ProcessTotals>& procs, double now_mono) {
+  const PoolSnapshot* ps = snap.find(p.spec.pool);
+  if (!ps) {
+    fail(p, fmt::format("no pool \"{}\" (removed?)", p.spec.pool));
+    return;
+  }
+  if (!ps->enabled) return;  // stopped by the operator: not ours to size until start()
+  PolicyMetrics m;
+  m.name = p.spec.pool;
+  m.now = wall_s();
+  if (p.last_call_mono) m.dt = now_mono - *p.last_call_mono;
+  p.last_call_mono = now_mono;
+  m.queue = queue_depth(p.spec.pool);
+  if (p.spec.probe_fn_ref == LUA_NOREF) {
+    if (auto s = probes_.latest(p.spec.pool); s && m.queue) {
+      m.queue_rate = s->rate;
+      m.inflight = s->reading.inflight;
+    }
+  } else if (!p.history.empty() && p.history.back().queue && m.queue && m.dt && *m.dt > 0) {
+    m.queue_rate = (*m.queue - *p.history.back().queue) / *m.dt;
+  }
+  m.load1 = sys.load1;
+  m.load5 = sys.load5;
+  m.load15 = sys.load15;
+  if (sys.cpu >= 0) m.cpu = sys.cpu;
+  m.cpus = sys.cpus;
+  m.mem_available = static_cast<double>(sys.mem_available_bytes);
+  m.mem_total = static_cast<double>(sys.mem_total_bytes);
+  m.workers = {ps->target, ps->running, ps->busy, ps->idle, ps->stalled};
+  if (auto it = procs.find(p.spec.pool); it != procs.end()) {
+    m.pool_cpu = it->second.cpu;
+    m.pool_rss = static_cast<double>(it->second.rss_bytes);
+    m.pool_processes = it->second.processes;
+  }
+  m.min = p.spec.limits.min;
+  m.max = p.spec.limits.max;
+  if (budget_ > 0) m.budget = budget_;
+  for (const auto& [name, other] : policies_) {
+    PoolView v;
+    v.queue = queue_depth(name);
+    if (auto s = probes_.latest(name); s && v.queue) v.inflight = s->reading.inflight;
+    if (const PoolSnapshot* os = snap.find(name))
+      v.workers = {os->target, os->running, os->busy, os->idle, os->stalled};
+    v.min = other->spec.limits.min;
+    v.max = other->spec.limits.max;
+    m.pools[name] = v;
+  }
+  m.history = p.history;
+  record_history(m);
+  p.history = m.history;
+  ++p.runs;
+  p.last_run_wall_s = m.now;
+
+  push_policy_metrics(co_, m);
+  if (auto err = call(p.spec.policy_ref, 1, 2, p.spec.time_budget_s)) {
+    fail(p, *err);
+    return;
+  }
+  // (answer, reason) on co_'s stack.
+  std::string reason;
+  if (lua_type(co_, -1) == LUA_TSTRING) reason = lua_tostring(co_, -1);
+  const int type = lua_type(co_, -2);
+  int isnum = 0;
+  const double desired = lua_tonumberx(co_, -2, &isnum);
+  lua_pop(co_, 2);
+  if (type == LUA_TNIL) {  // no opinion: keep the size
+    p.errors_in_row = 0;
+    return;
+  }
+  if (type != LUA_TNUMBER || !isnum) {
+    fail(p, fmt::format("returned a {}, not a number of workers", lua_typename(co_, type)));
+    return;
+  }
+  if (!std::isfinite(desired) || desired < 0) {
+    fail(p, fmt::format("returned {}, not a number of workers (finite, >= 0)", desired));
+    return;
+  }
+  p.errors_in_row = 0;
+  p.last_error.clear();
+  const int current = ps->spec.n;
+  ScaleDecision d = p.decider.decide(now_mono, current, desired);
+  p.last_recommended = d.recommended;
+  int target = d.target;
+  std::string note = d.note;
+  if (budget_ > 0 && target > current) {
+    std::map<std::string, int> now_sizes, wanted;
+    for (const auto& pool : snap.pools) now_sizes[pool.spec.name] = pool.enabled ? pool.spec.n : 0;
+    wanted = now_sizes;
+    wanted[p.spec.pool] = target;
+    const int fitted = fit_budget(now_sizes, wanted, budget_).at(p.spec.pool);
+    if (fitted < target) {
+      note = fmt::format("budget {} caps it at {}", budget_, fitted);
+      target = fitted;
+    }
+  }
+  if (target == current) return;
+  if (reason.empty()) reason = m.queue ? fmt::format("queue {:g}", *m.queue) : "policy";
+  if (!note.empty()) reason += "; " + note;
+  auto sizes = ctx_.client.configure({{p.spec.pool, target}});
+  if (!sizes) {
+    fail(p, "resize refused: " + sizes.error().message());
+    return;
+  }
+  ++p.changes;
+  p.last_reason = reason;
+  ctx_.client.report(EventKind::kAutoscaled, p.spec.pool, fmt::format("{} -> {} ({})", current, target, reason));
+}
+
+}  // namespace drover

@@ -1,0 +1,146 @@
+// Autoscaler: runs the shell's autoscale policies and every() timers on a thread of its
+// own, against an EngineClient, so that a slow policy, a slow probe or a busy REPL never
+// delays supervision (the engine loop only ever sees configure() calls).
+//
+// Each tick, for the policies that are due: one engine snapshot, one /proc sample, the
+// latest queue readings (Redis and command probes run on the ProbeRunner's thread; Lua
+// `fn` probes run here), then each policy is called with its metrics table `m`
+// (policy_metrics.h) under the Lua lock, on a coroutine of the autoscaler's own, with a
+// time budget enforced by a count hook. Its answer goes through the pool's ScaleDecider
+// (clamp, step limits, scale-down cooldown) and the global budget, and a change is applied
+// with configure() and reported through the engine's log: `foo autoscaled: 3 -> 7 (queue 640)`.
+//
+// Safety: a policy that errors, returns something that is not a number (or NaN, or a
+// negative number), or runs past its time budget is reported; after kMaxErrorsInRow in a
+// row it is suspended until autoscale.on. Its pool keeps its size meanwhile.
+//
+// Threads: every method except the constructor and destructor must be called with the Lua
+// lock held (the bindings are). The destructor stops the thread; call it before the Lua
+// state and the engine go.
+#pragma once
+
+#include <lua.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "autoscale/probe_runner.h"
+#include "autoscale/process_sampler.h"
+#include "autoscale/scale_decider.h"
+#include "autoscale/system_sampler.h"
+#include "shell/autoscale/policy_metrics.h"
+#include "shell/lua/shell_context.h"
+
+namespace drover {
+
+inline constexpr int kMaxErrorsInRow = 3;
+
+// What autoscale "foo" { ... } says, once read and checked by the binding.
+struct AutoscaleSpec {
+  std::string pool;
+  double every_s = 5;
+  double time_budget_s = 0.25;  // a call that runs longer is interrupted and counts as an error
+  ScaleLimits limits;
+  int policy_ref = LUA_NOREF;                // registry ref of the policy function (owned from here on)
+  std::unique_ptr<QueueProbe> probe;         // Redis or command probe, or null
+  int probe_fn_ref = LUA_NOREF;              // a Lua fn probe, or LUA_NOREF
+  std::string owner;                         // the script that defined it; empty: typed at the shell
+};
+
+// One policy as autoscale.list() shows it.
+struct AutoscaleInfo {
+  std::string pool, owner, probe;
+  double every_s = 0;
+  ScaleLimits limits;
+  bool enabled = true, suspended = false;
+  int errors_in_row = 0;
+  std::string last_error;
+  std::optional<double> queue;   // the latest depth
+  int last_recommended = -1;     // -1: not run yet
+  std::string last_reason;       // of the last change
+  double last_run_wall_s = 0;
+  uint64_t runs = 0, changes = 0;
+};
+
+class Autoscaler {
+ public:
+  // L: the shell's main state (policies are called on a coroutine of it). Starts the thread.
+  Autoscaler(ShellContext& ctx, lua_State* L);
+  ~Autoscaler();
+  Autoscaler(const Autoscaler&) = delete;
+  Autoscaler& operator=(const Autoscaler&) = delete;
+
+  // Installs (or replaces) the pool's policy; the first call is due now. Takes the refs.
+  void add(AutoscaleSpec spec);
+  bool remove(const std::string& pool);
+  // off: the policy is kept but not called; on: called again, errors and suspension cleared.
+  bool set_enabled(const std::string& pool, bool enabled);
+  std::vector<AutoscaleInfo> list() const;
+  // The latest queue depth of a pool's probe, for status(); nullopt when unknown.
+  std::optional<double> queue_depth(const std::string& pool) const;
+
+  // every(sec, fn): returns the timer's id.
+  int add_timer(double every_s, int fn_ref, std::string owner, double time_budget_s = 0.25);
+  bool cancel_timer(int id);
+  size_t timer_count() const { return timers_.size(); }
+
+  // budget{max_workers = N}: the sum of every pool's size that policies may not exceed. 0: none.
+  void set_budget(int max_workers) { budget_ = max_workers; }
+  int budget() const { return budget_; }
+
+  // Everything a script defined (policies, timers): unload "file.lua". Returns how many.
+  int unload(const std::string& owner);
+  // A reload of the file `owner`: what it defined is put aside (still running) until
+  // commit (dropped) or rollback (kept, and what the new run defined is dropped).
+  void begin_reload(const std::string& owner);
+  void commit_reload();
+  void rollback_reload();
+
+ private:
+  struct Policy;
+  struct Timer;
+  using Mono = std::chrono::steady_clock;
+
+  void run();
+  Mono::time_point tick();  // Lua lock held; returns when the next call is due
+  void run_policies(const std::vector<Policy*>& due, double now_mono);
+  void run_policy(Policy& p, const EngineSnapshot& snap, const SystemSample& sys,
+                  const std::map<std::string, ProcessTotals>& procs, double now_mono);
+  // Calls the function at `ref` with nargs already pushed on co_ under the time budget.
+  // Leaves nresults values on co_ on success; returns the error text otherwise.
+  std::optional<std::string> call(int ref, int nargs, int nresults, double budget_s);
+  void fail(Policy& p, const std::string& why);
+  void release(Policy& p);
+  void poke();
+
+  ShellContext& ctx_;
+  lua_State* L_;
+  lua_State* co_ = nullptr;  // the coroutine policies run on
+  int co_ref_ = LUA_NOREF;
+  ProbeRunner probes_;
+  SystemSampler system_;
+  ProcessSampler procs_;
+  std::map<std::string, std::unique_ptr<Policy>> policies_;
+  std::map<int, std::unique_ptr<Timer>> timers_;
+  int next_timer_id_ = 1;
+  int budget_ = 0;
+  // begin_reload's set-aside: the file's policies and timers before the reload.
+  std::optional<std::string> reloading_;
+  std::vector<std::unique_ptr<Policy>> aside_policies_;
+  std::vector<std::unique_ptr<Timer>> aside_timers_;
+
+  std::mutex wake_mu_;  // guards stop_ and poked_; never held with the Lua lock taken after it
+  std::condition_variable cv_;
+  bool stop_ = false;
+  bool poked_ = false;
+  std::thread thread_;
+};
+
+}  // namespace drover

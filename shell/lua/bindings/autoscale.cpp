@@ -1,0 +1,432 @@
+// autoscale, budget, every, the queue probes (redis, command, fn), load and unload: the
+// shell's side of autoscaling. Each binding checks its arguments and hands plain values
+// to the Autoscaler (shell/autoscale/autoscaler.h), which runs the policies.
+#include <cmath>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "autoscale/command_probe.h"
+#include "autoscale/redis_probe.h"
+#include "shell/autoscale/autoscaler.h"
+#include "shell/lua/binding.h"
+#include "shell/lua/script_loader.h"
+#include "shell/lua/shell_context.h"
+#include "shell/lua/view.h"
+
+namespace drover {
+
+namespace {
+
+constexpr const char* kProbeMeta = "drover.probe";
+
+Autoscaler& autoscaler_of(lua_State* L, ShellContext& ctx) {
+  if (!ctx.autoscaler) luaL_error(L, "autoscaling is not available in this shell");
+  return *ctx.autoscaler;
+}
+
+std::string owner_of(const ShellContext& ctx) { return ctx.loading.empty() ? "" : ctx.loading.back(); }
+
+// A number field of the table at idx within [lo, hi], or def when absent.
+double number_field(lua_State* L, int idx, const char* key, const std::string& what, double def, double lo,
+                    double hi) {
+  const int t = lua_getfield(L, idx, key);
+  if (t == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  int isnum = 0;
+  const double v = lua_tonumberx(L, -1, &isnum);
+  if (!isnum) luaL_error(L, "%s: %s must be a number, got %s", what.c_str(), key, luaL_typename(L, -1));
+  if (!(v >= lo && v <= hi)) luaL_error(L, "%s: %s must be in [%g, %g], got %s", what.c_str(), key, lo, hi, lua_tostring(L, -1));
+  lua_pop(L, 1);
+  return v;
+}
+
+int count_field(lua_State* L, int idx, const char* key, const std::string& what, int def, int lo, int hi) {
+  const double v = number_field(L, idx, key, what, def, lo, hi);
+  if (v != std::floor(v)) luaL_error(L, "%s: %s must be a whole number, got %g", what.c_str(), key, v);
+  return static_cast<int>(v);
+}
+
+void check_fields(lua_State* L, int idx, const std::string& what, const std::set<std::string>& known) {
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s: fields are name = value, got a %s key", what.c_str(), luaL_typename(L, -1));
+    const std::string k = lua_tostring(L, -1);
+    if (!known.count(k)) {
+      std::string list;
+      for (const auto& f : known) list += (list.empty() ? "" : ", ") + f;
+      luaL_error(L, "%s: unknown field '%s' (fields: %s)", what.c_str(), k.c_str(), list.c_str());
+    }
+  }
+}
+
+// A probe value: a table made by redis{}, command() or fn(), with the probe metatable.
+bool is_probe(lua_State* L, int idx) {
+  if (!lua_getmetatable(L, idx)) return false;
+  luaL_getmetatable(L, kProbeMeta);
+  const bool same = lua_rawequal(L, -1, -2);
+  lua_pop(L, 2);
+  return same;
+}
+
+std::string string_field(lua_State* L, int idx, const char* key) {
+  lua_getfield(L, idx, key);
+  std::string v = lua_isstring(L, -1) ? lua_tostring(L, -1) : "";
+  lua_pop(L, 1);
+  return v;
+}
+
+// Reads `queue = ...` (the table at idx) into spec: a Redis or command probe, or a Lua fn.
+void read_queue(lua_State* L, int idx, AutoscaleSpec& spec, const std::string& what) {
+  if (lua_type(L, idx) == LUA_TFUNCTION) {
+    lua_pushvalue(L, idx);
+    spec.probe_fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return;
+  }
+  if (!lua_istable(L, idx) || !is_probe(L, idx))
+    luaL_error(L, "%s: queue must be redis{...}, command \"...\" or fn(function), got %s", what.c_str(),
+               luaL_typename(L, idx));
+  const std::string kind = string_field(L, idx, "kind");
+  if (kind == "fn") {
+    lua_getfield(L, idx, "fn");
+    spec.probe_fn_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    return;
+  }
+  Result<std::unique_ptr<QueueProbe>> probe = Status::invalid("unknown probe");
+  if (kind == "redis") {
+    RedisQueueSpec r;
+    r.url = string_field(L, idx, "url");
+    auto layout = queue_layout_from_name(string_field(L, idx, "layout"));
+    if (!layout) luaL_error(L, "%s: %s", what.c_str(), layout.error().message().c_str());
+    r.layout = *layout;
+    r.name = string_field(L, idx, "name");
+    if (std::string ns = string_field(L, idx, "namespace"); !ns.empty()) r.ns = ns;
+    lua_getfield(L, idx, "timeout");
+    r.timeout_s = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 1.0;
+    lua_pop(L, 1);
+    probe = make_redis_probe(r);
+  } else if (kind == "command") {
+    lua_getfield(L, idx, "timeout");
+    const double timeout = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 5.0;
+    lua_pop(L, 1);
+    probe = make_command_probe(string_field(L, idx, "cmd"), timeout);
+  }
+  if (!probe) luaL_error(L, "%s: queue: %s", what.c_str(), probe.error().message().c_str());
+  spec.probe = std::move(*probe);
+}
+
+// autoscale("foo", {...}) once both halves are known.
+int define(lua_State* L, const std::string& pool, int idx) {
+  ShellContext& ctx = shell_context_of(L);
+  Autoscaler& as = autoscaler_of(L, ctx);
+  const std::string what = fmt::format("autoscale \"{}\"", pool);
+  luaL_checktype(L, idx, LUA_TTABLE);
+  check_fields(L, idx, what, {"every", "min", "max", "cooldown", "step_up", "step_down", "timeout", "queue", "policy"});
+  const EngineSnapshot snap = ctx.client.snapshot();
+  if (!snap.find(pool)) {
+    std::string names;
+    for (const auto& p : snap.pools) names += (names.empty() ? "" : ", ") + p.spec.name;
+    luaL_error(L, "%s: no such pool (pools: %s)", what.c_str(), names.empty() ? "none" : names.c_str());
+  }
+  AutoscaleSpec spec;
+  spec.pool = pool;
+  spec.owner = owner_of(ctx);
+  spec.every_s = number_field(L, idx, "every", what, 5, 0.1, 3600);
+  spec.time_budget_s = number_field(L, idx, "timeout", what, 0.25, 0.001, 10);
+  if (lua_getfield(L, idx, "max") == LUA_TNIL)
+    luaL_error(L, "%s: max is required: the most workers the policy may ask for", what.c_str());
+  lua_pop(L, 1);
+  spec.limits.max = count_field(L, idx, "max", what, 0, 0, kDefaultMaxWorkers);
+  spec.limits.min = count_field(L, idx, "min", what, std::min(1, spec.limits.max), 0, kDefaultMaxWorkers);
+  spec.limits.cooldown_s = number_field(L, idx, "cooldown", what, 30, 0, 86400);
+  spec.limits.max_step_up = count_field(L, idx, "step_up", what, 0, 0, kDefaultMaxWorkers);
+  spec.limits.max_step_down = count_field(L, idx, "step_down", what, 0, 0, kDefaultMaxWorkers);
+  if (Status s = validate_scale_limits(spec.limits); !s) luaL_error(L, "%s: %s", what.c_str(), s.message().c_str());
+  if (lua_getfield(L, idx, "policy") != LUA_TFUNCTION)
+    luaL_error(L, "%s: policy must be a function(m) returning a number of workers, got %s", what.c_str(),
+               luaL_typename(L, -1));
+  // Refs are taken last, once nothing more can raise: an error leaks none.
+  const int queue_type = lua_getfield(L, idx, "queue");
+  if (queue_type != LUA_TNIL) read_queue(L, lua_gettop(L), spec, what);
+  lua_pop(L, 1);
+  spec.policy_ref = luaL_ref(L, LUA_REGISTRYINDEX);  // pops the policy
+  as.add(std::move(spec));
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+int l_autoscale_body(lua_State* L) {
+  return guarded(L, [L] { return define(L, lua_tostring(L, lua_upvalueindex(1)), 1); });
+}
+
+int l_autoscale(lua_State* L) {
+  return guarded(L, [L] {
+    const std::string pool = luaL_checkstring(L, 1);
+    if (!lua_isnoneornil(L, 2)) return define(L, pool, 2);
+    lua_pushvalue(L, 1);  // autoscale "foo" { ... }: the body comes in a second call
+    lua_pushcclosure(L, l_autoscale_body, 1);
+    return 1;
+  });
+}
+
+std::string render_list(const std::vector<AutoscaleInfo>& list, int budget, size_t timers) {
+  if (list.empty() && timers == 0) return "no autoscale policies\n";
+  std::string out = fmt::format("{:<12} {:>6} {:>9} {:>7} {:>6}  {}\n", "pool", "every", "min..max", "queue", "last", "state");
+  for (const auto& i : list) {
+    std::string state = !i.enabled ? "off" : i.suspended ? "suspended: " + i.last_error
+                                          : i.errors_in_row ? fmt::format("erring ({}): {}", i.errors_in_row, i.last_error)
+                                                            : "on";
+    if (!i.last_reason.empty() && i.enabled && !i.suspended) state += "  (" + i.last_reason + ")";
+    out += fmt::format("{:<12} {:>5}s {:>9} {:>7} {:>6}  {}\n", i.pool, fmt::format("{:g}", i.every_s),
+                       fmt::format("{}..{}", i.limits.min, i.limits.max), i.queue ? fmt::format("{:g}", *i.queue) : "-",
+                       i.last_recommended < 0 ? "-" : std::to_string(i.last_recommended), state);
+  }
+  if (budget > 0) out += fmt::format("budget: {} workers in all\n", budget);
+  if (timers) out += fmt::format("{} every() timer{}\n", timers, timers == 1 ? "" : "s");
+  return out;
+}
+
+int l_autoscale_list(lua_State* L) {
+  return guarded(L, [L] {
+    ShellContext& ctx = shell_context_of(L);
+    Autoscaler& as = autoscaler_of(L, ctx);
+    const auto list = as.list();
+    lua_createtable(L, static_cast<int>(list.size()), 0);
+    for (size_t k = 0; k < list.size(); ++k) {
+      const auto& i = list[k];
+      lua_createtable(L, 0, 12);
+      lua_pushstring(L, i.pool.c_str());
+      lua_setfield(L, -2, "pool");
+      lua_pushnumber(L, i.every_s);
+      lua_setfield(L, -2, "every");
+      lua_pushinteger(L, i.limits.min);
+      lua_setfield(L, -2, "min");
+      lua_pushinteger(L, i.limits.max);
+      lua_setfield(L, -2, "max");
+      lua_pushnumber(L, i.limits.cooldown_s);
+      lua_setfield(L, -2, "cooldown");
+      lua_pushboolean(L, i.enabled);
+      lua_setfield(L, -2, "enabled");
+      lua_pushboolean(L, i.suspended);
+      lua_setfield(L, -2, "suspended");
+      lua_pushinteger(L, i.errors_in_row);
+      lua_setfield(L, -2, "errors");
+      if (!i.last_error.empty()) {
+        lua_pushstring(L, i.last_error.c_str());
+        lua_setfield(L, -2, "last_error");
+      }
+      if (i.queue) {
+        lua_pushnumber(L, *i.queue);
+        lua_setfield(L, -2, "queue");
+      }
+      if (!i.probe.empty()) {
+        lua_pushstring(L, i.probe.c_str());
+        lua_setfield(L, -2, "probe");
+      }
+      if (i.last_recommended >= 0) {
+        lua_pushinteger(L, i.last_recommended);
+        lua_setfield(L, -2, "recommended");
+      }
+      lua_pushinteger(L, static_cast<lua_Integer>(i.runs));
+      lua_setfield(L, -2, "runs");
+      lua_pushinteger(L, static_cast<lua_Integer>(i.changes));
+      lua_setfield(L, -2, "changes");
+      if (!i.owner.empty()) {
+        lua_pushstring(L, i.owner.c_str());
+        lua_setfield(L, -2, "script");
+      }
+      lua_rawseti(L, -2, static_cast<lua_Integer>(k + 1));
+    }
+    attach_view(L, render_list(list, as.budget(), as.timer_count()));
+    return 1;
+  });
+}
+
+int switch_policy(lua_State* L, bool on) {
+  return guarded(L, [L, on] {
+    ShellContext& ctx = shell_context_of(L);
+    const std::string pool = luaL_checkstring(L, 1);
+    if (!autoscaler_of(L, ctx).set_enabled(pool, on))
+      return luaL_error(L, "autoscale.%s: no policy for \"%s\" (autoscale.list() shows them)", on ? "on" : "off",
+                        pool.c_str());
+    lua_pushboolean(L, 1);
+    return 1;
+  });
+}
+int l_autoscale_on(lua_State* L) { return switch_policy(L, true); }
+int l_autoscale_off(lua_State* L) { return switch_policy(L, false); }
+
+int l_autoscale_cancel(lua_State* L) {
+  return guarded(L, [L] {
+    ShellContext& ctx = shell_context_of(L);
+    const lua_Integer id = luaL_checkinteger(L, 1);
+    lua_pushboolean(L, autoscaler_of(L, ctx).cancel_timer(static_cast<int>(id)));
+    return 1;
+  });
+}
+
+int l_budget(lua_State* L) {
+  return guarded(L, [L] {
+    ShellContext& ctx = shell_context_of(L);
+    Autoscaler& as = autoscaler_of(L, ctx);
+    if (!lua_isnoneornil(L, 1)) {
+      luaL_checktype(L, 1, LUA_TTABLE);
+      check_fields(L, 1, "budget", {"max_workers"});
+      // max_workers = false (or 0) lifts the budget.
+      lua_getfield(L, 1, "max_workers");
+      const bool off = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
+      lua_pop(L, 1);
+      as.set_budget(off ? 0 : count_field(L, 1, "max_workers", "budget", 0, 0, 1000000));
+    }
+    if (as.budget() > 0) lua_pushinteger(L, as.budget());
+    else lua_pushnil(L);
+    return 1;
+  });
+}
+
+int l_every(lua_State* L) {
+  return guarded(L, [L] {
+    ShellContext& ctx = shell_context_of(L);
+    Autoscaler& as = autoscaler_of(L, ctx);
+    const double secs = luaL_checknumber(L, 1);
+    if (!(secs >= 0.1 && secs <= 86400)) luaL_argerror(L, 1, "seconds in [0.1, 86400]");
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_settop(L, 2);
+    const int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    lua_pushinteger(L, as.add_timer(secs, ref, owner_of(ctx)));
+    return 1;
+  });
+}
+
+void push_probe(lua_State* L) {  // the table on top becomes a probe value
+  luaL_newmetatable(L, kProbeMeta);
+  lua_setmetatable(L, -2);
+}
+
+int l_redis(lua_State* L) {
+  return guarded(L, [L] {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    check_fields(L, 1, "redis", {"url", "resque", "rq", "sidekiq", "celery", "key", "namespace", "timeout"});
+    lua_createtable(L, 0, 6);
+    lua_pushstring(L, "redis");
+    lua_setfield(L, -2, "kind");
+    std::string layout;
+    for (const char* l : {"resque", "rq", "sidekiq", "celery", "key"}) {
+      if (lua_getfield(L, 1, l) == LUA_TNIL) {
+        lua_pop(L, 1);
+        continue;
+      }
+      if (!layout.empty()) luaL_error(L, "redis: give one of resque, rq, sidekiq, celery, key; got %s and %s", layout.c_str(), l);
+      if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "redis: %s must be a queue name, got %s", l, luaL_typename(L, -1));
+      layout = l;
+      lua_setfield(L, -2, "name");
+    }
+    if (layout.empty()) luaL_error(L, "redis: name the queue: redis{ rq = \"default\" } (or resque, sidekiq, celery, key)");
+    lua_pushstring(L, layout.c_str());
+    lua_setfield(L, -2, "layout");
+    lua_getfield(L, 1, "url");
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      lua_pushstring(L, "redis://127.0.0.1:6379/0");
+    }
+    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "redis: url must be a string");
+    if (auto a = parse_redis_url(lua_tostring(L, -1)); !a) luaL_error(L, "redis: %s", a.error().message().c_str());
+    lua_setfield(L, -2, "url");
+    lua_getfield(L, 1, "namespace");
+    lua_setfield(L, -2, "namespace");
+    number_field(L, 1, "timeout", "redis", 1, 0.01, 60);
+    lua_getfield(L, 1, "timeout");
+    lua_setfield(L, -2, "timeout");
+    push_probe(L);
+    return 1;
+  });
+}
+
+int l_command(lua_State* L) {
+  return guarded(L, [L] {
+    lua_createtable(L, 0, 3);
+    lua_pushstring(L, "command");
+    lua_setfield(L, -2, "kind");
+    if (lua_type(L, 1) == LUA_TSTRING) {
+      lua_pushvalue(L, 1);
+    } else {
+      luaL_checktype(L, 1, LUA_TTABLE);  // command{ "redis-cli llen q", timeout = 2 }
+      number_field(L, 1, "timeout", "command", 5, 0.01, 3600);
+      lua_getfield(L, 1, "timeout");
+      lua_setfield(L, -2, "timeout");
+      lua_rawgeti(L, 1, 1);
+      if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "command: give the command line: command \"redis-cli llen q\"");
+    }
+    lua_setfield(L, -2, "cmd");
+    push_probe(L);
+    return 1;
+  });
+}
+
+int l_fn(lua_State* L) {
+  return guarded(L, [L] {
+    luaL_checktype(L, 1, LUA_TFUNCTION);
+    lua_createtable(L, 0, 2);
+    lua_pushstring(L, "fn");
+    lua_setfield(L, -2, "kind");
+    lua_pushvalue(L, 1);
+    lua_setfield(L, -2, "fn");
+    push_probe(L);
+    return 1;
+  });
+}
+
+// Keeps ctx.loading in step even when the script raises (Lua errors unwind as exceptions).
+struct Loading {
+  Loading(ShellContext& c, std::string path) : ctx(c) { ctx.loading.push_back(std::move(path)); }
+  ~Loading() { ctx.loading.pop_back(); }
+  ShellContext& ctx;
+};
+
+int l_load(lua_State* L) {
+  if (!is_script_path(L, 1)) return call_builtin_load(L);
+  ShellContext& ctx = shell_context_of(L);
+  const std::string path = lua_tostring(L, 1);
+  const std::string found = resolve_script(path, script_dirs(L));
+  if (found.empty()) return luaL_error(L, "load: no script %s (looked in . and the script directories)", path.c_str());
+  lua_settop(L, 0);
+  Loading loading(ctx, found);
+  return run_script(L, found);
+}
+
+int l_unload(lua_State* L) {
+  return guarded(L, [L] {
+    ShellContext& ctx = shell_context_of(L);
+    const std::string path = luaL_checkstring(L, 1);
+    std::string found = resolve_script(path, script_dirs(L));
+    if (found.empty()) found = path;  // deleted since: its owner name is still the path
+    lua_pushinteger(L, autoscaler_of(L, ctx).unload(found));
+    return 1;
+  });
+}
+
+const Binding kBindings[] = {
+    {"autoscale", "autoscale \"pool\" { max = N, policy = fn, queue = probe, ... }",
+     "size a pool by a Lua policy of live load and queue depth", l_autoscale},
+    {"autoscale.list", "autoscale.list()", "the policies, their limits, last answers and errors", l_autoscale_list},
+    {"autoscale.on", "autoscale.on(pool)", "resume a pool's policy (clears its errors)", l_autoscale_on},
+    {"autoscale.off", "autoscale.off(pool)", "pause a pool's policy; the pool keeps its size", l_autoscale_off},
+    {"autoscale.cancel", "autoscale.cancel(id)", "cancel an every() timer", l_autoscale_cancel},
+    {"budget", "budget{max_workers = N}", "cap the sum of all pools' sizes that policies may reach", l_budget},
+    {"every", "every(seconds, fn)", "call fn on a timer, off the engine's thread, under a time budget", l_every},
+    {"redis", "redis{ url = URL, rq = NAME }", "a queue-depth probe on a Redis queue (resque, rq, sidekiq, celery, key)",
+     l_redis},
+    {"command", "command \"line\"", "a queue-depth probe: a command whose output is a number", l_command},
+    {"fn", "fn(function)", "a queue-depth probe written in Lua", l_fn},
+    {"load", "load \"file.lua\"", "run a Lua script (a policy library) and return what it returns", l_load},
+    {"unload", "unload \"file.lua\"", "remove the policies and timers a script defined", l_unload},
+};
+
+}  // namespace
+
+std::span<const Binding> autoscale_bindings() { return kBindings; }
+
+}  // namespace drover

@@ -1,0 +1,311 @@
+// Autoscaling end to end (issue 5): a real engine with real workers, the shell's Lua state
+// and its Autoscaler, a real redis-server. Policies run every 0.2 s here; waits are
+// generous deadlines, never fixed sleeps, except where a test checks that nothing happens.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <mutex>
+#include <optional>
+#include <thread>
+
+#include "shell/autoscale/autoscaler.h"
+#include "shell/lua/lua_state.h"
+#include "tests/support/redis_server.h"
+#include "tests/support/test_util.h"
+
+using namespace drover;
+using namespace drover::test;
+
+namespace {
+
+// What `drover pools.lua` builds around an engine, minus the terminal.
+struct Shell {
+  explicit Shell(Engine& e) : client(e), ctx(client) {
+    ctx.script_dirs = {DROVER_SOURCE_DIR};
+    lua.emplace(ctx);
+    autoscaler.emplace(ctx, lua->get());
+    ctx.autoscaler = &*autoscaler;
+  }
+  ~Shell() { autoscaler.reset(); }
+  // Runs a chunk as the prompt would (holding the Lua lock); "" or the error.
+  std::string run(const std::string& code) {
+    std::lock_guard hold(ctx.lua_lock);
+    Status s = lua->run_string(code, "=test");
+    return s ? "" : s.message().substr(0, s.message().find("\nstack traceback:"));
+  }
+  // tostring of an expression's value.
+  std::string eval(const std::string& expr) {
+    std::lock_guard hold(ctx.lua_lock);
+    lua_State* L = lua->get();
+    if (luaL_dostring(L, ("return tostring(" + expr + ")").c_str()) != LUA_OK) {
+      std::string e = lua_tostring(L, -1);
+      lua_pop(L, 1);
+      return "error: " + e;
+    }
+    std::string v = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    return v;
+  }
+  LocalClient client;
+  ShellContext ctx;
+  std::optional<LuaState> lua;
+  std::optional<Autoscaler> autoscaler;
+};
+
+int size_of(Engine& e, const std::string& pool) { return pool_of(e.snapshot(), pool).spec.n; }
+
+bool size_becomes(Engine& e, const std::string& pool, int n, std::chrono::milliseconds within = 5s) {
+  return wait_until([&] { return size_of(e, pool) == n; }, within);
+}
+
+// A policy of one worker per 10 jobs, on rq's queue "default" in server r.
+std::string rq_policy(const RedisServer& r, const std::string& extra = "") {
+  return "autoscale 'default' { every = 0.2, min = 1, max = 8, cooldown = 0, " + extra +
+         " queue = redis{ url = '" + r.url() + "', rq = 'default', timeout = 0.3 },"
+         " policy = function(m) if not m.queue then return nil end return m.queue / 10, 'queue ' .. m.queue end }";
+}
+
+void push_jobs(const RedisServer& r, int n) {
+  std::vector<std::string> args{"RPUSH", "rq:queue:default"};
+  for (int i = 0; i < n; ++i) args.push_back("job" + std::to_string(i));
+  r.cli(args);
+}
+
+}  // namespace
+
+TEST_CASE("autoscale: an rq queue in a real Redis grows the pool and shrinks it once drained") {
+  RedisServer redis;
+  TempDir dir;
+  Engine engine(engine_options(dir));
+  REQUIRE(engine.apply({fake_pool("default", 1)}));
+  Shell shell(engine);
+  REQUIRE(shell.run(rq_policy(redis)) == "");
+
+  push_jobs(redis, 50);
+  CHECK(size_becomes(engine, "default", 5));
+  CHECK(pool_running(engine, "default", 5));
+  CHECK(log_contains(engine, "default autoscaled: 1 -> 5 (queue 50)"));
+  push_jobs(redis, 40);                          // 90 jobs: 9, clamped to max 8
+  CHECK(size_becomes(engine, "default", 8));
+  CHECK(log_contains(engine, "(queue 90; clamped to max 8)") ||
+        log_contains(engine, "-> 8 (queue 90"));  // the decider's note, however worded
+  // Drained: back to min within a few periods.
+  const auto t0 = std::chrono::steady_clock::now();
+  redis.cli({"DEL", "rq:queue:default"});
+  CHECK(size_becomes(engine, "default", 1, 3s));
+  MESSAGE("drained to min in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
+                               << " s (policy every 0.2 s)");
+  CHECK(shell.eval("autoscale.list()[1].queue") == "0");
+  CHECK(shell.eval("autoscale.list()[1].changes") == "3");
+}
+
+TEST_CASE("autoscale: Redis stopped mid-run - a warning - no crash - sizes held - recovery") {
+  RedisServer redis;
+  TempDir dir;
+  Engine engine(engine_options(dir));
+  REQUIRE(engine.apply({fake_pool("default", 1)}));
+  Shell shell(engine);
+  REQUIRE(shell.run(rq_policy(redis)) == "");
+  push_jobs(redis, 30);
+  REQUIRE(size_becomes(engine, "default", 3));
+
+  redis.stop();
+  CHECK(wait_until([&] { return log_contains(engine, "policy-warning: queue probe redis://127.0.0.1:"); }, 5s));
+  // Held: the policy sees m.queue = nil and keeps the size, for many periods.
+  for (int i = 0; i < 10; ++i) {
+    std::this_thread::sleep_for(100ms);
+    CHECK(size_of(engine, "default") == 3);
+  }
+  CHECK(shell.eval("autoscale.list()[1].queue") == "nil");
+  CHECK(shell.eval("autoscale.list()[1].suspended") == "false");  // nil is no error
+  // The engine still supervises: a killed worker comes back.
+  const pid_t victim = running_pids(engine.snapshot(), "default").at(0);
+  kill(victim, SIGKILL);
+  CHECK(wait_until([&] {
+    auto pids = running_pids(engine.snapshot(), "default");
+    return pids.size() == 3 && std::find(pids.begin(), pids.end(), victim) == pids.end();
+  }, 5s));
+
+  redis.restart();  // empty: nothing persisted, so the queue reads 0
+  CHECK(wait_until([&] { return log_contains(engine, ": recovered"); }, 40s));
+  CHECK(size_becomes(engine, "default", 1, 10s));
+}
+
+TEST_CASE("autoscale: a policy that errors is reported and suspended after 3 in a row - the pool keeps its size") {
+  TempDir dir;
+  Engine engine(engine_options(dir));
+  REQUIRE(engine.apply({fake_pool("foo", 2)}));
+  Shell shell(engine);
+  REQUIRE(shell.run("calls = 0\n"
+                    "autoscale 'foo' { every = 0.1, max = 5, policy = function(m) calls = calls + 1; error('boom') end }") ==
+          "");
+  CHECK(wait_until([&] { return log_contains(engine, "suspended after 3 errors in a row"); }, 5s));
+  CHECK(log_contains(engine, "foo policy-warning: policy: test:2: boom; size kept"));
+  std::this_thread::sleep_for(400ms);  // suspended: no more calls
+  CHECK(shell.eval("calls") == "3");
+  CHECK(shell.eval("autoscale.list()[1].suspended") == "true");
+  CHECK(size_of(engine, "foo") == 2);
+  // Fixed and resumed: it runs again.
+  REQUIRE(shell.run("autoscale 'foo' { every = 0.1, max = 5, policy = function(m) return 4 end }") == "");
+  CHECK(size_becomes(engine, "foo", 4));
+  CHECK(pool_running(engine, "foo", 4));
+}
+
+TEST_CASE("autoscale: junk answers are refused - a string - NaN - negative - infinite - and sizes stay") {
+  TempDir dir;
+  Engine engine(engine_options(dir));
+  REQUIRE(engine.apply({fake_pool("foo", 2)}));
+  Shell shell(engine);
+  const std::vector<std::pair<std::string, std::string>> junk = {
+      {"'many'", "returned a string, not a number of workers"},
+      {"0/0", "not a number of workers (finite, >= 0)"},
+      {"-1", "returned -1, not a number of workers"},
+      {"math.huge", "returned inf, not a number of workers"},
+      {"{}", "returned a table, not a number of workers"},
+  };
+  for (const auto& [value, said] : junk) {
+    INFO(value);
+    REQUIRE(shell.run("autoscale 'foo' { every = 0.1, max = 5, policy = function(m) return " + value + " end }") == "");
+    CHECK(wait_until([&] { return log_contains(engine, said); }, 5s));
+    CHECK(size_of(engine, "foo") == 2);
+  }
+  // nil is no opinion: no error, no change.
+  REQUIRE(shell.run("autoscale 'foo' { every = 0.1, max = 5, policy = function(m) runs = (runs or 0) + 1 end }") == "");
+  CHECK(wait_until([&] { return shell.eval("runs") == "5"; }, 5s));
+  CHECK(shell.eval("autoscale.list()[1].errors") == "0");
+  CHECK(size_of(engine, "foo") == 2);
+}
+
+TEST_CASE("autoscale: a policy that loops forever is cut off by its time budget - supervision and the shell go on") {
+  TempDir dir;
+  Engine engine(engine_options(dir));
+  REQUIRE(engine.apply({fake_pool("foo", 2)}));
+  Shell shell(engine);
+  REQUIRE(shell.run("autoscale 'foo' { every = 0.1, max = 5, timeout = 0.05, policy = function(m) while true do end end }") ==
+          "");
+  CHECK(wait_until([&] { return log_contains(engine, "ran past its time budget of 0.05 s, interrupted"); }, 5s));
+  CHECK(wait_until([&] { return log_contains(engine, "suspended after 3 errors"); }, 5s));
+  // The shell gets its state back between calls and after the suspension.
+  CHECK(shell.eval("1 + 1") == "2");
+  const pid_t victim = running_pids(engine.snapshot(), "foo").at(0);
+  kill(victim, SIGKILL);
+  CHECK(wait_until([&] { return running_pids(engine.snapshot(), "foo").size() == 2 && !pid_alive(victim); }, 5s));
+  CHECK(size_of(engine, "foo") == 2);
+}
+
+TEST_CASE("autoscale: bad definitions are refused whole with a clear error") {
+  TempDir dir;
+  Engine engine(engine_options(dir));
+  REQUIRE(engine.apply({fake_pool("foo", 1)}));
+  Shell shell(engine);
+  const auto f = [](const std::string& body) { return "autoscale 'foo' { " + body + " }"; };
+  CHECK(shell.run("autoscale 'nope' { max = 3, policy = function() end }") ==
+        "test:1: autoscale \"nope\": no such pool (pools: foo)");
+  CHECK(shell.run(f("policy = function() end")) ==
+        "test:1: autoscale \"foo\": max is required: the most workers the policy may ask for");
+  CHECK(shell.run(f("max = 3")) ==
+        "test:1: autoscale \"foo\": policy must be a function(m) returning a number of workers, got nil");
+  CHECK(shell.run(f("max = 3, every = 0, policy = function() end")) ==
+        "test:1: autoscale \"foo\": every must be in [0.1, 3600], got 0");
+  CHECK(shell.run(f("max = 3, min = 5, policy = function() end")).find("min") != std::string::npos);
+  CHECK(shell.run(f("max = 3, evry = 1, policy = function() end")) ==
+        "test:1: autoscale \"foo\": unknown field 'evry' (fields: cooldown, every, max, min, policy, queue, step_down, "
+        "step_up, timeout)");
+  CHECK(shell.run(f("max = 3, queue = 'rq:queue:foo', policy = function() end")) ==
+        "test:1: autoscale \"foo\": queue must be redis{...}, command \"...\" or fn(function), got string");
+  CHECK(shell.run("redis{ rq = 'a', sidekiq = 'b' }").find("give one of") != std::string::npos);
+  CHECK(shell.run("redis{ url = 'http://x', rq = 'a' }").find("redis: ") != std::string::npos);
+  CHECK(shell.run("redis{ url = 'redis://127.0.0.1:6379/0' }").find("name the queue") != std::string::npos);
+  CHECK(shell.eval("#autoscale.list()") == "0");  // nothing was defined
+  CHECK(shell.run("autoscale.off 'foo'").find("no policy for \"foo\"") != std::string::npos);
+}
+
+TEST_CASE("autoscale: the cooldown holds a shrink until every answer in the window agrees") {
+  TempDir dir;
+  Engine engine(engine_options(dir));
+  REQUIRE(engine.apply({fake_pool("foo", 1)}));
+  Shell shell(engine);
+  REQUIRE(shell.run("want = 4\nautoscale 'foo' { every = 0.1, max = 5, cooldown = 2, policy = function(m) return want end }") ==
+          "");
+  REQUIRE(size_becomes(engine, "foo", 4));  // growth: at once
+  REQUIRE(shell.run("want = 1") == "");
+  const auto t0 = std::chrono::steady_clock::now();
+  std::this_thread::sleep_for(700ms);
+  CHECK(size_of(engine, "foo") == 4);  // held: the window still remembers 4
+  CHECK(size_becomes(engine, "foo", 1, 6s));
+  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  CHECK(took >= 1.9);
+  MESSAGE("shrank after " << took << " s with cooldown = 2");
+}
+
+TEST_CASE("autoscale: budget{} caps the sum of all pools - shared by what each asked") {
+  TempDir dir;
+  Engine engine(engine_options(dir));
+  REQUIRE(engine.apply({fake_pool("a", 1), fake_pool("b", 1), fake_pool("fixed", 2)}));
+  Shell shell(engine);
+  REQUIRE(shell.run("budget{ max_workers = 10 }\n"
+                    "autoscale 'a' { every = 0.1, max = 20, policy = function() return 20 end }\n"
+                    "autoscale 'b' { every = 0.1, max = 20, policy = function() return 20 end }") == "");
+  CHECK(wait_until([&] { return size_of(engine, "a") + size_of(engine, "b") == 8; }, 5s));
+  std::this_thread::sleep_for(300ms);
+  auto snap = engine.snapshot();
+  int total = 0;
+  for (const auto& p : snap.pools) total += p.spec.n;
+  CHECK(total == 10);  // never past it
+  CHECK(size_of(engine, "fixed") == 2);
+  CHECK(log_contains(engine, "budget 10 caps it at"));
+  CHECK(shell.eval("budget()") == "10");
+  REQUIRE(shell.run("budget{ max_workers = false }") == "");
+  CHECK(shell.eval("budget()") == "nil");
+  CHECK(wait_until([&] { return size_of(engine, "a") == 20 && size_of(engine, "b") == 20; }, 5s));
+}
+
+TEST_CASE("autoscale: the shipped queue_proportional policy - load and unload - a command probe") {
+  TempDir dir;
+  Engine engine(engine_options(dir));
+  REQUIRE(engine.apply({fake_pool("foo", 1)}));
+  Shell shell(engine);
+  write_file(dir.file("depth"), "35\n");
+  write_file(dir.file("mine.lua"),
+             "local qp = load 'scripts/queue_proportional.lua'\n"
+             "autoscale 'foo' { every = 0.1, max = 9, cooldown = 0, queue = command 'cat " + dir.file("depth") +
+                 "', policy = qp{ per_worker = 10 } }\n"
+             "ticks = 0\n"
+             "every(0.1, function() ticks = ticks + 1 end)\n");
+  REQUIRE(shell.run("load '" + dir.file("mine.lua") + "'") == "");
+  CHECK(size_becomes(engine, "foo", 4));  // ceil(35 / 10)
+  write_file(dir.file("depth"), "71\n");
+  CHECK(size_becomes(engine, "foo", 8));
+  CHECK(wait_until([&] { return shell.eval("ticks ~= '0' and ticks > 2") == "true"; }, 5s));
+  CHECK(shell.eval("autoscale.list()[1].script") == dir.file("mine.lua"));
+  CHECK(shell.eval("unload '" + dir.file("mine.lua") + "'") == "2");  // the policy and the timer
+  CHECK(shell.eval("#autoscale.list()") == "0");
+  const std::string ticks = shell.eval("ticks");
+  write_file(dir.file("depth"), "5\n");
+  std::this_thread::sleep_for(400ms);
+  CHECK(size_of(engine, "foo") == 8);   // nobody sizes it any more
+  CHECK(shell.eval("ticks") == ticks);  // nor ticks
+  // Lua's own load is still there for chunks.
+  CHECK(shell.eval("load('return 6 * 7')()") == "42");
+}
+
+TEST_CASE("autoscale: a Lua fn probe - m carries the workers and the machine") {
+  TempDir dir;
+  Engine engine(engine_options(dir));
+  REQUIRE(engine.apply({fake_pool("foo", 2)}));
+  Shell shell(engine);
+  REQUIRE(shell.run("depth = 12\nseen = nil\n"
+                    "autoscale 'foo' { every = 0.1, max = 5, queue = fn(function() return depth end),\n"
+                    "  policy = function(m) seen = m return nil end }") == "");
+  CHECK(wait_until([&] { return shell.eval("seen and seen.workers.running") == "2"; }, 5s));
+  CHECK(shell.eval("seen.queue") == "12");
+  CHECK(shell.eval("seen.name") == "foo");
+  CHECK(shell.eval("seen.workers.target") == "2");
+  CHECK(shell.eval("seen.pool.processes") == "2");
+  CHECK(shell.eval("seen.pool.rss > 0") == "true");
+  CHECK(shell.eval("seen.cpus >= 1 and seen.load1 >= 0 and seen.mem_available > 0") == "true");
+  CHECK(shell.eval("seen.pools.foo.queue") == "12");
+  CHECK(shell.eval("seen.min .. '..' .. seen.max") == "1..5");
+  CHECK(wait_until([&] { return shell.eval("#seen.history >= 0 and #seen.history.now > 2") == "true"; }, 5s));
+  CHECK(shell.eval("seen.dt > 0") == "true");
+}

@@ -9,7 +9,8 @@
 // which the kernel moves into their parent's cutime.) A pid reused by a new process
 // is told apart by its start time. RSS is summed (shared pages are counted once per
 // process, as ps does). Zombies are not counted at all.
-// Cost: one scan of /proc per sample (about 1 ms per 100 processes).
+// Cost: one scan of /proc per sample, about 3 ms with 1000 processes on the machine
+// (one open+read of each /proc/PID/stat), whatever the pools hold.
 // Thread: one thread at a time (it keeps the previous per-pid CPU times).
 #pragma once
 

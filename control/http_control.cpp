@@ -179,7 +179,8 @@ void HttpControl::routes() {
     if (snap.shutting_down) res.status = 503;
   });
   s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
-    res.set_content(prometheus_text(engine_.snapshot()), "text/plain; version=0.0.4; charset=utf-8");
+    EngineSnapshot snap = engine_.snapshot();
+    res.set_content(prometheus_text(snap, sample_usage(snap)), "text/plain; version=0.0.4; charset=utf-8");
   });
   s.Get("/list", [this](const httplib::Request& req, httplib::Response& res) {
     std::string text;
@@ -270,6 +271,19 @@ void HttpControl::routes() {
     }
     fail(req, res, 500, "internal", what);
   });
+}
+
+std::map<std::string, ProcessTotals> HttpControl::sample_usage(const EngineSnapshot& snap) {
+  // Every worker with a process counts, stopping and stalled ones too: they still use
+  // the machine until they are gone.
+  std::map<std::string, std::vector<pid_t>> roots;
+  for (const auto& p : snap.pools) {
+    auto& pids = roots[p.spec.name];
+    for (const auto& w : p.workers)
+      if (w.pid > 0) pids.push_back(w.pid);
+  }
+  std::lock_guard lock(sampler_mu_);
+  return sampler_.sample(roots);
 }
 
 // ---- the JSON API, /api/v1 ----------------------------------------------------------

@@ -16,10 +16,14 @@
 // capped; no route reads one yet.
 #pragma once
 
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "autoscale/process_sampler.h"
 #include "engine/engine.h"
 #include "engine/status.h"
 
@@ -43,7 +47,14 @@ class HttpControl {
  private:
   void routes();
   void api_routes();
+  // The /metrics usage series: a /proc scan over the snapshot's worker pids, on the
+  // request's thread (never the engine loop's).
+  std::map<std::string, ProcessTotals> sample_usage(const EngineSnapshot& snap);
   Engine& engine_;
+  // httplib serves each connection on a thread of its own; the sampler keeps the last
+  // scrape's per-pid times, so one scrape at a time uses it.
+  std::mutex sampler_mu_;
+  ProcessSampler sampler_;
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
   int port_ = 0;

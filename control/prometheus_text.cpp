@@ -26,7 +26,7 @@ void family(std::string& out, const char* name, const char* type, const char* he
 
 }  // namespace
 
-std::string prometheus_text(const EngineSnapshot& snap) {
+std::string prometheus_text(const EngineSnapshot& snap, const std::map<std::string, ProcessTotals>& usage) {
   std::string out;
   family(out, "drover_up", "gauge", "1 while the engine runs; 0 once it is shutting down");
   out += fmt::format("drover_up {}\n", snap.shutting_down ? 0 : 1);
@@ -76,6 +76,24 @@ std::string prometheus_text(const EngineSnapshot& snap) {
     for (const auto& p : snap.pools)
       out += fmt::format("{}{{pool=\"{}\"}} {}\n", c.name, label(p.spec.name), p.counters.*c.field);
   }
+  // Gauges sampled at the scrape: cpu is a rate over the time since the previous scrape
+  // (by any scraper). A cpu_seconds_total counter would have to stay monotonic across
+  // worker restarts, which per-process /proc times do not. Fixed-point, not 1e-05:
+  // the format allows exponents but not every hand-written reader does.
+  family(out, "drover_pool_cpu_cores", "gauge",
+         "CPU used by the pool's workers and their descendants since the previous scrape, in cores");
+  for (const auto& p : snap.pools)
+    if (auto u = usage.find(p.spec.name); u != usage.end())
+      out += fmt::format("drover_pool_cpu_cores{{pool=\"{}\"}} {:.6f}\n", label(p.spec.name), u->second.cpu);
+  family(out, "drover_pool_rss_bytes", "gauge",
+         "Resident memory of the pool's workers and their descendants (shared pages counted in each)");
+  for (const auto& p : snap.pools)
+    if (auto u = usage.find(p.spec.name); u != usage.end())
+      out += fmt::format("drover_pool_rss_bytes{{pool=\"{}\"}} {}\n", label(p.spec.name), u->second.rss_bytes);
+  family(out, "drover_pool_processes", "gauge", "The pool's workers and their descendants alive");
+  for (const auto& p : snap.pools)
+    if (auto u = usage.find(p.spec.name); u != usage.end())
+      out += fmt::format("drover_pool_processes{{pool=\"{}\"}} {}\n", label(p.spec.name), u->second.processes);
   family(out, "drover_heartbeats_total", "counter", "Heartbeat messages received, by what became of them");
   const auto& hb = snap.heartbeat;
   out += fmt::format("drover_heartbeats_total{{result=\"accepted\"}} {}\n", hb.accepted);

@@ -7,7 +7,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config
             liblua5.4-dev libzmq3-dev cppzmq-dev libfmt-dev doctest-dev
             nlohmann-json3-dev libcpp-httplib-dev libhiredis-dev libyaml-cpp-dev libreadline-dev)
-test_pkgs=(redis-server python3 python3-zmq tmux procps)
+test_pkgs=(redis-server python3 python3-zmq python3-prometheus-client tmux procps)
 
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")

@@ -145,6 +145,12 @@ TEST_CASE("http: /metrics is Prometheus text - /healthz answers") {
   CHECK(r->body.find("drover_pool_target{pool=\"foo\"} 2\n") != std::string::npos);
   CHECK(r->body.find("drover_pool_exits_total{pool=\"foo\",kind=\"bad\"} 1\n") != std::string::npos);
   CHECK(r->body.find("drover_pool_restarts_total{pool=\"foo\"} 1\n") != std::string::npos);
+  // The pool's processes, sampled from /proc at the scrape: fake_worker sleep forks nothing.
+  CHECK(r->body.find("drover_pool_processes{pool=\"foo\"} 2\n") != std::string::npos);
+  std::smatch m;
+  REQUIRE(std::regex_search(r->body, m, std::regex(R"(\ndrover_pool_rss_bytes\{pool="foo"\} ([0-9]+)\n)")));
+  CHECK(std::stoull(m[1]) > 0);
+  CHECK(std::regex_search(r->body, std::regex(R"(\ndrover_pool_cpu_cores\{pool="foo"\} [0-9]+\.[0-9]{6}\n)")));
   r = s.client->Get("/healthz");
   REQUIRE(r);
   CHECK(r->status == 200);

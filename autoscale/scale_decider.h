@@ -32,8 +32,10 @@ struct ScaleDecision {
   int target = 0;        // what the pool should be sized to now
   int recommended = 0;   // the policy's answer, rounded up and clamped
   bool changed = false;  // target != current
-  // Why target differs from the recommendation, or empty: "held by cooldown (7 until
-  // 12:00:31)", "clamped to max 20", "step limit +4".
+  // Why target differs from the recommendation, or empty: "held by cooldown (7, 12 s
+  // left)" (held at 7 until the recommendation holding it leaves the window, 12 s from
+  // now_s: the decider sees no wall clock), "clamped to max 20", "step limit +4"; joined
+  // by "; " when several apply.
   std::string note;
 };
 

@@ -94,6 +94,15 @@ std::string prometheus_text(const EngineSnapshot& snap, const std::map<std::stri
   for (const auto& p : snap.pools)
     if (auto u = usage.find(p.spec.name); u != usage.end())
       out += fmt::format("drover_pool_processes{{pool=\"{}\"}} {}\n", label(p.spec.name), u->second.processes);
+  // Queue depth as the pool's autoscale probe last read it; absent while unknown (no
+  // probe, or Redis down), never a made-up 0.
+  family(out, "drover_pool_queue_depth", "gauge", "Jobs waiting in the pool's queue, as its autoscale probe last read it");
+  for (const auto& p : snap.pools)
+    if (p.queue.depth) out += fmt::format("drover_pool_queue_depth{{pool=\"{}\"}} {:g}\n", label(p.spec.name), *p.queue.depth);
+  family(out, "drover_pool_queue_inflight", "gauge", "Jobs of the pool's queue being worked on, by the queue's own count");
+  for (const auto& p : snap.pools)
+    if (p.queue.inflight)
+      out += fmt::format("drover_pool_queue_inflight{{pool=\"{}\"}} {:g}\n", label(p.spec.name), *p.queue.inflight);
   family(out, "drover_heartbeats_total", "counter", "Heartbeat messages received, by what became of them");
   const auto& hb = snap.heartbeat;
   out += fmt::format("drover_heartbeats_total{{result=\"accepted\"}} {}\n", hb.accepted);

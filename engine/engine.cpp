@@ -172,6 +172,9 @@ void Engine::report(EventKind kind, std::string pool, std::string text) {
     s.report(kind, pool, std::move(text));
   });
 }
+void Engine::set_queue_gauge(const std::string& pool, const QueueGauge& gauge) {
+  impl_->post([pool, gauge](Supervisor& s) { s.set_queue_gauge(pool, gauge); });
+}
 void Engine::shutdown() {
   impl_->post([](Supervisor& s) { s.shutdown(); });
 }

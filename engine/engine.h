@@ -98,6 +98,8 @@ class Engine {
   // autoscaler: kAutoscaled, kPolicyWarning), as if the engine had emitted it. pool may
   // name no pool (empty: engine-wide). Posted: returns at once.
   void report(EventKind kind, std::string pool, std::string text);
+  // The pool's queue as read by a probe outside the engine; shown in snapshots. Posted.
+  void set_queue_gauge(const std::string& pool, const QueueGauge& gauge);
 
   std::shared_ptr<Subscription> subscribe(size_t capacity = 10000, Subscription::Filter f = {});
 

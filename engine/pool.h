@@ -74,6 +74,7 @@ struct Pool {
   // launch-spec change; a spawn adds only DROVER_SLOT.
   std::shared_ptr<const std::vector<std::string>> env_base;
   std::string path_env;  // the PATH workers see, for executable lookup
+  QueueGauge queue;      // told by the autoscaler (Engine::set_queue_gauge)
 
   int target() const { return enabled && !removing ? spec.n : 0; }
 };

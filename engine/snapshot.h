@@ -52,6 +52,14 @@ struct WorkerSnapshot {
   std::string status;                // the last `status` text it reported
 };
 
+// A pool's queue as its autoscale probe last read it: told to the engine from outside
+// (Engine::set_queue_gauge), so that status(), /metrics and a remote shell all see it.
+struct QueueGauge {
+  std::optional<double> depth;     // jobs waiting; nullopt: no probe, or it failed
+  std::optional<double> inflight;  // jobs being worked on, when the queue keeps count
+  int64_t read_at_ms = 0;          // wall clock of the reading; 0: never
+};
+
 struct PoolSnapshot {
   PoolSpec spec;
   bool enabled = true;     // false after stop(pool): target is held at 0 until start(pool)
@@ -65,6 +73,7 @@ struct PoolSnapshot {
   int busy = 0;            // running workers whose last heartbeat said busy=true
   int idle = 0;            // ... said busy=false (the rest never said)
   bool rolling = false;
+  QueueGauge queue;
   PoolCounters counters;
   std::vector<WorkerSnapshot> workers;  // sorted by slot
 };

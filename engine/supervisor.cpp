@@ -696,6 +696,10 @@ void Supervisor::report(EventKind kind, const std::string& pool, std::string tex
   emit_engine_line(fmt::format("{} {}: {}", pool, event_kind_name(kind), text));
 }
 
+void Supervisor::set_queue_gauge(const std::string& pool, const QueueGauge& gauge) {
+  if (Pool* p = find_pool(pool)) p->queue = gauge;
+}
+
 void Supervisor::respawn_exited() {
   if (respawn_now_.empty()) return;
   std::map<std::string, std::vector<Slot*>> by_pool;
@@ -750,6 +754,7 @@ EngineSnapshot Supervisor::snapshot() const {
     ps.enabled = pool->enabled;
     ps.target = pool->target();
     ps.counters = pool->counters;
+    ps.queue = pool->queue;
     ps.workers.reserve(pool->slots.size());
     for (const auto& [idx, s] : pool->slots) {
       WorkerSnapshot w;

@@ -69,6 +69,7 @@ class Supervisor {
   // Engine::report: an outside component's event, under a pool's name even when the pool
   // has gone meanwhile.
   void report(EventKind kind, const std::string& pool, std::string text);
+  void set_queue_gauge(const std::string& pool, const QueueGauge& gauge);
 
  private:
   Pool* find_pool(const std::string& name);

@@ -471,6 +471,7 @@ void Autoscaler::run_policy(Policy& p, const EngineSnapshot& snap, const SystemS
     v.max = other->spec.limits.max;
     m.pools[name] = v;
   }
+  ctx_.client.set_queue_gauge(p.spec.pool, {m.queue, m.inflight, static_cast<int64_t>(m.now * 1000)});
   m.history = p.history;
   record_history(m);
   p.history = m.history;

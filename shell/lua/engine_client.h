@@ -30,6 +30,7 @@ class EngineClient {
   virtual std::vector<LogLine> log_tail(size_t n, const std::optional<std::string>& pool) = 0;
   virtual std::shared_ptr<Subscription> subscribe(size_t capacity, Subscription::Filter filter) = 0;
   virtual void report(EventKind kind, std::string pool, std::string text) = 0;
+  virtual void set_queue_gauge(const std::string& pool, const QueueGauge& gauge) = 0;
   virtual void shutdown() = 0;
   virtual void kill_all() = 0;
   virtual bool wait_finished(Duration timeout) = 0;
@@ -60,6 +61,9 @@ class LocalClient final : public EngineClient {
   }
   void report(EventKind kind, std::string pool, std::string text) override {
     engine_.report(kind, std::move(pool), std::move(text));
+  }
+  void set_queue_gauge(const std::string& pool, const QueueGauge& gauge) override {
+    engine_.set_queue_gauge(pool, gauge);
   }
   void shutdown() override { engine_.shutdown(); }
   void kill_all() override { engine_.kill_all(); }

@@ -97,6 +97,9 @@ TEST_CASE("autoscale: an rq queue in a real Redis grows the pool and shrinks it 
                                << " s (policy every 0.2 s)");
   CHECK(shell.eval("autoscale.list()[1].queue") == "0");
   CHECK(shell.eval("autoscale.list()[1].changes") == "3");
+  // The engine knows the depth too: status() (and /metrics, a remote shell) show it.
+  CHECK(wait_until([&] { return shell.eval("status().pools.default.queue") == "0"; }, 2s));
+  CHECK(pool_of(engine.snapshot(), "default").queue.read_at_ms > 0);
 }
 
 TEST_CASE("autoscale: Redis stopped mid-run - a warning - no crash - sizes held - recovery") {

@@ -21,6 +21,7 @@ struct NoEngine final : EngineClient {
     return std::make_shared<Subscription>(c, f);
   }
   void report(EventKind, std::string, std::string) override {}
+  void set_queue_gauge(const std::string&, const QueueGauge&) override {}
   void shutdown() override {}
   void kill_all() override {}
   bool wait_finished(Duration) override { return true; }

@@ -44,10 +44,18 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
   out += render_heartbeat_line(snap.heartbeat);
   if (snap.pools.empty()) return out + "no pools\n";
   size_t w = 4;
-  for (const auto& p : snap.pools) w = std::max(w, p.spec.name.size());
-  out += bold(fmt::format("{:<{}}  {:>6} {:>7} {:>9} {:>5} {:>7} {:>5} {:>8} {:>7} {:>6} {:>8} {:>6}  {}", "pool", w,
+  bool queues = false;  // a queue column only when some pool has a probe
+  for (const auto& p : snap.pools) {
+    w = std::max(w, p.spec.name.size());
+    queues = queues || p.queue.read_at_ms > 0;
+  }
+  auto queue_cell = [queues](const PoolSnapshot& p) {
+    if (!queues) return std::string();
+    return fmt::format(" {:>7}", p.queue.depth ? fmt::format("{:g}", *p.queue.depth) : "-");
+  };
+  out += bold(fmt::format("{:<{}}  {:>6} {:>7} {:>9} {:>5} {:>7} {:>5} {:>8} {:>7} {:>6} {:>8} {:>6}{}  {}", "pool", w,
                           "target", "running", "busy/idle", "stop", "backoff", "flap", "exit ok", "bad", "killed",
-                          "restarts", "stalls", "state")) +
+                          "restarts", "stalls", queues ? fmt::format(" {:>7}", "queue") : "", "state")) +
          "\n";
   for (const auto& p : snap.pools) {
     std::string state = !p.enabled ? "stopped" : p.flapping ? "flapping" : p.rolling ? "rolling"
@@ -56,10 +64,10 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
     if (color && state != "ok") state = "\x1b[33m" + state + "\x1b[0m";
     // Busy/idle as the workers last reported it; "-" when none of them says.
     std::string load = p.busy + p.idle ? fmt::format("{}/{}", p.busy, p.idle) : "-";
-    out += fmt::format("{:<{}}  {:>6} {:>7} {:>9} {:>5} {:>7} {:>5} {:>8} {:>7} {:>6} {:>8} {:>6}  {}\n", p.spec.name, w,
-                       p.target, p.running, load, p.stopping, p.backoff, p.flapping, p.counters.exited_ok,
+    out += fmt::format("{:<{}}  {:>6} {:>7} {:>9} {:>5} {:>7} {:>5} {:>8} {:>7} {:>6} {:>8} {:>6}{}  {}\n", p.spec.name,
+                       w, p.target, p.running, load, p.stopping, p.backoff, p.flapping, p.counters.exited_ok,
                        p.counters.exited_bad, p.counters.killed_after_grace, p.counters.restarts, p.counters.stalls,
-                       state);
+                       queue_cell(p), state);
   }
   if (!out.empty() && out.back() == '\n') out.pop_back();
   return out;
@@ -105,6 +113,14 @@ void push_pool(lua_State* L, const PoolSnapshot& p) {
   set_int(L, "killed", static_cast<lua_Integer>(p.counters.killed_after_grace));
   set_int(L, "restarts", static_cast<lua_Integer>(p.counters.restarts));
   set_int(L, "stalls", static_cast<lua_Integer>(p.counters.stalls));
+  if (p.queue.depth) {
+    lua_pushnumber(L, *p.queue.depth);
+    lua_setfield(L, -2, "queue");
+  }
+  if (p.queue.inflight) {
+    lua_pushnumber(L, *p.queue.inflight);
+    lua_setfield(L, -2, "inflight");
+  }
   lua_createtable(L, static_cast<int>(p.workers.size()), 0);
   for (size_t i = 0; i < p.workers.size(); ++i) {
     push_worker(L, p.workers[i]);

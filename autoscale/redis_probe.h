@@ -9,12 +9,17 @@
 //   key      NAME as given                  none
 //
 // A key of type zset is counted with ZCARD, a missing key is 0, any other type an error.
-// The URL is redis://[[user]:password@]host[:port][/db] or unix:///path/to/sock[?db=N];
-// the password is sent with AUTH and never shown by describe().
+// The URL is redis://[[user]:password@]host[:port][/db] or unix:///path/to/sock[?db=N]
+// (user and password percent-decoded; a unix URL takes them as &user=U&password=P);
+// the password is sent with AUTH and never shown by describe() or in an error.
 //
-// Connection: made on the first read, with the timeout for connect and for each command.
-// After a failure the probe does not try again until a backoff (0.5 s doubling to 30 s)
-// has passed: reads in between return the last error at once. A success resets it.
+// Connection: made on the first read and kept. The timeout bounds a whole read: connect,
+// AUTH/SELECT and the (at most two, pipelined) round trips share it. A kept connection
+// found closed by the server is replaced at once, within the same read. After a failure
+// the probe drops the connection and does not try again until a backoff (0.5 s doubling
+// to 30 s) has passed: reads in between return the last error at once. A success resets it.
+// Errors read "<address>: <what>" ("redis://127.0.0.1:6379/0: Connection refused"), the
+// same text at every attempt against the same fault.
 // Thread: one thread at a time (the ProbeRunner's).
 #pragma once
 
@@ -49,7 +54,7 @@ struct RedisQueueSpec {
   QueueLayout layout = QueueLayout::kKey;
   std::string name;            // the queue name (or the whole key, for kKey)
   std::string ns = "resque";   // resque's namespace
-  double timeout_s = 1.0;      // connect and per-command timeout
+  double timeout_s = 1.0;      // bounds a whole read, connect included; in (0, 3600]
 };
 
 // The list key a layout keeps NAME's waiting jobs in: ("rq", "default") -> "rq:queue:default".

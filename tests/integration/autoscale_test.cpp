@@ -68,7 +68,7 @@ std::string rq_policy(const RedisServer& r, const std::string& extra = "") {
 void push_jobs(const RedisServer& r, int n) {
   std::vector<std::string> args{"RPUSH", "rq:queue:default"};
   for (int i = 0; i < n; ++i) args.push_back("job" + std::to_string(i));
-  r.cli(args);
+  r.run(args);
 }
 
 }  // namespace
@@ -91,7 +91,7 @@ TEST_CASE("autoscale: an rq queue in a real Redis grows the pool and shrinks it 
         log_contains(engine, "-> 8 (queue 90"));  // the decider's note, however worded
   // Drained: back to min within a few periods.
   const auto t0 = std::chrono::steady_clock::now();
-  redis.cli({"DEL", "rq:queue:default"});
+  redis.run({"DEL", "rq:queue:default"});
   CHECK(size_becomes(engine, "default", 1, 3s));
   MESSAGE("drained to min in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
                                << " s (policy every 0.2 s)");
@@ -129,7 +129,7 @@ TEST_CASE("autoscale: Redis stopped mid-run - a warning - no crash - sizes held 
     return pids.size() == 3 && std::find(pids.begin(), pids.end(), victim) == pids.end();
   }, 5s));
 
-  redis.restart();  // empty: nothing persisted, so the queue reads 0
+  redis.start();  // empty: nothing persisted, so the queue reads 0
   CHECK(wait_until([&] { return log_contains(engine, ": recovered"); }, 40s));
   CHECK(size_becomes(engine, "default", 1, 10s));
 }

@@ -1,20 +1,18 @@
 #include "tests/support/redis_server.h"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
-#include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
-#include <chrono>
-#include <cstdio>
-#include <filesystem>
+#include <hiredis/hiredis.h>
+
+#include <memory>
 #include <stdexcept>
-#include <thread>
 
 extern char** environ;
 
@@ -22,101 +20,120 @@ namespace drover::test {
 
 namespace {
 
-pid_t spawn(const std::vector<std::string>& argv, const char* out_path) {
-  std::vector<char*> cargv;
-  for (const auto& a : argv) cargv.push_back(const_cast<char*>(a.c_str()));
-  cargv.push_back(nullptr);
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_addopen(&fa, 1, out_path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  posix_spawn_file_actions_adddup2(&fa, 1, 2);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv[0].c_str(), &fa, nullptr, cargv.data(), environ);
-  posix_spawn_file_actions_destroy(&fa);
-  if (rc != 0) throw std::runtime_error("cannot start " + argv[0]);
-  return pid;
+constexpr const char* kRedisServer = "/usr/bin/redis-server";
+
+int listening_socket(int backlog, int* port) {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) throw std::runtime_error("socket failed");
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), len) != 0 || listen(fd, backlog) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
+    close(fd);
+    throw std::runtime_error("bind/listen on 127.0.0.1 failed");
+  }
+  *port = ntohs(addr.sin_port);
+  return fd;
 }
 
-std::string password_of(const std::vector<std::string>& extra) {
-  for (size_t i = 0; i + 1 < extra.size(); ++i)
-    if (extra[i] == "--requirepass") return extra[i + 1];
-  return "";
-}
+struct ContextFree {
+  void operator()(redisContext* c) const { redisFree(c); }
+};
+struct ReplyFree {
+  void operator()(redisReply* r) const { freeReplyObject(r); }
+};
 
 }  // namespace
 
-int free_loopback_port() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) throw std::runtime_error("bind");
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
+int free_port() {
+  int port = 0;
+  close(listening_socket(1, &port));
+  return port;
 }
 
-RedisServer::RedisServer(std::vector<std::string> extra) : extra_(std::move(extra)) {
-  char tmpl[] = "/tmp/drover-redis-XXXXXX";
-  if (!mkdtemp(tmpl)) throw std::runtime_error("mkdtemp");
-  dir_ = tmpl;
-  port_ = free_loopback_port();
+RedisServer::RedisServer(std::vector<std::string> extra) : port_(free_port()), extra_(std::move(extra)) {
+  unix_path_ = dir_.file("redis.sock");
+  for (size_t i = 0; i + 1 < extra_.size(); ++i)
+    if (extra_[i] == "--requirepass") password_ = extra_[i + 1];
   start();
 }
 
-RedisServer::~RedisServer() {
-  stop();
-  std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
-}
-
-std::string RedisServer::url(int db) const { return "redis://127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db); }
-
-void RedisServer::start() {
-  std::vector<std::string> argv{"/usr/bin/redis-server", "--port", std::to_string(port_), "--bind", "127.0.0.1",
-                                "--save", "", "--appendonly", "no", "--dir", dir_};
-  argv.insert(argv.end(), extra_.begin(), extra_.end());
-  pid_ = spawn(argv, (dir_ + "/redis.log").c_str());
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cli({"PING"}) == "PONG") return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  stop();
-  throw std::runtime_error("redis-server did not answer on port " + std::to_string(port_));
-}
+RedisServer::~RedisServer() { stop(); }
 
 void RedisServer::stop() {
   if (pid_ <= 0) return;
   kill(pid_, SIGKILL);
-  waitpid(pid_, nullptr, 0);
+  int status;
+  waitpid(pid_, &status, 0);
   pid_ = -1;
 }
 
-void RedisServer::restart() {
+void RedisServer::start() {
   stop();
-  start();
+  std::vector<std::string> args = {kRedisServer, "--port", std::to_string(port_), "--bind", "127.0.0.1",
+                                   "--save", "", "--appendonly", "no", "--dir", dir_.path(),
+                                   "--logfile", dir_.file("redis.log"), "--unixsocket", unix_path_,
+                                   "--daemonize", "no"};
+  args.insert(args.end(), extra_.begin(), extra_.end());
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  if (posix_spawn(&pid_, kRedisServer, nullptr, nullptr, argv.data(), environ) != 0)
+    throw std::runtime_error("cannot start redis-server");
+  if (!wait_until([&] { return answers(); }, std::chrono::milliseconds(5000)))
+    throw std::runtime_error("redis-server on port " + std::to_string(port_) + " does not answer; see " +
+                             dir_.file("redis.log") + ": " + read_file(dir_.file("redis.log")));
 }
 
-std::string RedisServer::cli(const std::vector<std::string>& args, int db) const {
-  std::vector<std::string> argv{"/usr/bin/redis-cli", "-h", "127.0.0.1", "-p", std::to_string(port_), "-n",
-                                std::to_string(db)};
-  if (std::string pw = password_of(extra_); !pw.empty()) argv.insert(argv.end(), {"--no-auth-warning", "-a", pw});
-  argv.insert(argv.end(), args.begin(), args.end());
-  const std::string out_path = dir_ + "/cli.out";
-  pid_t pid = spawn(argv, out_path.c_str());
-  waitpid(pid, nullptr, 0);
-  std::string out;
-  if (FILE* f = std::fopen(out_path.c_str(), "r")) {
-    std::array<char, 4096> buf;
-    size_t n;
-    while ((n = std::fread(buf.data(), 1, buf.size(), f)) > 0) out.append(buf.data(), n);
-    std::fclose(f);
+std::string RedisServer::url(int db, const std::string& password) const {
+  std::string auth = password.empty() ? "" : ":" + password + "@";
+  return "redis://" + auth + "127.0.0.1:" + std::to_string(port_) + "/" + std::to_string(db);
+}
+
+bool RedisServer::answers() const {
+  try {
+    std::string pong = run({"PING"});
+    return pong == "PONG";
+  } catch (const std::exception&) {
+    return false;
   }
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
+}
+
+std::string RedisServer::run(const std::vector<std::string>& argv, int db) const {
+  std::unique_ptr<redisContext, ContextFree> c(redisConnect("127.0.0.1", port_));
+  if (!c || c->err) throw std::runtime_error("cannot connect to redis-server on port " + std::to_string(port_));
+  auto command = [&](const std::vector<std::string>& words) {
+    std::vector<const char*> ptrs;
+    std::vector<size_t> lens;
+    for (const auto& w : words) ptrs.push_back(w.data()), lens.push_back(w.size());
+    std::unique_ptr<redisReply, ReplyFree> r(static_cast<redisReply*>(
+        redisCommandArgv(c.get(), static_cast<int>(ptrs.size()), ptrs.data(), lens.data())));
+    if (!r) throw std::runtime_error("redis-server on port " + std::to_string(port_) + " went away");
+    switch (r->type) {
+      case REDIS_REPLY_INTEGER: return std::to_string(r->integer);
+      case REDIS_REPLY_NIL: return std::string("(nil)");
+      case REDIS_REPLY_ARRAY: return std::to_string(r->elements) + " elements";
+      default: return std::string(r->str, r->len);  // string, status, error
+    }
+  };
+  if (!password_.empty()) command({"AUTH", password_});
+  if (db != 0) command({"SELECT", std::to_string(db)});
+  return command(argv);
+}
+
+BlackHole::BlackHole() { fd_ = listening_socket(16, &port_); }
+
+BlackHole::~BlackHole() {
+  for (int fd : taken_) close(fd);
+  close(fd_);
+}
+
+bool BlackHole::take_connection() {
+  int fd = accept4(fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
+  if (fd >= 0) taken_.push_back(fd);
+  return !taken_.empty();
 }
 
 }  // namespace drover::test

@@ -29,7 +29,8 @@ thread_local Mono::time_point t_deadline;
 thread_local double t_budget_s = 0;
 
 void budget_hook(lua_State* L, lua_Debug*) {
-  if (Mono::now() > t_deadline) luaL_error(L, "ran past its time budget of %.3g s, interrupted", t_budget_s);
+  if (Mono::now() > t_deadline)
+    luaL_error(L, "%s", fmt::format("ran past its time budget of {:g} s, interrupted", t_budget_s).c_str());
 }
 
 // A reading older than this is no reading: the probe is stuck or failing.
@@ -415,22 +416,59 @@ void Autoscaler::run_policies(const std::vector<Policy*>& due, double now_mono) 
     if (isnum && std::isfinite(v) && v >= 0) p->fn_depth = v;
     else p->fn_depth.reset();
   }
+  // Every due policy answers first; then the budget is shared among all that grow at
+  // once (fit_budget), and the changes go to the engine in one configure().
+  std::map<std::string, Wanted> wanted;
   for (Policy* p : due) {
     // An earlier policy of this tick may have removed this one (autoscale.off from Lua).
     auto it = policies_.find(p->spec.pool);
     if (it == policies_.end() || it->second.get() != p || !p->enabled) continue;
-    run_policy(*p, snap, sys, procs, now_mono);
+    if (auto w = run_policy(*p, snap, sys, procs, now_mono)) wanted[p->spec.pool] = std::move(*w);
+  }
+  if (wanted.empty()) return;
+  std::map<std::string, int> now_sizes;
+  for (const auto& pool : snap.pools) now_sizes[pool.spec.name] = pool.enabled ? pool.spec.n : 0;
+  std::map<std::string, int> targets = now_sizes;
+  for (const auto& [pool, w] : wanted) targets[pool] = w.target;
+  if (budget_ > 0) {
+    const auto fitted = fit_budget(now_sizes, targets, budget_);
+    for (auto& [pool, w] : wanted)
+      if (int f = fitted.at(pool); f < w.target) {
+        w.note = fmt::format("budget {} caps it at {}", budget_, f);
+        w.target = f;
+      }
+  }
+  std::map<std::string, int> changes;
+  for (const auto& [pool, w] : wanted)
+    if (w.target != now_sizes[pool]) changes[pool] = w.target;
+  if (changes.empty()) return;
+  auto sizes = ctx_.client.configure(changes);
+  for (auto& [pool, w] : wanted) {
+    if (!changes.count(pool)) continue;
+    auto it = policies_.find(pool);
+    if (it == policies_.end()) continue;
+    Policy& p = *it->second;
+    if (!sizes) {
+      fail(p, "resize refused: " + sizes.error().message());
+      continue;
+    }
+    std::string reason = w.reason + (w.note.empty() ? "" : "; " + w.note);
+    ++p.changes;
+    p.last_reason = reason;
+    ctx_.client.report(EventKind::kAutoscaled, pool, fmt::format("{} -> {} ({})", now_sizes[pool], w.target, reason));
   }
 }
 
-void Autoscaler::run_policy(Policy& p, const EngineSnapshot& snap, const SystemSample& sys,
-                            const std::map<std::string, ProcessTotals>& procs, double now_mono) {
+std::optional<Autoscaler::Wanted> Autoscaler::run_policy(Policy& p, const EngineSnapshot& snap,
+                                                          const SystemSample& sys,
+                                                          const std::map<std::string, ProcessTotals>& procs,
+                                                          double now_mono) {
   const PoolSnapshot* ps = snap.find(p.spec.pool);
   if (!ps) {
     fail(p, fmt::format("no pool \"{}\" (removed?)", p.spec.pool));
-    return;
+    return std::nullopt;
   }
-  if (!ps->enabled) return;  // stopped by the operator: not ours to size until start()
+  if (!ps->enabled) return std::nullopt;  // stopped by the operator: not ours to size until start()
   PolicyMetrics m;
   m.name = p.spec.pool;
   m.now = wall_s();
@@ -481,7 +519,7 @@ void Autoscaler::run_policy(Policy& p, const EngineSnapshot& snap, const SystemS
   push_policy_metrics(co_, m);
   if (auto err = call(p.spec.policy_ref, 1, 2, p.spec.time_budget_s)) {
     fail(p, *err);
-    return;
+    return std::nullopt;
   }
   // (answer, reason) on co_'s stack.
   std::string reason;
@@ -492,45 +530,23 @@ void Autoscaler::run_policy(Policy& p, const EngineSnapshot& snap, const SystemS
   lua_pop(co_, 2);
   if (type == LUA_TNIL) {  // no opinion: keep the size
     p.errors_in_row = 0;
-    return;
+    return std::nullopt;
   }
   if (type != LUA_TNUMBER || !isnum) {
     fail(p, fmt::format("returned a {}, not a number of workers", lua_typename(co_, type)));
-    return;
+    return std::nullopt;
   }
   if (!std::isfinite(desired) || desired < 0) {
     fail(p, fmt::format("returned {}, not a number of workers (finite, >= 0)", desired));
-    return;
+    return std::nullopt;
   }
   p.errors_in_row = 0;
   p.last_error.clear();
   const int current = ps->spec.n;
   ScaleDecision d = p.decider.decide(now_mono, current, desired);
   p.last_recommended = d.recommended;
-  int target = d.target;
-  std::string note = d.note;
-  if (budget_ > 0 && target > current) {
-    std::map<std::string, int> now_sizes, wanted;
-    for (const auto& pool : snap.pools) now_sizes[pool.spec.name] = pool.enabled ? pool.spec.n : 0;
-    wanted = now_sizes;
-    wanted[p.spec.pool] = target;
-    const int fitted = fit_budget(now_sizes, wanted, budget_).at(p.spec.pool);
-    if (fitted < target) {
-      note = fmt::format("budget {} caps it at {}", budget_, fitted);
-      target = fitted;
-    }
-  }
-  if (target == current) return;
   if (reason.empty()) reason = m.queue ? fmt::format("queue {:g}", *m.queue) : "policy";
-  if (!note.empty()) reason += "; " + note;
-  auto sizes = ctx_.client.configure({{p.spec.pool, target}});
-  if (!sizes) {
-    fail(p, "resize refused: " + sizes.error().message());
-    return;
-  }
-  ++p.changes;
-  p.last_reason = reason;
-  ctx_.client.report(EventKind::kAutoscaled, p.spec.pool, fmt::format("{} -> {} ({})", current, target, reason));
+  return Wanted{d.target, reason, d.note};
 }
 
 }  // namespace drover

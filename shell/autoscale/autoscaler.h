@@ -111,8 +111,13 @@ class Autoscaler {
   void run();
   Mono::time_point tick();  // Lua lock held; returns when the next call is due
   void run_policies(const std::vector<Policy*>& due, double now_mono);
-  void run_policy(Policy& p, const EngineSnapshot& snap, const SystemSample& sys,
-                  const std::map<std::string, ProcessTotals>& procs, double now_mono);
+  // A policy's decided size (before the budget), with the reason and the decider's note.
+  struct Wanted {
+    int target = 0;
+    std::string reason, note;
+  };
+  std::optional<Wanted> run_policy(Policy& p, const EngineSnapshot& snap, const SystemSample& sys,
+                                   const std::map<std::string, ProcessTotals>& procs, double now_mono);
   // Calls the function at `ref` with nargs already pushed on co_ under the time budget.
   // Leaves nresults values on co_ on success; returns the error text otherwise.
   std::optional<std::string> call(int ref, int nargs, int nresults, double budget_s);

@@ -1,5 +1,7 @@
 #include "shell/lua/view.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "engine/status.h"
@@ -62,6 +64,11 @@ void set_heartbeat_fields(lua_State* L, const WorkerSnapshot& w) {
     lua_pushstring(L, w.status.c_str());
     lua_setfield(L, -2, "status");
   }
+}
+
+void push_quantity(lua_State* L, double v) {
+  if (std::floor(v) == v && std::fabs(v) < 9007199254740992.0) lua_pushinteger(L, static_cast<lua_Integer>(v));
+  else lua_pushnumber(L, v);
 }
 
 }  // namespace drover

@@ -18,6 +18,10 @@ void attach_view(lua_State* L, std::string view);
 // An optional pool-name argument: nil/none -> nullopt, a string -> it, else an error.
 std::optional<std::string> opt_pool_arg(lua_State* L, int arg);
 
+// A count that arrives as a double (a queue depth): an integer when it is whole, so that
+// it prints as 640, not 640.0.
+void push_quantity(lua_State* L, double v);
+
 // "3m12s", "1h04m", "0.4s".
 std::string format_age(double seconds);
 

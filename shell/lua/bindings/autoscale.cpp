@@ -38,14 +38,15 @@ double number_field(lua_State* L, int idx, const char* key, const std::string& w
   int isnum = 0;
   const double v = lua_tonumberx(L, -1, &isnum);
   if (!isnum) luaL_error(L, "%s: %s must be a number, got %s", what.c_str(), key, luaL_typename(L, -1));
-  if (!(v >= lo && v <= hi)) luaL_error(L, "%s: %s must be in [%g, %g], got %s", what.c_str(), key, lo, hi, lua_tostring(L, -1));
+  if (!(v >= lo && v <= hi))  // lua_pushfstring knows no %g
+    luaL_error(L, "%s", fmt::format("{}: {} must be in [{:g}, {:g}], got {}", what, key, lo, hi, lua_tostring(L, -1)).c_str());
   lua_pop(L, 1);
   return v;
 }
 
 int count_field(lua_State* L, int idx, const char* key, const std::string& what, int def, int lo, int hi) {
   const double v = number_field(L, idx, key, what, def, lo, hi);
-  if (v != std::floor(v)) luaL_error(L, "%s: %s must be a whole number, got %g", what.c_str(), key, v);
+  if (v != std::floor(v)) luaL_error(L, "%s", fmt::format("{}: {} must be a whole number, got {:g}", what, key, v).c_str());
   return static_cast<int>(v);
 }
 
@@ -219,7 +220,7 @@ int l_autoscale_list(lua_State* L) {
         lua_setfield(L, -2, "last_error");
       }
       if (i.queue) {
-        lua_pushnumber(L, *i.queue);
+        push_quantity(L, *i.queue);
         lua_setfield(L, -2, "queue");
       }
       if (!i.probe.empty()) {

@@ -114,11 +114,11 @@ void push_pool(lua_State* L, const PoolSnapshot& p) {
   set_int(L, "restarts", static_cast<lua_Integer>(p.counters.restarts));
   set_int(L, "stalls", static_cast<lua_Integer>(p.counters.stalls));
   if (p.queue.depth) {
-    lua_pushnumber(L, *p.queue.depth);
+    push_quantity(L, *p.queue.depth);
     lua_setfield(L, -2, "queue");
   }
   if (p.queue.inflight) {
-    lua_pushnumber(L, *p.queue.inflight);
+    push_quantity(L, *p.queue.inflight);
     lua_setfield(L, -2, "inflight");
   }
   lua_createtable(L, static_cast<int>(p.workers.size()), 0);

@@ -156,7 +156,9 @@ return function(opts)
     end
     share(pools, cap)
 
-    if mine.unknown then return mine.n, string.format("rebalance: queue unknown, keeping %d of budget %d", mine.n, cap) end
+    if mine.unknown then
+      return mine.n, string.format("rebalance: queue unknown, keeping %d of budget %d", mine.n, cap)
+    end
     return mine.n, string.format("rebalance: %d of budget %d (backlog %s of %s in %d pools)",
                                  mine.n, cap, num(mine.backlog), num(total), #pools)
   end

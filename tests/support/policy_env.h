@@ -41,8 +41,7 @@ class PolicyEnv {
   std::string build(const std::string& chunk) {
     if (policy_ref_ != LUA_NOREF) luaL_unref(L_, LUA_REGISTRYINDEX, policy_ref_);
     policy_ref_ = LUA_NOREF;
-    if (luaL_loadbuffer(L_, chunk.data(), chunk.size(), "=pools.lua") != LUA_OK ||
-        lua_pcall(L_, 0, 1, 0) != LUA_OK) {
+    if (luaL_loadbuffer(L_, chunk.data(), chunk.size(), "=pools.lua") != LUA_OK || lua_pcall(L_, 0, 1, 0) != LUA_OK) {
       std::string err = lua_tostring(L_, -1) ? lua_tostring(L_, -1) : "(no message)";
       lua_pop(L_, 1);
       return err;
@@ -88,8 +87,8 @@ class PolicyEnv {
 };
 
 // Metrics with only what a queue policy reads; the rest is filled per test.
-inline PolicyMetrics queue_metrics(std::optional<double> queue, std::optional<double> inflight = 0,
-                                   int running = 1, int target = -1) {
+inline PolicyMetrics queue_metrics(std::optional<double> queue, std::optional<double> inflight = 0, int running = 1,
+                                   int target = -1) {
   PolicyMetrics m;
   m.name = "foo";
   m.now = 1704067200;  // 2024-01-01 00:00 UTC, a Monday

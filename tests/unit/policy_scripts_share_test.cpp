@@ -22,6 +22,12 @@ std::string answer(PolicyEnv& env, const PolicyMetrics& m) {
   return a.n + " | " + a.why;
 }
 
+// The error of a config chunk `head .. opts` that keeps the policy in a local `p` (not
+// `return f{...}`: a tail call leaves no line for the error to name).
+std::string rejected(PolicyEnv& env, const std::string& head, const std::string& opts) {
+  return env.build(head + opts + "\nreturn p");
+}
+
 // Seconds since the epoch at `day` days after Monday 2024-01-01, hh:mm:ss UTC.
 double at(int day, int hh, int mm, int ss = 0) { return 1704067200.0 + day * 86400 + hh * 3600 + mm * 60 + ss; }
 
@@ -44,7 +50,10 @@ class ScopedTz {
     tzset();
   }
   ~ScopedTz() {
-    if (had_) setenv("TZ", old_.c_str(), 1); else unsetenv("TZ");
+    if (had_)
+      setenv("TZ", old_.c_str(), 1);
+    else
+      unsetenv("TZ");
     tzset();
   }
 
@@ -75,9 +84,9 @@ TEST_CASE("policy scripts: schedule days name the day a window starts on") {
   CHECK(answer(env, when(at(4, 12, 0))) == "10 | schedule 08:00-18:00");  // Friday
   CHECK(answer(env, when(at(5, 3, 0))) == "3 | schedule 22:00-06:00");    // Saturday, Friday's night
   CHECK(answer(env, when(at(5, 12, 0))) == "1 | schedule: outside every window, default");
-  CHECK(answer(env, when(at(6, 3, 0))) == "5 | schedule 00:00-00:00");     // Sunday, all day
+  CHECK(answer(env, when(at(6, 3, 0))) == "5 | schedule 00:00-00:00");                     // Sunday, all day
   CHECK(answer(env, when(at(7, 3, 0))) == "1 | schedule: outside every window, default");  // Sunday's night
-  CHECK(answer(env, when(at(7, 22, 30))) == "3 | schedule 22:00-06:00");  // Monday night
+  CHECK(answer(env, when(at(7, 22, 30))) == "3 | schedule 22:00-06:00");                   // Monday night
   REQUIRE(env.build("return (load 'scripts/schedule.lua'){ days = 'fri-mon', tz = 'utc', {from = '09:00', to = "
                     "'10:00', n = 4} }") == "");
   CHECK(answer(env, when(at(6, 9, 30))) == "4 | schedule 09:00-10:00");  // a wrapping range
@@ -101,34 +110,34 @@ TEST_CASE("policy scripts: schedule in local time follows TZ") {
   PolicyEnv env;
   REQUIRE(env.build("return (load 'scripts/schedule.lua'){ {from = '08:00', to = '18:00', n = 10}, default = 0 }") ==
           "");
-  CHECK(answer(env, when(at(0, 7, 0))) == "10 | schedule 08:00-18:00");   // 09:00 local
+  CHECK(answer(env, when(at(0, 7, 0))) == "10 | schedule 08:00-18:00");                      // 09:00 local
   CHECK(answer(env, when(at(0, 16, 30))) == "0 | schedule: outside every window, default");  // 18:30 local
 }
 
 TEST_CASE("policy scripts: schedule rejects junk windows") {
   PolicyEnv env;
   const std::string s = "local schedule = load 'scripts/schedule.lua'\nlocal p = schedule";
-  CHECK(env.build(s + "{}" + "\nreturn p") ==
+  CHECK(rejected(env, s, "{}") ==
         "pools.lua:2: schedule: expected a list of windows, as in schedule{ {from = \"08:00\", to = \"18:00\", "
         "n = 10} }, got a table");
-  CHECK(env.build(s + "{ {from = '8am', to = '18:00', n = 1} }" + "\nreturn p") ==
+  CHECK(rejected(env, s, "{ {from = '8am', to = '18:00', n = 1} }") ==
         "pools.lua:2: schedule: window 1: from must be a time \"HH:MM\" from 00:00 to 24:00, got \"8am\"");
-  CHECK(env.build(s + "{ {from = '08:00', to = '24:30', n = 1} }" + "\nreturn p") ==
+  CHECK(rejected(env, s, "{ {from = '08:00', to = '24:30', n = 1} }") ==
         "pools.lua:2: schedule: window 1: to must be a time \"HH:MM\" from 00:00 to 24:00, got \"24:30\"");
-  CHECK(env.build(s + "{ {from = '08:00', to = '09:00', n = 1, policy = print} }" + "\nreturn p") ==
+  CHECK(rejected(env, s, "{ {from = '08:00', to = '09:00', n = 1, policy = print} }") ==
         "pools.lua:2: schedule: window 1 needs exactly one of n and policy");
-  CHECK(env.build(s + "{ {from = '08:00', to = '09:00'} }" + "\nreturn p") ==
+  CHECK(rejected(env, s, "{ {from = '08:00', to = '09:00'} }") ==
         "pools.lua:2: schedule: window 1 needs exactly one of n and policy");
-  CHECK(env.build(s + "{ {from = '08:00', to = '09:00', n = -2} }" + "\nreturn p") ==
+  CHECK(rejected(env, s, "{ {from = '08:00', to = '09:00', n = -2} }") ==
         "pools.lua:2: schedule: window 1: n must be an integer >= 0, got -2");
-  CHECK(env.build(s + "{ days = 'mnday', {from = '08:00', to = '09:00', n = 1} }" + "\nreturn p") ==
+  CHECK(rejected(env, s, "{ days = 'mnday', {from = '08:00', to = '09:00', n = 1} }") ==
         "pools.lua:2: schedule: days: unknown day \"mnday\" (days: mon, tue, wed, thu, fri, sat, sun, or a range "
         "mon-fri)");
-  CHECK(env.build(s + "{ tz = 'EST', {from = '08:00', to = '09:00', n = 1} }" + "\nreturn p") ==
+  CHECK(rejected(env, s, "{ tz = 'EST', {from = '08:00', to = '09:00', n = 1} }") ==
         "pools.lua:2: schedule: tz must be \"local\" or \"utc\", got \"EST\"");
-  CHECK(env.build(s + "{ {from = '08:00', to = '09:00', n = 1, size = 3} }" + "\nreturn p") ==
+  CHECK(rejected(env, s, "{ {from = '08:00', to = '09:00', n = 1, size = 3} }") ==
         "pools.lua:2: schedule: window 1: unknown field \"size\" (fields: days, from, n, policy, to)");
-  CHECK(env.build(s + "{ {from = '08:00', to = '09:00', n = 1}, defualt = 2 }" + "\nreturn p") ==
+  CHECK(rejected(env, s, "{ {from = '08:00', to = '09:00', n = 1}, defualt = 2 }") ==
         "pools.lua:2: schedule: unknown option \"defualt\" (options: days, default, tz, and the windows)");
 }
 
@@ -255,12 +264,14 @@ TEST_CASE("policy scripts: rebalance never hands out more than the budget") {
 TEST_CASE("policy scripts: rebalance rejects junk options") {
   PolicyEnv env;
   const std::string r = "local rebalance = load 'scripts/rebalance.lua'\nlocal p = rebalance";
-  CHECK(env.build(r + "{ budget = -1 }" + "\nreturn p") == "pools.lua:2: rebalance: budget must be an integer >= 0, got -1");
-  CHECK(env.build(r + "{ budget = 2.5 }" + "\nreturn p") == "pools.lua:2: rebalance: budget must be an integer >= 0, got 2.5");
-  CHECK(env.build(r + "{ pools = 'foo' }" + "\nreturn p") == "pools.lua:2: rebalance: pools must be a list of pool names, got \"foo\"");
-  CHECK(env.build(r + "{ pools = {'foo', 3} }" + "\nreturn p") == "pools.lua:2: rebalance: pools[2] must be a pool name, got 3");
-  CHECK(env.build(r + "{ min = 1.5 }" + "\nreturn p") == "pools.lua:2: rebalance: min must be an integer >= 0, got 1.5");
-  CHECK(env.build(r + "{ per_worker = 0 }" + "\nreturn p") == "pools.lua:2: rebalance: per_worker must be a positive number, got 0");
-  CHECK(env.build(r + "{ budegt = 3 }" + "\nreturn p") ==
+  CHECK(rejected(env, r, "{ budget = -1 }") == "pools.lua:2: rebalance: budget must be an integer >= 0, got -1");
+  CHECK(rejected(env, r, "{ budget = 2.5 }") == "pools.lua:2: rebalance: budget must be an integer >= 0, got 2.5");
+  CHECK(rejected(env, r, "{ pools = 'foo' }") ==
+        "pools.lua:2: rebalance: pools must be a list of pool names, got \"foo\"");
+  CHECK(rejected(env, r, "{ pools = {'foo', 3} }") == "pools.lua:2: rebalance: pools[2] must be a pool name, got 3");
+  CHECK(rejected(env, r, "{ min = 1.5 }") == "pools.lua:2: rebalance: min must be an integer >= 0, got 1.5");
+  CHECK(rejected(env, r, "{ per_worker = 0 }") ==
+        "pools.lua:2: rebalance: per_worker must be a positive number, got 0");
+  CHECK(rejected(env, r, "{ budegt = 3 }") ==
         "pools.lua:2: rebalance: unknown option \"budegt\" (options: budget, min, per_worker, pools)");
 }

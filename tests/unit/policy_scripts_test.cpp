@@ -19,6 +19,12 @@ std::string answer(PolicyEnv& env, const PolicyMetrics& m) {
   return a.n + " | " + a.why;
 }
 
+// The error of a config chunk `head .. opts` that keeps the policy in a local `p` (not
+// `return f{...}`: a tail call leaves no line for the error to name).
+std::string rejected(PolicyEnv& env, const std::string& head, const std::string& opts) {
+  return env.build(head + opts + "\nreturn p");
+}
+
 std::string qp(const std::string& opts) {
   // Not `return qp{...}`: a tail call leaves no line for the error to name.
   return "local qp = load 'scripts/queue_proportional.lua'\nlocal p = qp" + opts + "\nreturn p";
@@ -116,21 +122,21 @@ TEST_CASE("policy scripts: target_tracking with a custom metric") {
                     "  metric = function(m) return m.cpu end }") == "");
   CHECK(answer(env, m) == "nil | metric unknown");
   REQUIRE(env.build("return (load 'scripts/target_tracking.lua'){ target = 1, metric = function() return 'x' end }") ==
-        "");
+          "");
   CHECK(answer(env, m).find("target_tracking: metric returned \"x\", expected a number or nil") != std::string::npos);
 }
 
 TEST_CASE("policy scripts: target_tracking rejects junk options") {
   PolicyEnv env;
   const std::string tt = "local tt = load 'scripts/target_tracking.lua'\nlocal p = tt";
-  CHECK(env.build(tt + "{ metric = function(m) return 1 end }" + "\nreturn p") ==
+  CHECK(rejected(env, tt, "{ metric = function(m) return 1 end }") ==
         "pools.lua:2: target_tracking: target is required with a custom metric (the metric's wanted value per worker)");
-  CHECK(env.build(tt + "{ target = 0 }" + "\nreturn p") == "pools.lua:2: target_tracking: target must be a positive number, got 0");
-  CHECK(env.build(tt + "{ tolerance = 1 }" + "\nreturn p") ==
+  CHECK(rejected(env, tt, "{ target = 0 }") == "pools.lua:2: target_tracking: target must be a positive number, got 0");
+  CHECK(rejected(env, tt, "{ tolerance = 1 }") ==
         "pools.lua:2: target_tracking: tolerance must be a number in [0, 1), got 1");
-  CHECK(env.build(tt + "{ metric = 'cpu', target = 1 }" + "\nreturn p") ==
+  CHECK(rejected(env, tt, "{ metric = 'cpu', target = 1 }") ==
         "pools.lua:2: target_tracking: metric must be a function(m) returning a number per worker, got \"cpu\"");
-  CHECK(env.build(tt + "{ targte = 5 }" + "\nreturn p") ==
+  CHECK(rejected(env, tt, "{ targte = 5 }") ==
         "pools.lua:2: target_tracking: unknown option \"targte\" (options: metric, target, tolerance)");
 }
 
@@ -206,17 +212,17 @@ TEST_CASE("policy scripts: load_guard caps an inner keep and honours its options
 TEST_CASE("policy scripts: load_guard rejects junk options") {
   PolicyEnv env;
   const std::string g = "local guard = load 'scripts/load_guard.lua'\nlocal p = guard";
-  CHECK(env.build(g + "{}" + "\nreturn p") ==
+  CHECK(rejected(env, g, "{}") ==
         "pools.lua:2: load_guard: policy must be a function(m) (the policy to guard), got nil");
-  CHECK(env.build(g + "{ policy = print, max_load_per_cpu = 0 }" + "\nreturn p") ==
+  CHECK(rejected(env, g, "{ policy = print, max_load_per_cpu = 0 }") ==
         "pools.lua:2: load_guard: max_load_per_cpu must be a positive number, got 0");
-  CHECK(env.build(g + "{ policy = print, min_mem_available = '1G' }" + "\nreturn p") ==
+  CHECK(rejected(env, g, "{ policy = print, min_mem_available = '1G' }") ==
         "pools.lua:2: load_guard: min_mem_available must be a number of bytes >= 0, got \"1G\"");
-  CHECK(env.build(g + "{ policy = print, step_down = -1 }" + "\nreturn p") ==
+  CHECK(rejected(env, g, "{ policy = print, step_down = -1 }") ==
         "pools.lua:2: load_guard: step_down must be an integer >= 0, got -1");
-  CHECK(env.build(g + "{ policy = print, max_load = 2 }" + "\nreturn p") ==
+  CHECK(rejected(env, g, "{ policy = print, max_load = 2 }") ==
         "pools.lua:2: load_guard: unknown option \"max_load\" "
         "(options: max_load_per_cpu, min_mem_available, policy, step_down)");
-  CHECK(env.build(g + "(print)" + "\nreturn p") ==
+  CHECK(rejected(env, g, "(print)") ==
         "pools.lua:2: load_guard: options must be a table, as in load_guard{ policy = p }, got a function");
 }

@@ -54,8 +54,7 @@ Status validate_scale_limits(const ScaleLimits& l) {
   // NaN fails both comparisons, so test for the good range rather than the bad one.
   if (!(l.cooldown_s >= 0 && l.cooldown_s <= 86400))
     return bad("cooldown must be in [0, 86400] seconds, got " + number_text(l.cooldown_s));
-  if (l.max_step_up < 0)
-    return bad("max_step_up must be >= 0 (0: no limit), got " + std::to_string(l.max_step_up));
+  if (l.max_step_up < 0) return bad("max_step_up must be >= 0 (0: no limit), got " + std::to_string(l.max_step_up));
   if (l.max_step_down < 0)
     return bad("max_step_down must be >= 0 (0: no limit), got " + std::to_string(l.max_step_down));
   return Status::ok();
@@ -94,8 +93,8 @@ ScaleDecision ScaleDecider::decide(double now_s, int current, double desired) {
     double since = now_s;
     for (const auto& [t, r] : history_)
       if (r >= target) since = t;
-    add_note(note, "held by cooldown (" + std::to_string(target) + ", " +
-                       seconds_text(since + l.cooldown_s - now_s) + " left)");
+    add_note(note, "held by cooldown (" + std::to_string(target) + ", " + seconds_text(since + l.cooldown_s - now_s) +
+                       " left)");
   }
 
   if (l.max_step_up > 0 && target > current + l.max_step_up) {
@@ -131,9 +130,9 @@ std::map<std::string, int> fit_budget(const std::map<std::string, int>& current,
   };
 
   std::map<std::string, int> out;
-  int64_t now_sum = 0;   // the pools as they are
-  int64_t kept = 0;      // what the pools that do not grow will have, plus the growers' current
-  int64_t asked = 0;     // total growth asked for
+  int64_t now_sum = 0;  // the pools as they are
+  int64_t kept = 0;     // what the pools that do not grow will have, plus the growers' current
+  int64_t asked = 0;    // total growth asked for
   for (const auto& [name, n] : current)
     if (!wanted.count(name)) kept += n, now_sum += n;  // not ours to decide: it holds
   for (const auto& [name, n] : wanted) {
@@ -158,7 +157,10 @@ std::map<std::string, int> fit_budget(const std::map<std::string, int>& current,
   // Share `room` by growth asked (Hamilton's method, exact in integers): each grower gets
   // the floor of its quota, the seats left go to the largest remainders, ties by name
   // (std::map's order, so the first name wins).
-  struct Share { std::string name; int64_t remainder; };
+  struct Share {
+    std::string name;
+    int64_t remainder;
+  };
   std::vector<Share> shares;
   int64_t given = 0;
   for (const auto& [name, n] : wanted) {

@@ -96,8 +96,8 @@ TEST_CASE("policy_metrics: unknown values are nil and never 0") {
   PolicyMetrics m;  // nothing measured
   m.name = "bar";
   Probe p(m);
-  for (const char* f : {"m.dt", "m.queue", "m.queue_rate", "m.inflight", "m.cpu", "m.mem_available",
-                        "m.mem_total", "m.budget"})
+  for (const char* f :
+       {"m.dt", "m.queue", "m.queue_rate", "m.inflight", "m.cpu", "m.mem_available", "m.mem_total", "m.budget"})
     CHECK_MESSAGE(p.eval(f) == "nil", f);
   // Known even when zero: load averages and counts.
   CHECK(p.eval("m.load1") == "0");
@@ -152,8 +152,7 @@ TEST_CASE("policy_metrics: m.pools shows every pool by name") {
   m.pools["foo"] = PoolView{.queue = 640, .inflight = 20, .workers = {.target = 5, .running = 4}, .min = 1, .max = 20};
   m.pools["bar"] = PoolView{.queue = std::nullopt, .inflight = 0, .workers = {.target = 2}, .min = 0, .max = 8};
   Probe p(m);
-  CHECK(p.eval("m.pools.foo.queue .. ' ' .. m.pools.foo.inflight .. ' ' .. m.pools.foo.workers.running") ==
-        "640 20 4");
+  CHECK(p.eval("m.pools.foo.queue .. ' ' .. m.pools.foo.inflight .. ' ' .. m.pools.foo.workers.running") == "640 20 4");
   CHECK(p.eval("m.pools.bar.queue") == "nil");
   CHECK(p.eval("m.pools.bar.workers.target .. ' ' .. m.pools.bar.min .. ' ' .. m.pools.bar.max") == "2 0 8");
   CHECK(p.eval("(function() local n = 0 for _ in pairs(m.pools) do n = n + 1 end return n end)()") == "2");

@@ -59,7 +59,7 @@ TEST_CASE("scale_decider: shrinking waits out the stabilization window") {
 TEST_CASE("scale_decider: growth in the window extends the hold") {
   ScaleDecider d(limits(0, 100, 10));
   d.decide(0, 0, 4);
-  d.decide(8, 4, 4);             // the latest 4 is at t=8
+  d.decide(8, 4, 4);  // the latest 4 is at t=8
   CHECK(d.decide(12, 4, 1).target == 4);
   CHECK(d.decide(17, 4, 1).note == "held by cooldown (4, 1 s left)");
   CHECK(d.decide(18, 4, 1).target == 1);
@@ -148,8 +148,7 @@ TEST_CASE("scale_decider: validate_scale_limits names the field and value") {
   CHECK(validate_scale_limits(limits(0, 0, 0)).is_ok());
   CHECK(validate_scale_limits(limits(5, 2, 30)).message() == "autoscale: min (5) must not exceed max (2)");
   CHECK(validate_scale_limits(limits(-1, 2, 30)).message() == "autoscale: min must be in [0, 10000], got -1");
-  CHECK(validate_scale_limits(limits(0, 20000, 30)).message() ==
-        "autoscale: max must be in [0, 10000], got 20000");
+  CHECK(validate_scale_limits(limits(0, 20000, 30)).message() == "autoscale: max must be in [0, 10000], got 20000");
   CHECK(validate_scale_limits(limits(0, 2, -1)).message() ==
         "autoscale: cooldown must be in [0, 86400] seconds, got -1");
   CHECK(validate_scale_limits(limits(0, 2, std::nan(""))).code() == Status::Code::kInvalidArgument);

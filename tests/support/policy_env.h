@@ -1,0 +1,107 @@
+// PolicyEnv: a Lua state for testing scripts/*.lua the way an autoscale config uses
+// them. It defines the global `load "scripts/x.lua"` as the shell does (run the file,
+// return its values; relative paths are taken from the source tree), builds a policy from
+// a chunk of configuration named "pools.lua", and calls it with the table of
+// push_policy_metrics. Header-only: unit tests include it directly.
+#pragma once
+
+#include <lua.hpp>
+
+#include <stdexcept>
+#include <string>
+
+#include "shell/autoscale/policy_metrics.h"
+
+#ifndef DROVER_SOURCE_DIR
+#error "DROVER_SOURCE_DIR must name the source tree"
+#endif
+
+namespace drover::testing {
+
+// A policy's answer as text: n is "nil" or the number as Lua prints it; error is the
+// message when the call raised (n and why are then empty).
+struct Answer {
+  std::string n, why, error;
+};
+
+class PolicyEnv {
+ public:
+  PolicyEnv() : L_(luaL_newstate()) {
+    if (!L_) throw std::runtime_error("luaL_newstate failed");
+    luaL_openlibs(L_);
+    lua_pushcfunction(L_, l_load);
+    lua_setglobal(L_, "load");
+  }
+  ~PolicyEnv() { lua_close(L_); }
+  PolicyEnv(const PolicyEnv&) = delete;
+  PolicyEnv& operator=(const PolicyEnv&) = delete;
+
+  // Runs a configuration chunk that returns a policy and keeps it. Returns "" or the
+  // error message (which names "pools.lua:LINE:" when the level of the error is right).
+  std::string build(const std::string& chunk) {
+    if (policy_ref_ != LUA_NOREF) luaL_unref(L_, LUA_REGISTRYINDEX, policy_ref_);
+    policy_ref_ = LUA_NOREF;
+    if (luaL_loadbuffer(L_, chunk.data(), chunk.size(), "=pools.lua") != LUA_OK || lua_pcall(L_, 0, 1, 0) != LUA_OK) {
+      std::string err = lua_tostring(L_, -1) ? lua_tostring(L_, -1) : "(no message)";
+      lua_pop(L_, 1);
+      return err;
+    }
+    if (!lua_isfunction(L_, -1)) {
+      lua_pop(L_, 1);
+      return "the chunk did not return a function";
+    }
+    policy_ref_ = luaL_ref(L_, LUA_REGISTRYINDEX);
+    return "";
+  }
+
+  Answer call(const PolicyMetrics& m) {
+    Answer a;
+    lua_rawgeti(L_, LUA_REGISTRYINDEX, policy_ref_);
+    push_policy_metrics(L_, m);
+    if (lua_pcall(L_, 1, 2, 0) != LUA_OK) {
+      a.error = lua_tostring(L_, -1) ? lua_tostring(L_, -1) : "(no message)";
+      lua_pop(L_, 1);
+      return a;
+    }
+    a.n = luaL_tolstring(L_, -2, nullptr);
+    lua_pop(L_, 1);
+    if (lua_isstring(L_, -1)) a.why = lua_tostring(L_, -1);
+    lua_pop(L_, 2);
+    return a;
+  }
+
+  lua_State* get() const { return L_; }
+
+ private:
+  static int l_load(lua_State* L) {
+    std::string path = luaL_checkstring(L, 1);
+    if (path.empty() || path[0] != '/') path = std::string(DROVER_SOURCE_DIR) + "/" + path;
+    int base = lua_gettop(L);
+    if (luaL_loadfile(L, path.c_str()) != LUA_OK) return lua_error(L);
+    lua_call(L, 0, LUA_MULTRET);
+    return lua_gettop(L) - base;
+  }
+
+  lua_State* L_;
+  int policy_ref_ = LUA_NOREF;
+};
+
+// Metrics with only what a queue policy reads; the rest is filled per test.
+inline PolicyMetrics queue_metrics(std::optional<double> queue, std::optional<double> inflight = 0, int running = 1,
+                                   int target = -1) {
+  PolicyMetrics m;
+  m.name = "foo";
+  m.now = 1704067200;  // 2024-01-01 00:00 UTC, a Monday
+  m.queue = queue;
+  m.inflight = inflight;
+  m.cpus = 4;
+  m.mem_total = 8.0 * (1 << 30);
+  m.mem_available = 4.0 * (1 << 30);
+  m.workers.running = running;
+  m.workers.target = target < 0 ? running : target;
+  m.min = 0;
+  m.max = 100;
+  return m;
+}
+
+}  // namespace drover::testing

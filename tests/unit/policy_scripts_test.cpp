@@ -1,0 +1,228 @@
+// scripts/queue_proportional.lua, target_tracking.lua and load_guard.lua, built from a
+// configuration chunk as a user writes it and called with push_policy_metrics' table.
+// schedule.lua and rebalance.lua are in policy_scripts_share_test.cpp.
+#include <doctest/doctest.h>
+
+#include "tests/support/policy_env.h"
+
+using namespace drover;
+using drover::testing::Answer;
+using drover::testing::PolicyEnv;
+using drover::testing::queue_metrics;
+
+namespace {
+
+// "7 | why" or "nil | why", or "error: ..." when the call raised.
+std::string answer(PolicyEnv& env, const PolicyMetrics& m) {
+  Answer a = env.call(m);
+  if (!a.error.empty()) return "error: " + a.error;
+  return a.n + " | " + a.why;
+}
+
+// The error of a config chunk `head .. opts` that keeps the policy in a local `p` (not
+// `return f{...}`: a tail call leaves no line for the error to name).
+std::string rejected(PolicyEnv& env, const std::string& head, const std::string& opts) {
+  return env.build(head + opts + "\nreturn p");
+}
+
+std::string qp(const std::string& opts) {
+  // Not `return qp{...}`: a tail call leaves no line for the error to name.
+  return "local qp = load 'scripts/queue_proportional.lua'\nlocal p = qp" + opts + "\nreturn p";
+}
+
+}  // namespace
+
+TEST_CASE("policy scripts: queue_proportional defaults count inflight at 100 per worker") {
+  PolicyEnv env;
+  REQUIRE(env.build(qp("{}")) == "");
+  CHECK(answer(env, queue_metrics(640, 20)) == "7 | queue 640 + inflight 20 at 100 per worker");
+  CHECK(answer(env, queue_metrics(600, 0)) == "6 | queue 600 + inflight 0 at 100 per worker");
+  CHECK(answer(env, queue_metrics(0, 0)) == "0 | queue 0 + inflight 0 at 100 per worker");
+  CHECK(answer(env, queue_metrics(0, 3)) == "1 | queue 0 + inflight 3 at 100 per worker");
+  // An unknown queue keeps the size; unknown inflight counts the queue alone.
+  CHECK(answer(env, queue_metrics(std::nullopt, 20)) == "nil | queue unknown");
+  CHECK(answer(env, queue_metrics(250, std::nullopt)) == "3 | queue 250 at 100 per worker");
+  // Called without options at all.
+  REQUIRE(env.build("return (load 'scripts/queue_proportional.lua')()") == "");
+  CHECK(answer(env, queue_metrics(101, 0)) == "2 | queue 101 + inflight 0 at 100 per worker");
+}
+
+TEST_CASE("policy scripts: queue_proportional options") {
+  PolicyEnv env;
+  REQUIRE(env.build(qp("{ per_worker = 2.5, count_inflight = false }")) == "");
+  CHECK(answer(env, queue_metrics(10, 50)) == "4 | queue 10 at 2.5 per worker");
+  CHECK(answer(env, queue_metrics(11, 50)) == "5 | queue 11 at 2.5 per worker");
+  REQUIRE(env.build(qp("{ min_when_busy = 3 }")) == "");
+  CHECK(answer(env, queue_metrics(5, 0)) == "3 | queue 5 + inflight 0 at 100 per worker, at least 3 while busy");
+  CHECK(answer(env, queue_metrics(0, 0)) == "0 | queue 0 + inflight 0 at 100 per worker");
+  CHECK(answer(env, queue_metrics(450, 0)) == "5 | queue 450 + inflight 0 at 100 per worker");
+  // The state of one policy is its own: two constructed from one script do not share.
+  REQUIRE(env.build("local qp = load 'scripts/queue_proportional.lua'\n"
+                    "local a, b = qp{ per_worker = 10 }, qp{ per_worker = 1 }\n"
+                    "return function(m) local x = a(m); local y = b(m); return x * 1000 + y, 'both' end") == "");
+  CHECK(answer(env, queue_metrics(20, 0)) == "2020 | both");
+}
+
+TEST_CASE("policy scripts: queue_proportional rejects junk options at the config's line") {
+  PolicyEnv env;
+  CHECK(env.build(qp("{ per_worker = -1 }")) ==
+        "pools.lua:2: queue_proportional: per_worker must be a positive number, got -1");
+  CHECK(env.build(qp("{ per_worker = '10' }")) ==
+        "pools.lua:2: queue_proportional: per_worker must be a positive number, got \"10\"");
+  CHECK(env.build(qp("{ per_worker = 1/0 }")) ==
+        "pools.lua:2: queue_proportional: per_worker must be a positive number, got inf");
+  CHECK(env.build(qp("{ count_inflight = 1 }")) ==
+        "pools.lua:2: queue_proportional: count_inflight must be true or false, got 1");
+  CHECK(env.build(qp("{ min_when_busy = 1.5 }")) ==
+        "pools.lua:2: queue_proportional: min_when_busy must be an integer >= 0, got 1.5");
+  CHECK(env.build(qp("{ per_wroker = 10 }")) ==
+        "pools.lua:2: queue_proportional: unknown option \"per_wroker\" "
+        "(options: count_inflight, min_when_busy, per_worker)");
+  CHECK(env.build(qp("(100)")) ==
+        "pools.lua:2: queue_proportional: options must be a table, as in queue_proportional{ per_worker = 100 }, "
+        "got 100");
+}
+
+TEST_CASE("policy scripts: target_tracking follows the HPA formula on backlog per worker") {
+  PolicyEnv env;
+  REQUIRE(env.build("return (load 'scripts/target_tracking.lua'){}") == "");
+  CHECK(answer(env, queue_metrics(600, 0, 4)) == "6 | backlog 600 over 4 workers vs target 100 (ratio 1.50)");
+  CHECK(answer(env, queue_metrics(150, 50, 4)) == "2 | backlog 200 over 4 workers vs target 100 (ratio 0.50)");
+  CHECK(answer(env, queue_metrics(0, 0, 4)) == "0 | backlog 0 over 4 workers vs target 100 (ratio 0.00)");
+  // Within 10 %: the current target stands (here 5, one still starting), edges included.
+  CHECK(answer(env, queue_metrics(420, 0, 4, 5)) ==
+        "5 | backlog 420 over 4 workers vs target 100 (ratio 1.05) within tolerance 0.1");
+  CHECK(answer(env, queue_metrics(440, 0, 4, 5)) ==
+        "5 | backlog 440 over 4 workers vs target 100 (ratio 1.10) within tolerance 0.1");
+  CHECK(answer(env, queue_metrics(360, 0, 4)) ==
+        "4 | backlog 360 over 4 workers vs target 100 (ratio 0.90) within tolerance 0.1");
+  CHECK(answer(env, queue_metrics(445, 0, 4)) == "5 | backlog 445 over 4 workers vs target 100 (ratio 1.11)");
+  CHECK(answer(env, queue_metrics(std::nullopt, 0, 4)) == "nil | queue unknown");
+}
+
+TEST_CASE("policy scripts: target_tracking from zero workers") {
+  PolicyEnv env;
+  REQUIRE(env.build("return (load 'scripts/target_tracking.lua'){ target = 100 }") == "");
+  CHECK(answer(env, queue_metrics(250, 0, 0)) == "3 | backlog 250 over 0 workers vs target 100: starting from 0");
+  CHECK(answer(env, queue_metrics(5, 0, 0)) == "1 | backlog 5 over 0 workers vs target 100: starting from 0");
+  CHECK(answer(env, queue_metrics(0, 0, 0)) == "0 | backlog 0 over 0 workers vs target 100: idle");
+}
+
+TEST_CASE("policy scripts: target_tracking with a custom metric") {
+  PolicyEnv env;
+  REQUIRE(env.build("return (load 'scripts/target_tracking.lua'){ target = 0.8, tolerance = 0.2,\n"
+                    "  metric = function(m) return m.pool.cpu / math.max(m.workers.running, 1) end }") == "");
+  PolicyMetrics m = queue_metrics(std::nullopt, std::nullopt, 4);
+  m.pool_cpu = 4.8;  // 1.2 cores per worker
+  CHECK(answer(env, m) == "6 | metric 1.2 vs target 0.8 (ratio 1.50)");
+  m.pool_cpu = 3.6;  // ratio 1.125: within 0.2
+  CHECK(answer(env, m) == "4 | metric 0.9 vs target 0.8 (ratio 1.12) within tolerance 0.2");
+
+  REQUIRE(env.build("return (load 'scripts/target_tracking.lua'){ target = 1,\n"
+                    "  metric = function(m) return m.cpu end }") == "");
+  CHECK(answer(env, m) == "nil | metric unknown");
+  REQUIRE(env.build("return (load 'scripts/target_tracking.lua'){ target = 1, metric = function() return 'x' end }") ==
+          "");
+  CHECK(answer(env, m).find("target_tracking: metric returned \"x\", expected a number or nil") != std::string::npos);
+}
+
+TEST_CASE("policy scripts: target_tracking rejects junk options") {
+  PolicyEnv env;
+  const std::string tt = "local tt = load 'scripts/target_tracking.lua'\nlocal p = tt";
+  CHECK(rejected(env, tt, "{ metric = function(m) return 1 end }") ==
+        "pools.lua:2: target_tracking: target is required with a custom metric (the metric's wanted value per worker)");
+  CHECK(rejected(env, tt, "{ target = 0 }") == "pools.lua:2: target_tracking: target must be a positive number, got 0");
+  CHECK(rejected(env, tt, "{ tolerance = 1 }") ==
+        "pools.lua:2: target_tracking: tolerance must be a number in [0, 1), got 1");
+  CHECK(rejected(env, tt, "{ metric = 'cpu', target = 1 }") ==
+        "pools.lua:2: target_tracking: metric must be a function(m) returning a number per worker, got \"cpu\"");
+  CHECK(rejected(env, tt, "{ targte = 5 }") ==
+        "pools.lua:2: target_tracking: unknown option \"targte\" (options: metric, target, tolerance)");
+}
+
+namespace {
+
+const char* kGuarded =
+    "local qp = load 'scripts/queue_proportional.lua'\n"
+    "local guard = load 'scripts/load_guard.lua'\n"
+    "return guard{ policy = qp{ per_worker = 10 } }";
+
+PolicyMetrics loaded(double queue, double load1, int running = 4) {
+  PolicyMetrics m = queue_metrics(queue, 0, running);
+  m.load1 = load1;  // m.cpus is 4
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("policy scripts: load_guard passes the inner answer on a healthy machine") {
+  PolicyEnv env;
+  REQUIRE(env.build(kGuarded) == "");
+  CHECK(answer(env, loaded(100, 2)) == "10 | queue 100 + inflight 0 at 10 per worker");
+  CHECK(answer(env, loaded(100, 6)) == "10 | queue 100 + inflight 0 at 10 per worker");  // exactly 1.5
+}
+
+TEST_CASE("policy scripts: load_guard holds over the load limit and sheds over 1.25 x") {
+  PolicyEnv env;
+  REQUIRE(env.build(kGuarded) == "");
+  CHECK(answer(env, loaded(100, 6.4)) ==
+        "4 | load guard: load 1.6 per cpu over 1.5, holding at 4 running "
+        "(policy: 10, queue 100 + inflight 0 at 10 per worker)");
+  CHECK(answer(env, loaded(100, 8)) ==
+        "3 | load guard: load 2 per cpu over 1.25 x 1.5, shedding 1 of 4 running "
+        "(policy: 10, queue 100 + inflight 0 at 10 per worker)");
+  // A smaller answer than the cap stands as the inner policy gave it.
+  CHECK(answer(env, loaded(20, 8)) == "2 | queue 20 + inflight 0 at 10 per worker");
+  CHECK(answer(env, loaded(100, 8, 0)).substr(0, 4) == "0 | ");  // nothing left to shed
+}
+
+TEST_CASE("policy scripts: load_guard memory guard and unknown readings") {
+  PolicyEnv env;
+  REQUIRE(env.build(kGuarded) == "");
+  PolicyMetrics m = loaded(100, 1);
+  m.mem_available = 256.0 * (1 << 20);
+  CHECK(answer(env, m) ==
+        "4 | memory guard: 256 MB available under 512 MB, holding at 4 running "
+        "(policy: 10, queue 100 + inflight 0 at 10 per worker)");
+  m.load1 = 8;
+  CHECK(answer(env, m) ==
+        "3 | load guard: load 2 per cpu over 1.25 x 1.5, shedding 1 of 4 running; "
+        "memory guard: 256 MB available under 512 MB, holding at 4 running "
+        "(policy: 10, queue 100 + inflight 0 at 10 per worker)");
+  m.load1 = 1;
+  m.mem_total = 0;  // memory never read: m.mem_available is nil, the guard stays quiet
+  CHECK(answer(env, m) == "10 | queue 100 + inflight 0 at 10 per worker");
+}
+
+TEST_CASE("policy scripts: load_guard caps an inner keep and honours its options") {
+  PolicyEnv env;
+  REQUIRE(env.build("return (load 'scripts/load_guard.lua'){ step_down = 0, max_load_per_cpu = 2,\n"
+                    "  min_mem_available = 0, policy = function(m) return nil, 'queue unknown' end }") == "");
+  PolicyMetrics m = loaded(0, 4);  // 1 per cpu: fine
+  m.workers.target = 6;
+  CHECK(answer(env, m) == "nil | queue unknown");
+  m.load1 = 40;  // 10 per cpu: shedding 0
+  CHECK(answer(env, m) ==
+        "4 | load guard: load 10 per cpu over 1.25 x 2, shedding 0 of 4 running (policy: keep 6, queue unknown)");
+  m.load1 = 9;
+  m.workers.target = 4;  // nothing to cut
+  CHECK(answer(env, m) == "nil | queue unknown");
+}
+
+TEST_CASE("policy scripts: load_guard rejects junk options") {
+  PolicyEnv env;
+  const std::string g = "local guard = load 'scripts/load_guard.lua'\nlocal p = guard";
+  CHECK(rejected(env, g, "{}") ==
+        "pools.lua:2: load_guard: policy must be a function(m) (the policy to guard), got nil");
+  CHECK(rejected(env, g, "{ policy = print, max_load_per_cpu = 0 }") ==
+        "pools.lua:2: load_guard: max_load_per_cpu must be a positive number, got 0");
+  CHECK(rejected(env, g, "{ policy = print, min_mem_available = '1G' }") ==
+        "pools.lua:2: load_guard: min_mem_available must be a number of bytes >= 0, got \"1G\"");
+  CHECK(rejected(env, g, "{ policy = print, step_down = -1 }") ==
+        "pools.lua:2: load_guard: step_down must be an integer >= 0, got -1");
+  CHECK(rejected(env, g, "{ policy = print, max_load = 2 }") ==
+        "pools.lua:2: load_guard: unknown option \"max_load\" "
+        "(options: max_load_per_cpu, min_mem_available, policy, step_down)");
+  CHECK(rejected(env, g, "(print)") ==
+        "pools.lua:2: load_guard: options must be a table, as in load_guard{ policy = p }, got a function");
+}

@@ -14,7 +14,7 @@
 --
 -- Example:
 --   local qp = load "scripts/queue_proportional.lua"
---   autoscale "resque" { every = 5, min = 0, max = 20, queue = redis{ list = "queue:jobs" },
+--   autoscale "resque" { every = 5, min = 0, max = 20, queue = redis{ resque = "jobs" },
 --                        policy = qp{ per_worker = 50 } }
 --   -- queue 640, inflight 20 -> 14, "queue 640 + inflight 20 at 50 per worker"
 --

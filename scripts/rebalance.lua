@@ -23,8 +23,8 @@
 -- Example:
 --   local rb = load "scripts/rebalance.lua"
 --   local share = rb{ budget = 10, pools = {"mail", "thumbs"} }
---   autoscale "mail" { every = 5, max = 10, queue = redis{ list = "queue:mail" }, policy = share }
---   autoscale "thumbs" { every = 5, max = 10, queue = redis{ list = "queue:thumbs" }, policy = share }
+--   autoscale "mail" { every = 5, max = 10, queue = redis{ sidekiq = "mail" }, policy = share }
+--   autoscale "thumbs" { every = 5, max = 10, queue = redis{ sidekiq = "thumbs" }, policy = share }
 --   -- backlogs 900 and 100 -> mail 9, thumbs 1
 
 local NAME = "rebalance"

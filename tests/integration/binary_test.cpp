@@ -18,6 +18,7 @@
 #include <map>
 #include <thread>
 
+#include "tests/support/redis_server.h"
 #include "tests/support/test_util.h"
 
 extern char** environ;
@@ -280,6 +281,28 @@ TEST_CASE("drover binary: examples/pools.lua runs as it is") {
   CHECK(d.wait_exit(10s) == 0);
   INFO(read_file(dir.file("log")));
   CHECK(read_file(dir.file("log")).find("TERM, finishing up") != std::string::npos);
+}
+
+TEST_CASE("drover binary: examples/autoscale.lua runs as it is - 60 jobs in Redis grow the pool - done, it shrinks") {
+  RedisServer redis;
+  TempDir dir;
+  // The example's config and workers read REDIS_PORT; drover passes its environment on.
+  setenv("REDIS_PORT", std::to_string(redis.port()).c_str(), 1);
+  Drover d({std::string(DROVER_SOURCE_DIR) + "/examples/autoscale.lua", "--no-shell", "-q", "--log", dir.file("log")},
+           dir.file("err"));
+  unsetenv("REDIS_PORT");
+  INFO("log: ", read_file(dir.file("log")), "\nstderr: ", read_file(dir.file("err")));
+  std::vector<std::string> push{"RPUSH", "rq:queue:default"};
+  for (int i = 1; i <= 60; ++i) push.push_back("job" + std::to_string(i));
+  REQUIRE(redis.run(push) == "60");
+  const auto log_has = [&](const std::string& text) { return read_file(dir.file("log")).find(text) != std::string::npos; };
+  CHECK(wait_until([&] { return log_has("default autoscaled: 1 -> 6 (queue 6") || log_has("default autoscaled: 1 -> 5 (queue 5"); }, 10s));
+  CHECK(wait_until([&] { return log_has("working on job"); }, 10s));
+  // 60 one-second jobs on 5-6 workers, then the 10 s cooldown: back to 1 well within 60 s.
+  CHECK(wait_until([&] { return log_has("-> 1 (queue 0"); }, 60s));
+  CHECK(redis.run({"LLEN", "rq:queue:default"}) == "0");
+  d.signal(SIGTERM);
+  CHECK(d.wait_exit(10s) == 0);
 }
 
 TEST_CASE("drover binary: -e runs Lua against the engine and stops; write_config round-trips") {

@@ -104,4 +104,17 @@ inline PolicyMetrics queue_metrics(std::optional<double> queue, std::optional<do
   return m;
 }
 
+// "7 | why" or "nil | why", or "error: ..." when the call raised.
+inline std::string answer(PolicyEnv& env, const PolicyMetrics& m) {
+  Answer a = env.call(m);
+  if (!a.error.empty()) return "error: " + a.error;
+  return a.n + " | " + a.why;
+}
+
+// The error of a config chunk `head .. opts` that keeps the policy in a local `p` (not
+// `return f{...}`: a tail call leaves no line for the error to name).
+inline std::string rejected(PolicyEnv& env, const std::string& head, const std::string& opts) {
+  return env.build(head + opts + "\nreturn p");
+}
+
 }  // namespace drover::testing

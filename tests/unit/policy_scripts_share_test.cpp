@@ -11,22 +11,12 @@
 
 using namespace drover;
 using drover::testing::Answer;
+using drover::testing::answer;
+using drover::testing::rejected;
 using drover::testing::PolicyEnv;
 using drover::testing::queue_metrics;
 
 namespace {
-
-std::string answer(PolicyEnv& env, const PolicyMetrics& m) {
-  Answer a = env.call(m);
-  if (!a.error.empty()) return "error: " + a.error;
-  return a.n + " | " + a.why;
-}
-
-// The error of a config chunk `head .. opts` that keeps the policy in a local `p` (not
-// `return f{...}`: a tail call leaves no line for the error to name).
-std::string rejected(PolicyEnv& env, const std::string& head, const std::string& opts) {
-  return env.build(head + opts + "\nreturn p");
-}
 
 // Seconds since the epoch at `day` days after Monday 2024-01-01, hh:mm:ss UTC.
 double at(int day, int hh, int mm, int ss = 0) { return 1704067200.0 + day * 86400 + hh * 3600 + mm * 60 + ss; }

@@ -7,23 +7,12 @@
 
 using namespace drover;
 using drover::testing::Answer;
+using drover::testing::answer;
+using drover::testing::rejected;
 using drover::testing::PolicyEnv;
 using drover::testing::queue_metrics;
 
 namespace {
-
-// "7 | why" or "nil | why", or "error: ..." when the call raised.
-std::string answer(PolicyEnv& env, const PolicyMetrics& m) {
-  Answer a = env.call(m);
-  if (!a.error.empty()) return "error: " + a.error;
-  return a.n + " | " + a.why;
-}
-
-// The error of a config chunk `head .. opts` that keeps the policy in a local `p` (not
-// `return f{...}`: a tail call leaves no line for the error to name).
-std::string rejected(PolicyEnv& env, const std::string& head, const std::string& opts) {
-  return env.build(head + opts + "\nreturn p");
-}
 
 std::string qp(const std::string& opts) {
   // Not `return qp{...}`: a tail call leaves no line for the error to name.

@@ -250,3 +250,26 @@ TEST_CASE("repl: heartbeats show in status() and pstree() - heartbeat() gives th
   s.send_line("exit()");
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
+
+TEST_CASE("repl: an autoscale policy typed at the prompt - its changes above the prompt - list - off - a follow lets it run") {
+  TempDir dir;
+  PtySession s(shell_argv("foo=1"), shell_env(dir));
+  REQUIRE(s.expect(kPrompt));
+  REQUIRE(wait_running(s, "foo", 1));
+  run(s, "want = 3 autoscale 'foo' { every = 0.1, max = 5, cooldown = 0, policy = function(m) return want, 'want ' .. want end }");
+  REQUIRE(s.expect("foo autoscaled: 1 -> 3 (want 3)"));
+  REQUIRE(wait_running(s, "foo", 3));
+  const std::string list = run(s, "print(autoscale.list())");
+  CHECK(list.find("foo") != std::string::npos);
+  CHECK(list.find("1..5") != std::string::npos);
+  CHECK(list.find("on  (want 3)") != std::string::npos);
+  // While the prompt follows the log, the policy still runs: its change shows in the follow.
+  s.send_line("want = 4 log.tail_until('autoscaled: 3 %-> 4')");
+  REQUIRE(s.expect("foo autoscaled: 3 -> 4 (want 4)"));
+  REQUIRE(s.expect(kPrompt));
+  run(s, "autoscale.off 'foo' want = 1");
+  CHECK(run(s, "print(autoscale.list()[1].enabled)") == "false\n");
+  CHECK(running(s, "foo") == 4);
+  s.send("\x04");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+}

@@ -55,6 +55,7 @@ struct Autoscaler::Policy {
   std::string last_reason;
   double last_run_wall_s = 0;
   uint64_t runs = 0, changes = 0;
+  bool retired = false;  // replaced or removed, possibly by a Lua call of this very tick
 };
 
 struct Autoscaler::Timer {
@@ -103,6 +104,14 @@ void Autoscaler::release(Policy& p) {
   p.spec.policy_ref = p.spec.probe_fn_ref = LUA_NOREF;
 }
 
+void Autoscaler::retire(std::unique_ptr<Policy> p) {
+  // A policy (or probe, or timer) may redefine or remove policies while a tick holds
+  // pointers to them: they are kept until the tick ends, marked so it skips them.
+  release(*p);
+  p->retired = true;
+  if (ticking_) retired_.push_back(std::move(p));
+}
+
 void Autoscaler::poke() {
   {
     std::lock_guard lock(wake_mu_);
@@ -139,7 +148,7 @@ void Autoscaler::add(AutoscaleSpec spec) {
     p->runs = before->runs;
     p->changes = before->changes;
   }
-  if (auto it = policies_.find(pool); it != policies_.end()) release(*it->second);
+  if (auto it = policies_.find(pool); it != policies_.end()) retire(std::move(it->second));
   policies_[pool] = std::move(p);
   poke();
 }
@@ -147,7 +156,7 @@ void Autoscaler::add(AutoscaleSpec spec) {
 bool Autoscaler::remove(const std::string& pool) {
   auto it = policies_.find(pool);
   if (it == policies_.end()) return false;
-  release(*it->second);
+  retire(std::move(it->second));
   policies_.erase(it);
   probes_.remove(pool);
   return true;
@@ -231,7 +240,7 @@ int Autoscaler::unload(const std::string& owner) {
       ++it;
       continue;
     }
-    release(*it->second);
+    retire(std::move(it->second));
     probes_.remove(it->first);
     it = policies_.erase(it);
     ++n;
@@ -270,8 +279,8 @@ void Autoscaler::begin_reload(const std::string& owner) {
 
 void Autoscaler::commit_reload() {
   for (auto& p : aside_policies_) {
-    release(*p);
     if (!policies_.count(p->spec.pool)) probes_.remove(p->spec.pool);
+    retire(std::move(p));
   }
   for (auto& t : aside_timers_) luaL_unref(L_, LUA_REGISTRYINDEX, t->fn_ref);
   aside_policies_.clear();
@@ -330,6 +339,14 @@ Autoscaler::Mono::time_point Autoscaler::tick() {
     }
     next = std::min(next, p->due);
   }
+  ticking_ = true;
+  struct EndOfTick {  // also when a Lua call unwinds through here
+    Autoscaler& a;
+    ~EndOfTick() {
+      a.ticking_ = false;
+      a.retired_.clear();
+    }
+  } end_of_tick{*this};
   if (!due.empty()) run_policies(due, mono_s());
   std::vector<int> due_timers;
   for (auto& [id, t] : timers_) {
@@ -403,7 +420,7 @@ void Autoscaler::run_policies(const std::vector<Policy*>& due, double now_mono) 
   const auto procs = procs_.sample(roots);
   // Lua fn probes of the due pools first, so that m.pools sees fresh depths.
   for (Policy* p : due) {
-    if (p->spec.probe_fn_ref == LUA_NOREF) continue;
+    if (p->retired || p->spec.probe_fn_ref == LUA_NOREF) continue;
     auto err = call(p->spec.probe_fn_ref, 0, 1, p->spec.time_budget_s);
     if (err) {
       p->fn_depth.reset();
@@ -421,8 +438,7 @@ void Autoscaler::run_policies(const std::vector<Policy*>& due, double now_mono) 
   std::map<std::string, Wanted> wanted;
   for (Policy* p : due) {
     // An earlier policy of this tick may have removed this one (autoscale.off from Lua).
-    auto it = policies_.find(p->spec.pool);
-    if (it == policies_.end() || it->second.get() != p || !p->enabled) continue;
+    if (p->retired || !p->enabled) continue;
     if (auto w = run_policy(*p, snap, sys, procs, now_mono)) wanted[p->spec.pool] = std::move(*w);
   }
   if (wanted.empty()) return;
@@ -517,7 +533,12 @@ std::optional<Autoscaler::Wanted> Autoscaler::run_policy(Policy& p, const Engine
   p.last_run_wall_s = m.now;
 
   push_policy_metrics(co_, m);
-  if (auto err = call(p.spec.policy_ref, 1, 2, p.spec.time_budget_s)) {
+  auto err = call(p.spec.policy_ref, 1, 2, p.spec.time_budget_s);
+  if (p.retired) {  // it redefined or removed itself: the new definition answers next time
+    lua_settop(co_, 0);
+    return std::nullopt;
+  }
+  if (err) {
     fail(p, *err);
     return std::nullopt;
   }

@@ -123,6 +123,7 @@ class Autoscaler {
   std::optional<std::string> call(int ref, int nargs, int nresults, double budget_s);
   void fail(Policy& p, const std::string& why);
   void release(Policy& p);
+  void retire(std::unique_ptr<Policy> p);
   void poke();
 
   ShellContext& ctx_;
@@ -140,6 +141,8 @@ class Autoscaler {
   std::optional<std::string> reloading_;
   std::vector<std::unique_ptr<Policy>> aside_policies_;
   std::vector<std::unique_ptr<Timer>> aside_timers_;
+  bool ticking_ = false;                         // inside tick(), Lua lock held
+  std::vector<std::unique_ptr<Policy>> retired_;  // freed when the tick ends
 
   std::mutex wake_mu_;  // guards stop_ and poked_; never held with the Lua lock taken after it
   std::condition_variable cv_;

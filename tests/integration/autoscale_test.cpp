@@ -311,3 +311,20 @@ TEST_CASE("autoscale: a Lua fn probe - m carries the workers and the machine") {
   CHECK(wait_until([&] { return shell.eval("#seen.history >= 0 and #seen.history.now > 2") == "true"; }, 5s));
   CHECK(shell.eval("seen.dt > 0") == "true");
 }
+
+TEST_CASE("autoscale: a policy may redefine itself - and a timer unload a script - mid-tick") {
+  TempDir dir;
+  Engine engine(engine_options(dir));
+  REQUIRE(engine.apply({fake_pool("foo", 1), fake_pool("bar", 1)}));
+  Shell shell(engine);
+  // The first answer (5) is dropped: the policy replaced itself while answering.
+  REQUIRE(shell.run("autoscale 'foo' { every = 0.1, max = 5, policy = function(m)\n"
+                    "  autoscale 'foo' { every = 0.1, max = 5, policy = function() return 3 end }\n"
+                    "  return 5 end }") == "");
+  CHECK(size_becomes(engine, "foo", 3));
+  write_file(dir.file("bar.lua"), "autoscale 'bar' { every = 0.1, max = 5, policy = function() return 2 end }\n");
+  REQUIRE(shell.run("load '" + dir.file("bar.lua") + "'\nevery(0.3, function() unload '" + dir.file("bar.lua") + "' end)") == "");
+  CHECK(size_becomes(engine, "bar", 2));
+  CHECK(wait_until([&] { return shell.eval("#autoscale.list()") == "1"; }, 5s));
+  CHECK(size_of(engine, "foo") == 3);
+}

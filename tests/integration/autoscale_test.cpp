@@ -87,8 +87,8 @@ TEST_CASE("autoscale: an rq queue in a real Redis grows the pool and shrinks it 
   CHECK(log_contains(engine, "default autoscaled: 1 -> 5 (queue 50)"));
   push_jobs(redis, 40);                          // 90 jobs: 9, clamped to max 8
   CHECK(size_becomes(engine, "default", 8));
-  CHECK(log_contains(engine, "(queue 90; clamped to max 8)") ||
-        log_contains(engine, "-> 8 (queue 90"));  // the decider's note, however worded
+  CHECK((log_contains(engine, "(queue 90; clamped to max 8)") ||
+         log_contains(engine, "-> 8 (queue 90")));  // the decider's note, however worded
   // Drained: back to min within a few periods.
   const auto t0 = std::chrono::steady_clock::now();
   redis.run({"DEL", "rq:queue:default"});

@@ -763,6 +763,9 @@ EngineSnapshot Supervisor::snapshot() const {
   snap.log_path = options_.log_path;
   snap.loop_iterations = loop_.iterations();
   snap.heartbeat = hb_stats_;
+  // Closed ones are dropped at the next line published; until then they are not open.
+  snap.subscribers = static_cast<size_t>(
+      std::count_if(subscribers_.begin(), subscribers_.end(), [](const auto& sub) { return !sub->closed(); }));
   for (const auto& [name, pool] : pools_) {
     PoolSnapshot ps;
     ps.spec = pool->spec;

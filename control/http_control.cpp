@@ -11,6 +11,7 @@
 
 #include "control/json_views.h"
 #include "control/prometheus_text.h"
+#include "control/snapshot_json.h"
 
 namespace drover {
 

@@ -48,10 +48,4 @@ json pool_json(const PoolSnapshot& p, bool with_workers) {
   return j;
 }
 
-json log_line_json(const LogLine& l) {
-  const char* stream = l.stream == LogStream::kStdout ? "stdout" : l.stream == LogStream::kStderr ? "stderr" : "engine";
-  return json{{"time_ms", l.wall_ms}, {"pool", l.pool}, {"slot", l.slot}, {"pid", l.pid}, {"stream", stream},
-              {"text", l.text}};
-}
-
 }  // namespace drover

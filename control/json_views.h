@@ -1,5 +1,7 @@
-// Engine values as JSON for the HTTP API: one place that says what a pool, a worker and
-// a log line look like to a client, so every route shows them the same way.
+// Engine values as the JSON API's routes show them: one place that says what a pool and a
+// worker look like in /api/v1/pools, so every route shows them the same way. These are
+// views (names a person reads, absent fields left out); the lossless forms a client
+// parses back are in control/snapshot_json.h.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -11,6 +13,5 @@ namespace drover {
 
 nlohmann::json worker_json(const WorkerSnapshot& w);
 nlohmann::json pool_json(const PoolSnapshot& p, bool with_workers);
-nlohmann::json log_line_json(const LogLine& line);
 
 }  // namespace drover

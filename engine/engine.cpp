@@ -153,6 +153,9 @@ Status Engine::stop(const std::optional<std::string>& pool) {
 Status Engine::signal_workers(int sig, const std::optional<std::string>& pool) {
   return impl_->call([sig, pool](Supervisor& s) { return s.signal_workers(sig, pool); });
 }
+Status Engine::signal_worker(const std::string& pool, int slot, int sig) {
+  return impl_->call([pool, slot, sig](Supervisor& s) { return s.signal_worker(pool, slot, sig); });
+}
 EngineSnapshot Engine::snapshot() {
   return impl_->call([](Supervisor& s) { return s.snapshot(); });
 }

@@ -90,6 +90,11 @@ class Engine {
   Status start(const std::optional<std::string>& pool = std::nullopt);
   Status stop(const std::optional<std::string>& pool = std::nullopt);
   Status signal_workers(int sig, const std::optional<std::string>& pool = std::nullopt);
+  // Sends sig to one worker's process group (its children too, as signal_workers does).
+  // kNotFound: no such pool, or no such slot in it; kUnavailable: the slot has no process
+  // now (backoff, flapping, starting); kInvalidArgument: sig is not 1..NSIG-1. Allowed
+  // during shutdown (a stuck worker may need a KILL before its grace ends).
+  Status signal_worker(const std::string& pool, int slot, int sig);
 
   EngineSnapshot snapshot();
   std::vector<LogLine> log_tail(size_t n, const std::optional<std::string>& pool = std::nullopt);

@@ -20,6 +20,8 @@ struct BackoffPolicy {
   double max_s = 30.0;     // cap of the doubling
   double factor = 2.0;
   double reset_after_s = 1.0;  // a worker up this long resets the slot's backoff
+
+  bool operator==(const BackoffPolicy&) const = default;
 };
 
 struct FlapPolicy {
@@ -27,6 +29,8 @@ struct FlapPolicy {
   double window_s = 10.0;   // ... within this sliding window puts the slot in `flapping`
   double cooldown_s = 30.0; // how long a flapping slot waits before it is retried
   int give_up_after = 0;    // flapping episodes before the slot is abandoned; 0 = never
+
+  bool operator==(const FlapPolicy&) const = default;
 };
 
 // Heartbeats (help/heartbeat.md): any message from a worker counts as alive; the policy
@@ -66,6 +70,7 @@ struct PoolSpec {
   bool same_launch(const PoolSpec& o) const {
     return argv == o.argv && cwd == o.cwd && env == o.env && queue == o.queue;
   }
+  bool operator==(const PoolSpec&) const = default;
 };
 
 struct EngineLimits {

@@ -31,6 +31,8 @@ struct PoolCounters {
   uint64_t killed_after_grace = 0;  // needed SIGKILL after the stop signal's grace period
   uint64_t restarts = 0;            // replacements of an exited worker in a wanted slot
   uint64_t stalls = 0;              // heartbeat timeouts (heartbeat issue)
+
+  bool operator==(const PoolCounters&) const = default;
 };
 
 struct WorkerSnapshot {
@@ -50,6 +52,8 @@ struct WorkerSnapshot {
   std::optional<bool> busy;          // the last `busy` it reported
   std::optional<double> progress;    // the last `progress` (0..1) it reported
   std::string status;                // the last `status` text it reported
+
+  bool operator==(const WorkerSnapshot&) const = default;
 };
 
 // A pool's queue as its autoscale probe last read it: told to the engine from outside
@@ -58,6 +62,8 @@ struct QueueGauge {
   std::optional<double> depth;     // jobs waiting; nullopt: no probe, or it failed
   std::optional<double> inflight;  // jobs being worked on, when the queue keeps count
   int64_t read_at_ms = 0;          // wall clock of the reading; 0: never
+
+  bool operator==(const QueueGauge&) const = default;
 };
 
 struct PoolSnapshot {
@@ -76,6 +82,8 @@ struct PoolSnapshot {
   QueueGauge queue;
   PoolCounters counters;
   std::vector<WorkerSnapshot> workers;  // sorted by slot
+
+  bool operator==(const PoolSnapshot&) const = default;
 };
 
 // Heartbeat socket statistics since engine start. Every message is counted once: as
@@ -88,6 +96,8 @@ struct HeartbeatStats {
   uint64_t malformed = 0;    // wrong frame count, bad JSON, no usable pid
   uint64_t oversized = 0;    // a frame over kMaxHeartbeatBytes
   uint64_t unknown_pid = 0;  // not a live worker (or a descendant of one) of that pool
+
+  bool operator==(const HeartbeatStats&) const = default;
 };
 
 struct EngineSnapshot {
@@ -97,7 +107,11 @@ struct EngineSnapshot {
   std::string log_path;
   uint64_t loop_iterations = 0;
   HeartbeatStats heartbeat;
+  size_t subscribers = 0;           // open subscriptions: shells, HTTP streams, the autoscaler
   std::vector<PoolSnapshot> pools;  // sorted by name
+
+  // Field by field: what a snapshot sent over the wire must come back as (control/snapshot_json.h).
+  bool operator==(const EngineSnapshot&) const = default;
 
   const PoolSnapshot* find(const std::string& name) const {
     for (const auto& p : pools)

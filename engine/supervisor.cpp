@@ -229,6 +229,21 @@ Status Supervisor::signal_workers(int sig, const std::optional<std::string>& nam
   });
 }
 
+Status Supervisor::signal_worker(const std::string& name, int index, int sig) {
+  if (sig <= 0 || sig >= NSIG) return Status::invalid(fmt::format("invalid signal {}", sig));
+  Pool* pool = find_pool(name);
+  if (!pool || pool->removing) return Status::not_found(fmt::format("no pool named \"{}\"", name));
+  auto it = pool->slots.find(index);
+  if (it == pool->slots.end())
+    return Status::not_found(fmt::format("pool \"{}\" has no slot {}", name, index));
+  const Slot& slot = *it->second;
+  // Backoff, flapping and gave-up slots are waiting for their next process.
+  if (!slot.has_process())
+    return Status::unavailable(fmt::format("{} has no process to signal now", slot_label(*pool, index)));
+  kill(-slot.pid, sig);
+  return Status::ok();
+}
+
 void Supervisor::shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
@@ -748,6 +763,9 @@ EngineSnapshot Supervisor::snapshot() const {
   snap.log_path = options_.log_path;
   snap.loop_iterations = loop_.iterations();
   snap.heartbeat = hb_stats_;
+  // Closed ones are dropped at the next line published; until then they are not open.
+  snap.subscribers = static_cast<size_t>(
+      std::count_if(subscribers_.begin(), subscribers_.end(), [](const auto& sub) { return !sub->closed(); }));
   for (const auto& [name, pool] : pools_) {
     PoolSnapshot ps;
     ps.spec = pool->spec;

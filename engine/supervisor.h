@@ -50,6 +50,7 @@ class Supervisor {
   Status start(const std::optional<std::string>& pool);
   Status stop(const std::optional<std::string>& pool);
   Status signal_workers(int sig, const std::optional<std::string>& pool);
+  Status signal_worker(const std::string& pool, int slot, int sig);
 
   EngineSnapshot snapshot() const;
   std::vector<LogLine> log_tail(size_t n, const std::optional<std::string>& pool) const;

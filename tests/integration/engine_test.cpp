@@ -602,3 +602,37 @@ TEST_CASE("engine: TTIN/TTOU semantics - every pool grows and shrinks by one - n
   }
   check_no_zombie_left();
 }
+
+TEST_CASE("engine: signal_worker reaches one worker's process group - errors for unknown pool - slot - no process") {
+  TempDir dir;
+  {
+    Engine e(engine_options(dir));
+    PoolSpec missing = fake_pool("missing", 1);
+    missing.argv = {dir.file("no-such-program")};  // every spawn fails: the slot waits with no process
+    REQUIRE(e.apply({fake_pool("a", 2, {"fork-child"}), missing}));
+    REQUIRE(wait_until([&] { return pool_running(e, "a", 2); }, 5s));
+    const EngineSnapshot before = e.snapshot();
+    const pid_t victim = pool_of(before, "a").workers[0].pid, other = pool_of(before, "a").workers[1].pid;
+    REQUIRE(wait_until([&] { return catches_signal(victim, SIGTERM) && !children_of(victim).empty(); }, 5s));
+    const std::vector<pid_t> grandchildren = children_of(victim);
+
+    REQUIRE(e.signal_worker("a", 0, SIGKILL));
+    // The whole group: the worker and the grandchild it forked.
+    REQUIRE(wait_until([&] { return !pid_alive(victim) && all_dead(grandchildren); }, 5s));
+    REQUIRE(wait_until([&] { return pool_running(e, "a", 2) && running_pids(e.snapshot(), "a") != running_pids(before, "a"); }, 5s));
+    CHECK(contains(running_pids(e.snapshot(), "a"), other));  // the other slot was never touched
+    CHECK(pool_of(e.snapshot(), "a").counters.exited_bad == 1);
+
+    CHECK(e.signal_worker("nope", 0, SIGTERM).code() == Status::Code::kNotFound);
+    CHECK(e.signal_worker("a", 7, SIGTERM).code() == Status::Code::kNotFound);
+    CHECK(e.signal_worker("a", -1, SIGTERM).code() == Status::Code::kNotFound);
+    CHECK(e.signal_worker("a", 1, 0).code() == Status::Code::kInvalidArgument);
+    CHECK(e.signal_worker("a", 1, NSIG).code() == Status::Code::kInvalidArgument);
+    REQUIRE(wait_until([&] { return pool_of(e.snapshot(), "missing").counters.spawn_failures > 0; }, 5s));
+    Status none = e.signal_worker("missing", 0, SIGTERM);
+    CHECK(none.code() == Status::Code::kUnavailable);
+    CHECK(none.message() == "missing.0 has no process to signal now");
+    CHECK(pid_alive(other));
+  }
+  check_no_zombie_left();
+}

@@ -26,6 +26,7 @@
 #include "control/http_control.h"
 #include "shell/config/resque_pool_config.h"
 #include "shell/config/wpm_config.h"
+#include "shell/attach_command.h"
 #include "shell/heartbeat_command.h"
 #include "shell/service_notify.h"
 #include "shell/autoscale/autoscaler.h"
@@ -261,6 +262,11 @@ int run_shell(drover::Engine& engine, const Args& args, std::shared_ptr<drover::
 int main(int argc, char** argv) {
   // A subcommand for worker scripts, run before anything of the engine's (signal blocking).
   if (argc >= 2 && std::string(argv[1]) == "heartbeat") return drover::run_heartbeat_command(argc - 1, argv + 1);
+  // The shell of a drover elsewhere: no engine here.
+  if (argc >= 2 && std::string(argv[1]) == "attach") {
+    signal(SIGPIPE, SIG_IGN);
+    return drover::run_attach_command(argc - 1, argv + 1);
+  }
   // Before any thread exists: the engine reads these from a signalfd.
   drover::block_engine_signals();
   signal(SIGPIPE, SIG_IGN);

@@ -12,6 +12,7 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <thread>
 
@@ -27,10 +28,17 @@ class LuaLock {
     owner_ = std::thread::id();
     mu_.unlock();
   }
+  // For callers that must not wait long (an HTTP request): false after `wait`.
+  template <typename Rep, typename Period>
+  bool try_lock_for(const std::chrono::duration<Rep, Period>& wait) {
+    if (!mu_.try_lock_for(wait)) return false;
+    owner_ = std::this_thread::get_id();
+    return true;
+  }
   bool held_here() const { return owner_.load() == std::this_thread::get_id(); }
 
  private:
-  std::mutex mu_;
+  std::timed_mutex mu_;
   std::atomic<std::thread::id> owner_{};
 };
 

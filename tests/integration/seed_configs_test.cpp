@@ -105,21 +105,6 @@ class Drover {
   std::vector<std::string> env_;
 };
 
-// A TCP port free a moment ago on 127.0.0.1, so that tests running side by side (and
-// workerpoolmanager itself on 5591) never meet on one.
-int free_port() {
-  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  REQUIRE(fd >= 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
-  socklen_t len = sizeof addr;
-  REQUIRE(getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0);
-  close(fd);
-  return ntohs(addr.sin_port);
-}
-
 // Someone listens on 127.0.0.1:port (our own bind fails with EADDRINUSE).
 bool port_taken(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -47,12 +47,6 @@ struct ReplyFree {
 
 }  // namespace
 
-int free_port() {
-  int port = 0;
-  close(listening_socket(1, &port));
-  return port;
-}
-
 RedisServer::RedisServer(std::vector<std::string> extra) : port_(free_port()), extra_(std::move(extra)) {
   unix_path_ = dir_.file("redis.sock");
   for (size_t i = 0; i + 1 < extra_.size(); ++i)

@@ -12,9 +12,6 @@
 
 namespace drover::test {
 
-// A free loopback TCP port, for a server about to bind it (the OS picks one; we close it).
-int free_port();
-
 // redis-server on 127.0.0.1:port in a TempDir: no persistence, a unix socket beside it.
 // The destructor kills it (SIGKILL) and reaps it.
 class RedisServer {

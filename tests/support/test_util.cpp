@@ -1,6 +1,8 @@
 #include "tests/support/test_util.h"
 
 #include <dirent.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -191,6 +193,19 @@ bool log_contains(Engine& engine, const std::string& text, const std::optional<s
   for (const auto& line : engine.log_tail(1000000, pool))
     if (line.text.find(text) != std::string::npos) return true;
   return false;
+}
+
+int free_port() {
+  int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  if (fd < 0 || bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+      getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0)
+    throw std::runtime_error("free_port: no loopback port");
+  close(fd);
+  return ntohs(addr.sin_port);
 }
 
 }  // namespace drover::test

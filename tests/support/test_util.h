@@ -38,6 +38,10 @@ std::string proc_env(pid_t pid, const std::string& key);
 // VmRSS of this process, in kB.
 long self_rss_kb();
 
+// A TCP port on 127.0.0.1 that was free a moment ago (the OS picked it; we closed it),
+// for a server a test is about to start, so tests side by side never meet on one.
+int free_port();
+
 class TempDir {
  public:
   TempDir();

@@ -113,10 +113,14 @@ int run_attach_command(int argc, char** argv) {
   {
     std::unique_lock hold(ctx.lua_lock);
     Repl::install_sigint_handler(ctx, lua);
-    Repl repl(ctx, lua, client.subscribe(1000, {.events = true, .log_lines = false}));
+    const bool interactive = args->exprs.empty() || args->stay;
+    // Events above the prompt need the server's event stream; a one-shot -e does not.
+    auto events = interactive ? client.subscribe(1000, {.events = true, .log_lines = false})
+                              : std::make_shared<Subscription>(1, Subscription::Filter{});
+    Repl repl(ctx, lua, events);
     bool ok = true;
     for (const auto& code : args->exprs) ok = repl.eval_and_print(code, "=(command line)") && ok;
-    if (args->exprs.empty() || args->stay) {
+    if (interactive) {
       if (!args->exprs.empty()) ctx.exit_requested = false;
       fmt::print(ctx.out, "attached to drover at {} (exit or Ctrl-D detaches)\n", client.describe());
       rc = repl.run();

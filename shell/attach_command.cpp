@@ -1,5 +1,7 @@
 #include "shell/attach_command.h"
 
+#include <pthread.h>
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -97,6 +99,12 @@ int run_attach_command(int argc, char** argv) {
   } else if (const char* t = std::getenv("DROVER_HTTP_TOKEN"); t && *t) {
     address->token = t;
   }
+  // Ctrl-C is the REPL's, on this thread: the threads started from here on (the event
+  // stream, the autoscaler, the probes) must not take it (Repl unblocks it here again).
+  sigset_t intr;
+  sigemptyset(&intr);
+  sigaddset(&intr, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &intr, nullptr);
   RemoteClient client(*address);
   if (Status s = client.check(); !s) {
     fmt::print(stderr, "drover {}\n", s.message());

@@ -1,4 +1,5 @@
-// ProcessSampler on the real /proc: a tree of real processes, two of them spinning.
+// ProcessSampler on the real /proc: a tree of real processes, two of them spinning; a
+// fork-per-job root whose short CPU-burning children no scan ever sees.
 #include "autoscale/process_sampler.h"
 
 #include <doctest/doctest.h>
@@ -8,6 +9,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <ctime>
 #include <thread>
 
 #include "tests/support/test_util.h"
@@ -58,6 +60,43 @@ struct SpinningTree {
   }
 };
 
+// A fork-per-job worker (resque's shape): every ~100 ms the root forks a child that burns
+// 50 ms of CPU and exits, and reaps it; the root itself sleeps. Most children live and
+// die between two samples, so their CPU reaches the sampler only as the root's cutime.
+// Its own process group, as above, so one kill ends it and any child it has.
+struct ForkPerJob {
+  pid_t root = -1;
+  ForkPerJob() {
+    root = fork();
+    REQUIRE(root >= 0);
+    if (root == 0) {
+      setpgid(0, 0);
+      // Only async-signal-safe calls after fork: the test process may have threads.
+      const timespec pause_50ms{0, 50'000'000};
+      for (;;) {
+        pid_t job = fork();
+        if (job == 0) {
+          // CPU time, not wall time: 50 ms of work however busy the shared machine is.
+          timespec t{};
+          do clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &t);
+          while (t.tv_sec == 0 && t.tv_nsec < 50'000'000);
+          _exit(0);
+        }
+        if (job > 0)
+          while (waitpid(job, nullptr, 0) < 0 && errno == EINTR) {
+          }
+        nanosleep(&pause_50ms, nullptr);
+      }
+    }
+    setpgid(root, root);
+  }
+  ~ForkPerJob() {
+    ::kill(-root, SIGKILL);
+    while (waitpid(-root, nullptr, 0) > 0 || errno == EINTR) {
+    }
+  }
+};
+
 }  // namespace
 
 TEST_CASE("process sampler: a real tree - CPU of two spinning processes, all three counted, RSS") {
@@ -85,4 +124,20 @@ TEST_CASE("process sampler: a real tree - CPU of two spinning processes, all thr
   CHECK(after["tree"].processes == 0);
   CHECK(after["tree"].rss_bytes == 0);
   CHECK(after["tree"].cpu == 0);
+}
+
+TEST_CASE("process sampler: a real fork-per-job root - the CPU of children born and reaped between samples") {
+  ForkPerJob pool;
+  REQUIRE(wait_until([&] { return !children_of(pool.root).empty(); }, 5s));
+  ProcessSampler sampler;
+  sampler.sample({{"resque", {pool.root}}});
+  // The measurement interval itself, not a wait for a condition.
+  std::this_thread::sleep_for(1s);
+  auto t = sampler.sample({{"resque", {pool.root}}});
+  INFO("cpu ", t["resque"].cpu);
+  // ~10 jobs of 50 ms CPU in 1 s: about 0.5 cores (fewer if the shared machine starves
+  // them); counting only processes seen twice, it read about 0.
+  CHECK(t["resque"].cpu > 0.2);
+  CHECK(t["resque"].cpu < 0.8);  // a duty cycle of one half cannot reach this
+  CHECK(t["resque"].processes >= 1);
 }

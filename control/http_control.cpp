@@ -1,76 +1,26 @@
 #include "control/http_control.h"
 
 #include <httplib.h>
+#include <strings.h>
+#include <sys/socket.h>
 
 #include <algorithm>
 #include <charconv>
 #include <ctime>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
-#include "control/json_views.h"
+#include "control/http_auth.h"
+#include "control/http_reply.h"
 #include "control/prometheus_text.h"
-#include "control/snapshot_json.h"
 
 namespace drover {
 
+using namespace http;
+
 namespace {
 
-using nlohmann::json;
-
-constexpr size_t kMaxBody = 64 * 1024;
-
-bool wants_json(const httplib::Request& req) {
-  return req.get_header_value("Accept").find("application/json") != std::string::npos;
-}
-
-void reply(const httplib::Request& req, httplib::Response& res, const std::string& text, const json& body) {
-  if (wants_json(req))
-    res.set_content(body.dump() + "\n", "application/json");
-  else
-    res.set_content(text + "\n", "text/plain; charset=utf-8");
-}
-
-void fail(const httplib::Request& req, httplib::Response& res, int code, const std::string& error,
-          const std::string& detail) {
-  res.status = code;
-  if (req.path.rfind("/api/", 0) == 0)  // the JSON API answers JSON whatever the Accept
-    res.set_content(json{{"error", error}, {"detail", detail}}.dump() + "\n", "application/json");
-  else
-    reply(req, res, "ERROR: " + detail, json{{"error", error}, {"detail", detail}});
-}
-
-void send_json(httplib::Response& res, const json& body) { res.set_content(body.dump() + "\n", "application/json"); }
-
-// The request's body as a JSON object, or a 400 already written and nullopt.
-std::optional<json> json_body(const httplib::Request& req, httplib::Response& res) {
-  json body = json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-  if (body.is_discarded() || !body.is_object()) {
-    fail(req, res, 400, "bad_json", "the body must be a JSON object");
-    return std::nullopt;
-  }
-  return body;
-}
-
-const char* reason_phrase(int code) {
-  switch (code) {
-    case 400: return "bad request";
-    case 404: return "no such route";
-    case 405: return "method not allowed";
-    case 413: return "body too large";
-    default: return "error";
-  }
-}
-
-int http_code(const Status& s) {
-  switch (s.code()) {
-    case Status::Code::kNotFound: return 404;
-    case Status::Code::kInvalidArgument: return 400;
-    case Status::Code::kUnavailable: return 503;
-    default: return 500;
-  }
-}
+constexpr int kListenBacklog = 1024;
 
 std::string rfc3339(int64_t wall_ms) {
   if (wall_ms <= 0) return "";
@@ -125,32 +75,51 @@ Result<std::pair<std::string, int>> parse_listen_address(const std::string& spec
     if (colon > 0) host = spec.substr(0, colon);
     port_text = spec.substr(colon + 1);
   }
+  // [::1]:8010, as in a URL.
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
   int port = -1;
   auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
   if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535 || host.empty())
-    return Status::invalid(fmt::format("--http {}: expected HOST:PORT, as in 127.0.0.1:8010", spec));
+    return Status::invalid(fmt::format("--http {}: expected HOST:PORT, as in {}", spec, kDefaultHttpAddress));
   return std::make_pair(host, port);
 }
 
-HttpControl::HttpControl(Engine& engine) : engine_(engine), server_(std::make_unique<httplib::Server>()) {
+HttpControl::HttpControl(Engine& engine, HttpOptions options)
+    : engine_(engine), options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
+  // httplib's default is 8 threads; a stream holds one for as long as its client stays.
+  server_->new_task_queue = [n = std::max<size_t>(options_.threads, 2)] { return new httplib::ThreadPool(n); };
   server_->set_payload_max_length(kMaxBody);
   // Headers and body go out in two writes: with Nagle on, a kept-alive client waits out
   // its peer's delayed ACK (40 ms) for the second.
   server_->set_tcp_nodelay(true);
+  // Debian's libcpp-httplib listens with a backlog of 5: a burst of clients connecting at
+  // once overflows it, and the kernel drops their handshakes (a second's stall, or a reset).
+  // The socket is caught here, before httplib binds it, to listen again with room (Linux
+  // takes a new backlog on a listening socket). Only SO_REUSEADDR, as httplib sets, and not
+  // SO_REUSEPORT: a second drover on the same port must fail, not share it.
+  server_->set_socket_options([this](int fd) {
+    int yes = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+    listen_fd_ = fd;
+  });
   routes();
 }
 
 HttpControl::~HttpControl() {
+  // Streams see the stop within one poll slice (sse_streams.cpp) and return their threads.
   server_->stop();
   if (thread_.joinable()) thread_.join();
 }
 
 Status HttpControl::start(const std::string& host, int port) {
-  // Loopback only in this slice: anything else needs the token issue 6 asks for.
-  if (host != "127.0.0.1" && host != "localhost" && host != "::1")
-    return Status::invalid(fmt::format("--http {}: only loopback addresses until tokens exist", host));
+  if (options_.token.empty() && !is_loopback_host(host))
+    return Status::invalid(fmt::format("--http {}: serving beyond loopback needs a token (--http-token-file PATH or {})",
+                                       host, kHttpTokenEnv));
+  if (!options_.token.empty())
+    if (Status s = check_token(options_.token, "the HTTP token"); !s) return s;
   port_ = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (port_ < 0) return Status::io_error(fmt::format("--http: cannot listen on {}:{}", host, port));
+  if (listen_fd_ >= 0) ::listen(listen_fd_, kListenBacklog);
   thread_ = std::thread([this] { server_->listen_after_bind(); });
   return Status::ok();
 }
@@ -170,20 +139,68 @@ static httplib::Server::HandlerWithContentReader bodyless(httplib::Server::Handl
   };
 }
 
+void HttpControl::on(const std::string& method, const std::string& pattern, Handler h, bool take_no_body) {
+  auto known = std::find_if(known_paths_.begin(), known_paths_.end(), [&](const auto& k) { return k.pattern == pattern; });
+  if (known == known_paths_.end()) known = known_paths_.insert(known_paths_.end(), {pattern, std::regex(pattern), {}});
+  known->methods.insert(method);
+  if (method == "GET") known->methods.insert("HEAD");  // httplib answers HEAD from the GET route
+  httplib::Server& s = *server_;
+  if (method == "GET") {
+    s.Get(pattern, std::move(h));
+  } else if (take_no_body) {
+    auto r = bodyless(std::move(h));
+    if (method == "POST") s.Post(pattern, r);
+    else if (method == "PUT") s.Put(pattern, r);
+    else if (method == "PATCH") s.Patch(pattern, r);
+    else s.Delete(pattern, r);
+  } else {
+    if (method == "POST") s.Post(pattern, std::move(h));
+    else if (method == "PUT") s.Put(pattern, std::move(h));
+    else if (method == "PATCH") s.Patch(pattern, std::move(h));
+    else s.Delete(pattern, std::move(h));
+  }
+}
+
+std::string HttpControl::allowed_methods(const std::string& path) const {
+  std::set<std::string> methods;
+  for (const auto& k : known_paths_)
+    if (std::regex_match(path, k.re)) methods.insert(k.methods.begin(), k.methods.end());
+  std::string out;
+  for (const auto& m : methods) out += (out.empty() ? "" : ", ") + m;
+  return out;
+}
+
+bool HttpControl::authorized(const httplib::Request& req) const {
+  // /healthz stays open: a load balancer's probe carries no secret, and it tells nothing
+  // but "up" (issue 6 allows it; README says so).
+  if (options_.token.empty() || req.path == "/healthz") return true;
+  const std::string auth = req.get_header_value("Authorization");
+  constexpr std::string_view kScheme = "Bearer ";
+  if (auth.size() <= kScheme.size() || strncasecmp(auth.c_str(), kScheme.data(), kScheme.size()) != 0) return false;
+  return constant_time_equal(std::string_view(auth).substr(kScheme.size()), options_.token);
+}
+
 void HttpControl::routes() {
   httplib::Server& s = *server_;
-  s.Get("/healthz", [this](const httplib::Request&, httplib::Response& res) {
-    EngineSnapshot snap = engine_.snapshot();
-    res.set_content(json{{"status", snap.shutting_down ? "stopping" : "ok"}, {"pid", snap.pid},
-                         {"uptime", snap.uptime_s}}.dump() + "\n",
-                    "application/json");
-    if (snap.shutting_down) res.status = 503;
+  // Before routing, so an unauthorized client never gets its body read.
+  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
+    if (authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
+    res.set_header("WWW-Authenticate", "Bearer realm=\"drover\"");
+    fail(req, res, 401, "unauthorized",
+         req.has_header("Authorization") ? "the bearer token is not this server's"
+                                         : "this server needs Authorization: Bearer TOKEN");
+    return httplib::Server::HandlerResponse::Handled;
   });
-  s.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+  on("GET", "/healthz", [this](const httplib::Request&, httplib::Response& res) {
+    EngineSnapshot snap = engine_.snapshot();
+    send_json(res, json{{"status", snap.shutting_down ? "stopping" : "ok"}, {"pid", snap.pid}, {"uptime", snap.uptime_s}},
+              snap.shutting_down ? 503 : 200);
+  });
+  on("GET", "/metrics", [this](const httplib::Request&, httplib::Response& res) {
     EngineSnapshot snap = engine_.snapshot();
     res.set_content(prometheus_text(snap, sample_usage(snap)), "text/plain; version=0.0.4; charset=utf-8");
   });
-  s.Get("/list", [this](const httplib::Request& req, httplib::Response& res) {
+  on("GET", "/list", [this](const httplib::Request& req, httplib::Response& res) {
     std::string text;
     json names = json::array();
     for (const auto& p : engine_.snapshot().pools) {
@@ -192,7 +209,7 @@ void HttpControl::routes() {
     }
     reply(req, res, text, names);
   });
-  s.Get("/tasks", [this](const httplib::Request& req, httplib::Response& res) {
+  on("GET", "/tasks", [this](const httplib::Request& req, httplib::Response& res) {
     std::string text;
     json tasks = json::array();
     for (const auto& p : engine_.snapshot().pools) {
@@ -205,7 +222,7 @@ void HttpControl::routes() {
     text.pop_back();
     reply(req, res, text, tasks);
   });
-  s.Get(R"(/tasks/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  on("GET", R"(/tasks/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
     EngineSnapshot snap = engine_.snapshot();
     const PoolSnapshot* p = snap.find(req.matches[1]);
     if (!p) return fail(req, res, 404, "not_found", fmt::format("no task named \"{}\"", std::string(req.matches[1])));
@@ -219,9 +236,9 @@ void HttpControl::routes() {
     if (Status st = engine_.start(name); !st) return fail(req, res, http_code(st), "start_failed", st.message());
     reply(req, res, "Started task manager", json{{"started", name}});
   };
-  s.Post(R"(/tasks/([^/]+)/start)", bodyless(start));
-  s.Put(R"(/tasks/([^/]+)/start)", bodyless(start));
-  s.Get(R"(/tasks/([^/]+)/start)", start);
+  on("POST", R"(/tasks/([^/]+)/start)", start, true);
+  on("PUT", R"(/tasks/([^/]+)/start)", start, true);
+  on("GET", R"(/tasks/([^/]+)/start)", start);
   auto stop = [this](const httplib::Request& req, httplib::Response& res) {
     std::optional<std::string> name;
     if (req.matches.size() > 1) name = req.matches[1];
@@ -237,10 +254,10 @@ void HttpControl::routes() {
     for (const auto& n : names) text += (text.empty() ? "" : "\n") + fmt::format("Stopped {} workers", n);
     reply(req, res, text.empty() ? "No active tasks" : text, json{{"stopped", names}});
   };
-  s.Delete("/tasks", bodyless(stop));
-  s.Delete(R"(/tasks/([^/]+))", bodyless(stop));
-  s.Post(R"(/tasks/([^/]+)/stop)", bodyless(stop));
-  s.Put(R"(/tasks/([^/]+)/stop)", bodyless(stop));
+  on("DELETE", "/tasks", stop, true);
+  on("DELETE", R"(/tasks/([^/]+))", stop, true);
+  on("POST", R"(/tasks/([^/]+)/stop)", stop, true);
+  on("PUT", R"(/tasks/([^/]+)/stop)", stop, true);
   auto set = [this](const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.matches[1], option = req.matches[2], value = req.matches[3];
     if (option != "cardinality")
@@ -253,16 +270,23 @@ void HttpControl::routes() {
     if (!sizes) return fail(req, res, http_code(sizes.error()), "set_failed", sizes.error().message());
     reply(req, res, "Changed workers cardinality", json{{"name", name}, {"cardinality", n}});
   };
-  s.Post(R"(/tasks/([^/]+)/set/([^/]+)/([^/]+))", bodyless(set));
-  s.Put(R"(/tasks/([^/]+)/set/([^/]+)/([^/]+))", bodyless(set));
-  s.Get(R"(/tasks/([^/]+)/set/([^/]+)/([^/]+))", set);
+  on("POST", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+))", set, true);
+  on("PUT", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+))", set, true);
+  on("GET", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+))", set);
   api_routes();
-  s.set_error_handler([](const httplib::Request& req, httplib::Response& res) {
+  stream_routes();
+  s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;  // a route already said what went wrong
-    fail(req, res, res.status, res.status == 404 ? "not_found" : "bad_request",
-         fmt::format("{} {}: {}", req.method, req.path, reason_phrase(res.status)));
+    if (res.status == 404) {
+      if (std::string allow = allowed_methods(req.path); !allow.empty()) {
+        res.set_header("Allow", allow);
+        return fail(req, res, 405, "method_not_allowed", fmt::format("{} {}: this path takes {}", req.method, req.path, allow));
+      }
+    }
+    const char* error = res.status == 404 ? "not_found" : res.status == 413 ? "too_large" : "bad_request";
+    fail(req, res, res.status, error, fmt::format("{} {}: {}", req.method, req.path, reason_phrase(res.status)));
   });
-  s.set_exception_handler([](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
+  s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
     std::string what = "internal error";
     try {
       std::rethrow_exception(ep);
@@ -270,6 +294,8 @@ void HttpControl::routes() {
       what = e.what();
     } catch (...) {
     }
+    // The engine's inbox refuses calls once its loop has ended: that is a shutdown, not a bug.
+    if (engine_.finished()) return fail(req, res, 503, "unavailable", "the engine has shut down");
     fail(req, res, 500, "internal", what);
   });
 }
@@ -287,96 +313,4 @@ std::map<std::string, ProcessTotals> HttpControl::sample_usage(const EngineSnaps
   return sampler_.sample(roots);
 }
 
-// ---- the JSON API, /api/v1 ----------------------------------------------------------
-
-void HttpControl::api_routes() {
-  httplib::Server& s = *server_;
-  s.Get("/api/v1/pools", [this](const httplib::Request&, httplib::Response& res) {
-    json pools = json::array();
-    for (const auto& p : engine_.snapshot().pools) pools.push_back(pool_json(p, false));
-    send_json(res, json{{"pools", pools}});
-  });
-  s.Get(R"(/api/v1/pools/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-    EngineSnapshot snap = engine_.snapshot();
-    const PoolSnapshot* p = snap.find(req.matches[1]);
-    if (!p) return fail(req, res, 404, "not_found", fmt::format("no pool named \"{}\"", std::string(req.matches[1])));
-    send_json(res, pool_json(*p, true));
-  });
-  // {"n": 3} resizes live; {"enabled": false|true} stops or starts the pool.
-  s.Patch(R"(/api/v1/pools/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
-    const std::string name = req.matches[1];
-    auto body = json_body(req, res);
-    if (!body) return;
-    std::optional<int> n;
-    std::optional<bool> enabled;
-    for (const auto& [key, value] : body->items()) {
-      if (key == "n" && value.is_number_integer() && value.get<int64_t>() >= 0 && value.get<int64_t>() <= INT32_MAX)
-        n = value.get<int>();
-      else if (key == "enabled" && value.is_boolean())
-        enabled = value.get<bool>();
-      else
-        return fail(req, res, 400, "bad_field",
-                    fmt::format("\"{}\": {} is not a field this takes (n: whole number >= 0, enabled: bool)", key,
-                                value.dump()));
-    }
-    if (!engine_.snapshot().find(name)) return fail(req, res, 404, "not_found", fmt::format("no pool named \"{}\"", name));
-    if (n)
-      if (auto r = engine_.configure({{name, *n}}); !r) return fail(req, res, http_code(r.error()), "bad_size", r.error().message());
-    if (enabled)
-      if (Status st = *enabled ? engine_.start(name) : engine_.stop(name); !st)
-        return fail(req, res, http_code(st), "failed", st.message());
-    EngineSnapshot snap = engine_.snapshot();
-    if (const PoolSnapshot* p = snap.find(name)) send_json(res, pool_json(*p, false));
-  });
-  s.Delete(R"(/api/v1/pools/([^/]+))", bodyless([this](const httplib::Request& req, httplib::Response& res) {
-    const std::string name = req.matches[1];
-    if (Status st = engine_.remove_pool(name); !st) return fail(req, res, http_code(st), "not_found", st.message());
-    send_json(res, json{{"removed", name}});
-  }));
-  // The shell's config{}: {"foo": 2, "bar": 0} merges sizes live; 0 or false removes a pool.
-  // The whole body is checked before anything changes.
-  s.Patch("/api/v1/config", [this](const httplib::Request& req, httplib::Response& res) {
-    auto body = json_body(req, res);
-    if (!body) return;
-    EngineSnapshot snap = engine_.snapshot();
-    std::map<std::string, int> sizes;
-    std::vector<std::string> removes;
-    for (const auto& [name, value] : body->items()) {
-      if (!snap.find(name)) return fail(req, res, 404, "not_found", fmt::format("no pool named \"{}\"", name));
-      if (value.is_boolean() && !value.get<bool>()) {
-        removes.push_back(name);
-      } else if (value.is_number_integer() && value.get<int64_t>() >= 0 && value.get<int64_t>() <= INT32_MAX) {
-        if (value.get<int>() == 0) removes.push_back(name);
-        else sizes[name] = value.get<int>();
-      } else {
-        return fail(req, res, 400, "bad_size", fmt::format("\"{}\": {} must be a whole number >= 0 or false", name,
-                                                           value.dump()));
-      }
-    }
-    if (!sizes.empty())
-      if (auto r = engine_.configure(sizes); !r) return fail(req, res, http_code(r.error()), "bad_size", r.error().message());
-    for (const auto& name : removes) engine_.remove_pool(name);
-    json out = json::object();
-    for (const auto& p : engine_.snapshot().pools)
-      if (std::find(removes.begin(), removes.end(), p.spec.name) == removes.end()) out[p.spec.name] = p.spec.n;
-    send_json(res, json{{"pools", out}});
-  });
-  // The last n lines (default 100, at most 10000), of one pool with ?pool=.
-  s.Get("/api/v1/log", [this](const httplib::Request& req, httplib::Response& res) {
-    size_t n = 100;
-    if (req.has_param("n")) {
-      const std::string v = req.get_param_value("n");
-      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 10000)
-        return fail(req, res, 400, "bad_number", fmt::format("n = '{}' must be a whole number in 1..10000", v));
-    }
-    std::optional<std::string> pool;
-    if (req.has_param("pool")) pool = req.get_param_value("pool");
-    json lines = json::array();
-    for (const auto& l : engine_.log_tail(n, pool)) lines.push_back(log_line_json(l));
-    send_json(res, json{{"lines", lines}});
-  });
-}
-
 }  // namespace drover
-

@@ -23,6 +23,7 @@
 
 #include "engine/engine.h"
 #include "engine/spec_string.h"
+#include "control/http_auth.h"
 #include "control/http_control.h"
 #include "shell/config/resque_pool_config.h"
 #include "shell/config/wpm_config.h"
@@ -52,7 +53,10 @@ constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
   --heartbeat ENDPOINT  bind the heartbeat socket here (repeatable; the first goes to the workers in
                         DROVER_HEARTBEAT; default ipc:// in a 0700 dir); --wpm-config's is bound too
   --wpm-compat          also bind tcp://127.0.0.1:5591, where workerpoolmanager's workers send
-  --http HOST:PORT      serve /healthz, /metrics and workerpoolmanager's /tasks routes (loopback)
+  --http [HOST:PORT]    serve HTTP: /healthz, /metrics, workerpoolmanager's /tasks routes and the JSON
+                        API under /api/v1 (default 127.0.0.1:8010); beyond loopback a token is required
+  --http-token-file PATH  the token HTTP clients send as `Authorization: Bearer TOKEN` (mode 0600 or
+                        stricter); or DROVER_HTTP_TOKEN, which drover removes from its environment
   -e CODE               run Lua CODE in the shell and print its values, then stop (repeatable)
   -i                    with -e: stay in the interactive shell afterwards
   --script FILE         run a Lua file with the shell's commands, then stop
@@ -74,7 +78,7 @@ struct Args {
   std::string workers, cmd;
   std::string resque_pool, wpm_config;
   std::vector<std::string> heartbeat_endpoints;
-  std::string http;
+  std::string http, http_token_file;
   bool wpm_compat = false;
   std::string log_path, pid_file, script;
   std::vector<std::string> exprs;
@@ -107,7 +111,12 @@ std::optional<Args> parse_args(int argc, char** argv) {
       if (!value(ep)) return std::nullopt;
       a.heartbeat_endpoints.push_back(ep);
     } else if (arg == "--http") {
-      if (!value(a.http)) return std::nullopt;
+      // The address is optional: taken when the next argument reads as one, so that
+      // `--http pools.lua` still means the default address and a config file.
+      if (i + 1 < argc && drover::parse_listen_address(argv[i + 1])) a.http = argv[++i];
+      else a.http = drover::kDefaultHttpAddress;
+    } else if (arg == "--http-token-file") {
+      if (!value(a.http_token_file)) return std::nullopt;
     } else if (arg == "--wpm-compat") {
       a.wpm_compat = true;
     } else if (arg == "--log") {
@@ -179,6 +188,26 @@ drover::Result<std::vector<drover::PoolSpec>> load_pools(const Args& a) {
     for (auto& p : wpm->pools) pools.push_back(std::move(p));
   }
   return pools;
+}
+
+// The HTTP server's token: from --http-token-file or DROVER_HTTP_TOKEN (taken out of the
+// environment already), never both.
+drover::Result<drover::HttpOptions> http_options_from(const Args& a, const std::optional<std::string>& env_token) {
+  drover::HttpOptions options;
+  if (!a.http_token_file.empty() && env_token)
+    return drover::Status::invalid(
+        fmt::format("--http-token-file and {} both give a token: keep one", drover::kHttpTokenEnv));
+  if (!a.http_token_file.empty()) {
+    auto token = drover::read_token_file(a.http_token_file);
+    if (!token) return token.error();
+    options.token = std::move(*token);
+  } else if (env_token) {
+    if (auto s = drover::check_token(*env_token, drover::kHttpTokenEnv); !s) return s;
+    options.token = *env_token;
+  }
+  if (!options.token.empty() && a.http.empty())
+    fmt::print(stderr, "drover: an HTTP token is given but not --http: no server to use it\n");
+  return options;
 }
 
 // The shell's Lua state and its autoscaler, for both modes: with --no-shell the config's
@@ -271,8 +300,10 @@ int main(int argc, char** argv) {
   drover::block_engine_signals();
   signal(SIGPIPE, SIG_IGN);
 
-  // Taken (and removed from the environment) before any worker could inherit it.
+  // Taken (and removed from the environment) before any worker could inherit them, and
+  // before any thread exists (unsetenv is not thread-safe).
   const auto notify = drover::ServiceNotify::from_environment();
+  const std::optional<std::string> env_token = drover::take_token_from_environment();
 
   auto args = parse_args(argc, argv);
   if (!args) return 2;
@@ -312,6 +343,11 @@ int main(int argc, char** argv) {
     if (options.heartbeat_endpoints.empty()) options.heartbeat_endpoints.push_back("");
     also_bind(drover::kWpmHeartbeatEndpoint);
   }
+  auto http_options = http_options_from(*args, env_token);
+  if (!http_options) {
+    fmt::print(stderr, "drover: {}\n", http_options.error().message());
+    return 1;
+  }
   std::optional<drover::Engine> engine;
   try {
     engine.emplace(options);
@@ -324,13 +360,14 @@ int main(int argc, char** argv) {
   std::optional<drover::HttpControl> http;
   if (!args->http.empty()) {
     auto where = drover::parse_listen_address(args->http);
-    drover::Status s = where ? http.emplace(*engine).start(where->first, where->second) : where.error();
+    drover::Status s = where ? http.emplace(*engine, *http_options).start(where->first, where->second) : where.error();
     if (!s) {
       fmt::print(stderr, "drover: {}\n", s.message());
       return 1;
     }
     // One line, even with -q: with port 0 this is the only way to learn the port.
-    fmt::print(stderr, "drover: serving http://{}:{}/\n", where->first, http->port());
+    fmt::print(stderr, "drover: serving http://{}:{}/{}\n", where->first, http->port(),
+               http_options->token.empty() ? "" : " (bearer token required)");
   }
   // Subscribe before the pools start, so no event (a SIGHUP's reload request) is missed.
   auto events = engine->subscribe(1000, {.events = true, .log_lines = false});

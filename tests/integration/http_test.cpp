@@ -200,7 +200,7 @@ TEST_CASE("http: concurrent clients while workers churn - garbage requests leave
   CHECK(pool_running(s.engine, "steady", 2));
 }
 
-TEST_CASE("http: listen addresses - loopback only in this slice") {
+TEST_CASE("http: listen addresses - beyond loopback only with a token") {
   CHECK(parse_listen_address("127.0.0.1:8010").value() == std::make_pair(std::string("127.0.0.1"), 8010));
   CHECK(parse_listen_address(":9000").value() == std::make_pair(std::string("127.0.0.1"), 9000));
   CHECK(parse_listen_address("9001").value() == std::make_pair(std::string("127.0.0.1"), 9001));
@@ -212,7 +212,15 @@ TEST_CASE("http: listen addresses - loopback only in this slice") {
   HttpControl http(e);
   Status s = http.start("0.0.0.0", 0);
   CHECK_FALSE(s);
-  CHECK(s.message().find("loopback") != std::string::npos);
+  CHECK(s.message() == "--http 0.0.0.0: serving beyond loopback needs a token (--http-token-file PATH or DROVER_HTTP_TOKEN)");
+  CHECK(parse_listen_address("[::1]:8010").value() == std::make_pair(std::string("::1"), 8010));
+  // A port in use is an error, never shared (httplib's default SO_REUSEPORT would share it).
+  HttpControl first(e);
+  REQUIRE(first.start("127.0.0.1", 0));
+  HttpControl second(e);
+  Status taken = second.start("127.0.0.1", first.port());
+  CHECK_FALSE(taken);
+  CHECK(taken.message() == "--http: cannot listen on 127.0.0.1:" + std::to_string(first.port()));
 }
 
 TEST_CASE("http: the JSON API - pools listed - patched live - removed - config merged - log tailed") {

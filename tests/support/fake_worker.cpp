@@ -13,6 +13,7 @@
 //   fake_worker stderr TEXT         print TEXT to stderr; then sleep
 //   fake_worker read-stdin          read stdin once: print "stdin: eof", "stdin: data" or
 //                                   "stdin: error MESSAGE"; then sleep
+//   fake_worker tick SECONDS        print "tick 1", "tick 2", ... one every SECONDS, forever
 // Modes that sleep exit 0 on SIGTERM after printing "fake_worker: TERM", except ignore-term
 // and fork-orphan (default TERM disposition). Grandchildren keep the default dispositions
 // and the worker's process group. Output goes through write(2): nothing waits in stdio.
@@ -45,7 +46,7 @@ void say(int fd, const std::string& s) {
 [[noreturn]] void usage(const std::string& why) {
   say(2, "fake_worker: " + why +
              "\nusage: fake_worker sleep [SECONDS] | exit N [DELAY_S] | ignore-term | flood | print-exit TEXT"
-             " | env | fork-child | fork-orphan [DELAY_S] | stderr TEXT | read-stdin\n");
+             " | env | fork-child | fork-orphan [DELAY_S] | stderr TEXT | read-stdin | tick SECONDS\n");
   _exit(kUsageExit);
 }
 
@@ -185,6 +186,14 @@ int main(int argc, char** argv) {
            : n > 0 ? std::string("stdin: data\n")
                    : "stdin: error " + std::string(std::strerror(errno)) + "\n");
     sleep_forever();
+  }
+  if (mode == "tick") {
+    need_arg();
+    const double every = seconds_arg(arg);
+    for (unsigned long n = 1;; ++n) {
+      sleep_for(every);
+      say(1, "tick " + std::to_string(n) + "\n");
+    }
   }
   usage("unknown mode " + mode);
 }

@@ -1,0 +1,307 @@
+// The JSON API under /api/v1: pools, workers, config, the log tail, the snapshot and the
+// autoscaler's hooks (the two streams are in sse_streams.cpp).
+//
+// Every route reads and checks its whole input first, then makes one engine call, which
+// validates again and changes nothing when it refuses: so a bad request, however it is
+// bad, leaves the engine as it was. Field errors are 400 "bad_field" with a detail that
+// names the field and says what it takes.
+#include <httplib.h>
+
+#include <algorithm>
+#include <charconv>
+#include <climits>
+#include <cmath>
+#include <csignal>
+
+#include <fmt/format.h>
+
+#include "control/http_control.h"
+#include "control/http_reply.h"
+#include "control/json_views.h"
+#include "control/snapshot_json.h"
+
+namespace drover {
+
+using namespace http;
+
+namespace {
+
+std::string no_pool(const std::string& name) { return fmt::format("no pool named \"{}\"", name); }
+
+// Each reader fills `out` from a JSON value, or returns the detail of a 400.
+using Problem = std::optional<std::string>;
+
+Problem read_cmd(const json& v, std::vector<std::string>& out) {
+  if (v.is_string()) {
+    out = command_from_string(v.get<std::string>());
+    return out.empty() ? Problem("\"cmd\": the command line is empty") : std::nullopt;
+  }
+  if (v.is_array() && !v.empty() && std::all_of(v.begin(), v.end(), [](const json& a) { return a.is_string(); })) {
+    out = v.get<std::vector<std::string>>();
+    return std::nullopt;
+  }
+  return fmt::format("\"cmd\": {} must be a command line or a non-empty array of strings", v.dump());
+}
+
+Problem read_env(const json& v, std::map<std::string, std::string>& out) {
+  if (!v.is_object()) return fmt::format("\"env\": {} must be an object of strings", v.dump());
+  out.clear();
+  for (const auto& [key, value] : v.items()) {
+    if (!value.is_string()) return fmt::format("\"env\": {} of {} must be a string", value.dump(), key);
+    out[key] = value.get<std::string>();
+  }
+  return std::nullopt;
+}
+
+Problem read_string(const std::string& key, const json& v, std::string& out) {
+  if (!v.is_string()) return fmt::format("\"{}\": {} must be a string", key, v.dump());
+  out = v.get<std::string>();
+  return std::nullopt;
+}
+
+// "HUP", "SIGHUP", "hup" or 1.
+int signal_from_json(const json& v) {
+  if (v.is_string()) return signal_from_name(v.get<std::string>());
+  return json_int(v, 1, NSIG - 1).value_or(0);
+}
+
+// POST /api/v1/pools: the body as a spec with PoolSpec's defaults for what it leaves out
+// (the Lua config's defaults{} live in the shell, out of this server's reach).
+Result<PoolSpec> spec_from_body(const json& body) {
+  PoolSpec spec;
+  bool named = false, commanded = false;
+  for (const auto& [key, v] : body.items()) {
+    Problem p;
+    if (key == "name") {
+      p = read_string(key, v, spec.name);
+      named = true;
+    } else if (key == "cmd") {
+      p = read_cmd(v, spec.argv);
+      commanded = true;
+    } else if (key == "n") {
+      if (auto n = json_int(v, 0, INT_MAX)) spec.n = *n;
+      else p = fmt::format("\"n\": {} must be a whole number >= 0", v.dump());
+    } else if (key == "cwd" || key == "queue") {
+      p = read_string(key, v, key == "cwd" ? spec.cwd : spec.queue);
+    } else if (key == "env") {
+      p = read_env(v, spec.env);
+    } else if (key == "stop_signal") {
+      spec.stop_signal = signal_from_json(v);
+      if (!spec.stop_signal) p = fmt::format("\"stop_signal\": {} is not a signal name or number", v.dump());
+    } else if (key == "grace") {
+      if (v.is_number() && std::isfinite(v.get<double>()) && v.get<double>() >= 0) spec.grace_s = v.get<double>();
+      else p = fmt::format("\"grace\": {} must be a number of seconds >= 0", v.dump());
+    } else if (key == "autostart") {
+      if (v.is_boolean()) spec.autostart = v.get<bool>();
+      else p = fmt::format("\"autostart\": {} must be true or false", v.dump());
+    } else {
+      p = fmt::format("\"{}\" is not a field this takes (name, cmd, n, cwd, env, queue, stop_signal, grace, autostart)",
+                      key);
+    }
+    if (p) return Status::invalid(*p);
+  }
+  if (!named) return Status::invalid("\"name\" is required");
+  if (!commanded) return Status::invalid("\"cmd\" is required");
+  if (Status s = validate_pool_spec(spec); !s) return s;
+  return spec;
+}
+
+// PATCH /api/v1/pools/NAME: what the body asks to change.
+struct PoolPatch {
+  std::optional<int> n;
+  std::optional<bool> enabled;
+  std::optional<std::vector<std::string>> argv;
+  std::optional<std::map<std::string, std::string>> env;
+};
+
+Result<PoolPatch> patch_from_body(const json& body) {
+  PoolPatch patch;
+  for (const auto& [key, v] : body.items()) {
+    Problem p;
+    if (key == "n" && json_int(v, 0, INT_MAX)) {
+      patch.n = json_int(v, 0, INT_MAX);
+    } else if (key == "enabled" && v.is_boolean()) {
+      patch.enabled = v.get<bool>();
+    } else if (key == "cmd") {
+      p = read_cmd(v, patch.argv.emplace());
+    } else if (key == "env") {
+      p = read_env(v, patch.env.emplace());
+    } else {
+      p = fmt::format("\"{}\": {} is not a field this takes (n: whole number >= 0, enabled: bool, cmd: line or "
+                      "argv, env: object of strings)",
+                      key, v.dump());
+    }
+    if (p) return Status::invalid(*p);
+  }
+  return patch;
+}
+
+}  // namespace
+
+void HttpControl::api_routes() {
+  on("GET", "/api/v1/snapshot", [this](const httplib::Request&, httplib::Response& res) {
+    send_json(res, snapshot_to_json(engine_.snapshot()));
+  });
+  on("GET", "/api/v1/pools", [this](const httplib::Request&, httplib::Response& res) {
+    json pools = json::array();
+    for (const auto& p : engine_.snapshot().pools) pools.push_back(pool_json(p, false));
+    send_json(res, json{{"pools", pools}});
+  });
+  on("POST", "/api/v1/pools", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req, res);
+    if (!body) return;
+    auto spec = spec_from_body(*body);
+    if (!spec) return fail(req, res, 400, "bad_field", spec.error().message());
+    const std::string name = spec->name;
+    std::lock_guard lock(define_mu_);
+    if (engine_.snapshot().find(name))
+      return fail(req, res, 409, "exists",
+                  fmt::format("a pool named \"{}\" exists; PATCH /api/v1/pools/{} changes it", name, name));
+    if (Status st = engine_.apply({std::move(*spec)}); !st)
+      return fail(req, res, http_code(st), st.code() == Status::Code::kInvalidArgument ? "bad_field" : "failed",
+                  st.message());
+    EngineSnapshot snap = engine_.snapshot();
+    const PoolSnapshot* p = snap.find(name);
+    if (!p) return fail(req, res, 409, "conflict", fmt::format("pool \"{}\" was removed as it was created", name));
+    res.set_header("Location", "/api/v1/pools/" + name);
+    send_json(res, pool_json(*p, true), 201);
+  });
+  on("GET", R"(/api/v1/pools/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    EngineSnapshot snap = engine_.snapshot();
+    const PoolSnapshot* p = snap.find(req.matches[1]);
+    if (!p) return fail(req, res, 404, "not_found", no_pool(req.matches[1]));
+    send_json(res, pool_json(*p, true));
+  });
+  // {"n": 3} resizes live; {"enabled": false|true} stops or starts the pool; "cmd" and
+  // "env" (which replaces the pool's overrides) roll its workers one at a time.
+  on("PATCH", R"(/api/v1/pools/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    auto body = json_body(req, res);
+    if (!body) return;
+    auto patch = patch_from_body(*body);
+    if (!patch) return fail(req, res, 400, "bad_field", patch.error().message());
+    std::lock_guard lock(define_mu_);
+    EngineSnapshot snap = engine_.snapshot();
+    const PoolSnapshot* current = snap.find(name);
+    if (!current) return fail(req, res, 404, "not_found", no_pool(name));
+    if (patch->argv || patch->env) {
+      PoolSpec spec = current->spec;
+      if (patch->argv) spec.argv = *patch->argv;
+      if (patch->env) spec.env = *patch->env;
+      if (patch->n) spec.n = *patch->n;
+      if (Status st = validate_pool_spec(spec); !st) return fail(req, res, 400, "bad_field", st.message());
+      if (Status st = engine_.apply({std::move(spec)}); !st)
+        return fail(req, res, http_code(st), "bad_field", st.message());
+    } else if (patch->n) {
+      if (auto r = engine_.configure({{name, *patch->n}}); !r)
+        return fail(req, res, http_code(r.error()), "bad_size", r.error().message());
+    }
+    if (patch->enabled)
+      if (Status st = *patch->enabled ? engine_.start(name) : engine_.stop(name); !st)
+        return fail(req, res, http_code(st), "failed", st.message());
+    snap = engine_.snapshot();
+    const PoolSnapshot* p = snap.find(name);
+    if (!p) return fail(req, res, 404, "not_found", no_pool(name));
+    send_json(res, pool_json(*p, false));
+  });
+  on("DELETE", R"(/api/v1/pools/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+    const std::string name = req.matches[1];
+    if (Status st = engine_.remove_pool(name); !st) return fail(req, res, http_code(st), "not_found", st.message());
+    send_json(res, json{{"removed", name}});
+  }, true);
+  on("GET", R"(/api/v1/pools/([^/]+)/workers)", [this](const httplib::Request& req, httplib::Response& res) {
+    EngineSnapshot snap = engine_.snapshot();
+    const PoolSnapshot* p = snap.find(req.matches[1]);
+    if (!p) return fail(req, res, 404, "not_found", no_pool(req.matches[1]));
+    json workers = json::array();
+    for (const auto& w : p->workers) workers.push_back(worker_json(w));
+    send_json(res, json{{"pool", p->spec.name}, {"workers", workers}});
+  });
+  // {"signal": "HUP"} or {"signal": 1}: to the worker's process group, as the engine's
+  // signal_workers does for a whole pool.
+  on("POST", R"(/api/v1/pools/([^/]+)/workers/([^/]+)/signal)", [this](const httplib::Request& req,
+                                                                         httplib::Response& res) {
+    const std::string name = req.matches[1], slot_text = req.matches[2];
+    int slot = -1;
+    auto [end, ec] = std::from_chars(slot_text.data(), slot_text.data() + slot_text.size(), slot);
+    if (ec != std::errc() || end != slot_text.data() + slot_text.size() || slot < 0)
+      return fail(req, res, 400, "bad_number", fmt::format("slot '{}' is not a whole number >= 0", slot_text));
+    auto body = json_body(req, res);
+    if (!body) return;
+    if (body->size() != 1 || !body->contains("signal"))
+      return fail(req, res, 400, "bad_field", "the body is {\"signal\": NAME or NUMBER} and nothing else");
+    const int sig = signal_from_json((*body)["signal"]);
+    if (!sig)
+      return fail(req, res, 400, "bad_field",
+                  fmt::format("\"signal\": {} is not a signal name or number", (*body)["signal"].dump()));
+    Status st = engine_.signal_worker(name, slot, sig);
+    if (!st) {
+      const bool no_process = st.code() == Status::Code::kUnavailable;
+      return fail(req, res, no_process ? 409 : http_code(st), no_process ? "no_process" : "not_found", st.message());
+    }
+    send_json(res, json{{"pool", name}, {"slot", slot}, {"signal", signal_name(sig)}});
+  });
+  // The shell's config{}: {"foo": 2, "bar": 0} merges sizes live; 0 or false removes a pool.
+  // The whole body is checked before anything changes.
+  on("PATCH", "/api/v1/config", [this](const httplib::Request& req, httplib::Response& res) {
+    auto body = json_body(req, res);
+    if (!body) return;
+    std::lock_guard lock(define_mu_);
+    EngineSnapshot snap = engine_.snapshot();
+    std::map<std::string, int> sizes;
+    std::vector<std::string> removes;
+    for (const auto& [name, value] : body->items()) {
+      if (!snap.find(name)) return fail(req, res, 404, "not_found", no_pool(name));
+      auto n = json_int(value, 0, INT_MAX);
+      if ((value.is_boolean() && !value.get<bool>()) || n == 0) {
+        removes.push_back(name);
+      } else if (n) {
+        sizes[name] = *n;
+      } else {
+        return fail(req, res, 400, "bad_size",
+                    fmt::format("\"{}\": {} must be a whole number >= 0 or false", name, value.dump()));
+      }
+    }
+    if (!sizes.empty())
+      if (auto r = engine_.configure(sizes); !r)
+        return fail(req, res, http_code(r.error()), "bad_size", r.error().message());
+    for (const auto& name : removes) engine_.remove_pool(name);
+    json out = json::object();
+    for (const auto& p : engine_.snapshot().pools)
+      if (std::find(removes.begin(), removes.end(), p.spec.name) == removes.end()) out[p.spec.name] = p.spec.n;
+    send_json(res, json{{"pools", out}});
+  });
+  // The last n lines (default 100, at most 10000), of one pool with ?pool=.
+  on("GET", "/api/v1/log", [this](const httplib::Request& req, httplib::Response& res) {
+    size_t n = 100;
+    if (req.has_param("n")) {
+      const std::string v = req.get_param_value("n");
+      auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
+      if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 10000)
+        return fail(req, res, 400, "bad_number", fmt::format("n = '{}' must be a whole number in 1..10000", v));
+    }
+    std::optional<std::string> pool;
+    if (req.has_param("pool")) pool = req.get_param_value("pool");
+    json lines = json::array();
+    for (const auto& l : engine_.log_tail(n, pool)) lines.push_back(log_line_json(l));
+    send_json(res, json{{"lines", lines}});
+  });
+  // The autoscaler's seam: the shell wires it with set_autoscale_hooks.
+  on("GET", "/api/v1/autoscale", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!autoscale_.list) return fail(req, res, 501, "not_implemented", "no autoscaler is wired into this server");
+    auto r = autoscale_.list();
+    if (!r) return fail(req, res, http_code(r.error()), "failed", r.error().message());
+    send_json(res, *r);
+  });
+  on("POST", R"(/api/v1/autoscale/([^/]+)/(on|off))", [this](const httplib::Request& req, httplib::Response& res) {
+    if (!autoscale_.set_enabled)
+      return fail(req, res, 501, "not_implemented", "no autoscaler is wired into this server");
+    const std::string pool = req.matches[1];
+    const bool on = req.matches[2] == "on";
+    if (Status st = autoscale_.set_enabled(pool, on); !st)
+      return fail(req, res, http_code(st), st.code() == Status::Code::kNotFound ? "not_found" : "failed", st.message());
+    send_json(res, json{{"pool", pool}, {"enabled", on}});
+  }, true);
+}
+
+}  // namespace drover

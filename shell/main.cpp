@@ -30,6 +30,7 @@
 #include "shell/attach_command.h"
 #include "shell/heartbeat_command.h"
 #include "shell/service_notify.h"
+#include "shell/autoscale/autoscale_routes.h"
 #include "shell/autoscale/autoscaler.h"
 #include "shell/autoscale/policy_config.h"
 #include "shell/lua/config_loader.h"
@@ -358,9 +359,15 @@ int main(int argc, char** argv) {
   if (!args->pid_file.empty()) std::ofstream(args->pid_file) << getpid() << "\n";
   // Declared after the engine, so it stops serving before the engine goes.
   std::optional<drover::HttpControl> http;
+  // The autoscale routes reach the shell's Autoscaler once it exists (below), and no more
+  // once it is gone; until then they answer 503.
+  auto autoscale_routes = std::make_shared<drover::AutoscaleRoutesTarget>();
   if (!args->http.empty()) {
     auto where = drover::parse_listen_address(args->http);
-    drover::Status s = where ? http.emplace(*engine, *http_options).start(where->first, where->second) : where.error();
+    // A keep-alive comment every second: `drover attach` notices a closed follow by it.
+    http_options->keepalive = std::chrono::seconds(1);
+    if (where) http.emplace(*engine, *http_options).set_autoscale_hooks(drover::make_autoscale_hooks(autoscale_routes));
+    drover::Status s = where ? http->start(where->first, where->second) : where.error();
     if (!s) {
       fmt::print(stderr, "drover: {}\n", s.message());
       return 1;
@@ -377,6 +384,17 @@ int main(int argc, char** argv) {
     rc = 1;
   } else {
     LuaShell shell(*engine, *args);
+    struct RoutesToShell {  // for as long as the shell lives
+      drover::AutoscaleRoutesTarget& t;
+      RoutesToShell(drover::AutoscaleRoutesTarget& target, drover::ShellContext& ctx) : t(target) {
+        std::lock_guard lock(t.mu);
+        t.ctx = &ctx;
+      }
+      ~RoutesToShell() {
+        std::lock_guard lock(t.mu);
+        t.ctx = nullptr;
+      }
+    } routes_to_shell(*autoscale_routes, shell.ctx);
     std::unique_lock hold(shell.ctx.lua_lock);
     drover::Status policies = args->config.empty() ? drover::Status::ok()
                                                    : drover::load_config_policies(shell.ctx, *shell.lua, args->config);

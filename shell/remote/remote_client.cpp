@@ -42,6 +42,17 @@ std::string encode(const std::string& s) {
 
 std::string pool_path(const std::string& name) { return "/api/v1/pools/" + encode(name); }
 
+// httplib's error names are one word ("Connection"); an operator wants a reason.
+std::string why(httplib::Error e) {
+  switch (e) {
+    case httplib::Error::Connection: return "connection refused";
+    case httplib::Error::ConnectionTimeout: return "connect timed out";
+    case httplib::Error::Read: return "no answer (read failed or timed out)";
+    case httplib::Error::Write: return "the connection broke while sending";
+    default: return httplib::to_string(e);
+  }
+}
+
 }  // namespace
 
 Result<RemoteAddress> parse_remote_address(const std::string& spec) {
@@ -92,7 +103,7 @@ RemoteClient::Reply RemoteClient::request(const std::string& method, const std::
                                            : http_->Get(path.c_str());
   Reply out;
   if (!r) {
-    out.error = fmt::format("cannot reach drover at {}: {}", describe(), httplib::to_string(r.error()));
+    out.error = fmt::format("cannot reach drover at {}: {} (is it running with --http?)", describe(), why(r.error()));
     gone_ = true;
     return out;
   }
@@ -113,11 +124,11 @@ Status RemoteClient::status_of(const Reply& r, const std::string& what) {
 
 Status RemoteClient::check() {
   Reply r = request("GET", "/api/v1/snapshot");
-  if (r.status == 401) return Status::invalid("attach: the server wants a token (--token-file or DROVER_HTTP_TOKEN)");
-  if (Status s = status_of(r, "attach"); !s) return s;
+  if (r.status == 401) return Status::invalid("the server wants a token (--token-file or DROVER_HTTP_TOKEN)");
+  if (Status s = status_of(r, ""); !s) return s;
   json j = json::parse(r.body, nullptr, false);
-  if (!j.is_object()) return Status::invalid(fmt::format("attach: {} does not speak drover's API", describe()));
-  return snapshot_from_json(j) ? Status::ok() : Status::invalid("attach: the snapshot does not parse");
+  if (!j.is_object()) return Status::invalid(fmt::format("{} does not speak drover's API", describe()));
+  return snapshot_from_json(j) ? Status::ok() : Status::invalid("its snapshot does not parse: not a drover of this version?");
 }
 
 EngineSnapshot RemoteClient::snapshot() {

@@ -18,6 +18,7 @@
 #include <map>
 #include <thread>
 
+#include "tests/support/drover_process.h"
 #include "tests/support/redis_server.h"
 #include "tests/support/test_util.h"
 
@@ -27,73 +28,7 @@ using namespace drover::test;
 
 namespace {
 
-// A drover process started by the test: stdin /dev/null, stdout to ERR.out, stderr to ERR.
-// Killed (and reaped) on scope exit if the test did not end it; its orphan guard then
-// takes the workers with it.
-struct Drover {
-  pid_t pid = -1;
-
-  Drover(const std::vector<std::string>& args, const std::string& err) {
-    std::vector<std::string> argv{drover_path()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, (err + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int rc = posix_spawn(&pid, drover_path(), &fa, nullptr, cargv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    REQUIRE(rc == 0);
-    REQUIRE(pid > 1);
-  }
-  ~Drover() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-  Drover(const Drover&) = delete;
-  Drover& operator=(const Drover&) = delete;
-
-  void signal(int sig) const {
-    REQUIRE(pid > 1);  // never kill(-1, ...) or kill(0, ...)
-    REQUIRE(kill(pid, sig) == 0);
-  }
-  // Exit status (128 + N for death by signal N), or -1 on timeout.
-  int wait_exit(std::chrono::milliseconds timeout) {
-    int status = 0;
-    bool done = wait_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout);
-    if (!done) return -1;
-    pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  // drover's children that run drover's own binary: the orphan guard (a fork of drover).
-  // posix_spawn returns after the exec, so /proc/PID/exe is drover's from the start.
-  std::vector<pid_t> guards() const {
-    const std::string exe = proc_exe(pid);
-    std::vector<pid_t> out;
-    for (pid_t c : children_of(pid))
-      if (!exe.empty() && proc_exe(c) == exe) out.push_back(c);
-    return out;
-  }
-  // drover's other children: the workers (fake_worker once exec'd).
-  std::vector<pid_t> workers() const {
-    std::vector<pid_t> out;
-    for (pid_t c : children_of(pid))
-      if (proc_exe(c).find("fake_worker") != std::string::npos) out.push_back(c);
-    std::sort(out.begin(), out.end());
-    return out;
-  }
-  // Workers by the pool drover told them they belong to (DROVER_POOL in their environment).
-  std::map<std::string, std::vector<pid_t>> workers_by_pool() const {
-    std::map<std::string, std::vector<pid_t>> out;
-    for (pid_t w : workers()) out[proc_env(w, "DROVER_POOL")].push_back(w);
-    return out;
-  }
-};
+using Drover = DroverProcess;
 
 std::string pool_lua(const std::string& name, int n, const std::string& mode) {
   return "pool \"" + name + "\" { cmd = { \"" + fake_worker_path() + "\", \"" + mode + "\" }, n = " +
@@ -131,7 +66,7 @@ TEST_CASE("drover binary: SIGTERM stops every worker and exits 0") {
     auto by_pool = d.workers_by_pool();
     CHECK(by_pool["a"].size() == 2);
     CHECK(by_pool["b"].size() == 1);
-    CHECK(std::stoi(read_file(dir.file("pid"))) == d.pid);
+    CHECK(std::stoi(read_file(dir.file("pid"))) == d.pid());
     // The log names every worker as it spawns.
     CHECK(wait_until([&] {
       std::string log = read_file(dir.file("log"));
@@ -385,7 +320,7 @@ TEST_CASE("drover binary: a workerpoolmanager Python worker runs unchanged under
   Drover d({"--wpm-config", dir.file("tasks.json"), "--no-shell", "--log", dir.file("log")}, dir.file("err"));
   auto pids_of = [&](const std::string& pool) {
     std::vector<pid_t> out;
-    for (pid_t c : children_of(d.pid))
+    for (pid_t c : children_of(d.pid()))
       if (proc_env(c, "DROVER_POOL") == pool) out.push_back(c);
     return out;
   };
@@ -446,7 +381,7 @@ TEST_CASE("drover binary: --no-shell tells systemd READY - RELOADING - STOPPING 
   setenv("NOTIFY_SOCKET", dir.file("notify").c_str(), 1);
   Drover d({dir.file("pools.lua"), "--no-shell", "-q"}, dir.file("err"));
   unsetenv("NOTIFY_SOCKET");
-  CHECK(systemd.next(5s) == "READY=1\nMAINPID=" + std::to_string(d.pid));
+  CHECK(systemd.next(5s) == "READY=1\nMAINPID=" + std::to_string(d.pid()));
   REQUIRE(wait_until([&] { return d.workers().size() == 2; }, 5s));
   for (pid_t w : d.workers()) CHECK(proc_env(w, "NOTIFY_SOCKET").empty());
   d.signal(SIGHUP);

@@ -21,6 +21,7 @@
 #include <string>
 #include <vector>
 
+#include "tests/support/drover_process.h"
 #include "tests/support/test_util.h"
 
 extern char** environ;
@@ -29,81 +30,7 @@ using namespace drover::test;
 
 namespace {
 
-// A drover started with extra environment variables (RACK_ENV ...) set for it alone,
-// stdin /dev/null, stdout to ERR.out, stderr to ERR. SIGKILLed and reaped on scope exit
-// if the test did not end it; its orphan guard then takes the workers along.
-class Drover {
- public:
-  Drover(const std::vector<std::string>& args, const std::string& err,
-         const std::map<std::string, std::string>& extra_env = {}) {
-    std::vector<std::string> argv{drover_path()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    // This process's environment without the variables the test sets or must not leak.
-    for (char** e = environ; *e; ++e) {
-      std::string kv = *e;
-      std::string key = kv.substr(0, kv.find('='));
-      if (extra_env.count(key) || key == "RACK_ENV" || key == "RAILS_ENV" || key == "RESQUE_ENV" ||
-          key == "QUEUES" || key == "NOTIFY_SOCKET")
-        continue;
-      env_.push_back(kv);
-    }
-    for (const auto& [k, v] : extra_env) env_.push_back(k + "=" + v);
-    std::vector<char*> cenv;
-    for (auto& e : env_) cenv.push_back(e.data());
-    cenv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, (err + ".out").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    int rc = posix_spawn(&pid_, drover_path(), &fa, nullptr, cargv.data(), cenv.data());
-    posix_spawn_file_actions_destroy(&fa);
-    REQUIRE(rc == 0);
-    REQUIRE(pid_ > 1);
-  }
-  ~Drover() {
-    if (pid_ > 0) {
-      kill(pid_, SIGKILL);
-      waitpid(pid_, nullptr, 0);
-    }
-  }
-  Drover(const Drover&) = delete;
-  Drover& operator=(const Drover&) = delete;
-
-  pid_t pid() const { return pid_; }
-  void signal(int sig) const {
-    REQUIRE(pid_ > 1);  // never kill(-1, ...) or kill(0, ...)
-    REQUIRE(kill(pid_, sig) == 0);
-  }
-  // Exit status (128 + N for death by signal N), or -1 on timeout.
-  int wait_exit(std::chrono::milliseconds timeout) {
-    int status = 0;
-    if (!wait_until([&] { return waitpid(pid_, &status, WNOHANG) == pid_; }, timeout)) return -1;
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-  // drover's workers by the pool it told them they belong to (DROVER_POOL). The orphan
-  // guard, drover's other child, has none and is left out.
-  std::map<std::string, std::vector<pid_t>> workers_by_pool() const {
-    std::map<std::string, std::vector<pid_t>> out;
-    for (pid_t c : children_of(pid_))
-      if (std::string pool = proc_env(c, "DROVER_POOL"); !pool.empty()) out[pool].push_back(c);
-    return out;
-  }
-  // The pool sizes seen right now, e.g. {{"foo", 1}, {"foo,bar", 2}}.
-  std::map<std::string, size_t> counts() const {
-    std::map<std::string, size_t> out;
-    for (const auto& [pool, pids] : workers_by_pool()) out[pool] = pids.size();
-    return out;
-  }
-
- private:
-  pid_t pid_ = -1;
-  std::vector<std::string> env_;
-};
+using Drover = DroverProcess;
 
 // Someone listens on 127.0.0.1:port (our own bind fails with EADDRINUSE).
 bool port_taken(int port) {

@@ -273,3 +273,37 @@ TEST_CASE("repl: an autoscale policy typed at the prompt - its changes above the
   s.send("\x04");
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
+
+TEST_CASE("repl: drover attach - the same shell on a drover elsewhere - status - resize - help - completion - detach") {
+  TempDir dir;
+  const std::string port = std::to_string(free_port());
+  PtySession host({drover_path(), "--workers", "foo=1:bar=2", "--cmd", std::string(fake_worker_path()) + " sleep",
+                   "--no-shell", "-q", "--http", "127.0.0.1:" + port},
+                  shell_env(dir));
+  REQUIRE(host.expect("serving http://127.0.0.1:" + port));
+  PtySession s({drover_path(), "attach", "127.0.0.1:" + port}, shell_env(dir));
+  REQUIRE(s.expect("attached to drover at 127.0.0.1:" + port));
+  REQUIRE(s.expect(kPrompt));
+  REQUIRE(wait_running(s, "bar", 2));
+  CHECK(run(s, "print(pid() ~= nil, status().pid > 0)") == "true\ttrue\n");
+  run(s, "config{foo = 3}");
+  CHECK(wait_running(s, "foo", 3));
+  // The remote drover's events show above the prompt here.
+  pid_t w = pids_of(s, "bar")[0];
+  kill(w, SIGKILL);
+  CHECK(s.expect("exited pid " + std::to_string(w)));
+  s.send("stop \"fo\t");  // completion of the remote pool names
+  REQUIRE(s.expect("stop \"foo\""));
+  s.send("\x15");
+  CHECK(run(s, "help 'config'").find("config") != std::string::npos);
+  CHECK(run(s, "print(pcall(reload))").find("false") != std::string::npos);  // no config file here
+  s.send("\x04");  // detach
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+  // The host goes on, with what the attached shell made of it.
+  CHECK(kill(host.pid(), 0) == 0);
+  PtySession again({drover_path(), "attach", "127.0.0.1:" + port, "-e", "status().pools.foo.n"}, shell_env(dir));
+  CHECK(again.expect("3"));
+  CHECK(again.wait_exit(std::chrono::seconds(15)) == 0);
+  kill(host.pid(), SIGTERM);
+  CHECK(host.wait_exit(std::chrono::seconds(15)) == 0);
+}

@@ -1,0 +1,145 @@
+// `drover attach` end to end (issue 6): a drover serving --http, and the real binary
+// attached to it with -e, as scripts use it. The interactive shell through a pty (status,
+// resize, help, completion, detach) is in tests/repl/repl_test.cpp.
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/drover_process.h"
+#include "tests/support/test_util.h"
+
+using namespace drover::test;
+
+namespace {
+
+std::string pools_lua(int a) {
+  return "pool 'a' { cmd = { '" + std::string(fake_worker_path()) + "', 'sleep' }, n = " + std::to_string(a) + " }\n"
+         "pool 'b' { cmd = { '" + std::string(fake_worker_path()) + "', 'sleep' }, n = 1 }\n";
+}
+
+// `drover attach 127.0.0.1:PORT ARGS...`: exit status, with stdout and stderr in files.
+struct Attach {
+  int rc = -1;
+  std::string out, err;
+};
+Attach attach(const TempDir& dir, int port, std::vector<std::string> args,
+              const std::map<std::string, std::string>& env = {}) {
+  args.insert(args.begin(), {"attach", "127.0.0.1:" + std::to_string(port)});
+  DroverProcess p(args, dir.file("attach.err"), env);
+  Attach a;
+  a.rc = p.wait_exit(15s);
+  a.out = read_file(dir.file("attach.err.out"));
+  a.err = read_file(dir.file("attach.err"));
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("attach: -e runs against the remote engine - values printed - a resize lands there - exit detaches") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"), pools_lua(2));
+  DroverProcess host({dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0"}, dir.file("host.err"));
+  const int port = host.http_port();
+  REQUIRE(port > 0);
+  REQUIRE(wait_until([&] { return host.workers().size() == 3; }, 5s));
+
+  Attach a = attach(dir, port, {"-e", "status().pools.a.n", "-e", "pid()"});
+  CHECK(a.rc == 0);
+  CHECK(a.out == "2\n" + std::to_string(host.pid()) + "\n");
+
+  a = attach(dir, port, {"-e", "config{a = 4}", "-e", "exit()"});
+  CHECK(a.rc == 0);
+  CHECK(wait_until([&] { return host.counts()["a"] == 4; }, 5s));
+  CHECK(kill(host.pid(), 0) == 0);  // exit() detached; the host goes on
+  // Signals and stop/start reach the remote workers.
+  a = attach(dir, port, {"-e", "stop 'b'", "-e", "status().pools.b.target"});
+  CHECK(a.rc == 0);
+  CHECK(a.out.find("0\n") != std::string::npos);
+  CHECK(wait_until([&] { return host.counts().count("b") == 0; }, 5s));
+  a = attach(dir, port, {"-e", "start 'b'"});
+  CHECK(wait_until([&] { return host.counts()["b"] == 1; }, 5s));
+  // The log, remotely.
+  a = attach(dir, port, {"-e", "log.tail(50)"});
+  CHECK(a.out.find("a.3 spawned pid") != std::string::npos);
+  // Errors are the remote engine's, said here; the remote state is unchanged.
+  a = attach(dir, port, {"-e", "config{nope = 2}"});
+  CHECK(a.rc == 1);
+  CHECK(a.out.find("config: no pool named \"nope\"") != std::string::npos);  // as a local -e: the error on stdout
+  a = attach(dir, port, {"-e", "reload()"});
+  CHECK(a.rc == 1);
+  CHECK(host.counts() == std::map<std::string, size_t>{{"a", 4}, {"b", 1}});
+  host.signal(SIGTERM);
+  CHECK(host.wait_exit(10s) == 0);
+}
+
+TEST_CASE("attach: a drover that wants a token - refused without it - served with it from a file or the environment") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"), pools_lua(1));
+  write_file(dir.file("token"), "s3cret-token-for-tests\n");
+  REQUIRE(chmod(dir.file("token").c_str(), 0600) == 0);
+  DroverProcess host({dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0", "--http-token-file",
+                      dir.file("token")},
+                     dir.file("host.err"));
+  const int port = host.http_port();
+  REQUIRE(port > 0);
+  Attach a = attach(dir, port, {"-e", "status().pools.a.n"}, {{"DROVER_HTTP_TOKEN", "wrong"}});
+  CHECK(a.rc == 1);
+  CHECK(a.out.find("token") != std::string::npos);
+  CHECK(a.out.find("s3cret") == std::string::npos);
+  a = attach(dir, port, {"-e", "status().pools.a.n", "--token-file", dir.file("token")});
+  CHECK(a.rc == 0);
+  CHECK(a.out == "1\n");
+  a = attach(dir, port, {"-e", "status().pools.a.n"}, {{"DROVER_HTTP_TOKEN", "s3cret-token-for-tests"}});
+  CHECK(a.rc == 0);
+  CHECK(a.out == "1\n");
+}
+
+TEST_CASE("attach: nothing listening - bad addresses - clear errors and exit codes") {
+  TempDir dir;
+  const int port = free_port();
+  Attach a = attach(dir, port, {});
+  CHECK(a.rc == 1);
+  CHECK(a.err == "drover attach: cannot reach drover at 127.0.0.1:" + std::to_string(port) +
+                     ": connection refused (is it running with --http?)\n");
+  DroverProcess bad({"attach", "nowhere:port"}, dir.file("bad.err"));
+  CHECK(bad.wait_exit(5s) == 2);
+  CHECK(read_file(dir.file("bad.err")) == "drover attach: \"nowhere:port\" is not HOST:PORT\n");
+  DroverProcess none({"attach"}, dir.file("none.err"));
+  CHECK(none.wait_exit(5s) == 2);
+  CHECK(read_file(dir.file("none.err")).find("usage: drover attach HOST:PORT") == 0);
+}
+
+TEST_CASE("attach: the autoscale routes show the host's policies - and switch one off") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"), pools_lua(1) +
+                                        "autoscale 'a' { every = 0.1, max = 3, policy = function() return 3 end }\n");
+  DroverProcess host({dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0"}, dir.file("host.err"));
+  const int port = host.http_port();
+  REQUIRE(port > 0);
+  REQUIRE(wait_until([&] { return host.counts()["a"] == 3; }, 5s));
+  httplib::Client c("127.0.0.1", port);
+  auto r = c.Get("/api/v1/autoscale");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  auto j = nlohmann::json::parse(r->body);
+  REQUIRE(j["policies"].size() == 1);
+  CHECK(j["policies"][0]["pool"] == "a");
+  CHECK(j["policies"][0]["max"] == 3);
+  CHECK(j["policies"][0]["enabled"] == true);
+  CHECK(j["policies"][0]["changes"] == 1);
+  auto off = c.Post("/api/v1/autoscale/a/off", "", "application/json");
+  REQUIRE(off);
+  CHECK(off->status == 200);
+  CHECK(nlohmann::json::parse(c.Get("/api/v1/autoscale")->body)["policies"][0]["enabled"] == false);
+  auto nope = c.Post("/api/v1/autoscale/zzz/on", "", "application/json");
+  REQUIRE(nope);
+  CHECK(nope->status == 404);
+  // Switched off: a manual size stays.
+  Attach a = attach(dir, port, {"-e", "config{a = 2}"});
+  CHECK(a.rc == 0);
+  std::this_thread::sleep_for(500ms);
+  CHECK(host.counts()["a"] == 2);
+}

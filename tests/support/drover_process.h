@@ -1,0 +1,47 @@
+// DroverProcess: the real drover binary started by a test, as an operator starts it:
+// stdin /dev/null, stdout to ERR.out, stderr to ERR, and the test's environment less
+// what must not leak in (RACK_ENV & co, QUEUES, NOTIFY_SOCKET) plus `extra_env`.
+// SIGKILLed and reaped on scope exit if the test did not end it; its orphan guard then
+// takes the workers along.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace drover::test {
+
+class DroverProcess {
+ public:
+  // args follow the binary's path ("pools.lua", "--no-shell" or "attach", "HOST:PORT").
+  DroverProcess(const std::vector<std::string>& args, const std::string& err,
+                const std::map<std::string, std::string>& extra_env = {});
+  ~DroverProcess();
+  DroverProcess(const DroverProcess&) = delete;
+  DroverProcess& operator=(const DroverProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  void signal(int sig) const;
+  // Exit status (128 + N for death by signal N), or -1 on timeout.
+  int wait_exit(std::chrono::milliseconds timeout);
+  // drover's children that run drover's own binary: the orphan guard (a fork of drover).
+  std::vector<pid_t> guards() const;
+  // drover's fake_worker children, sorted (once exec'd).
+  std::vector<pid_t> workers() const;
+  // Its workers by the pool drover told them they belong to (DROVER_POOL), any program.
+  std::map<std::string, std::vector<pid_t>> workers_by_pool() const;
+  // The pool sizes seen right now, e.g. {{"foo", 1}, {"foo,bar", 2}}.
+  std::map<std::string, size_t> counts() const;
+  // The port of "drover: serving http://HOST:PORT/" on its stderr (--http HOST:0), or 0.
+  int http_port(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) const;
+  const std::string& err_path() const { return err_; }
+
+ private:
+  pid_t pid_ = -1;
+  std::string err_;
+};
+
+}  // namespace drover::test

@@ -45,16 +45,17 @@ case $verb in
       [[ -n $url ]] && break
       sleep 0.005
     done
-    echo "${url}tasks" >"$3/status_url"
+    echo "$url" >"$3/status_url"
     master "$3" ;;
   resize)
     conf "$1" "$(cat "$2/marker")" "$2"
     kill -HUP "$(master "$2")" ;;
   status)
     # A status query from the command line, as `supervisorctl status` and `pm2 jlist` are:
-    # curl against drover's HTTP control (workerpoolmanager's GET /tasks). `drover attach`
-    # (the remote shell) will be the native CLI once the control-plane issue lands.
-    curl -sf "$(cat "$1/status_url")" >/dev/null ;;
+    # drover's own shell attached to the running drover, printing status().
+    url=$(cat "$1/status_url")
+    hostport=${url#http://}
+    "$DROVER_BIN" attach "${hostport%/}" -e 'status()' >/dev/null ;;
   stop)
     pid=$(master "$1")
     kill -TERM "$pid" 2>/dev/null || exit 0  # already gone

@@ -30,7 +30,11 @@ using namespace drover::test;
 
 namespace {
 
-using Drover = DroverProcess;
+// Without the variables that would pick a section or a queue for drover behind the test's back.
+struct Drover : DroverProcess {
+  Drover(const std::vector<std::string>& args, const std::string& err, const std::map<std::string, std::string>& env = {})
+      : DroverProcess(args, err, env, {"RACK_ENV", "RAILS_ENV", "RESQUE_ENV", "QUEUES", "NOTIFY_SOCKET"}) {}
+};
 
 // Someone listens on 127.0.0.1:port (our own bind fails with EADDRINUSE).
 bool port_taken(int port) {

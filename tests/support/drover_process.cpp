@@ -16,7 +16,8 @@ extern char** environ;
 namespace drover::test {
 
 DroverProcess::DroverProcess(const std::vector<std::string>& args, const std::string& err,
-                             const std::map<std::string, std::string>& extra_env)
+                             const std::map<std::string, std::string>& extra_env,
+                             const std::vector<std::string>& unset)
     : err_(err) {
   std::vector<std::string> argv{drover_path()};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -27,9 +28,7 @@ DroverProcess::DroverProcess(const std::vector<std::string>& args, const std::st
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
     std::string key = kv.substr(0, kv.find('='));
-    if (extra_env.count(key) || key == "RACK_ENV" || key == "RAILS_ENV" || key == "RESQUE_ENV" || key == "QUEUES" ||
-        key == "NOTIFY_SOCKET")
-      continue;
+    if (extra_env.count(key) || std::find(unset.begin(), unset.end(), key) != unset.end()) continue;
     env.push_back(kv);
   }
   for (const auto& [k, v] : extra_env) env.push_back(k + "=" + v);

@@ -1,6 +1,7 @@
 // DroverProcess: the real drover binary started by a test, as an operator starts it:
-// stdin /dev/null, stdout to ERR.out, stderr to ERR, and the test's environment less
-// what must not leak in (RACK_ENV & co, QUEUES, NOTIFY_SOCKET) plus `extra_env`.
+// stdin /dev/null, stdout to ERR.out, stderr to ERR, and the test's environment less the
+// variables named in `unset` (what must not leak in from the machine: RACK_ENV ...) plus
+// `extra_env`.
 // SIGKILLed and reaped on scope exit if the test did not end it; its orphan guard then
 // takes the workers along.
 #pragma once
@@ -18,7 +19,8 @@ class DroverProcess {
  public:
   // args follow the binary's path ("pools.lua", "--no-shell" or "attach", "HOST:PORT").
   DroverProcess(const std::vector<std::string>& args, const std::string& err,
-                const std::map<std::string, std::string>& extra_env = {});
+                const std::map<std::string, std::string>& extra_env = {},
+                const std::vector<std::string>& unset = {});
   ~DroverProcess();
   DroverProcess(const DroverProcess&) = delete;
   DroverProcess& operator=(const DroverProcess&) = delete;

@@ -106,9 +106,14 @@ HttpControl::HttpControl(Engine& engine, HttpOptions options)
 }
 
 HttpControl::~HttpControl() {
-  // Streams see the stop within one poll slice (sse_streams.cpp) and return their threads.
+  if (!thread_.joinable()) return;
+  // httplib's stop() does nothing until its accept loop has begun, which left a server
+  // destroyed right after start() in accept() for good; and it asserts when repeated.
+  // So: wait for the loop (or its end), then stop it once. Streams see the stop within a
+  // poll slice (sse_streams.cpp) and give their threads back.
+  while (!server_->is_running() && !listen_done_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   server_->stop();
-  if (thread_.joinable()) thread_.join();
+  thread_.join();
 }
 
 Status HttpControl::start(const std::string& host, int port) {
@@ -120,7 +125,10 @@ Status HttpControl::start(const std::string& host, int port) {
   port_ = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (port_ < 0) return Status::io_error(fmt::format("--http: cannot listen on {}:{}", host, port));
   if (listen_fd_ >= 0) ::listen(listen_fd_, kListenBacklog);
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    listen_done_ = true;
+  });
   return Status::ok();
 }
 

@@ -136,6 +136,7 @@ class HttpControl {
   std::vector<KnownPath> known_paths_;  // written before start(), read-only after
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  std::atomic<bool> listen_done_{false};  // httplib's accept loop has returned
   int listen_fd_ = -1;  // httplib's listening socket, seen as it is created
   int port_ = 0;
 };

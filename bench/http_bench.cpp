@@ -55,7 +55,8 @@ int main(int argc, char** argv) {
 
   fmt::print("http_bench: {} workers, {} clients x {} requests per route, keep-alive\n\n", n, clients, requests);
   fmt::print("| route | p50 | p99 | max | errors |\n|---|---|---|---|---|\n");
-  for (const char* route : {"/healthz", "/tasks/w", "/tasks", "/api/v1/pools", "/api/v1/pools/w", "/metrics"}) {
+  for (const char* route : {"/healthz", "/tasks/w", "/tasks", "/api/v1/pools", "/api/v1/pools/w", "/api/v1/pools/w/workers",
+                            "/api/v1/snapshot", "/metrics"}) {
     std::vector<double> all;
     std::mutex mu;
     int errors = 0;

@@ -140,7 +140,7 @@ Result<PoolPatch> patch_from_body(const json& body) {
 
 void HttpControl::api_routes() {
   on("GET", "/api/v1/snapshot", [this](const httplib::Request&, httplib::Response& res) {
-    send_json(res, snapshot_to_json(engine_.snapshot()));
+    res.set_content(snapshot_json_text(engine_.snapshot()) + "\n", "application/json");
   });
   on("GET", "/api/v1/pools", [this](const httplib::Request&, httplib::Response& res) {
     json pools = json::array();

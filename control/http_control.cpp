@@ -106,9 +106,14 @@ HttpControl::HttpControl(Engine& engine, HttpOptions options)
 }
 
 HttpControl::~HttpControl() {
-  // Streams see the stop within one poll slice (sse_streams.cpp) and return their threads.
+  if (!thread_.joinable()) return;
+  // httplib's stop() does nothing until its accept loop has begun, which left a server
+  // destroyed right after start() in accept() for good; and it asserts when repeated.
+  // So: wait for the loop (or its end), then stop it once. Streams see the stop within a
+  // poll slice (sse_streams.cpp) and give their threads back.
+  while (!server_->is_running() && !listen_done_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   server_->stop();
-  if (thread_.joinable()) thread_.join();
+  thread_.join();
 }
 
 Status HttpControl::start(const std::string& host, int port) {
@@ -120,13 +125,19 @@ Status HttpControl::start(const std::string& host, int port) {
   port_ = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
   if (port_ < 0) return Status::io_error(fmt::format("--http: cannot listen on {}:{}", host, port));
   if (listen_fd_ >= 0) ::listen(listen_fd_, kListenBacklog);
-  thread_ = std::thread([this] { server_->listen_after_bind(); });
+  thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    listen_done_ = true;
+  });
   return Status::ok();
 }
 
-// workerpoolmanager's clients POST, PUT and DELETE with no body and no Content-Length
-// (`curl -X POST .../start`), which httplib would wait on or refuse while reading a body.
-// Routes that take no body are registered with a content reader they never call.
+// httplib 0.11 reads the body of a POST, PUT, PATCH or DELETE before routing, and one
+// without a Content-Length until the client closes or 5 s pass. workerpoolmanager's
+// clients POST with neither (`curl -X POST .../start`), and a wrong verb would wait out
+// those 5 s for its 405. So every such route is registered with a content reader, which
+// httplib calls before reading anything: bodyless routes never read, the others read
+// only what a Content-Length or chunking announces.
 static httplib::Server::HandlerWithContentReader bodyless(httplib::Server::Handler h) {
   return [h = std::move(h)](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader&) {
     // Not read, but not taken either when it is over the limit every body has.
@@ -139,26 +150,64 @@ static httplib::Server::HandlerWithContentReader bodyless(httplib::Server::Handl
   };
 }
 
+static httplib::Server::HandlerWithContentReader with_body(httplib::Server::Handler h) {
+  return [h = std::move(h)](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
+    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) return h(req, res);
+    std::string body;
+    // httplib enforces the payload limit here, and says 413 when it is passed.
+    if (!read([&](const char* data, size_t n) {
+          body.append(data, n);
+          return true;
+        })) {
+      if (res.status == -1) res.status = 400;  // cut short: the connection is gone anyway
+      return;
+    }
+    // The handlers read req.body; matches still point into req.path, which outlives the copy.
+    httplib::Request with = req;
+    with.body = std::move(body);
+    h(with, res);
+  };
+}
+
 void HttpControl::on(const std::string& method, const std::string& pattern, Handler h, bool take_no_body) {
   auto known = std::find_if(known_paths_.begin(), known_paths_.end(), [&](const auto& k) { return k.pattern == pattern; });
   if (known == known_paths_.end()) known = known_paths_.insert(known_paths_.end(), {pattern, std::regex(pattern), {}});
   known->methods.insert(method);
-  if (method == "GET") known->methods.insert("HEAD");  // httplib answers HEAD from the GET route
-  httplib::Server& s = *server_;
   if (method == "GET") {
-    s.Get(pattern, std::move(h));
-  } else if (take_no_body) {
-    auto r = bodyless(std::move(h));
-    if (method == "POST") s.Post(pattern, r);
-    else if (method == "PUT") s.Put(pattern, r);
-    else if (method == "PATCH") s.Patch(pattern, r);
-    else s.Delete(pattern, r);
+    known->methods.insert("HEAD");  // httplib answers HEAD from the GET route
+    server_->Get(pattern, std::move(h));
   } else {
-    if (method == "POST") s.Post(pattern, std::move(h));
-    else if (method == "PUT") s.Put(pattern, std::move(h));
-    else if (method == "PATCH") s.Patch(pattern, std::move(h));
-    else s.Delete(pattern, std::move(h));
+    with_reader(method, pattern, take_no_body ? bodyless(std::move(h)) : with_body(std::move(h)));
   }
+}
+
+void HttpControl::with_reader(const std::string& method, const std::string& pattern,
+                              httplib::Server::HandlerWithContentReader h) {
+  httplib::Server& s = *server_;
+  if (method == "POST") s.Post(pattern, std::move(h));
+  else if (method == "PUT") s.Put(pattern, std::move(h));
+  else if (method == "PATCH") s.Patch(pattern, std::move(h));
+  else s.Delete(pattern, std::move(h));
+}
+
+// After every route: the verbs a known path does not take answer 405 at once, rather than
+// after httplib has waited for a body (GET, HEAD, OPTIONS and others reach the error
+// handler, which answers the same).
+void HttpControl::refuse_other_verbs() {
+  for (const auto& known : known_paths_)
+    for (const char* method : {"POST", "PUT", "PATCH", "DELETE"})
+      if (!known.methods.count(method))
+        with_reader(method, known.pattern, bodyless([this](const httplib::Request& req, httplib::Response& res) {
+                      const std::string allow = allowed_methods(req.path);
+                      res.set_header("Allow", allow);
+                      fail(req, res, 405, "method_not_allowed",
+                           fmt::format("{} {}: this path takes {}", req.method, req.path, allow));
+                    }));
+  // And a path no route knows is a 404 at once, whatever the verb.
+  for (const char* method : {"POST", "PUT", "PATCH", "DELETE"})
+    with_reader(method, ".*", bodyless([](const httplib::Request& req, httplib::Response& res) {
+                  fail(req, res, 404, "not_found", fmt::format("{} {}: no such route", req.method, req.path));
+                }));
 }
 
 std::string HttpControl::allowed_methods(const std::string& path) const {
@@ -275,10 +324,13 @@ void HttpControl::routes() {
   on("GET", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+))", set);
   api_routes();
   stream_routes();
+  refuse_other_verbs();
   s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;  // a route already said what went wrong
+    // No route took it: a wrong verb (GET, OPTIONS, TRACE ...) on a known path is a 405.
     if (res.status == 404) {
-      if (std::string allow = allowed_methods(req.path); !allow.empty()) {
+      const std::string allow = allowed_methods(req.path);
+      if (!allow.empty() && (", " + allow + ",").find(", " + req.method + ",") == std::string::npos) {
         res.set_header("Allow", allow);
         return fail(req, res, 405, "method_not_allowed", fmt::format("{} {}: this path takes {}", req.method, req.path, allow));
       }

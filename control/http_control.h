@@ -57,6 +57,7 @@
 
 namespace httplib {
 class Server;
+class ContentReader;
 struct Request;
 struct Response;
 }  // namespace httplib
@@ -103,9 +104,12 @@ class HttpControl {
  private:
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
   // Registers a route and remembers its path pattern, so a wrong verb on it answers 405
-  // with Allow. bodyless: for routes that take no body (workerpoolmanager's clients POST
-  // without one, and without a Content-Length httplib would wait for one).
+  // with Allow. bodyless: the route takes no body and never reads one (workerpoolmanager's
+  // clients POST without a body or a Content-Length).
   void on(const std::string& method, const std::string& pattern, Handler h, bool bodyless = false);
+  void with_reader(const std::string& method, const std::string& pattern,
+                   std::function<void(const httplib::Request&, httplib::Response&, const httplib::ContentReader&)> h);
+  void refuse_other_verbs();
   std::string allowed_methods(const std::string& path) const;
   bool authorized(const httplib::Request& req) const;
 
@@ -136,6 +140,7 @@ class HttpControl {
   std::vector<KnownPath> known_paths_;  // written before start(), read-only after
   std::unique_ptr<httplib::Server> server_;
   std::thread thread_;
+  std::atomic<bool> listen_done_{false};  // httplib's accept loop has returned
   int listen_fd_ = -1;  // httplib's listening socket, seen as it is created
   int port_ = 0;
 };

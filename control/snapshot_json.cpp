@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "control/json_writer.h"
+
 namespace drover {
 
 using nlohmann::json;
@@ -214,93 +216,74 @@ Result<T> result(T value, const std::string& error) {
 
 // ---- writing --------------------------------------------------------------------------
 
-json pool_spec_to_json(const PoolSpec& s) {
-  return json{{"name", s.name},
-              {"argv", s.argv},
-              {"n", s.n},
-              {"cwd", s.cwd},
-              {"env", s.env},
-              {"queue", s.queue},
-              {"stop_signal", signal_name(s.stop_signal)},
-              {"grace", s.grace_s},
-              {"backoff",
-               {{"initial", s.backoff.initial_s},
-                {"max", s.backoff.max_s},
-                {"factor", s.backoff.factor},
-                {"reset_after", s.backoff.reset_after_s}}},
-              {"flap",
-               {{"max_exits", s.flap.max_exits},
-                {"window", s.flap.window_s},
-                {"cooldown", s.flap.cooldown_s},
-                {"give_up_after", s.flap.give_up_after}}},
-              {"heartbeat", {{"timeout", s.heartbeat.timeout_s}, {"require", s.heartbeat.require}}},
-              {"autostart", s.autostart}};
+namespace {
+
+void write_spec(JsonWriter& w, const PoolSpec& s) {
+  w.begin_object().field("name", s.name).key("argv").begin_array();
+  for (const auto& a : s.argv) w.value(a);
+  w.end_array().field("n", s.n).field("cwd", s.cwd).key("env").begin_object();
+  for (const auto& [k, v] : s.env) w.field(k, v);
+  w.end_object().field("queue", s.queue).field("stop_signal", signal_name(s.stop_signal)).field("grace", s.grace_s);
+  w.key("backoff").begin_object().field("initial", s.backoff.initial_s).field("max", s.backoff.max_s);
+  w.field("factor", s.backoff.factor).field("reset_after", s.backoff.reset_after_s).end_object();
+  w.key("flap").begin_object().field("max_exits", s.flap.max_exits).field("window", s.flap.window_s);
+  w.field("cooldown", s.flap.cooldown_s).field("give_up_after", s.flap.give_up_after).end_object();
+  w.key("heartbeat").begin_object().field("timeout", s.heartbeat.timeout_s).field("require", s.heartbeat.require);
+  w.end_object().field("autostart", s.autostart).end_object();
 }
 
-json snapshot_to_json(const EngineSnapshot& snap) {
-  json pools = json::array();
-  for (const auto& p : snap.pools) {
-    json workers = json::array();
-    for (const auto& w : p.workers)
-      workers.push_back(json{{"slot", w.slot},
-                             {"pid", w.pid},
-                             {"state", slot_state_name(w.state)},
-                             {"started_at_ms", w.started_at_ms},
-                             {"uptime", w.uptime_s},
-                             {"retry_in", w.retry_in_s},
-                             {"restarts", w.restarts},
-                             {"last_exit", w.last_exit},
-                             {"generation", w.generation},
-                             {"heartbeats", w.heartbeats},
-                             {"last_heartbeat_ms", w.last_heartbeat_ms},
-                             {"heartbeat_age", w.heartbeat_age_s},
-                             {"busy", w.busy ? json(*w.busy) : json()},
-                             {"progress", w.progress ? json(*w.progress) : json()},
-                             {"status", w.status}});
-    const PoolCounters& c = p.counters;
-    pools.push_back(json{
-        {"spec", pool_spec_to_json(p.spec)},
-        {"enabled", p.enabled},
-        {"target", p.target},
-        {"starting", p.starting},
-        {"running", p.running},
-        {"stopping", p.stopping},
-        {"backoff", p.backoff},
-        {"flapping", p.flapping},
-        {"stalled", p.stalled},
-        {"busy", p.busy},
-        {"idle", p.idle},
-        {"rolling", p.rolling},
-        {"queue",
-         {{"depth", p.queue.depth ? json(*p.queue.depth) : json()},
-          {"inflight", p.queue.inflight ? json(*p.queue.inflight) : json()},
-          {"read_at_ms", p.queue.read_at_ms}}},
-        {"counters",
-         {{"started", c.started},
-          {"exits_ok", c.exited_ok},
-          {"exits_bad", c.exited_bad},
-          {"spawn_failures", c.spawn_failures},
-          {"killed", c.killed_after_grace},
-          {"restarts", c.restarts},
-          {"stalls", c.stalls}}},
-        {"workers", std::move(workers)}});
-  }
+void write_worker(JsonWriter& j, const WorkerSnapshot& w) {
+  j.begin_object().field("slot", w.slot).field("pid", w.pid).field("state", slot_state_name(w.state));
+  j.field("started_at_ms", w.started_at_ms).field("uptime", w.uptime_s).field("retry_in", w.retry_in_s);
+  j.field("restarts", w.restarts).field("last_exit", w.last_exit).field("generation", w.generation);
+  j.field("heartbeats", w.heartbeats).field("last_heartbeat_ms", w.last_heartbeat_ms);
+  j.field("heartbeat_age", w.heartbeat_age_s).field("busy", w.busy).field("progress", w.progress);
+  j.field("status", w.status).end_object();
+}
+
+void write_pool(JsonWriter& w, const PoolSnapshot& p) {
+  w.begin_object().key("spec");
+  write_spec(w, p.spec);
+  w.field("enabled", p.enabled).field("target", p.target).field("starting", p.starting).field("running", p.running);
+  w.field("stopping", p.stopping).field("backoff", p.backoff).field("flapping", p.flapping);
+  w.field("stalled", p.stalled).field("busy", p.busy).field("idle", p.idle).field("rolling", p.rolling);
+  w.key("queue").begin_object().field("depth", p.queue.depth).field("inflight", p.queue.inflight);
+  w.field("read_at_ms", p.queue.read_at_ms).end_object();
+  const PoolCounters& c = p.counters;
+  w.key("counters").begin_object().field("started", c.started).field("exits_ok", c.exited_ok);
+  w.field("exits_bad", c.exited_bad).field("spawn_failures", c.spawn_failures).field("killed", c.killed_after_grace);
+  w.field("restarts", c.restarts).field("stalls", c.stalls).end_object();
+  w.key("workers").begin_array();
+  for (const auto& wk : p.workers) write_worker(w, wk);
+  w.end_array().end_object();
+}
+
+}  // namespace
+
+std::string snapshot_json_text(const EngineSnapshot& snap) {
+  JsonWriter w;
+  size_t workers = 0;
+  for (const auto& p : snap.pools) workers += p.workers.size();
+  w.reserve(1024 + snap.pools.size() * 1024 + workers * 320);  // ~300 bytes a worker
   const HeartbeatStats& h = snap.heartbeat;
-  return json{{"pid", snap.pid},
-              {"uptime", snap.uptime_s},
-              {"shutting_down", snap.shutting_down},
-              {"log_path", snap.log_path},
-              {"loop_iterations", snap.loop_iterations},
-              {"subscribers", snap.subscribers},
-              {"heartbeat",
-               {{"endpoints", h.endpoints},
-                {"worker_endpoint", h.worker_endpoint},
-                {"received", h.received},
-                {"accepted", h.accepted},
-                {"malformed", h.malformed},
-                {"oversized", h.oversized},
-                {"unknown_pid", h.unknown_pid}}},
-              {"pools", std::move(pools)}};
+  w.begin_object().field("pid", snap.pid).field("uptime", snap.uptime_s).field("shutting_down", snap.shutting_down);
+  w.field("log_path", snap.log_path).field("loop_iterations", snap.loop_iterations);
+  w.field("subscribers", snap.subscribers).key("heartbeat").begin_object().key("endpoints").begin_array();
+  for (const auto& e : h.endpoints) w.value(e);
+  w.end_array().field("worker_endpoint", h.worker_endpoint).field("received", h.received);
+  w.field("accepted", h.accepted).field("malformed", h.malformed).field("oversized", h.oversized);
+  w.field("unknown_pid", h.unknown_pid).end_object().key("pools").begin_array();
+  for (const auto& p : snap.pools) write_pool(w, p);
+  w.end_array().end_object();
+  return w.take();
+}
+
+json snapshot_to_json(const EngineSnapshot& snap) { return json::parse(snapshot_json_text(snap)); }
+
+json pool_spec_to_json(const PoolSpec& spec) {
+  JsonWriter w;
+  write_spec(w, spec);
+  return json::parse(w.text());
 }
 
 json log_line_json(const LogLine& l) {

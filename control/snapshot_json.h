@@ -17,6 +17,9 @@
 
 namespace drover {
 
+// The text is what GET /api/v1/snapshot sends, written directly (control/json_writer.h);
+// snapshot_to_json parses it, for callers that want a json value.
+std::string snapshot_json_text(const EngineSnapshot& snap);
 nlohmann::json snapshot_to_json(const EngineSnapshot& snap);
 Result<EngineSnapshot> snapshot_from_json(const nlohmann::json& j);
 

@@ -41,8 +41,9 @@ using SteadyClock_ = std::chrono::steady_clock;
 // How long one provider call waits for the engine: the bound on noticing a gone client
 // or a stopping server.
 constexpr auto kSlice = std::chrono::milliseconds(200);
-// Items a slow client may fall behind by before the oldest are dropped (and said so).
-constexpr size_t kQueue = 10000;
+// Items a slow client may fall behind by before the oldest are dropped (and said so):
+// with 32 streams of 4096 lines of ~200 bytes, at most ~26 MB held for slow clients.
+constexpr size_t kQueue = 4096;
 // One write's worth: a burst is sent in chunks of about this size.
 constexpr size_t kBatchBytes = 64 * 1024;
 

@@ -42,6 +42,7 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
        drover heartbeat [--status TEXT] [--busy|--idle] ...   one keep-alive from a worker script (-h)
+       drover attach HOST:PORT [-e CODE]... [--token-file PATH]  the shell of a drover serving --http
 
   CONFIG.lua            pools defined in Lua: pool "name" { cmd = "...", n = 2 }
   --workers SPEC        pools as a spec string: foo=2:bar=2:baz,quux=5:*=1

@@ -7,6 +7,7 @@
 //
 // Signals: TERM/QUIT stop gracefully (a second TERM kills at once); HUP reloads the config;
 // INT stops gracefully with --no-shell, and interrupts the running command in the shell.
+#include <malloc.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -291,6 +292,11 @@ int run_shell(drover::Engine& engine, const Args& args, std::shared_ptr<drover::
 }  // namespace
 
 int main(int argc, char** argv) {
+  // At most two malloc arenas. glibc gives each thread that allocates an arena of its own,
+  // up to 8 per core; drover's HTTP threads each build a snapshot's JSON now and then,
+  // and 20 status queries left 7 MB of arenas behind (24 MB RSS against 17 MB with two).
+  // Allocation is nowhere near contended enough here for more to pay.
+  mallopt(M_ARENA_MAX, 2);
   // A subcommand for worker scripts, run before anything of the engine's (signal blocking).
   if (argc >= 2 && std::string(argv[1]) == "heartbeat") return drover::run_heartbeat_command(argc - 1, argv + 1);
   // The shell of a drover elsewhere: no engine here.

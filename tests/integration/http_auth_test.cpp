@@ -4,18 +4,15 @@
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 
-#include <regex>
 
 #include <nlohmann/json.hpp>
 
 #include "control/http_auth.h"
+#include "tests/support/drover_process.h"
 #include "tests/support/http_client.h"
 
-extern char** environ;
 
 using namespace drover;
 using namespace drover::test;
@@ -27,53 +24,6 @@ const std::string kToken = "t0ken-for-tests-5f2c9a0e4b7d1c3a";
 
 httplib::Headers bearer(const std::string& token) { return {{"Authorization", "Bearer " + token}}; }
 
-// The real drover with extra environment, stderr to a file; killed if the test did not stop it.
-struct DroverProcess {
-  pid_t pid = -1;
-  std::string err;
-  DroverProcess(const std::vector<std::string>& args, const std::string& err_path,
-                const std::vector<std::string>& extra_env = {})
-      : err(err_path) {
-    std::vector<std::string> argv{drover_path()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    std::vector<char*> cargv, cenv;
-    for (auto& a : argv) cargv.push_back(a.data());
-    cargv.push_back(nullptr);
-    std::vector<std::string> env(extra_env);
-    for (char** e = environ; *e; ++e) env.emplace_back(*e);
-    for (auto& e : env) cenv.push_back(e.data());
-    cenv.push_back(nullptr);
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, 2, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    REQUIRE(posix_spawn(&pid, drover_path(), &fa, nullptr, cargv.data(), cenv.data()) == 0);
-    posix_spawn_file_actions_destroy(&fa);
-  }
-  ~DroverProcess() {
-    if (pid > 0) {
-      kill(pid, SIGKILL);
-      waitpid(pid, nullptr, 0);
-    }
-  }
-  // The port from "drover: serving http://HOST:PORT/", or 0.
-  int port(std::chrono::milliseconds timeout = 5s) const {
-    std::smatch m;
-    std::string text;
-    wait_until([&] {
-      text = read_file(err);
-      return std::regex_search(text, m, std::regex(R"(serving http://[^:]+:([0-9]+)/)"));
-    }, timeout);
-    return m.empty() ? 0 : std::stoi(m[1]);
-  }
-  int wait_exit(std::chrono::milliseconds timeout) {
-    int status = 0;
-    if (!wait_until([&] { return waitpid(pid, &status, WNOHANG) == pid; }, timeout)) return -1;
-    pid = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  }
-};
 
 }  // namespace
 
@@ -154,7 +104,7 @@ TEST_CASE("http auth: drover --http beyond loopback needs a token - a token file
   DroverProcess d({dir.file("pools.lua"), "--no-shell", "-q", "--http", "0.0.0.0:0", "--http-token-file",
                    dir.file("token")},
                   dir.file("err3"));
-  const int port = d.port();
+  const int port = d.http_port();
   REQUIRE(port > 0);
   httplib::Client c("127.0.0.1", port);
   auto r = c.Get("/api/v1/pools");
@@ -181,8 +131,8 @@ TEST_CASE("http auth: DROVER_HTTP_TOKEN - taken by drover - never seen by its wo
   std::vector<std::string> args{"--no-shell", "--log", dir.file("drover.log")};
   args.insert(args.end(), http.begin(), http.end());
   args.push_back(dir.file("pools.lua"));  // after a bare --http: the config, not an address
-  DroverProcess d(args, dir.file("err"), {std::string(kHttpTokenEnv) + "=" + kToken});
-  const int port = d.port();
+  DroverProcess d(args, dir.file("err"), {{kHttpTokenEnv, kToken}});
+  const int port = d.http_port();
   REQUIRE(port > 0);
   if (http.size() == 1) CHECK(port == 8010);
   httplib::Client c("127.0.0.1", port);
@@ -201,7 +151,7 @@ TEST_CASE("http auth: DROVER_HTTP_TOKEN - taken by drover - never seen by its wo
   r = c.Get("/tasks");
   REQUIRE(r);
   CHECK(r->status == 401);
-  kill(d.pid, SIGTERM);
+  d.signal(SIGTERM);
   CHECK(d.wait_exit(10s) == 0);
   CHECK(read_file(dir.file("err")).find(kToken) == std::string::npos);
   CHECK(read_file(dir.file("drover.log")).find(kToken) == std::string::npos);

@@ -126,10 +126,14 @@ Result<PoolPatch> patch_from_body(const json& body) {
       p = read_cmd(v, patch.argv.emplace());
     } else if (key == "env") {
       p = read_env(v, patch.env.emplace());
+    } else if (key == "n") {
+      p = fmt::format("\"n\" must be a whole number >= 0, got {}", v.dump());
+    } else if (key == "enabled") {
+      p = fmt::format("\"enabled\" must be true or false, got {}", v.dump());
     } else {
-      p = fmt::format("\"{}\": {} is not a field this takes (n: whole number >= 0, enabled: bool, cmd: line or "
-                      "argv, env: object of strings)",
-                      key, v.dump());
+      p = fmt::format("\"{}\" is not a field this takes (n: whole number >= 0, enabled: bool, cmd: line or argv, "
+                      "env: object of strings)",
+                      key);
     }
     if (p) return Status::invalid(*p);
   }

@@ -188,6 +188,9 @@ TEST_CASE("http api: PATCH cmd and env roll the workers - env replaces the overr
       {"PATCH", P, R"({"env": {"": "x"}})", 400, "bad_field", "env key"},
       {"PATCH", P, R"({"cmd": "x", "n": 10001})", 400, "bad_field", "out of range"},
       {"PATCH", P, R"({"cmd": "x", "stop_signal": "HUP"})", 400, "bad_field", "\"stop_signal\""},
+      {"PATCH", P, R"({"n": -1})", 400, "bad_field", "\"n\" must be a whole number >= 0, got -1"},
+      {"PATCH", P, R"({"n": "3"})", 400, "bad_field", "\"n\" must be a whole number >= 0, got \"3\""},
+      {"PATCH", P, R"({"enabled": 1})", 400, "bad_field", "\"enabled\" must be true or false, got 1"},
       {"PATCH", "/api/v1/pools/nope", R"({"cmd": "x"})", 404, "not_found", "no pool named \"nope\""},
   });
 }

@@ -32,6 +32,14 @@ std::string prometheus_text(const EngineSnapshot& snap, const std::map<std::stri
   out += fmt::format("drover_up {}\n", snap.shutting_down ? 0 : 1);
   family(out, "drover_uptime_seconds", "gauge", "Seconds since the engine started");
   out += fmt::format("drover_uptime_seconds {:.3f}\n", snap.uptime_s);
+  // The engine loop's lag, as this scrape saw it: its request's wait in the inbox, and
+  // the longest single wake-up of the loop since the previous snapshot (by anyone).
+  family(out, "drover_engine_loop_lag_seconds", "gauge",
+         "How long this scrape's request waited for the engine loop");
+  out += fmt::format("drover_engine_loop_lag_seconds {:.6f}\n", snap.loop_lag_s);
+  family(out, "drover_engine_loop_busy_max_seconds", "gauge",
+         "The engine loop's longest single wake-up since the previous snapshot");
+  out += fmt::format("drover_engine_loop_busy_max_seconds {:.6f}\n", snap.loop_busy_max_s);
 
   struct Gauge {
     const char* name;

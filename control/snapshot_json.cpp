@@ -268,6 +268,7 @@ std::string snapshot_json_text(const EngineSnapshot& snap) {
   const HeartbeatStats& h = snap.heartbeat;
   w.begin_object().field("pid", snap.pid).field("uptime", snap.uptime_s).field("shutting_down", snap.shutting_down);
   w.field("log_path", snap.log_path).field("loop_iterations", snap.loop_iterations);
+  w.field("loop_lag", snap.loop_lag_s).field("loop_busy_max", snap.loop_busy_max_s);
   w.field("subscribers", snap.subscribers).key("heartbeat").begin_object().key("endpoints").begin_array();
   for (const auto& e : h.endpoints) w.value(e);
   w.end_array().field("worker_endpoint", h.worker_endpoint).field("received", h.received);
@@ -304,6 +305,7 @@ Result<EngineSnapshot> snapshot_from_json(const json& j) {
   Reader r(j, "", error);
   r("pid", snap.pid)("uptime", snap.uptime_s)("shutting_down", snap.shutting_down)("log_path", snap.log_path);
   r("loop_iterations", snap.loop_iterations)("subscribers", snap.subscribers);
+  r("loop_lag", snap.loop_lag_s)("loop_busy_max", snap.loop_busy_max_s);
   if (const json* hb = r.member("heartbeat")) {
     Reader rh(*hb, "heartbeat", error);
     HeartbeatStats& h = snap.heartbeat;

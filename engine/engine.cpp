@@ -61,6 +61,7 @@ class Engine::Impl {
     std::lock_guard lock(mu_);
     return finished_;
   }
+  const Clock& clock() const { return clock_; }
 
  private:
   void run(std::promise<void>& ready) {
@@ -157,7 +158,13 @@ Status Engine::signal_worker(const std::string& pool, int slot, int sig) {
   return impl_->call([pool, slot, sig](Supervisor& s) { return s.signal_worker(pool, slot, sig); });
 }
 EngineSnapshot Engine::snapshot() {
-  return impl_->call([](Supervisor& s) { return s.snapshot(); });
+  const Clock& clock = impl_->clock();
+  const TimePoint posted = clock.now();
+  return impl_->call([&clock, posted](Supervisor& s) {
+    EngineSnapshot snap = s.snapshot();
+    snap.loop_lag_s = to_seconds(clock.now() - posted);  // the inbox's wait: the loop's lag
+    return snap;
+  });
 }
 std::vector<LogLine> Engine::log_tail(size_t n, const std::optional<std::string>& pool) {
   return impl_->call([n, pool](Supervisor& s) { return s.log_tail(n, pool); });

@@ -89,14 +89,19 @@ void EventLoop::run() {
   running_ = true;
   constexpr int kMaxEvents = 256;
   epoll_event events[kMaxEvents];
+  TimePoint woke = clock_.now();
   while (running_) {
     int timeout = run_due_timers();
-    if (!running_) break;
-    if (before_sleep_) before_sleep_();
-    if (!running_) break;
+    if (running_ && before_sleep_) before_sleep_();
     // Timers may have been added by before_sleep; never sleep past one.
-    if (!heap_.empty()) timeout = run_due_timers();
+    if (running_ && !heap_.empty()) timeout = run_due_timers();
+    // How long this wake-up kept the loop from everything else: what a command posted at
+    // its start waited. Two clock reads per iteration.
+    const Duration busy = clock_.now() - woke;
+    if (busy > max_busy_) max_busy_ = busy;
+    if (!running_) break;
     int n = epoll_wait(epfd_, events, kMaxEvents, timeout);
+    woke = clock_.now();
     ++iterations_;
     if (n < 0) {
       if (errno == EINTR) continue;

@@ -51,6 +51,12 @@ class EventLoop {
 
   const Clock& clock() const { return clock_; }
   uint64_t iterations() const { return iterations_; }
+  // The longest wake-up (events, timers, before_sleep) since the last call; resets it.
+  Duration take_max_busy() {
+    Duration d = max_busy_;
+    max_busy_ = Duration::zero();
+    return d;
+  }
   size_t pending_timers() const { return timer_callbacks_.size(); }
 
  private:
@@ -60,6 +66,7 @@ class EventLoop {
   int wakefd_ = -1;
   bool running_ = false;
   uint64_t iterations_ = 0;
+  Duration max_busy_ = Duration::zero();
   std::unordered_map<int, FdCallback> watches_;
   struct HeapEntry {
     TimePoint deadline;

@@ -106,6 +106,11 @@ struct EngineSnapshot {
   bool shutting_down = false;
   std::string log_path;
   uint64_t loop_iterations = 0;
+  // Engine loop lag: how long the request for this snapshot waited in the inbox before
+  // the loop ran it, and the longest single wake-up of the loop since the previous
+  // snapshot that asked (a burst of spawns, a flood of output). Seconds.
+  double loop_lag_s = 0;
+  double loop_busy_max_s = 0;
   HeartbeatStats heartbeat;
   size_t subscribers = 0;           // open subscriptions: shells, HTTP streams, the autoscaler
   std::vector<PoolSnapshot> pools;  // sorted by name

@@ -762,6 +762,7 @@ EngineSnapshot Supervisor::snapshot() const {
   snap.shutting_down = shutting_down_;
   snap.log_path = options_.log_path;
   snap.loop_iterations = loop_.iterations();
+  snap.loop_busy_max_s = to_seconds(loop_.take_max_busy());
   snap.heartbeat = hb_stats_;
   // Closed ones are dropped at the next line published; until then they are not open.
   snap.subscribers = static_cast<size_t>(

@@ -117,4 +117,11 @@ TEST_CASE("http: /metrics parses with prometheus_client - workers and their chil
   CHECK(value.at("drover_pool_cpu_cores pool=forking") >= 0);
   CHECK(value.at("drover_pool_target pool=forking") == 2);
   CHECK(value.at("drover_up -") == 1);
+  // The loop's lag: present, and a plausible number of seconds (under a second here).
+  CHECK(type["drover_engine_loop_lag_seconds"] == "gauge");
+  CHECK(type["drover_engine_loop_busy_max_seconds"] == "gauge");
+  CHECK(value.at("drover_engine_loop_lag_seconds -") >= 0);
+  CHECK(value.at("drover_engine_loop_lag_seconds -") < 1);
+  CHECK(value.at("drover_engine_loop_busy_max_seconds -") > 0);  // the scrape itself took a wake-up
+  CHECK(value.at("drover_engine_loop_busy_max_seconds -") < 1);
 }

@@ -66,3 +66,22 @@ TEST_CASE("inbox: commands from other threads run on the loop thread - in order"
   t.join();
   for (int i = 0; i < 100; ++i) CHECK(seen[i] == i);
 }
+
+TEST_CASE("event loop: the longest wake-up is kept until taken - then starts over") {
+  FakeClock clock;
+  EventLoop loop(clock);
+  // One wake-up of 40 ms of (fake) work, then one of 5 ms.
+  loop.add_timer(clock.now(), [&] {
+    clock.advance(std::chrono::milliseconds(40));
+    loop.stop();
+  });
+  loop.run();
+  CHECK(loop.take_max_busy() == std::chrono::milliseconds(40));
+  CHECK(loop.take_max_busy() == Duration::zero());
+  loop.add_timer(clock.now(), [&] {
+    clock.advance(std::chrono::milliseconds(5));
+    loop.stop();
+  });
+  loop.run();
+  CHECK(loop.take_max_busy() == std::chrono::milliseconds(5));
+}

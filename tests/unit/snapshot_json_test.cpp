@@ -19,6 +19,8 @@ EngineSnapshot full_snapshot() {
   s.shutting_down = true;
   s.log_path = "/var/log/drover.log";
   s.loop_iterations = 1ull << 40;
+  s.loop_lag_s = 0.00125;
+  s.loop_busy_max_s = 0.5;
   s.subscribers = 3;
   s.heartbeat = {{"ipc:///run/drover/heartbeat", "tcp://127.0.0.1:5591"}, "ipc:///run/drover/heartbeat", 10, 7, 1, 1,
                  1};

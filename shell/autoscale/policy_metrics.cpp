@@ -10,38 +10,11 @@
 #include <cmath>
 #include <cstdint>
 
+#include "shell/lua/view.h"
+
 namespace drover {
 
 namespace {
-
-void push_number(lua_State* L, double v) {
-  // 2^53: past it a double has no fractional part anyway, and int64 holds it exactly.
-  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 9007199254740992.0)
-    lua_pushinteger(L, static_cast<lua_Integer>(v));
-  else
-    lua_pushnumber(L, v);
-}
-
-// t[key] = v, on the table at the top of the stack; an absent value leaves t[key] nil.
-void set_number(lua_State* L, const char* key, double v) {
-  push_number(L, v);
-  lua_setfield(L, -2, key);
-}
-
-void set_number(lua_State* L, const char* key, const std::optional<double>& v) {
-  if (!v) return;
-  set_number(L, key, *v);
-}
-
-void set_integer(lua_State* L, const char* key, lua_Integer v) {
-  lua_pushinteger(L, v);
-  lua_setfield(L, -2, key);
-}
-
-void set_string(lua_State* L, const char* key, const std::string& v) {
-  lua_pushlstring(L, v.data(), v.size());
-  lua_setfield(L, -2, key);
-}
 
 void push_workers(lua_State* L, const WorkerCounts& w) {
   lua_createtable(L, 0, 5);
@@ -61,7 +34,7 @@ void set_column(lua_State* L, const char* key, const std::deque<PolicySample>& h
   for (const PolicySample& s : h) {
     std::optional<double> v = get(s);
     if (v)
-      push_number(L, *v);
+      push_quantity(L, *v);
     else
       lua_pushboolean(L, 0);
     lua_rawseti(L, -2, i++);
@@ -85,8 +58,8 @@ void push_pools(lua_State* L, const std::map<std::string, PoolView>& pools) {
   lua_createtable(L, 0, static_cast<int>(pools.size()));
   for (const auto& [name, p] : pools) {
     lua_createtable(L, 0, 5);
-    set_number(L, "queue", p.queue);
-    set_number(L, "inflight", p.inflight);
+    set_quantity(L, "queue", p.queue);
+    set_quantity(L, "inflight", p.inflight);
     push_workers(L, p.workers);
     lua_setfield(L, -2, "workers");
     set_integer(L, "min", p.min);
@@ -102,27 +75,27 @@ void push_policy_metrics(lua_State* L, const PolicyMetrics& m) {
   luaL_checkstack(L, 5, "push_policy_metrics");
   lua_createtable(L, 0, 24);
   set_string(L, "name", m.name);
-  set_number(L, "now", m.now);
-  set_number(L, "dt", m.dt);
-  set_number(L, "queue", m.queue);
-  set_number(L, "queue_rate", m.queue_rate);
-  set_number(L, "inflight", m.inflight);
-  set_number(L, "load1", m.load1);
-  set_number(L, "load5", m.load5);
-  set_number(L, "load15", m.load15);
-  set_number(L, "cpu", m.cpu);
+  set_quantity(L, "now", m.now);
+  set_quantity(L, "dt", m.dt);
+  set_quantity(L, "queue", m.queue);
+  set_quantity(L, "queue_rate", m.queue_rate);
+  set_quantity(L, "inflight", m.inflight);
+  set_quantity(L, "load1", m.load1);
+  set_quantity(L, "load5", m.load5);
+  set_quantity(L, "load15", m.load15);
+  set_quantity(L, "cpu", m.cpu);
   set_integer(L, "cpus", m.cpus);
   if (m.mem_total > 0) {
-    set_number(L, "mem_available", m.mem_available);
-    set_number(L, "mem_total", m.mem_total);
+    set_quantity(L, "mem_available", m.mem_available);
+    set_quantity(L, "mem_total", m.mem_total);
   }
 
   push_workers(L, m.workers);
   lua_setfield(L, -2, "workers");
 
   lua_createtable(L, 0, 3);
-  set_number(L, "cpu", m.pool_cpu);
-  set_number(L, "rss", m.pool_rss);
+  set_quantity(L, "cpu", m.pool_cpu);
+  set_quantity(L, "rss", m.pool_rss);
   set_integer(L, "processes", m.pool_processes);
   lua_setfield(L, -2, "pool");
 

@@ -67,8 +67,35 @@ void set_heartbeat_fields(lua_State* L, const WorkerSnapshot& w) {
 }
 
 void push_quantity(lua_State* L, double v) {
-  if (std::floor(v) == v && std::fabs(v) < 9007199254740992.0) lua_pushinteger(L, static_cast<lua_Integer>(v));
-  else lua_pushnumber(L, v);
+  // 2^53: past it a double has no fractional part anyway, and int64 holds it exactly.
+  if (std::isfinite(v) && std::floor(v) == v && std::fabs(v) < 9007199254740992.0)
+    lua_pushinteger(L, static_cast<lua_Integer>(v));
+  else
+    lua_pushnumber(L, v);
+}
+
+void set_quantity(lua_State* L, const char* key, double v) {
+  push_quantity(L, v);
+  lua_setfield(L, -2, key);
+}
+
+void set_quantity(lua_State* L, const char* key, const std::optional<double>& v) {
+  if (v) set_quantity(L, key, *v);
+}
+
+void set_integer(lua_State* L, const char* key, lua_Integer v) {
+  lua_pushinteger(L, v);
+  lua_setfield(L, -2, key);
+}
+
+void set_string(lua_State* L, const char* key, const std::string& v) {
+  lua_pushlstring(L, v.data(), v.size());
+  lua_setfield(L, -2, key);
+}
+
+void set_boolean(lua_State* L, const char* key, bool v) {
+  lua_pushboolean(L, v);
+  lua_setfield(L, -2, key);
 }
 
 }  // namespace drover

@@ -19,8 +19,15 @@ void attach_view(lua_State* L, std::string view);
 std::optional<std::string> opt_pool_arg(lua_State* L, int arg);
 
 // A count that arrives as a double (a queue depth): an integer when it is whole, so that
-// it prints as 640, not 640.0.
+// it prints as 640, not 640.0 (and math.type says "integer"); fractions stay floats.
 void push_quantity(lua_State* L, double v);
+
+// t[key] = v on the table at the top of the stack. An absent optional leaves t[key] nil.
+void set_quantity(lua_State* L, const char* key, double v);
+void set_quantity(lua_State* L, const char* key, const std::optional<double>& v);
+void set_integer(lua_State* L, const char* key, lua_Integer v);
+void set_string(lua_State* L, const char* key, const std::string& v);
+void set_boolean(lua_State* L, const char* key, bool v);
 
 // "3m12s", "1h04m", "0.4s".
 std::string format_age(double seconds);

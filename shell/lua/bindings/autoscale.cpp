@@ -198,47 +198,22 @@ int l_autoscale_list(lua_State* L) {
     lua_createtable(L, static_cast<int>(list.size()), 0);
     for (size_t k = 0; k < list.size(); ++k) {
       const auto& i = list[k];
-      lua_createtable(L, 0, 12);
-      lua_pushstring(L, i.pool.c_str());
-      lua_setfield(L, -2, "pool");
-      lua_pushnumber(L, i.every_s);
-      lua_setfield(L, -2, "every");
-      lua_pushinteger(L, i.limits.min);
-      lua_setfield(L, -2, "min");
-      lua_pushinteger(L, i.limits.max);
-      lua_setfield(L, -2, "max");
-      lua_pushnumber(L, i.limits.cooldown_s);
-      lua_setfield(L, -2, "cooldown");
-      lua_pushboolean(L, i.enabled);
-      lua_setfield(L, -2, "enabled");
-      lua_pushboolean(L, i.suspended);
-      lua_setfield(L, -2, "suspended");
-      lua_pushinteger(L, i.errors_in_row);
-      lua_setfield(L, -2, "errors");
-      if (!i.last_error.empty()) {
-        lua_pushstring(L, i.last_error.c_str());
-        lua_setfield(L, -2, "last_error");
-      }
-      if (i.queue) {
-        push_quantity(L, *i.queue);
-        lua_setfield(L, -2, "queue");
-      }
-      if (!i.probe.empty()) {
-        lua_pushstring(L, i.probe.c_str());
-        lua_setfield(L, -2, "probe");
-      }
-      if (i.last_recommended >= 0) {
-        lua_pushinteger(L, i.last_recommended);
-        lua_setfield(L, -2, "recommended");
-      }
-      lua_pushinteger(L, static_cast<lua_Integer>(i.runs));
-      lua_setfield(L, -2, "runs");
-      lua_pushinteger(L, static_cast<lua_Integer>(i.changes));
-      lua_setfield(L, -2, "changes");
-      if (!i.owner.empty()) {
-        lua_pushstring(L, i.owner.c_str());
-        lua_setfield(L, -2, "script");
-      }
+      lua_createtable(L, 0, 16);
+      set_string(L, "pool", i.pool);
+      set_quantity(L, "every", i.every_s);
+      set_integer(L, "min", i.limits.min);
+      set_integer(L, "max", i.limits.max);
+      set_quantity(L, "cooldown", i.limits.cooldown_s);
+      set_boolean(L, "enabled", i.enabled);
+      set_boolean(L, "suspended", i.suspended);
+      set_integer(L, "errors", i.errors_in_row);
+      if (!i.last_error.empty()) set_string(L, "last_error", i.last_error);
+      set_quantity(L, "queue", i.queue);
+      if (!i.probe.empty()) set_string(L, "probe", i.probe);
+      if (i.last_recommended >= 0) set_integer(L, "recommended", i.last_recommended);
+      set_integer(L, "runs", static_cast<lua_Integer>(i.runs));
+      set_integer(L, "changes", static_cast<lua_Integer>(i.changes));
+      if (!i.owner.empty()) set_string(L, "script", i.owner);
       lua_rawseti(L, -2, static_cast<lua_Integer>(k + 1));
     }
     attach_view(L, render_list(list, as.budget(), as.timer_count()));

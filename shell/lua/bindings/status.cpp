@@ -11,11 +11,6 @@ namespace drover {
 
 namespace {
 
-void set_int(lua_State* L, const char* k, lua_Integer v) {
-  lua_pushinteger(L, v);
-  lua_setfield(L, -2, k);
-}
-
 // "heartbeat ipc:///run/.../heartbeat (+ tcp://127.0.0.1:5591)  5120 accepted, 1 ignored":
 // where workers send, and whether what arrives is being taken. Nothing when the engine
 // has no heartbeat socket.
@@ -75,13 +70,13 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
 
 void push_worker(lua_State* L, const WorkerSnapshot& w) {
   lua_createtable(L, 0, 8);
-  set_int(L, "slot", w.slot);
-  set_int(L, "pid", w.pid);
+  set_integer(L, "slot", w.slot);
+  set_integer(L, "pid", w.pid);
   lua_pushstring(L, slot_state_name(w.state));
   lua_setfield(L, -2, "state");
   lua_pushnumber(L, w.uptime_s);
   lua_setfield(L, -2, "uptime");
-  set_int(L, "restarts", w.restarts);
+  set_integer(L, "restarts", w.restarts);
   lua_pushstring(L, w.last_exit.c_str());
   lua_setfield(L, -2, "last_exit");
   if (w.retry_in_s > 0) {
@@ -93,34 +88,28 @@ void push_worker(lua_State* L, const WorkerSnapshot& w) {
 
 void push_pool(lua_State* L, const PoolSnapshot& p) {
   lua_createtable(L, 0, 20);
-  set_int(L, "target", p.target);
-  set_int(L, "n", p.spec.n);
-  set_int(L, "running", p.running);
-  set_int(L, "stopping", p.stopping);
-  set_int(L, "backoff", p.backoff);
-  set_int(L, "flapping", p.flapping);
-  set_int(L, "stalled", p.stalled);
-  set_int(L, "busy", p.busy);
-  set_int(L, "idle", p.idle);
+  set_integer(L, "target", p.target);
+  set_integer(L, "n", p.spec.n);
+  set_integer(L, "running", p.running);
+  set_integer(L, "stopping", p.stopping);
+  set_integer(L, "backoff", p.backoff);
+  set_integer(L, "flapping", p.flapping);
+  set_integer(L, "stalled", p.stalled);
+  set_integer(L, "busy", p.busy);
+  set_integer(L, "idle", p.idle);
   lua_pushboolean(L, p.enabled);
   lua_setfield(L, -2, "enabled");
   lua_pushboolean(L, p.rolling);
   lua_setfield(L, -2, "rolling");
-  set_int(L, "started", static_cast<lua_Integer>(p.counters.started));
-  set_int(L, "exits_ok", static_cast<lua_Integer>(p.counters.exited_ok));
-  set_int(L, "exits_bad", static_cast<lua_Integer>(p.counters.exited_bad));
-  set_int(L, "spawn_failures", static_cast<lua_Integer>(p.counters.spawn_failures));
-  set_int(L, "killed", static_cast<lua_Integer>(p.counters.killed_after_grace));
-  set_int(L, "restarts", static_cast<lua_Integer>(p.counters.restarts));
-  set_int(L, "stalls", static_cast<lua_Integer>(p.counters.stalls));
-  if (p.queue.depth) {
-    push_quantity(L, *p.queue.depth);
-    lua_setfield(L, -2, "queue");
-  }
-  if (p.queue.inflight) {
-    push_quantity(L, *p.queue.inflight);
-    lua_setfield(L, -2, "inflight");
-  }
+  set_integer(L, "started", static_cast<lua_Integer>(p.counters.started));
+  set_integer(L, "exits_ok", static_cast<lua_Integer>(p.counters.exited_ok));
+  set_integer(L, "exits_bad", static_cast<lua_Integer>(p.counters.exited_bad));
+  set_integer(L, "spawn_failures", static_cast<lua_Integer>(p.counters.spawn_failures));
+  set_integer(L, "killed", static_cast<lua_Integer>(p.counters.killed_after_grace));
+  set_integer(L, "restarts", static_cast<lua_Integer>(p.counters.restarts));
+  set_integer(L, "stalls", static_cast<lua_Integer>(p.counters.stalls));
+  set_quantity(L, "queue", p.queue.depth);
+  set_quantity(L, "inflight", p.queue.inflight);
   lua_createtable(L, static_cast<int>(p.workers.size()), 0);
   for (size_t i = 0; i < p.workers.size(); ++i) {
     push_worker(L, p.workers[i]);
@@ -134,7 +123,7 @@ int l_status(lua_State* L) {
     ShellContext& ctx = shell_context_of(L);
     EngineSnapshot snap = ctx.client.snapshot();
     lua_createtable(L, 0, 5);
-    set_int(L, "pid", snap.pid);
+    set_integer(L, "pid", snap.pid);
     lua_pushnumber(L, snap.uptime_s);
     lua_setfield(L, -2, "uptime");
     lua_pushboolean(L, snap.shutting_down);

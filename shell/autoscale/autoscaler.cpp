@@ -42,7 +42,6 @@ struct Autoscaler::Policy {
   AutoscaleSpec spec;
   ScaleDecider decider;
   std::string probe_describe;
-  bool has_probe = false;
   bool enabled = true, suspended = false;
   int errors_in_row = 0;
   std::string last_error;
@@ -125,13 +124,11 @@ void Autoscaler::add(AutoscaleSpec spec) {
   const std::string pool = spec.pool;
   p->decider = ScaleDecider(spec.limits);
   if (spec.probe) {
-    p->has_probe = true;
     p->probe_describe = spec.probe->describe();
     probes_.add(pool, std::move(spec.probe), spec.every_s);
   } else {
     probes_.remove(pool);
-    p->has_probe = spec.probe_fn_ref != LUA_NOREF;
-    if (p->has_probe) p->probe_describe = "fn (Lua)";
+    if (spec.probe_fn_ref != LUA_NOREF) p->probe_describe = "fn (Lua)";
   }
   p->spec = std::move(spec);
   p->due = Mono::now();
@@ -292,9 +289,8 @@ void Autoscaler::rollback_reload() {
   if (!reloading_) return;
   unload(*reloading_);  // what the failed run managed to define
   for (auto& p : aside_policies_) {
-    // Its probe was replaced or removed by the failed run's add(): the policy runs without
-    // one until the next good reload. Rare (a file that fails after its autoscale lines).
-    if (p->spec.probe_fn_ref == LUA_NOREF && !probes_.latest(p->spec.pool)) p->has_probe = false;
+    // If the failed run's add() replaced or removed its probe, the policy sees m.queue =
+    // nil until the next good reload. Rare: a file that fails after its autoscale lines.
     p->due = Mono::now();
     policies_[p->spec.pool] = std::move(p);
   }

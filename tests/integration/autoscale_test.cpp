@@ -84,10 +84,10 @@ TEST_CASE("autoscale: an rq queue in a real Redis grows the pool and shrinks it 
   push_jobs(redis, 50);
   CHECK(size_becomes(engine, "default", 5));
   CHECK(wait_until([&] { return pool_running(engine, "default", 5); }, 5s));
-  CHECK(log_contains(engine, "default autoscaled: 1 -> 5 (queue 50)"));
+  CHECK(wait_until([&] { return log_contains(engine, "default autoscaled: 1 -> 5 (queue 50)"); }, 2s));
   push_jobs(redis, 40);                          // 90 jobs: 9, clamped to max 8
   CHECK(size_becomes(engine, "default", 8));
-  CHECK(log_contains(engine, "default autoscaled: 5 -> 8 (queue 90; "));  // with the decider's note on the clamp
+  CHECK(wait_until([&] { return log_contains(engine, "default autoscaled: 5 -> 8 (queue 90; "); }, 2s));  // with the decider's note on the clamp
   // Drained: back to min within a few periods.
   const auto t0 = std::chrono::steady_clock::now();
   redis.run({"DEL", "rq:queue:default"});
@@ -255,7 +255,7 @@ TEST_CASE("autoscale: budget{} caps the sum of all pools - shared by what each a
   for (const auto& p : snap.pools) total += p.spec.n;
   CHECK(total == 10);  // never past it
   CHECK(size_of(engine, "fixed") == 2);
-  CHECK(log_contains(engine, "budget 10 caps it at"));
+  CHECK(wait_until([&] { return log_contains(engine, "budget 10 caps it at"); }, 2s));
   CHECK(shell.eval("budget()") == "10");
   REQUIRE(shell.run("budget{ max_workers = false }") == "");
   CHECK(shell.eval("budget()") == "nil");

@@ -152,9 +152,9 @@ TEST_CASE("heartbeat: a silent worker is stalled at the deadline - TERMed - repl
   const double after = std::chrono::duration<double>(Clock_::now() - last_beat).count();
   CHECK(stalled.pid == pid);
   CHECK(after >= 0.39);
-  // Within 100 ms of the deadline, which counts from when the engine took the beat (it
-  // takes them in batches 50 ms apart), plus polling slack.
-  CHECK(after <= 0.4 + 0.05 + 0.15);
+  // At this pool's timeout, not at another one (the default is 30 s); how close to 0.4 s
+  // it lands is a latency figure (bench/heartbeat_bench), not a behaviour.
+  CHECK(after < 1.5);
   // Stopped with the pool's signal (fake_worker exits 0 on TERM), then replaced.
   REQUIRE(wait_until([&] {
     auto now = running_pids(e.snapshot(), "hb");

@@ -72,7 +72,7 @@ TEST_CASE("probe runner: latest() answers at once while a read hangs on a silent
     CHECK(s->describe == hole.url() + " rq:queue:default");
     std::this_thread::sleep_for(std::chrono::microseconds(200));  // a caller's pace, not a spin
   }
-  CHECK(slowest_ms < 20);
+  CHECK(slowest_ms < 500);  // never waits on the read in progress (its timeout is 1 s)
   CHECK(runner.list() == std::map<std::string, std::string>{{"web", hole.url() + " rq:queue:default"}});
   MESSAGE(calls, " latest() calls during a hung read, the slowest ", slowest_ms, " ms");
   std::optional<ProbeSample> s;

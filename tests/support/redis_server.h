@@ -61,6 +61,8 @@ class BlackHole {
   // Accepts (without blocking) a connection waiting in the backlog, and keeps it open
   // without ever reading it: true once some client has connected.
   bool take_connection();
+  // Connections accepted so far.
+  size_t taken() const { return taken_.size(); }
 
  private:
   int fd_ = -1;

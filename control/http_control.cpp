@@ -45,7 +45,8 @@ struct TaskView {
     int64_t first = 0, last = 0;
     for (const auto& w : p.workers) {
       if (w.started_at_ms && (!first || w.started_at_ms < first)) first = w.started_at_ms;
-      last = std::max(last, w.last_heartbeat_ms);
+      // As workerpoolmanager: a worker counts as alive at its start until its first keep-alive.
+      last = std::max(last, w.last_heartbeat_ms ? w.last_heartbeat_ms : w.started_at_ms);
     }
     started_at = rfc3339(first);
     last_alive_at = rfc3339(last);
@@ -249,7 +250,10 @@ void HttpControl::routes() {
     EngineSnapshot snap = engine_.snapshot();
     res.set_content(prometheus_text(snap, sample_usage(snap)), "text/plain; version=0.0.4; charset=utf-8");
   });
-  on("GET", "/list", [this](const httplib::Request& req, httplib::Response& res) {
+  // workerpoolmanager's routes, each with an optional trailing slash as its router (martini)
+  // took them: its console sends `GET /tasks/` for `status` and `DELETE /tasks/` for `stop`
+  // when no task is named.
+  on("GET", "/list/?", [this](const httplib::Request& req, httplib::Response& res) {
     std::string text;
     json names = json::array();
     for (const auto& p : engine_.snapshot().pools) {
@@ -258,7 +262,7 @@ void HttpControl::routes() {
     }
     reply(req, res, text, names);
   });
-  on("GET", "/tasks", [this](const httplib::Request& req, httplib::Response& res) {
+  on("GET", "/tasks/?", [this](const httplib::Request& req, httplib::Response& res) {
     std::string text;
     json tasks = json::array();
     for (const auto& p : engine_.snapshot().pools) {
@@ -271,7 +275,7 @@ void HttpControl::routes() {
     text.pop_back();
     reply(req, res, text, tasks);
   });
-  on("GET", R"(/tasks/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  on("GET", R"(/tasks/([^/]+)/?)", [this](const httplib::Request& req, httplib::Response& res) {
     EngineSnapshot snap = engine_.snapshot();
     const PoolSnapshot* p = snap.find(req.matches[1]);
     if (!p) return fail(req, res, 404, "not_found", fmt::format("no task named \"{}\"", std::string(req.matches[1])));
@@ -285,9 +289,9 @@ void HttpControl::routes() {
     if (Status st = engine_.start(name); !st) return fail(req, res, http_code(st), "start_failed", st.message());
     reply(req, res, "Started task manager", json{{"started", name}});
   };
-  on("POST", R"(/tasks/([^/]+)/start)", start, true);
-  on("PUT", R"(/tasks/([^/]+)/start)", start, true);
-  on("GET", R"(/tasks/([^/]+)/start)", start);
+  on("POST", R"(/tasks/([^/]+)/start/?)", start, true);
+  on("PUT", R"(/tasks/([^/]+)/start/?)", start, true);
+  on("GET", R"(/tasks/([^/]+)/start/?)", start);
   auto stop = [this](const httplib::Request& req, httplib::Response& res) {
     std::optional<std::string> name;
     if (req.matches.size() > 1) name = req.matches[1];
@@ -303,10 +307,10 @@ void HttpControl::routes() {
     for (const auto& n : names) text += (text.empty() ? "" : "\n") + fmt::format("Stopped {} workers", n);
     reply(req, res, text.empty() ? "No active tasks" : text, json{{"stopped", names}});
   };
-  on("DELETE", "/tasks", stop, true);
-  on("DELETE", R"(/tasks/([^/]+))", stop, true);
-  on("POST", R"(/tasks/([^/]+)/stop)", stop, true);
-  on("PUT", R"(/tasks/([^/]+)/stop)", stop, true);
+  on("DELETE", "/tasks/?", stop, true);
+  on("DELETE", R"(/tasks/([^/]+)/?)", stop, true);
+  on("POST", R"(/tasks/([^/]+)/stop/?)", stop, true);
+  on("PUT", R"(/tasks/([^/]+)/stop/?)", stop, true);
   auto set = [this](const httplib::Request& req, httplib::Response& res) {
     const std::string name = req.matches[1], option = req.matches[2], value = req.matches[3];
     if (option != "cardinality")
@@ -319,9 +323,33 @@ void HttpControl::routes() {
     if (!sizes) return fail(req, res, http_code(sizes.error()), "set_failed", sizes.error().message());
     reply(req, res, "Changed workers cardinality", json{{"name", name}, {"cardinality", n}});
   };
-  on("POST", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+))", set, true);
-  on("PUT", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+))", set, true);
-  on("GET", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+))", set);
+  on("POST", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+)/?)", set, true);
+  on("PUT", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+)/?)", set, true);
+  on("GET", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+)/?)", set);
+  // listworkers: one line per worker process, as workerpoolmanager's README shows them.
+  on("GET", R"(/tasks/([^/]+)/list/?)", [this](const httplib::Request& req, httplib::Response& res) {
+    EngineSnapshot snap = engine_.snapshot();
+    const std::string name = req.matches[1];
+    const PoolSnapshot* p = snap.find(name);
+    if (!p) return fail(req, res, 404, "not_found", fmt::format("no task named \"{}\"", name));
+    std::vector<std::string> lines;
+    json workers = json::array();
+    for (const auto& w : p->workers) {
+      if (w.pid <= 0) continue;  // a slot waiting out its backoff has no process to list
+      // As there: "last alive" is the start until the first keep-alive.
+      const std::string started = rfc3339(w.started_at_ms);
+      const std::string alive = rfc3339(w.last_heartbeat_ms ? w.last_heartbeat_ms : w.started_at_ms);
+      lines.push_back(fmt::format("Task: {},\tPid: {},\tStarted: {},\tLast alive at: {}", name, w.pid, started, alive));
+      workers.push_back(json{{"task", name}, {"slot", w.slot}, {"pid", w.pid}, {"started_at", started},
+                             {"last_alive_at", alive}});
+    }
+    std::sort(lines.begin(), lines.end());  // workerpoolmanager sorts its replies as text
+    std::string text;
+    for (const auto& l : lines) text += (text.empty() ? "" : "\n") + l;
+    // Its answer for a stopped task with nothing left to list.
+    if (lines.empty() && !TaskView(*p).running) text = fmt::format("Task {} not running", name);
+    reply(req, res, text, workers);
+  });
   api_routes();
   stream_routes();
   refuse_other_verbs();

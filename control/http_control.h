@@ -4,9 +4,11 @@
 // Routes (README "HTTP API" has a curl line for each):
 //   GET /healthz                     liveness, JSON; open even when a token is configured
 //   GET /metrics                     Prometheus text (control/prometheus_text.h)
-//   workerpoolmanager's routes, plain text as it answers, JSON with Accept: application/json:
+//   workerpoolmanager's routes, plain text as it answers, JSON with Accept: application/json;
+//   each also with a trailing slash, as its router took them and its console sends them:
 //   GET /tasks, GET /tasks/NAME      status of every active task, or of one
 //   GET /list                        task names
+//   GET /tasks/NAME/list             its workers (the console's listworkers)
 //   POST|PUT|GET /tasks/NAME/start   start the pool
 //   DELETE /tasks[/NAME], POST|PUT /tasks/NAME/stop
 //   POST|PUT|GET /tasks/NAME/set/cardinality/N

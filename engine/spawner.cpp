@@ -221,7 +221,9 @@ Result<std::string> resolve_executable(const std::string& name, const std::strin
     if (!executable(full)) return Status::invalid(fmt::format("spawn {}: Permission denied", name));
     return full;
   }
-  std::string_view dirs = path_env.empty() ? "/usr/local/bin:/usr/bin:/bin" : path_env;
+  // Both arms string_view: with a literal on one side the ?: would build a temporary
+  // std::string, and the view would outlive it (PATH lookups then read freed memory).
+  std::string_view dirs = path_env.empty() ? std::string_view("/usr/local/bin:/usr/bin:/bin") : std::string_view(path_env);
   while (true) {
     size_t colon = dirs.find(':');
     std::string_view dir = dirs.substr(0, colon);

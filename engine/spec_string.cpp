@@ -4,6 +4,12 @@
 // the line they typed. The template is split into argv *before* the queue names go in:
 // a queue name is data, and "*" (resque's "all queues") must reach the worker as "*",
 // not be globbed by /bin/sh in the worker's directory.
+//
+// Two ways to pass a pool's queue list "baz,quux", because workers read it two ways:
+// {queue} is the text as one word (resque's QUEUE=baz,quux, Celery's -Q baz,quux), and
+// {queues} is one word per queue (rq: `rq worker baz quux`; rq would take "baz,quux" for
+// a single queue of that name). {queues} must be a word of its own, so that "one word
+// per queue" has only one meaning.
 #include "engine/spec_string.h"
 
 #include <algorithm>
@@ -34,9 +40,66 @@ std::string printable(char c) {
 }
 
 constexpr std::string_view kPlaceholders[] = {"{queue}", "{pool}"};
-// Stands in for a placeholder while the template is split. A control character, so it
-// cannot collide with anything a user types on a command line (checked below).
+constexpr std::string_view kListPlaceholder = "{queues}";
+// Stand in for the placeholders while the template is split: kHole for the entry's text,
+// kListHole for its queues as separate words. Control characters, so they cannot collide
+// with anything a user types on a command line (checked below).
 constexpr char kHole = '\x1f';
+constexpr char kListHole = '\x1e';
+
+bool shell_safe(const std::string& value) {
+  return !value.empty() && std::all_of(value.begin(), value.end(), [](char v) {
+    return std::isalnum(static_cast<unsigned char>(v)) || std::strchr("_-.,/:@%+", v);
+  });
+}
+
+// value as one shell word: bare when it is made only of harmless characters (so the line
+// stays readable), else single-quoted.
+std::string shell_word(const std::string& value) {
+  if (shell_safe(value)) return value;
+  std::string out = "'";
+  for (char v : value) out += v == '\'' ? std::string("'\\''") : std::string(1, v);
+  return out + "'";
+}
+
+std::vector<std::string> split_list(const std::string& queues) {
+  std::vector<std::string> out;
+  for (size_t pos = 0; pos <= queues.size();) {
+    size_t end = std::min(queues.find(',', pos), queues.size());
+    if (end > pos) out.push_back(queues.substr(pos, end - pos));
+    pos = end + 1;
+  }
+  return out;
+}
+
+// Where a word may begin or end in a command line: what sh splits words at.
+bool word_edge(char c, bool before) {
+  return c == ' ' || c == '\t' || c == '\n' || (c != 0 && std::strchr(before ? ";|&(" : ";|&)<>", c));
+}
+
+// Every {queues} stands alone: unquoted, with a word boundary on each side. Inside a word
+// or quotes, "one word per queue" would mean something different in argv and in sh.
+Status check_list_holes(const std::string& holed) {
+  char quote = 0;
+  bool escaped = false;
+  for (size_t i = 0; i < holed.size(); ++i) {
+    const char c = holed[i];
+    if (c == kListHole) {
+      const bool alone = quote == 0 && !escaped && (i == 0 || word_edge(holed[i - 1], true)) &&
+                         (i + 1 == holed.size() || word_edge(holed[i + 1], false));
+      if (!alone)
+        return Status::invalid(
+            "--cmd: {queues} must be a word of its own, outside quotes (it becomes one argument per queue); "
+            "use {queue} for the list as one word");
+      continue;
+    }
+    if (escaped) escaped = false;
+    else if (c == '\\' && quote != '\'') escaped = true;
+    else if (quote == 0 && (c == '\'' || c == '"')) quote = c;
+    else if (c == quote) quote = 0;
+  }
+  return Status::ok();
+}
 
 std::string fill_holes(const std::string& s, const std::string& value) {
   std::string out;
@@ -54,6 +117,12 @@ std::string fill_shell_holes(const std::string& line, const std::string& value) 
   char quote = 0;
   bool escaped = false;
   for (char c : line) {
+    if (c == kListHole) {  // unquoted, a word of its own (check_list_holes)
+      std::string words;
+      for (const auto& q : split_list(value)) words += (words.empty() ? "" : " ") + shell_word(q);
+      out += words;
+      continue;
+    }
     if (c == kHole) {
       if (quote == '\'') {
         for (char v : value) out += v == '\'' ? std::string("'\\''") : std::string(1, v);
@@ -62,14 +131,8 @@ std::string fill_shell_holes(const std::string& line, const std::string& value) 
           if (std::strchr("$`\"\\", v)) out += '\\';
           out += v;
         }
-      } else if (!value.empty() && std::all_of(value.begin(), value.end(), [](char v) {
-                   return std::isalnum(static_cast<unsigned char>(v)) || std::strchr("_-.,/:@%+", v);
-                 })) {
-        out += value;
       } else {
-        out += '\'';
-        for (char v : value) out += v == '\'' ? std::string("'\\''") : std::string(1, v);
-        out += '\'';
+        out += shell_word(value);
       }
       escaped = false;
       continue;
@@ -133,19 +196,37 @@ Result<std::vector<SpecEntry>> parse_spec_string(const std::string& spec, const 
 Result<std::vector<PoolSpec>> pools_from_spec(const std::vector<SpecEntry>& entries, const std::string& cmd_template,
                                               const PoolSpec& defaults) {
   if (cmd_template.find_first_not_of(" \t") == std::string::npos)
-    return Status::invalid("--cmd is required with --workers (for example --cmd 'rq worker {queue}')");
-  if (cmd_template.find(kHole) != std::string::npos)
-    return Status::invalid("--cmd holds a control character (\\x1f)");
+    return Status::invalid("--cmd is required with --workers (for example --cmd 'rq worker {queues}')");
+  for (char c : {kHole, kListHole})
+    if (cmd_template.find(c) != std::string::npos)
+      return Status::invalid(fmt::format("--cmd holds a control character (\\x{:02x})", c));
 
   std::string holed = cmd_template;
-  for (std::string_view key : kPlaceholders)
-    for (size_t at; (at = holed.find(key)) != std::string::npos;) holed.replace(at, key.size(), 1, kHole);
+  auto punch = [&holed](std::string_view key, char hole) {
+    for (size_t at; (at = holed.find(key)) != std::string::npos;) holed.replace(at, key.size(), 1, hole);
+  };
+  for (std::string_view key : kPlaceholders) punch(key, kHole);
+  punch(kListPlaceholder, kListHole);
+  const bool lists = holed.find(kListHole) != std::string::npos;
+  if (lists)
+    if (Status s = check_list_holes(holed); !s) return s;
   // The split depends only on the template, so every pool of one --cmd has the same shape.
   const std::vector<std::string> shape = command_from_string(holed);
   const bool via_shell = shape.size() == 3 && shape[0] == "/bin/sh" && shape[1] == "-c" && shape[2] == holed;
 
   std::vector<PoolSpec> pools;
   for (const auto& e : entries) {
+    const std::vector<std::string> queues = split_list(e.queues);
+    // resque reads QUEUE=* as every queue; rq and Celery have no such name (rq would
+    // listen on a queue called "*"), so there is nothing right to put in its place.
+    if (lists && std::find(queues.begin(), queues.end(), "*") != queues.end())
+      return Status::invalid(fmt::format(
+          "--cmd: pool '{}': {{queues}} cannot pass on '*' (rq and Celery have no name for every queue); "
+          "list the queues instead (--workers 'foo,bar=1'), or use {{queue}} where '*' means every queue "
+          "(resque's QUEUE)",
+          e.queues));
+    if (lists && queues.empty())
+      return Status::invalid(fmt::format("--cmd: pool '{}': {{queues}} needs at least one queue name", e.queues));
     PoolSpec p = defaults;
     p.name = e.queues;
     p.queue = e.queues;
@@ -154,7 +235,10 @@ Result<std::vector<PoolSpec>> pools_from_spec(const std::vector<SpecEntry>& entr
       p.argv = {"/bin/sh", "-c", fill_shell_holes(holed, e.queues)};
     } else {
       p.argv.clear();
-      for (const auto& word : shape) p.argv.push_back(fill_holes(word, e.queues));
+      for (const auto& word : shape) {
+        if (word == std::string(1, kListHole)) p.argv.insert(p.argv.end(), queues.begin(), queues.end());
+        else p.argv.push_back(fill_holes(word, e.queues));
+      }
     }
     pools.push_back(std::move(p));
   }

@@ -1,7 +1,7 @@
 // drover: start the engine on a config and drop the operator into a Lua shell bound to it.
 //
 //   drover pools.lua                       engine + shell
-//   drover --workers foo=2:bar=1 --cmd 'rq worker {queue}'
+//   drover --workers foo=2:bar=1 --cmd 'rq worker {queues}'
 //   drover pools.lua -e 'status()'         run, print, then stop (-i: stay in the shell)
 //   drover pools.lua --no-shell            engine only (for systemd); log to stderr
 //
@@ -47,12 +47,14 @@ constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
 
   CONFIG.lua            pools defined in Lua: pool "name" { cmd = "...", n = 2 }
   --workers SPEC        pools as a spec string: foo=2:bar=2:baz,quux=5:*=1
-  --cmd TEMPLATE        command for --workers and -c pools; {queue} is replaced ("rq worker {queue}")
+  --cmd TEMPLATE        command for --workers and -c pools: {queue} is the pool's queue list as one
+                        word ("QUEUE={queue} rake resque:work"), {queues} one word per queue
+                        ("rq worker {queues}": rq worker baz quux)
   -c, --resque-pool YML resque-pool's config ("foo,bar": 2; sections by RACK_ENV/RAILS_ENV/RESQUE_ENV);
                         without --cmd the workers run `rake resque:work` (QUEUE and QUEUES set)
   --wpm-config JSON     workerpoolmanager's task config (path, filesuffix, keepalives, autotasks):
                         autotasks start, other tasks wait for start; keep-alives on its inbound_port;
-                        its pidfile unless --pid-file
+                        HTTP on 127.0.0.1:port unless --http; its pidfile unless --pid-file
   --heartbeat ENDPOINT  bind the heartbeat socket here (repeatable; the first goes to the workers in
                         DROVER_HEARTBEAT; default ipc:// in a 0700 dir); --wpm-config's is bound too
   --wpm-compat          also bind tcp://127.0.0.1:5591, where workerpoolmanager's workers send
@@ -331,6 +333,7 @@ int main(int argc, char** argv) {
     auto& list = options.heartbeat_endpoints;
     if (std::find(list.begin(), list.end(), endpoint) == list.end()) list.push_back(endpoint);
   };
+  std::string http_from;  // where the HTTP address came from, when not --http
   if (!args->wpm_config.empty()) {
     // Its workers send where the JSON says, hard-wired: that endpoint is always bound, even
     // next to --heartbeat. Alone, it is the workers' DROVER_HEARTBEAT too; next to other
@@ -345,6 +348,13 @@ int main(int argc, char** argv) {
     if (options.heartbeat_endpoints.empty() && !alone) options.heartbeat_endpoints.push_back("");
     also_bind(wpm->heartbeat_endpoint);
     if (args->pid_file.empty()) args->pid_file = wpm->pidfile;
+    // Its console (wpconsole) and scripts reach it at "port": serve there, on loopback
+    // only (workerpoolmanager bound every interface, without any authentication). --http
+    // says otherwise when given.
+    if (args->http.empty() && wpm->http_port) {
+      args->http = fmt::format("127.0.0.1:{}", *wpm->http_port);
+      http_from = fmt::format("{}: port {}", args->wpm_config, *wpm->http_port);
+    }
   }
   if (args->wpm_compat) {
     // Workers of ours still get a private ipc socket first; wpm's find theirs on 5591.
@@ -376,7 +386,8 @@ int main(int argc, char** argv) {
     if (where) http.emplace(*engine, *http_options).set_autoscale_hooks(drover::make_autoscale_hooks(autoscale_routes));
     drover::Status s = where ? http->start(where->first, where->second) : where.error();
     if (!s) {
-      fmt::print(stderr, "drover: {}\n", s.message());
+      if (http_from.empty()) fmt::print(stderr, "drover: {}\n", s.message());
+      else fmt::print(stderr, "drover: {}: {}\n", http_from, s.message());
       return 1;
     }
     // One line, even with -q: with port 0 this is the only way to learn the port.

@@ -8,7 +8,7 @@
 // The section is chosen by the first of RACK_ENV, RAILS_ENV, RESQUE_ENV that is set; a
 // key whose value is a mapping is a section, any other key a queue list with a count
 // (0 allowed). Sections other than the chosen one are not read. The workers' command
-// comes from a template, as for --workers (pools_from_spec): `{queue}` is replaced;
+// comes from a template, as for --workers (pools_from_spec): `{queue}`, `{queues}`;
 // without --cmd it is resque's own `rake resque:work`, which reads QUEUES or QUEUE: each
 // pool sets both to its queue list ("foo,bar"), and is named by it.
 // Errors name the file and the line ("resque-pool.yml:3: \"foo\": count 'x' must be ...").

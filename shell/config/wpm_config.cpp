@@ -78,7 +78,8 @@ struct Reader {
     auto it = obj.find(key);
     if (it == obj.end() || it->is_null()) return fallback;
     if (!it->is_number_integer() || it->get<int64_t>() < 0)
-      return error(where + "." + key, fmt::format("must be a whole number >= 0, got {}", it->dump()));
+      return error(where.empty() ? key : where + "." + key,
+                   fmt::format("must be a whole number >= 0, got {}", it->dump()));
     return it->get<int64_t>();
   }
   Result<std::string> string(const json& obj, const char* key, const std::string& where) const {
@@ -108,10 +109,13 @@ Result<WpmConfig> load_wpm_config(const std::string& path) {
   if (!doc.is_object()) return r.error("top level", "must be an object");
 
   WpmConfig cfg;
-  auto port = r.integer(doc, "port", "port", 8010);
-  if (!port) return port.error();
-  if (*port > 65535) return r.error("port", "must be a port (0..65535)");
-  cfg.http_port = static_cast<int>(*port);
+  // Without "port" workerpoolmanager listened on ":0", a port nobody could know: no HTTP.
+  if (doc.contains("port") && !doc["port"].is_null()) {
+    auto port = r.integer(doc, "port", "", 0);
+    if (!port) return port.error();
+    if (*port > 65535) return r.error("port", "must be a port (0..65535)");
+    cfg.http_port = static_cast<int>(*port);
+  }
   auto pidfile = r.string(doc, "pidfile", "pidfile");
   if (!pidfile) return pidfile.error();
   cfg.pidfile = *pidfile;

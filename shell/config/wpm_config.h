@@ -25,8 +25,12 @@
 //   heartbeat_endpoint. HOST "localhost" (or none) binds 127.0.0.1; any other value is
 //   bound as written, so it must be an address or an interface name ("0.0.0.0", "eth0"):
 //   ZeroMQ does not resolve names for bind.
-// - `port` (HTTP control) is kept for the control plane; `pidfile` is drover's pid file
-//   unless --pid-file is given (relative: to drover's cwd, as there). capture_output and
+// - `port`: drover serves its HTTP control plane (workerpoolmanager's /tasks routes, which
+//   its wpconsole talks to) on 127.0.0.1:port unless --http says where; never on every
+//   interface, as workerpoolmanager did: beyond loopback --http and a token are needed.
+//   0 is any free port (stderr says which); without "port" there is no HTTP, as
+//   workerpoolmanager's ":0" was unreachable. `pidfile` is drover's pid file unless
+//   --pid-file is given (relative: to drover's cwd, as there). capture_output and
 //   internal_port are accepted and ignored: drover always captures output and needs no
 //   internal proxy.
 //
@@ -34,6 +38,7 @@
 // or for a syntax error the line, column and byte offset.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,7 +50,7 @@ namespace drover {
 struct WpmConfig {
   std::vector<PoolSpec> pools;     // sorted by name; every discovered task, started or not
   std::string heartbeat_endpoint;  // "tcp://127.0.0.1:5591"
-  int http_port = 8010;
+  std::optional<int> http_port;    // "port"; none: no HTTP unless --http
   std::string pidfile;             // as written; empty: none
 };
 

@@ -132,7 +132,8 @@ TEST_CASE("seed configs: --wpm-config runs the autotask with its cardinality - t
   write_task(dir, "BaseTask.sh", 0644);  // not executable: fine, it never starts
   write_task(dir, "notes.txt");          // not a task: wrong suffix
   const int port = free_port();
-  write_file(dir.file("tasks.json"), R"({"port": 8010,
+  // "port": 0 is any free port: HTTP is served on it (stderr says which), on loopback.
+  write_file(dir.file("tasks.json"), R"({"port": 0,
     "keepalives": {"host": "localhost", "inbound_port": )" + std::to_string(port) + R"(,
                    "stall_timeout": 60000, "grace_period": 1000},
     "pidfile": ")" + dir.file("wpm.pid") + R"(",
@@ -150,6 +151,10 @@ TEST_CASE("seed configs: --wpm-config runs the autotask with its cardinality - t
     CHECK(proc_env(w, "DROVER_HEARTBEAT") == "tcp://127.0.0.1:" + std::to_string(port));
   }
   CHECK(port_taken(port));
+  const int http = d.http_port();
+  CHECK(http > 0);
+  CHECK(read_file(dir.file("err")).find("drover: serving http://127.0.0.1:" + std::to_string(http) + "/") !=
+        std::string::npos);
   CHECK(wait_until([&] {
     const std::string log = read_file(dir.file("log"));
     return log.find("Other pool-added: n=1 (stopped until start)") != std::string::npos &&

@@ -138,7 +138,59 @@ TEST_CASE("spec string: the template is required") {
   REQUIRE(entries);
   auto none = pools_from_spec(*entries, "  ");
   REQUIRE_FALSE(none);
-  CHECK(none.error().message() == "--cmd is required with --workers (for example --cmd 'rq worker {queue}')");
+  CHECK(none.error().message() == "--cmd is required with --workers (for example --cmd 'rq worker {queues}')");
   CHECK_FALSE(pools_from_spec(*entries, ""));
   CHECK_FALSE(pools_from_spec(*entries, "w \x1f"));
+  CHECK(pools_from_spec(*entries, "w \x1e").error().message() == "--cmd holds a control character (\\x1e)");
+}
+
+TEST_CASE("spec string: {queues} is one argument per queue - {queue} the list as one word") {
+  // rq takes each queue as an argument of its own; resque's QUEUE and Celery's -Q take the list.
+  auto ps = pools("foo=2:baz,quux=5", "rq worker {queues}");
+  CHECK(ps[0].argv == Argv{"rq", "worker", "foo"});
+  CHECK(ps[1].argv == Argv{"rq", "worker", "baz", "quux"});
+  CHECK(ps[1].queue == "baz,quux");  // QUEUE stays the list
+  ps = pools("a,b,c", "celery -A app worker -Q {queue} -n {pool}@%h --x {queues} --y");
+  CHECK(ps[0].argv == Argv{"celery", "-A", "app", "worker", "-Q", "a,b,c", "-n", "a,b,c@%h", "--x", "a", "b", "c", "--y"});
+  ps = pools("a,b", "{queues}");
+  CHECK(ps[0].argv == Argv{"a", "b"});
+}
+
+TEST_CASE("spec string: {queues} in a shell template - each queue a quoted word") {
+  auto ps = pools("baz,quux", "rq worker {queues} 2>&1");
+  CHECK(ps[0].argv == Argv{"/bin/sh", "-c", "rq worker baz quux 2>&1"});
+  ps = pools("a,b", "exec rq worker {queues}>log; echo \"{queue}\"|cat");
+  CHECK(ps[0].argv == Argv{"/bin/sh", "-c", "exec rq worker a b>log; echo \"a,b\"|cat"});
+  // Names built by hand (resque-pool's YAML goes through the same rules): quoted one by one.
+  std::vector<SpecEntry> entries{{"it's,$x,ok", 1}};
+  auto r = pools_from_spec(entries, "w {queues} | cat");
+  REQUIRE(r);
+  CHECK((*r)[0].argv[2] == "w 'it'\\''s' '$x' ok | cat");
+}
+
+TEST_CASE("spec string: {queues} must stand alone - and refuses '*' naming the pool") {
+  auto entries = parse_spec_string("foo=2:baz,quux=5:*=1");
+  REQUIRE(entries);
+  auto star = pools_from_spec(*entries, "rq worker {queues}");
+  REQUIRE_FALSE(star);
+  CHECK(star.error().message() ==
+        "--cmd: pool '*': {queues} cannot pass on '*' (rq and Celery have no name for every queue); list the "
+        "queues instead (--workers 'foo,bar=1'), or use {queue} where '*' means every queue (resque's QUEUE)");
+  entries = parse_spec_string("a,*");
+  REQUIRE(entries);
+  CHECK(pools_from_spec(*entries, "rq worker {queues}").error().message().find("pool 'a,*'") != std::string::npos);
+  CHECK(pools_from_spec(*entries, "w {queue}"));  // QUEUE=a,* is resque's business
+
+  entries = parse_spec_string("a,b");
+  REQUIRE(entries);
+  const std::string alone =
+      "--cmd: {queues} must be a word of its own, outside quotes (it becomes one argument per queue); use {queue} "
+      "for the list as one word";
+  for (const char* bad : {"w --q={queues}", "w '{queues}'", "w \"{queues}\" | cat", "w {queues}x", "w x{queues}",
+                          "w {queues}{queues}", "w \\{queues}; b"}) {
+    INFO(bad);
+    auto r = pools_from_spec(*entries, bad);
+    REQUIRE_FALSE(r);
+    CHECK(r.error().message() == alone);
+  }
 }

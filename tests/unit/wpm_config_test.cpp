@@ -82,7 +82,7 @@ TEST_CASE("wpm config: defaults as workerpoolmanager's - 60 s stall - 100 ms gra
   auto c = load_wpm_config(d.config(R"({"path": "tasks", "filesuffix": "Task.sh", "keepalives": {"stall_timeout": 0}})"));
   REQUIRE(c);
   CHECK(c->heartbeat_endpoint == "tcp://127.0.0.1:5591");
-  CHECK(c->http_port == 8010);
+  CHECK_FALSE(c->http_port);  // no "port": no HTTP
   CHECK(c->pools[0].heartbeat.timeout_s == 60);
   CHECK(c->pools[0].grace_s == doctest::Approx(0.1));
   CHECK_FALSE(c->pools[0].autostart);
@@ -180,4 +180,10 @@ TEST_CASE("wpm config: pidfile - port and a keep-alive host other than localhost
   CHECK(plain->heartbeat_endpoint == "tcp://127.0.0.1:5591");
   CHECK(error_of(load_wpm_config(d.config(R"({"path": "tasks", "filesuffix": "Task.sh", "port": 80000})")))
             .find("port: must be a port") != std::string::npos);
+  // The key named once, at the top level; 0 is a port (any free one).
+  const std::string text_port = d.config(R"({"path": "tasks", "filesuffix": "Task.sh", "port": "8010"})");
+  CHECK(error_of(load_wpm_config(text_port)) == text_port + ": port: must be a whole number >= 0, got \"8010\"");
+  auto any = load_wpm_config(d.config(R"({"path": "tasks", "filesuffix": "Task.sh", "port": 0})"));
+  REQUIRE(any);
+  CHECK(any->http_port == 0);
 }

@@ -9,13 +9,14 @@ namespace drover {
 namespace {
 
 // pool "x" { ... } and defaults { ... } accept what they did in the pools' reading, and
-// os.exit is refused as it was there: a config never ends the master that reads it.
+// os.exit is refused as it was there: a config never ends the master that reads it. The
+// file's policies close over this environment, so theirs is this one too.
 constexpr const char* kEnv = R"lua(
 local env = setmetatable({}, { __index = _G })
 env.pool = function(name) return function() return true end end
 env.defaults = function() return true end
 env.no_pools = function() end
-env.os = setmetatable({ exit = function() error("os.exit is not available in a config file", 2) end },
+env.os = setmetatable({ exit = function() error("os.exit is not available in a config file or a policy: it would end drover without stopping its workers", 2) end },
                       { __index = os })
 return env
 )lua";

@@ -38,8 +38,8 @@ int call_without_self(lua_State* L) {
 int l_os_exit(lua_State* L) {
   ShellContext& ctx = shell_context_of(L);
   if (ctx.autoscaler && ctx.autoscaler->on_own_thread())
-    return luaL_error(L, "os.exit is not available in a policy: it would end drover without stopping its workers "
-                         "(stop drover with TERM, or exit() in the shell)");
+    return luaL_error(L, "os.exit is not available in a config file or a policy: it would end drover without "
+                         "stopping its workers");
   lua_settop(L, 0);
   lua_getglobal(L, "exit");
   lua_call(L, 0, 0);

@@ -169,8 +169,8 @@ TEST_CASE("lua limits: os.exit in a policy is an error in the log - drover goes 
              pools_lua() + "autoscale 'a' { every = 0.1, max = 4, policy = function(m) os.exit(3) end }\n");
   Drover d({dir.file("pools.lua"), "--no-shell", "-q", "--log", dir.file("log")}, dir.file("err"));
   INFO("log: ", read_file(dir.file("log")), "\nstderr: ", read_file(dir.file("err")));
-  REQUIRE(wait_until([&] { return contains(dir.file("log"), "os.exit is not available in a policy"); }, 5s));
-  CHECK(contains(dir.file("log"), "pools.lua:4: os.exit is not available in a policy"));
+  REQUIRE(wait_until([&] { return contains(dir.file("log"), "os.exit is not available"); }, 5s));
+  CHECK(contains(dir.file("log"), "pools.lua:4: os.exit is not available in a config file or a policy"));
   CHECK(d.workers().size() == 3);
   const auto workers = d.workers();
   REQUIRE(wait_until([&] { return all_catch_term(workers); }, 3s));
@@ -236,7 +236,7 @@ TEST_CASE("lua limits: counts that are not numbers of workers are refused - not 
   INFO("stdout: ", out);
   CHECK(out.find("config: a = inf is out of range") != std::string::npos);
   CHECK(out.find("n must be a whole number of lines >= 0, got inf") != std::string::npos);
-  CHECK(out.find("n must be a whole number of lines >= 0, got nan") != std::string::npos);
+  CHECK((out.find("lines >= 0, got -nan") != std::string::npos || out.find("lines >= 0, got nan") != std::string::npos));
 }
 
 TEST_CASE("lua limits: NUL bytes in cmd or env are refused - not cut") {

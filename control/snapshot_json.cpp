@@ -356,8 +356,8 @@ std::optional<SlotState> slot_state_from_name(const std::string& name) {
 }
 
 std::optional<EventKind> event_kind_from_name(const std::string& name) {
-  // The enum is dense from kWorkerSpawned to kPolicyWarning; event_kind_name says "?" past it.
-  for (int k = 0; k <= static_cast<int>(EventKind::kPolicyWarning); ++k)
+  // The enum is dense from kWorkerSpawned to kReloadFailed; event_kind_name says "?" past it.
+  for (int k = 0; k <= static_cast<int>(EventKind::kReloadFailed); ++k)
     if (name == event_kind_name(static_cast<EventKind>(k))) return static_cast<EventKind>(k);
   return std::nullopt;
 }

@@ -100,7 +100,7 @@ class Engine {
   std::vector<LogLine> log_tail(size_t n, const std::optional<std::string>& pool = std::nullopt);
   void reopen_log();
   // Logs and publishes an event on behalf of a component outside the engine (the
-  // autoscaler: kAutoscaled, kPolicyWarning), as if the engine had emitted it. pool may
+  // autoscaler: kAutoscaled, kPolicyWarning; the shell: kReloadFailed), as if the engine had emitted it. pool may
   // name no pool (empty: engine-wide). Posted: returns at once.
   void report(EventKind kind, std::string pool, std::string text);
   // The pool's queue as read by a probe outside the engine; shown in snapshots. Posted.

@@ -24,6 +24,7 @@ const char* event_kind_name(EventKind kind) {
     case EventKind::kShutdownFinished: return "shutdown-finished";
     case EventKind::kAutoscaled: return "autoscaled";
     case EventKind::kPolicyWarning: return "policy-warning";
+    case EventKind::kReloadFailed: return "reload-failed";
   }
   return "?";
 }

@@ -32,6 +32,7 @@ enum class EventKind {
   // reach the same log and the same subscribers as the engine's own.
   kAutoscaled,          // text = "3 -> 7 (queue 640)"
   kPolicyWarning,       // text = a probe failing or recovering, a policy's error or suspension
+  kReloadFailed,        // text = why; the running config is kept (the last kind: see snapshot_json)
 };
 
 const char* event_kind_name(EventKind kind);

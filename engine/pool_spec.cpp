@@ -106,6 +106,10 @@ Status validate_pool_spec(const PoolSpec& s, const EngineLimits& limits) {
     if (!valid_name_char(c))
       return bad(fmt::format("name may hold letters, digits and {} only, not '{}'", kNamePunctuation, printable(c)));
   if (s.argv.empty() || s.argv[0].empty()) return bad("cmd is empty");
+  // execve takes C strings: a NUL would silently cut the argument short.
+  for (size_t i = 0; i < s.argv.size(); ++i)
+    if (s.argv[i].find('\0') != std::string::npos) return bad(fmt::format("cmd[{}] holds a NUL byte", i + 1));
+  if (s.cwd.find('\0') != std::string::npos) return bad("cwd holds a NUL byte");
   if (s.n < 0 || s.n > limits.max_workers_per_pool)
     return bad(fmt::format("n = {} is out of range 0..{}", s.n, limits.max_workers_per_pool));
   if (!finite_at_least(s.grace_s, 0)) return bad(fmt::format("grace = {} must be >= 0 seconds", s.grace_s));

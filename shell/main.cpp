@@ -12,8 +12,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <condition_variable>
 #include <filesystem>
+#include <functional>
 #include <mutex>
+#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -36,7 +41,9 @@
 #include "shell/autoscale/policy_config.h"
 #include "shell/lua/config_loader.h"
 #include "shell/lua/script_loader.h"
+#include "shell/lua/lua_limits.h"
 #include "shell/lua/lua_state.h"
+#include "shell/pid_file.h"
 #include "shell/repl/repl.h"
 
 namespace {
@@ -67,7 +74,10 @@ constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
   --script FILE         run a Lua file with the shell's commands, then stop
   --no-shell            engine only: log to stderr, stop on INT/TERM; sd_notify when NOTIFY_SOCKET is set
   --log PATH            append worker output and engine events to PATH (rotated by size)
-  --pid-file PATH       write drover's pid to PATH while it runs
+  --pid-file PATH       write drover's pid to PATH while it runs (locked: a second drover with the
+                        same PATH fails; removed at exit if it still holds drover's pid)
+  --lua-memory MB       the memory limit of each Lua state: the config's, the shell's (default 256)
+  --lua-time SECONDS    the time budget of a config file's run, at start and on reload (default 10)
   -q, --quiet           with --no-shell: do not echo the log to stderr
   --version, -h/--help
 Pool sources add up: CONFIG.lua, --workers, -c and --wpm-config may be combined (a Lua
@@ -88,7 +98,17 @@ struct Args {
   std::string log_path, pid_file, script;
   std::vector<std::string> exprs;
   bool no_shell = false, stay = false, quiet = false;
+  drover::LuaLimitSettings lua;
 };
+
+// A number in [lo, hi] from a flag's value, all of it ("10", "0.5"; not "10s", "nan").
+std::optional<double> number_in(const std::string& text, double lo, double hi) {
+  char* end = nullptr;
+  errno = 0;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || *end || errno || !std::isfinite(v) || v < lo || v > hi) return std::nullopt;
+  return v;
+}
 
 std::optional<Args> parse_args(int argc, char** argv) {
   Args a;
@@ -128,6 +148,18 @@ std::optional<Args> parse_args(int argc, char** argv) {
       if (!value(a.log_path)) return std::nullopt;
     } else if (arg == "--pid-file") {
       if (!value(a.pid_file)) return std::nullopt;
+    } else if (arg == "--lua-memory" || arg == "--lua-time") {
+      std::string v;
+      if (!value(v)) return std::nullopt;
+      const bool memory = arg == "--lua-memory";
+      auto n = memory ? number_in(v, 1, 1 << 20) : number_in(v, 0.1, 86400);
+      if (!n || (memory && *n != std::floor(*n))) {
+        fmt::print(stderr, "drover: {} takes {}, got '{}'\n", arg,
+                   memory ? "whole megabytes (1 to 1048576)" : "seconds (0.1 to 86400)", v);
+        return std::nullopt;
+      }
+      if (memory) a.lua.memory_bytes = static_cast<size_t>(*n) << 20;
+      else a.lua.config_time_s = *n;
     } else if (arg == "--script") {
       if (!value(a.script)) return std::nullopt;
     } else if (arg == "-e") {
@@ -166,7 +198,9 @@ std::optional<Args> parse_args(int argc, char** argv) {
   return a;
 }
 
-drover::Result<std::vector<drover::PoolSpec>> load_pools(const Args& a) {
+// Every pool source together. *no_pools: the Lua config says no_pools() (an empty set of
+// pools is meant).
+drover::Result<std::vector<drover::PoolSpec>> load_pools(const Args& a, bool* no_pools = nullptr) {
   std::vector<drover::PoolSpec> pools;
   drover::PoolSpec defaults;
   if (!a.config.empty()) {
@@ -174,6 +208,7 @@ drover::Result<std::vector<drover::PoolSpec>> load_pools(const Args& a) {
     if (!cfg) return cfg.error();
     pools = std::move(cfg->pools);
     defaults = cfg->defaults;
+    if (no_pools) *no_pools = cfg->no_pools;
   }
   if (!a.workers.empty()) {
     auto entries = drover::parse_spec_string(a.workers);
@@ -215,12 +250,117 @@ drover::Result<drover::HttpOptions> http_options_from(const Args& a, const std::
   return options;
 }
 
+// TERM, INT or QUIT while the config is read at start, before the engine exists (it reads
+// them from a signalfd; until then they are blocked and would wait): every Lua run stops
+// at its next instruction, and a config sitting in a C function no hook reaches (an
+// os.execute("sleep 60")) ends with drover half a second later, as nothing has started.
+class StartupSignals {
+ public:
+  StartupSignals() : thread_([this] { run(); }) {}
+  ~StartupSignals() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  // The signal that came, or 0.
+  int signal() const { return got_; }
+
+ private:
+  void run() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int s : {SIGTERM, SIGINT, SIGQUIT}) sigaddset(&set, s);
+    const timespec tick{0, 50'000'000};  // how soon the thread notices the end of loading
+    int sig = -1;
+    while (sig <= 0) {
+      {
+        std::lock_guard lock(mu_);
+        if (done_) return;
+      }
+      sig = sigtimedwait(&set, nullptr, &tick);
+    }
+    got_ = sig;
+    drover::stop_all_lua();
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return done_; })) return;
+    fmt::print(stderr, "drover: {} while reading the config, stuck in a C function: stopped\n", sigabbrev_np(sig));
+    _exit(128 + sig);
+  }
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::atomic<int> got_{0};
+  std::thread thread_;
+};
+
+// TERM always ends drover. The engine stops the workers on its own thread, without the Lua
+// lock; this thread makes sure Lua does not keep drover alive after that: when the
+// shutdown starts every Lua run is cut off (a looping reload, policy or REPL chunk), and
+// once the engine has finished drover exits within half a second even if Lua sits in a C
+// function (os.execute) holding the Lua lock that main or the autoscaler waits for.
+class StopWatch {
+ public:
+  StopWatch(drover::Engine& engine, std::function<void()> before_exit)
+      : engine_(engine), before_exit_(std::move(before_exit)), thread_([this] { run(); }) {}
+  ~StopWatch() {
+    {
+      std::lock_guard lock(mu_);
+      done_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  bool done() {
+    std::lock_guard lock(mu_);
+    return done_;
+  }
+  void run() {
+    auto events = engine_.subscribe(100, {.events = true, .log_lines = false});
+    while (!done() && !engine_.finished()) {
+      auto item = events->pop(std::chrono::milliseconds(100));
+      const auto* ev = item ? std::get_if<drover::Event>(&*item) : nullptr;
+      if (ev && ev->kind == drover::EventKind::kShutdownStarted) drover::stop_all_lua();
+    }
+    events->close();
+    if (done()) return;
+    drover::stop_all_lua();
+    std::unique_lock lock(mu_);
+    if (cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return done_; })) return;
+    fmt::print(stderr, "drover: every worker has stopped, but Lua is stuck in a C function (os.execute?): exiting "
+                       "without waiting for it\n");
+    before_exit_();
+    _exit(0);
+  }
+  drover::Engine& engine_;
+  std::function<void()> before_exit_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool done_ = false;
+  std::thread thread_;
+};
+
 // The shell's Lua state and its autoscaler, for both modes: with --no-shell the config's
 // policies run all the same. The Lua lock is held by the caller from here on, except
 // where the REPL or a binding gives it up to let policies run.
 struct LuaShell {
   LuaShell(drover::Engine& engine, const Args& args) : client(engine), ctx(client) {
-    ctx.load_config = [&args] { return load_pools(args); };
+    ctx.load_config = [&args, this]() -> drover::Result<std::vector<drover::PoolSpec>> {
+      bool no_pools = false;
+      auto pools = load_pools(args, &no_pools);
+      // An emptied file (a deploy cut short, an editor's truncation) would stop every
+      // worker; a config that means it says so.
+      if (pools && pools->empty() && !no_pools && !client.snapshot().pools.empty())
+        return drover::Status::invalid(fmt::format(
+            "{} defines no pool, and a reload would remove every running pool: refused (a config that means it "
+            "says no_pools())",
+            args.config.empty() ? "the configuration" : args.config));
+      return pools;
+    };
     ctx.config_path = args.config;
     std::error_code ec;
     if (!args.config.empty())
@@ -317,7 +457,16 @@ int main(int argc, char** argv) {
 
   auto args = parse_args(argc, argv);
   if (!args) return 2;
-  auto pools = load_pools(*args);
+  drover::lua_limit_settings() = args->lua;
+  drover::Result<std::vector<drover::PoolSpec>> pools = drover::Status::invalid("not read");
+  {
+    StartupSignals watch;
+    pools = load_pools(*args);
+    if (int sig = watch.signal()) {
+      fmt::print(stderr, "drover: {} while reading the config: stopped\n", sigabbrev_np(sig));
+      return 128 + sig;
+    }
+  }
   if (!pools) {
     fmt::print(stderr, "drover: {}\n", pools.error().message());
     return 1;
@@ -373,7 +522,20 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "drover: cannot start the engine: {}\n", e.what());
     return 1;
   }
-  if (!args->pid_file.empty()) std::ofstream(args->pid_file) << getpid() << "\n";
+  std::optional<drover::PidFile> pid_file;
+  if (!args->pid_file.empty()) {
+    auto made = drover::PidFile::create(args->pid_file);
+    if (!made) {
+      fmt::print(stderr, "drover: {}\n", made.error().message());
+      return 1;
+    }
+    pid_file.emplace(std::move(*made));
+  }
+  // Destroyed before the engine (declared after it); main says it is done at the end.
+  std::optional<StopWatch> stop_watch;
+  stop_watch.emplace(*engine, [&pid_file] {
+    if (pid_file) pid_file->remove_if_ours();
+  });
   // Declared after the engine, so it stops serving before the engine goes.
   std::optional<drover::HttpControl> http;
   // The autoscale routes reach the shell's Autoscaler once it exists (below), and no more
@@ -431,7 +593,8 @@ int main(int argc, char** argv) {
   }
   notify.send("STOPPING=1");
   http.reset();
+  stop_watch.reset();
   engine.reset();  // graceful: every worker stopped and reaped
-  if (!args->pid_file.empty()) unlink(args->pid_file.c_str());
+  pid_file.reset();  // removed if it still holds our pid
   return rc;
 }

@@ -18,7 +18,8 @@ json info_json(const AutoscaleInfo& i) {
             {"suspended", i.suspended},
             {"errors", i.errors_in_row},
             {"runs", i.runs},
-            {"changes", i.changes}};
+            {"changes", i.changes},
+            {"overruns", i.overruns}};
   j["queue"] = i.queue ? json(*i.queue) : json(nullptr);
   j["recommended"] = i.last_recommended >= 0 ? json(i.last_recommended) : json(nullptr);
   if (!i.last_error.empty()) j["last_error"] = i.last_error;

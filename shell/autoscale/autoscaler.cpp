@@ -7,6 +7,8 @@
 
 #include <fmt/format.h>
 
+#include "shell/lua/lua_limits.h"
+
 namespace drover {
 
 namespace {
@@ -19,18 +21,6 @@ double wall_s() {
 }
 Mono::duration seconds(double s) {
   return std::chrono::duration_cast<Mono::duration>(std::chrono::duration<double>(s));
-}
-
-// The time budget of the call running on the autoscaler's thread. A count hook, not a
-// timer signal: Lua's hooks are the only safe place to raise an error inside Lua code
-// (redis bounds its scripts the same way). A policy blocked inside a C function (a
-// os.execute("sleep 60")) is beyond its reach; the Lua lock is then held that long.
-thread_local Mono::time_point t_deadline;
-thread_local double t_budget_s = 0;
-
-void budget_hook(lua_State* L, lua_Debug*) {
-  if (Mono::now() > t_deadline)
-    luaL_error(L, "%s", fmt::format("ran past its time budget of {:g} s, interrupted", t_budget_s).c_str());
 }
 
 // A reading older than this is no reading: the probe is stuck or failing.
@@ -53,7 +43,7 @@ struct Autoscaler::Policy {
   int last_recommended = -1;
   std::string last_reason;
   double last_run_wall_s = 0;
-  uint64_t runs = 0, changes = 0;
+  uint64_t runs = 0, changes = 0, overruns = 0;
   bool retired = false;  // replaced or removed, possibly by a Lua call of this very tick
 };
 
@@ -193,6 +183,7 @@ std::vector<AutoscaleInfo> Autoscaler::list() const {
     i.last_run_wall_s = p->last_run_wall_s;
     i.runs = p->runs;
     i.changes = p->changes;
+    i.overruns = p->overruns;
     out.push_back(std::move(i));
   }
   return out;
@@ -359,7 +350,7 @@ Autoscaler::Mono::time_point Autoscaler::tick() {
     Timer& t = *it->second;
     const int ref = t.fn_ref;
     const double budget = t.time_budget_s;
-    auto err = call(ref, 0, 0, budget);
+    auto err = call(ref, 0, 0, budget, "", fmt::format("every({}) timer {}", t.every_s, id), nullptr);
     it = timers_.find(id);
     if (it == timers_.end()) continue;  // it cancelled itself
     if (!err) {
@@ -376,19 +367,31 @@ Autoscaler::Mono::time_point Autoscaler::tick() {
   return next;
 }
 
-std::optional<std::string> Autoscaler::call(int ref, int nargs, int nresults, double budget_s) {
+std::optional<std::string> Autoscaler::call(int ref, int nargs, int nresults, double budget_s,
+                                            const std::string& pool, const std::string& what, uint64_t* overruns) {
   // The function goes below its arguments.
   lua_rawgeti(co_, LUA_REGISTRYINDEX, ref);
   lua_insert(co_, -(nargs + 1));
-  t_budget_s = budget_s;
-  t_deadline = Mono::now() + seconds(budget_s);
-  lua_sethook(co_, budget_hook, LUA_MASKCOUNT, 1000);
+  // The budget is enforced by LuaRun's count hook, between Lua instructions only: a policy
+  // blocked inside a C function (os.execute("sleep 60")) is beyond its reach, and holds
+  // the Lua lock that long. Such an overrun is measured here, reported and counted.
+  LuaRun run(co_, nullptr, budget_s);
   const int status = lua_pcall(co_, nargs, nresults, 0);
-  lua_sethook(co_, nullptr, 0, 0);
-  if (status == LUA_OK) return std::nullopt;
-  std::string msg = lua_tostring(co_, -1) ? lua_tostring(co_, -1) : "error (not a string)";
-  lua_pop(co_, 1);
-  return msg;
+  const double took = run.elapsed_s();
+  std::optional<std::string> err;
+  if (status != LUA_OK) {
+    err = run.error_text(co_, status);
+    lua_pop(co_, 1);
+  }
+  if (took > budget_s && !run.timed_out() && !lua_stopping()) {
+    if (overruns) ++*overruns;
+    ctx_.client.report(EventKind::kPolicyWarning, pool,
+                       fmt::format("{} took {:.2f} s, past its time budget of {:g} s, inside a C function that cannot "
+                                   "be interrupted (os.execute, io.*, a slow string.find...); the Lua shell waited "
+                                   "that long",
+                                   what, took, budget_s));
+  }
+  return err;
 }
 
 void Autoscaler::fail(Policy& p, const std::string& why) {
@@ -417,7 +420,7 @@ void Autoscaler::run_policies(const std::vector<Policy*>& due, double now_mono) 
   // Lua fn probes of the due pools first, so that m.pools sees fresh depths.
   for (Policy* p : due) {
     if (p->retired || p->spec.probe_fn_ref == LUA_NOREF) continue;
-    auto err = call(p->spec.probe_fn_ref, 0, 1, p->spec.time_budget_s);
+    auto err = call(p->spec.probe_fn_ref, 0, 1, p->spec.time_budget_s, p->spec.pool, "queue probe fn", &p->overruns);
     if (err) {
       p->fn_depth.reset();
       ctx_.client.report(EventKind::kPolicyWarning, p->spec.pool, "queue probe fn: " + *err);
@@ -529,7 +532,7 @@ std::optional<Autoscaler::Wanted> Autoscaler::run_policy(Policy& p, const Engine
   p.last_run_wall_s = m.now;
 
   push_policy_metrics(co_, m);
-  auto err = call(p.spec.policy_ref, 1, 2, p.spec.time_budget_s);
+  auto err = call(p.spec.policy_ref, 1, 2, p.spec.time_budget_s, p.spec.pool, "policy", &p.overruns);
   if (p.retired) {  // it redefined or removed itself: the new definition answers next time
     lua_settop(co_, 0);
     return std::nullopt;

@@ -67,6 +67,7 @@ struct AutoscaleInfo {
   std::string last_reason;       // of the last change
   double last_run_wall_s = 0;
   uint64_t runs = 0, changes = 0;
+  uint64_t overruns = 0;  // calls past the time budget inside C code, which cannot be interrupted
 };
 
 class Autoscaler {
@@ -83,6 +84,8 @@ class Autoscaler {
   // off: the policy is kept but not called; on: called again, errors and suspension cleared.
   bool set_enabled(const std::string& pool, bool enabled);
   std::vector<AutoscaleInfo> list() const;
+  // This thread is the one that runs policies and timers.
+  bool on_own_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
   // The latest queue depth of a pool's probe, for status(); nullopt when unknown.
   std::optional<double> queue_depth(const std::string& pool) const;
 
@@ -120,7 +123,11 @@ class Autoscaler {
                                    const std::map<std::string, ProcessTotals>& procs, double now_mono);
   // Calls the function at `ref` with nargs already pushed on co_ under the time budget.
   // Leaves nresults values on co_ on success; returns the error text otherwise.
-  std::optional<std::string> call(int ref, int nargs, int nresults, double budget_s);
+  // A Lua call on co_ under its time budget and the state's memory cap. A call that
+  // overran inside a C function, where the budget cannot reach, is reported under `pool`
+  // as `what` ("policy", "queue probe fn", "every(5) timer 3") and counted in *overruns.
+  std::optional<std::string> call(int ref, int nargs, int nresults, double budget_s, const std::string& pool,
+                                  const std::string& what, uint64_t* overruns);
   void fail(Policy& p, const std::string& why);
   void release(Policy& p);
   void retire(std::unique_ptr<Policy> p);

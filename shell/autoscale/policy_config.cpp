@@ -8,11 +8,16 @@ namespace drover {
 
 namespace {
 
-// pool "x" { ... } and defaults { ... } accept what they did in the pools' reading.
+// pool "x" { ... } and defaults { ... } accept what they did in the pools' reading, and
+// os.exit is refused as it was there: a config never ends the master that reads it. The
+// file's policies close over this environment, so theirs is this one too.
 constexpr const char* kEnv = R"lua(
 local env = setmetatable({}, { __index = _G })
 env.pool = function(name) return function() return true end end
 env.defaults = function() return true end
+env.no_pools = function() end
+env.os = setmetatable({ exit = function() error("os.exit is not available in a config file or a policy: it would end drover without stopping its workers", 2) end },
+                      { __index = os })
 return env
 )lua";
 
@@ -36,7 +41,8 @@ Status load_config_policies(ShellContext& ctx, LuaState& lua, const std::string&
   lua_setupvalue(L, -2, 1);  // a main chunk's first upvalue is its _ENV
   ctx.autoscaler->begin_reload(owner);
   ctx.loading.push_back(owner);
-  const int status = lua.call(0, 0);
+  // The same limits as the pools' reading of this file (config_loader.cpp).
+  const int status = lua.call(0, 0, lua_limit_settings().config_time_s, /*line_events=*/true);
   ctx.loading.pop_back();
   if (status != LUA_OK) {
     std::string msg = lua_tostring(L, -1) ? lua_tostring(L, -1) : "error";

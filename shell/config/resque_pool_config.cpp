@@ -24,11 +24,23 @@ Result<std::string> key_of(const std::string& path, const YAML::Node& key) {
   return key.Scalar();
 }
 
-// Reads "queues: count" entries of one mapping into out (later ones override).
+// A key seen twice in one mapping: yaml-cpp keeps both, and one would win silently.
+// `seen` maps each key to its line.
+Status check_unique(const std::string& path, const YAML::Node& key, const std::string& name,
+                    std::map<std::string, int>& seen) {
+  auto [it, fresh] = seen.emplace(name, key.Mark().line + 1);
+  if (fresh) return Status::ok();
+  return at(path, key.Mark(), fmt::format("duplicate key \"{}\" (first at line {}); keep one", name, it->second));
+}
+
+// Reads "queues: count" entries of one mapping into out (a section's override the top
+// level's; within one mapping a key may appear once).
 Status read_entries(const std::string& path, const YAML::Node& map, std::map<std::string, int>& out) {
+  std::map<std::string, int> seen;
   for (const auto& kv : map) {
     auto key = key_of(path, kv.first);
     if (!key) return key.error();
+    if (Status s = check_unique(path, kv.first, *key, seen); !s) return s;
     const std::string& queues = *key;
     const YAML::Node& value = kv.second;
     if (!value.IsScalar()) return at(path, value.Mark(), fmt::format("\"{}\": expected a worker count", queues));
@@ -68,9 +80,11 @@ Result<std::vector<PoolSpec>> load_resque_pool_config(const std::string& path, c
   std::map<std::string, int> counts;
   YAML::Node top = YAML::Node(YAML::NodeType::Map);
   std::vector<YAML::Node> sections;
+  std::map<std::string, int> seen;
   for (const auto& kv : root) {
     auto key = key_of(path, kv.first);
     if (!key) return key.error();
+    if (Status s = check_unique(path, kv.first, *key, seen); !s) return s;
     if (!kv.second.IsMap()) top[kv.first] = kv.second;
     else if (!env.empty() && *key == env) sections.push_back(kv.second);
   }

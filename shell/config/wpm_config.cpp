@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -67,6 +68,63 @@ Status syntax_error(const std::string& path, const std::string& text) {
                                      where.reason.empty() ? "not valid JSON" : where.reason, at));
 }
 
+// nlohmann keeps the last of a key given twice in one object, silently. This pass finds
+// the first such key and names it by its path ("autotasks.web"); the SAX interface gives
+// no position for a key.
+class DuplicateKeys : public nlohmann::json_sax<json> {
+ public:
+  std::string duplicate;  // the path of the first key seen twice; empty: none
+
+  bool null() override { return value(); }
+  bool boolean(bool) override { return value(); }
+  bool number_integer(number_integer_t) override { return value(); }
+  bool number_unsigned(number_unsigned_t) override { return value(); }
+  bool number_float(number_float_t, const string_t&) override { return value(); }
+  bool string(string_t&) override { return value(); }
+  bool binary(binary_t&) override { return value(); }
+  bool start_object(std::size_t) override {
+    levels_.push_back({name(), {}, {}, true});
+    return true;
+  }
+  bool key(string_t& k) override {
+    Level& l = levels_.back();
+    if (!l.keys.insert(k).second) {
+      duplicate = l.path.empty() ? k : l.path + "." + k;
+      return false;
+    }
+    l.current = k;
+    return true;
+  }
+  bool end_object() override { return end(); }
+  bool start_array(std::size_t) override {
+    levels_.push_back({name(), {}, {}, false});
+    return true;
+  }
+  bool end_array() override { return end(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override { return false; }
+
+ private:
+  struct Level {
+    std::string path;
+    std::set<std::string> keys;
+    std::string current;  // the key whose value comes next (objects)
+    bool object;
+  };
+  // The path of the value about to start.
+  std::string name() const {
+    if (levels_.empty()) return "";
+    const Level& l = levels_.back();
+    const std::string part = l.object ? l.current : "[]";
+    return l.path.empty() ? part : l.path + (l.object ? "." : "") + part;
+  }
+  bool value() { return true; }
+  bool end() {
+    levels_.pop_back();
+    return true;
+  }
+  std::vector<Level> levels_;
+};
+
 struct Reader {
   std::string file;
 
@@ -105,6 +163,10 @@ Result<WpmConfig> load_wpm_config(const std::string& path) {
   const std::string body = text.str();
   const json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (doc.is_discarded()) return syntax_error(path, body);
+  DuplicateKeys dup;
+  json::sax_parse(body, &dup);
+  if (!dup.duplicate.empty())
+    return Status::invalid(fmt::format("{}: duplicate key \"{}\"; keep one", path, dup.duplicate));
   Reader r{path};
   if (!doc.is_object()) return r.error("top level", "must be an object");
 

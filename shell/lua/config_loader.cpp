@@ -10,6 +10,7 @@
 // `pool "name"` returns a closure that takes the body; a name left without a body is
 // caught after the chunk has run, because otherwise the pool would silently vanish.
 #include "shell/lua/config_loader.h"
+#include "shell/lua/lua_limits.h"
 #include "shell/lua/script_loader.h"
 
 #include <lua.hpp>
@@ -79,13 +80,17 @@ double read_number(lua_State* L, const std::string& what, const char* field) {
 }
 
 int read_count(lua_State* L, const std::string& what, const char* field, int min) {
-  bool whole = lua_isinteger(L, -1) ||
-               (lua_type(L, -1) == LUA_TNUMBER && std::floor(lua_tonumber(L, -1)) == lua_tonumber(L, -1));
-  // A number value may be converted in place: lua_next's key sits below it.
-  const char* got = lua_type(L, -1) == LUA_TNUMBER ? lua_tostring(L, -1) : luaL_typename(L, -1);
-  lua_Number v = whole ? lua_tonumber(L, -1) : 0;
-  if (!whole || v < min) luaL_error(L, "%s: %s must be a whole number >= %d, got %s", what.c_str(), field, min, got);
-  if (v > INT_MAX) luaL_error(L, "%s: %s = %s is too large", what.c_str(), field, got);
+  const bool number = lua_type(L, -1) == LUA_TNUMBER;
+  const lua_Number v = number ? lua_tonumber(L, -1) : 0;
+  const bool whole = lua_isinteger(L, -1) || (number && std::isfinite(v) && std::floor(v) == v);
+  // The text of the value from a copy: lua_tostring converts a number in place, and
+  // "inf" then reads back as no number at all (math.huge used to become 0 here).
+  lua_pushvalue(L, -1);
+  const std::string got = number ? lua_tostring(L, -1) : luaL_typename(L, -1);
+  lua_pop(L, 1);
+  if (!whole || v < min)
+    luaL_error(L, "%s: %s must be a whole number >= %d, got %s", what.c_str(), field, min, got.c_str());
+  if (v > INT_MAX) luaL_error(L, "%s: %s = %s is too large", what.c_str(), field, got.c_str());
   return static_cast<int>(v);
 }
 
@@ -138,7 +143,9 @@ std::vector<std::string> read_argv(lua_State* L, const std::string& what) {
     lua_rawgeti(L, -1, i);  // a copy: converting a number here leaves the table alone
     if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER)
       luaL_error(L, "%s: cmd[%d] must be a string, got %s", what.c_str(), static_cast<int>(i), luaL_typename(L, -1));
-    argv.emplace_back(lua_tostring(L, -1));
+    size_t len = 0;
+    const char* arg = lua_tolstring(L, -1, &len);
+    argv.emplace_back(arg, len);  // with any NUL in it, for validate_pool_spec to refuse
     lua_pop(L, 1);
   }
   // { "./bar", fast = true } would otherwise lose "fast" without a word.
@@ -182,11 +189,16 @@ void read_fields(lua_State* L, int idx, PoolSpec& spec, const std::string& what,
       for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
         if (lua_type(L, -2) != LUA_TSTRING)
           luaL_error(L, "%s: env names must be strings, got %s", what.c_str(), luaL_typename(L, -2));
-        std::string var = lua_tostring(L, -2);
+        size_t len = 0;
+        const char* name = lua_tolstring(L, -2, &len);
+        std::string var(name, len);
         int type = lua_type(L, -1);
         if (type != LUA_TSTRING && type != LUA_TNUMBER)
           luaL_error(L, "%s: env.%s must be a string or number, got %s", what.c_str(), var.c_str(), luaL_typename(L, -1));
-        spec.env[var] = lua_tostring(L, -1);  // the value, not the key: lua_next stays valid
+        // The value, not the key, is converted: lua_next stays valid. Both keep any NUL,
+        // for validate_pool_spec to refuse: execve would cut the string there.
+        const char* value = lua_tolstring(L, -1, &len);
+        spec.env[var] = std::string(value, len);
       }
     } else if (key == "backoff") {
       each_field(L, what, "backoff", kBackoffFields, [&](const std::string& f) {
@@ -304,6 +316,12 @@ int l_pool(lua_State* L) {
   return 1;
 }
 
+// no_pools(): this config defines no pool on purpose (see LoadedConfig::no_pools).
+int l_no_pools(lua_State* L) {
+  loader_of(L).config.no_pools = true;
+  return 0;
+}
+
 // The standard library stays (string helpers, os.getenv are handy in a config), but a
 // config must never end the process that loads it: reload() runs inside the live master.
 int l_no_exit(lua_State* L) { return luaL_error(L, "os.exit is not available in a config file"); }
@@ -318,12 +336,16 @@ int message_handler(lua_State* L) {
 
 // `load_chunk` pushes the compiled chunk (or an error message) and returns a Lua status.
 template <typename LoadChunk>
-Result<LoadedConfig> load(LoadChunk load_chunk, const std::string& base_dir, const EngineLimits& limits) {
+Result<LoadedConfig> load(LoadChunk load_chunk, const std::string& label, const std::string& base_dir,
+                          const EngineLimits& limits) {
   Loader ld;
   ld.limits = limits;
   ld.base_dir = base_dir;
   ld.config.defaults.cwd = base_dir;  // pools run from the config file's directory
-  lua_State* L = luaL_newstate();
+  // A config is code: bounded in memory and time, so a loop or a bomb in it cannot take
+  // the master (or, on reload, its every later reload) with it.
+  LuaMemory memory(lua_limit_settings().memory_bytes);
+  lua_State* L = new_limited_state(memory);
   if (!L) return Status::io_error("cannot create a Lua state (out of memory)");
   std::string error;
   Status::Code code = Status::Code::kInvalidArgument;
@@ -333,17 +355,19 @@ Result<LoadedConfig> load(LoadChunk load_chunk, const std::string& base_dir, con
     lua_rawsetp(L, LUA_REGISTRYINDEX, &kLoaderKey);
     lua_register(L, "defaults", guarded<l_defaults>);
     lua_register(L, "pool", guarded<l_pool>);
+    lua_register(L, "no_pools", l_no_pools);
     install_policy_stubs(L, {base_dir, drover_data_dir()});
     lua_getglobal(L, "os");
     lua_pushcfunction(L, l_no_exit);
     lua_setfield(L, -2, "exit");
     lua_pop(L, 1);
     lua_pushcfunction(L, message_handler);
+    // Line events: a config runs once, and a memory error then names its exact line.
+    LuaRun run(L, &memory, lua_limit_settings().config_time_s, /*line_events=*/true);
     int status = load_chunk(L);
     if (status == LUA_OK) status = lua_pcall(L, 0, 0, -2);
     if (status != LUA_OK) {
-      const char* msg = lua_tostring(L, -1);
-      error = msg ? msg : "unknown error";
+      error = run.error_text(L, status);
       if (status == LUA_ERRFILE) code = Status::Code::kIoError;
     }
     for (const auto& p : ld.pending) {
@@ -356,6 +380,9 @@ Result<LoadedConfig> load(LoadChunk load_chunk, const std::string& base_dir, con
     error = e.what();
   }
   lua_close(L);
+  if (error.empty() && ld.config.no_pools && !ld.config.pools.empty())
+    error = fmt::format("{}: no_pools() says this config defines no pool, but it defines pool \"{}\"",
+                        label, ld.config.pools[0].name);
   if (!error.empty()) return code == Status::Code::kIoError ? Status::io_error(error) : Status::invalid(error);
   return std::move(ld.config);
 }
@@ -367,7 +394,7 @@ Result<LoadedConfig> load_config_file(const std::string& path, const EngineLimit
   std::string dir = std::filesystem::absolute(path, ec).parent_path().lexically_normal().string();
   // luaL_loadfile names the chunk "@path", so errors read "pools.lua:3: ...", a missing
   // file "cannot open pools.lua: No such file or directory"; it also skips a #! line.
-  auto r = load([&path](lua_State* L) { return luaL_loadfile(L, path.c_str()); }, dir, limits);
+  auto r = load([&path](lua_State* L) { return luaL_loadfile(L, path.c_str()); }, path, dir, limits);
   if (!r && r.error().code() == Status::Code::kIoError && !std::filesystem::exists(path, ec))
     return Status::not_found(r.error().message());
   return r;
@@ -375,8 +402,10 @@ Result<LoadedConfig> load_config_file(const std::string& path, const EngineLimit
 
 Result<LoadedConfig> load_config_string(const std::string& text, const std::string& chunk_name,
                                         const EngineLimits& limits) {
-  return load([&](lua_State* L) { return luaL_loadbuffer(L, text.data(), text.size(), chunk_name.c_str()); }, "",
-              limits);
+  const std::string label = chunk_name.empty() || (chunk_name[0] != '=' && chunk_name[0] != '@') ? chunk_name
+                                                                                                 : chunk_name.substr(1);
+  return load([&](lua_State* L) { return luaL_loadbuffer(L, text.data(), text.size(), chunk_name.c_str()); }, label,
+              "", limits);
 }
 
 }  // namespace drover

@@ -21,6 +21,9 @@ namespace drover {
 struct LoadedConfig {
   std::vector<PoolSpec> pools;  // in the order the file defines them
   PoolSpec defaults;            // what `defaults{}` set, for pools created later
+  // The file says no_pools(): defining no pool is meant, and a reload with it may remove
+  // every running pool (without it, such a reload is refused: an emptied file is a mistake).
+  bool no_pools = false;
 };
 
 Result<LoadedConfig> load_config_file(const std::string& path, const EngineLimits& limits = {});

@@ -2,6 +2,7 @@
 
 #include <stdexcept>
 
+#include "shell/autoscale/autoscaler.h"
 #include "shell/lua/binding.h"
 #include "shell/lua/script_loader.h"
 
@@ -29,6 +30,20 @@ int call_without_self(lua_State* L) {
   lua_insert(L, 1);
   lua_call(L, lua_gettop(L) - 1, LUA_MULTRET);
   return lua_gettop(L);
+}
+
+// os.exit would end the master at once: no stop signal to the workers, no grace, no log
+// line (the orphan guard then SIGKILLs them all). In the shell it is exit(), the graceful
+// stop; a policy or timer may not stop drover at all (its error is logged, as any).
+int l_os_exit(lua_State* L) {
+  ShellContext& ctx = shell_context_of(L);
+  if (ctx.autoscaler && ctx.autoscaler->on_own_thread())
+    return luaL_error(L, "os.exit is not available in a config file or a policy: it would end drover without "
+                         "stopping its workers");
+  lua_settop(L, 0);
+  lua_getglobal(L, "exit");
+  lua_call(L, 0, 0);
+  return 0;
 }
 
 void stop_hook(lua_State* L, lua_Debug*) {
@@ -80,25 +95,36 @@ void install_bindings(lua_State* L, ShellContext& ctx) {
   }
 }
 
-LuaState::LuaState(ShellContext& ctx) : L_(luaL_newstate()) {
+LuaState::LuaState(ShellContext& ctx)
+    : memory_(lua_limit_settings().memory_bytes), L_(new_limited_state(memory_)) {
   if (!L_) throw std::runtime_error("cannot create a Lua state (out of memory)");
   luaL_openlibs(L_);
   install_bindings(L_, ctx);
+  lua_getglobal(L_, "os");
+  lua_pushcfunction(L_, l_os_exit);
+  lua_setfield(L_, -2, "exit");
+  lua_pop(L_, 1);
 }
 
 LuaState::~LuaState() { lua_close(L_); }
 
-int LuaState::call(int nargs, int nresults) {
+int LuaState::call(int nargs, int nresults, double budget_s, bool line_events) {
   int base = lua_gettop(L_) - nargs;
   lua_pushcfunction(L_, message_handler);
   lua_insert(L_, base);
+  LuaRun run(L_, &memory_, budget_s, line_events);
   int status = lua_pcall(L_, nargs, nresults, base);
+  if (status == LUA_ERRMEM || status == LUA_ERRERR) {
+    std::string text = run.error_text(L_, status);
+    lua_pop(L_, 1);
+    lua_pushstring(L_, text.c_str());  // the memory limit has room again: the stack unwound
+  }
   lua_remove(L_, base);
   return status;
 }
 
 Status LuaState::run_file(const std::string& path) {
-  if (luaL_loadfile(L_, path.c_str()) != LUA_OK || call(0, 0) != LUA_OK) {
+  if (luaL_loadfile(L_, path.c_str()) != LUA_OK || call(0, 0) != LUA_OK) {  // --script: no time limit
     std::string msg = lua_tostring(L_, -1) ? lua_tostring(L_, -1) : "error";
     lua_pop(L_, 1);
     return Status::invalid(msg);

@@ -1,6 +1,7 @@
 // Building and running the shell's Lua state (the parts of lua.c that are not the REPL):
 // a state with the standard library and drover's bindings, a message handler that adds
-// a traceback, and the Ctrl-C hook that stops a running chunk.
+// a traceback, and the Ctrl-C hook that stops a running chunk. The state's memory is
+// capped (lua_limits.h), and its os.exit is drover's graceful exit(), never a bare exit.
 #pragma once
 
 #include <lua.hpp>
@@ -8,6 +9,7 @@
 #include <string>
 
 #include "engine/status.h"
+#include "shell/lua/lua_limits.h"
 #include "shell/lua/shell_context.h"
 
 namespace drover {
@@ -21,10 +23,13 @@ class LuaState {
   LuaState& operator=(const LuaState&) = delete;
 
   lua_State* get() const { return L_; }
+  const LuaMemory& memory() const { return memory_; }
 
   // lua.c's docall: calls the function below `nargs` arguments on the stack with a
-  // traceback message handler. On error leaves the message string on the stack.
-  int call(int nargs, int nresults);
+  // traceback message handler, under a LuaRun (budget_s = 0: no time limit; line events
+  // for the place of a memory error, at some cost to tight loops). On error
+  // leaves the message string on the stack (a memory error's names the place and limit).
+  int call(int nargs, int nresults, double budget_s = 0, bool line_events = true);
   // Loads and runs a file or a string; the error message names the chunk and line.
   Status run_file(const std::string& path);
   Status run_string(const std::string& code, const std::string& chunk_name);
@@ -34,6 +39,7 @@ class LuaState {
   void interrupt();
 
  private:
+  LuaMemory memory_;  // before L_: it outlives the state
   lua_State* L_;
 };
 

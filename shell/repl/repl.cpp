@@ -45,6 +45,7 @@ bool worth_showing(EventKind k) {
     case EventKind::kBackoffScheduled:
     case EventKind::kShutdownStarted:
     case EventKind::kShutdownFinished:
+    case EventKind::kReloadFailed:  // the shell says so itself, as it reloads
       return false;
     default:
       return true;

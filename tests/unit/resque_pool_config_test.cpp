@@ -143,3 +143,13 @@ TEST_CASE("resque-pool config: the shipped example loads") {
   REQUIRE(r);
   CHECK(r->size() == 3);
 }
+
+TEST_CASE("resque-pool config: a key given twice in one mapping is refused with the key and both lines") {
+  CHECK(error_of("foo: 1\nbar: 2\nfoo: 3\n") == ":3: duplicate key \"foo\" (first at line 1); keep one");
+  CHECK(error_of("foo: 1\nproduction:\n  bar: 2\n  bar: 4\n", "production") ==
+        ":4: duplicate key \"bar\" (first at line 3); keep one");
+  CHECK(error_of("production:\n  bar: 2\nproduction:\n  bar: 4\n", "production") ==
+        ":3: duplicate key \"production\" (first at line 1); keep one");
+  // A section's entry overriding the top level's is resque-pool's rule, not a duplicate.
+  CHECK(error_of("foo: 1\nproduction:\n  foo: 4\n", "production").empty());
+}

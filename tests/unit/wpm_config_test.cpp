@@ -187,3 +187,14 @@ TEST_CASE("wpm config: pidfile - port and a keep-alive host other than localhost
   REQUIRE(any);
   CHECK(any->http_port == 0);
 }
+
+TEST_CASE("wpm config: a key given twice in one object is refused and named by its path") {
+  TaskDir d;
+  d.task("ATask.php");
+  CHECK(error_of(load_wpm_config(d.config(R"({"path": "tasks", "filesuffix": "Task.php", "path": "other"})")))
+            .find(": duplicate key \"path\"; keep one") != std::string::npos);
+  CHECK(error_of(load_wpm_config(d.config(R"({"path": "tasks", "filesuffix": "Task.php",
+      "autotasks": {"A": {"stall_timeout": 1, "stall_timeout": 2}}})"))).find("duplicate key \"autotasks.A.stall_timeout\"") != std::string::npos);
+  CHECK(error_of(load_wpm_config(d.config(R"({"path": "tasks", "filesuffix": "Task.php",
+      "autotasks": {"A": {}}, "x": [{"k": 1}, {"k": 2}]})"))).find("duplicate") == std::string::npos);
+}

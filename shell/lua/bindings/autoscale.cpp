@@ -105,14 +105,10 @@ void read_queue(lua_State* L, int idx, AutoscaleSpec& spec, const std::string& w
     r.layout = *layout;
     r.name = string_field(L, idx, "name");
     if (std::string ns = string_field(L, idx, "namespace"); !ns.empty()) r.ns = ns;
-    lua_getfield(L, idx, "timeout");
-    r.timeout_s = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 1.0;
-    lua_pop(L, 1);
+    r.timeout_s = number_field(L, idx, "timeout", what + ": redis", 1.0, 0.001, 3600);
     probe = make_redis_probe(r);
   } else if (kind == "command") {
-    lua_getfield(L, idx, "timeout");
-    const double timeout = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 5.0;
-    lua_pop(L, 1);
+    const double timeout = number_field(L, idx, "timeout", what + ": command", 5.0, 0.001, 3600);
     probe = make_command_probe(string_field(L, idx, "cmd"), timeout);
   }
   if (!probe) luaL_error(L, "%s: queue: %s", what.c_str(), probe.error().message().c_str());
@@ -213,6 +209,7 @@ int l_autoscale_list(lua_State* L) {
       if (i.last_recommended >= 0) set_integer(L, "recommended", i.last_recommended);
       set_integer(L, "runs", static_cast<lua_Integer>(i.runs));
       set_integer(L, "changes", static_cast<lua_Integer>(i.changes));
+      set_integer(L, "overruns", static_cast<lua_Integer>(i.overruns));
       if (!i.owner.empty()) set_string(L, "script", i.owner);
       lua_rawseti(L, -2, static_cast<lua_Integer>(k + 1));
     }

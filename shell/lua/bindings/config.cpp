@@ -179,8 +179,9 @@ const Binding kBindings[] = {
 
 }  // namespace
 
-Status reload_config(ShellContext& ctx) {
-  if (!ctx.load_config) return Status::invalid("no config file to re-read");
+namespace {
+
+Status try_reload(ShellContext& ctx) {
   auto specs = ctx.load_config();
   if (!specs) return specs.error();
   if (Status s = ctx.client.apply(std::move(*specs), /*remove_missing=*/true); !s) return s;
@@ -189,6 +190,19 @@ Status reload_config(ShellContext& ctx) {
   if (ctx.reload_policies)
     if (Status s = ctx.reload_policies(); !s) return Status::invalid("pools reloaded, policies kept: " + s.message());
   return Status::ok();
+}
+
+}  // namespace
+
+Status reload_config(ShellContext& ctx) {
+  if (!ctx.load_config) return Status::invalid("no config file to re-read");
+  Status s = try_reload(ctx);
+  // In the log too: a SIGHUP under --no-shell -q has no one watching stderr.
+  if (!s)
+    ctx.client.report(EventKind::kReloadFailed, "",
+                      s.message().rfind("pools reloaded", 0) == 0 ? s.message()
+                                                                  : "keeping the running config: " + s.message());
+  return s;
 }
 
 std::span<const Binding> config_bindings() { return kBindings; }

@@ -54,7 +54,15 @@ TailArgs read_tail_args(lua_State* L, int arg) {
   } else if (lua_istable(L, arg)) {
     if (lua_getfield(L, arg, "pool") == LUA_TSTRING) a.pool = lua_tostring(L, -1);
     lua_pop(L, 1);
-    if (lua_getfield(L, arg, "n") == LUA_TNUMBER) a.n = static_cast<size_t>(std::max<lua_Integer>(0, lua_tointeger(L, -1)));
+    if (lua_getfield(L, arg, "n") != LUA_TNIL) {
+      // lua_tointeger reads math.huge, NaN and 2.5 as 0: a count that is not a whole
+      // number >= 0 is an error, not "no lines".
+      int whole = 0;
+      const lua_Integer n = lua_tointegerx(L, -1, &whole);
+      if (!whole || n < 0 || lua_type(L, -1) != LUA_TNUMBER)
+        luaL_error(L, "n must be a whole number of lines >= 0, got %s", luaL_tolstring(L, -1, nullptr));
+      a.n = static_cast<size_t>(n);
+    }
     lua_pop(L, 1);
   } else if (!lua_isnoneornil(L, arg)) {
     luaL_typeerror(L, arg, "line count or {pool=, n=}");

@@ -222,6 +222,12 @@ Containment::~Containment() {
   if (top_fd_ >= 0) close(top_fd_);
   if (mode_ == ContainMode::kSubreaper) {
     flush();
+    // The orphans killed last are our children (or about to be): reap them before we go.
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    while (!adopted_.empty() && std::chrono::steady_clock::now() < deadline) {
+      tick([](pid_t) { return false; });
+      if (!adopted_.empty()) usleep(2000);
+    }
     if (--g_subreapers == 0) prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
   }
 }
@@ -357,8 +363,11 @@ void Containment::tick(const std::function<bool(pid_t)>& is_worker) {
     if (is_worker(p)) return true;  // the pid was reused by a worker: its exit is the pidfd's
     siginfo_t info{};
     if (waitid(P_PID, static_cast<id_t>(p), &info, WEXITED | WNOHANG) == 0) return info.si_pid == p;
-    // Not our child (yet: its parent may still be dying), or gone altogether.
-    return errno != ECHILD || (kill(p, 0) < 0 && errno == ESRCH);
+    // Not our child (yet: its parent may still be dying), or gone altogether, or dead and
+    // someone else's to reap.
+    if (errno != ECHILD) return true;
+    ProcStat st;
+    return !read_stat(p, &st) || st.state == 'Z' || st.state == 'X';
   });
 }
 

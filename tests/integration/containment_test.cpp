@@ -17,6 +17,7 @@
 #include "engine/containment.h"
 #include "engine/engine.h"
 #include "tests/support/drover_process.h"
+#include "tests/support/redis_server.h"
 #include "tests/support/test_util.h"
 
 using namespace drover;
@@ -212,6 +213,86 @@ TEST_CASE("containment: kill -9 of drover during a bring-up leaves no process of
         for (pid_t p : left) kill(p, SIGKILL);
         CHECK(left.empty());
       }
+    }
+  }
+}
+
+namespace {
+
+// A job for real rq workers: it writes its pid (the work horse's) to `path`, then sleeps.
+constexpr const char* kRqJobs = R"(import os, time
+def slow(path, seconds):
+    with open(path + '.tmp', 'w') as f:
+        f.write(str(os.getpid()))
+    os.rename(path + '.tmp', path)
+    time.sleep(seconds)
+)";
+
+void enqueue_slow(const RedisServer& redis, const TempDir& dir, const std::string& marker) {
+  const std::string cmd = fmt::format(
+      "cd {} && /usr/bin/python3 -c \"from redis import Redis; from rq import Queue; "
+      "Queue('q', connection=Redis(port={})).enqueue('jobs.slow', '{}', 60, job_timeout=600)\"",
+      dir.path(), redis.port(), dir.file(marker));
+  REQUIRE(std::system(cmd.c_str()) == 0);
+}
+
+// The work horse's pid, once its job has started.
+pid_t horse_of(const TempDir& dir, const std::string& marker) {
+  std::string text;
+  REQUIRE(wait_until([&] { return !(text = read_file(dir.file(marker))).empty(); }, 20s));
+  return static_cast<pid_t>(std::stoi(text));
+}
+
+bool have_rq() { return access("/usr/bin/rq", X_OK) == 0 && access("/usr/bin/python3", X_OK) == 0; }
+
+}  // namespace
+
+// rq's work horse calls setsid: it leaves the worker's group, and nothing a group kill does
+// reaches it. With real rq 1.13: a horse mid-job is killed with its worker after grace,
+// and drover's exit and kill -9 leave nothing of any worker tree, in both modes.
+TEST_CASE("containment: real rq - a horse mid-job dies after grace - exit and kill -9 of drover leave no process") {
+  if (!have_rq()) {
+    MESSAGE("no /usr/bin/rq (python3-rq): skipped");
+    return;
+  }
+  for (ContainMode mode : {ContainMode::kCgroup, ContainMode::kSubreaper}) {
+    CAPTURE(contain_mode_name(mode));
+    TempDir dir;
+    RedisServer redis;
+    write_file(dir.file("jobs.py"), kRqJobs);
+    const std::vector<std::string> rq = {"/usr/bin/rq", "worker", "q", "--url", redis.url(), "--path", dir.path()};
+    {
+      // Grace: rq's warm shutdown waits for its horse; SIGKILL after grace takes the horse too.
+      Engine e(contained(dir, mode));
+      if (!got_mode(e, mode)) continue;
+      PoolSpec pool;
+      pool.name = "rq-grace";
+      pool.argv = rq;
+      pool.grace_s = 0.5;
+      REQUIRE(e.apply({pool}));
+      enqueue_slow(redis, dir, "grace.pid");
+      const pid_t horse = horse_of(dir, "grace.pid");
+      const pid_t worker = running_pids(e.snapshot(), "rq-grace").at(0);
+      CHECK(getpgid(horse) != worker);  // rq's horse left the worker's group
+      REQUIRE(e.configure({{"rq-grace", 0}}));
+      CHECK(wait_until([&] { return !pid_alive(horse); }, 5s));
+      CHECK(wait_until([&] { return live_tree_of("rq-grace").empty(); }, 5s));
+      CHECK(pool_of(e.snapshot(), "rq-grace").counters.killed_after_grace == 1);
+    }
+    for (bool kill9 : {false, true}) {
+      CAPTURE(kill9);
+      const std::string name = fmt::format("rq-{}-{}-{}", contain_mode_name(mode), kill9 ? "kill9" : "exit", getpid());
+      std::string argv;
+      for (const auto& a : rq) argv += fmt::format("\"{}\", ", a);
+      write_file(dir.file("pools.lua"), fmt::format("pool \"{}\" {{ cmd = {{ {} }}, n = 2, grace = 0.5 }}\n", name, argv));
+      const std::string marker = name + ".pid";
+      DroverProcess d({dir.file("pools.lua"), "--no-shell", "--contain", contain_mode_name(mode)}, dir.file("err"));
+      enqueue_slow(redis, dir, marker);
+      const pid_t horse = horse_of(dir, marker);
+      CHECK(live_tree_of(name).size() >= 3);  // two workers and a horse (and whatever rq forks)
+      d.signal(kill9 ? SIGKILL : SIGTERM);
+      CHECK(d.wait_exit(10s) == (kill9 ? 128 + SIGKILL : 0));
+      CHECK(wait_until([&] { return !pid_alive(horse) && live_tree_of(name).empty(); }, 5s));
     }
   }
 }

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -334,6 +335,12 @@ void Containment::flush() {
   if (auto it = kids.find(self); it != kids.end()) {
     for (pid_t child : it->second) {
       const auto& st = table[child];
+      // Still in a target's group: killed with it a moment ago, dead or dying, and now
+      // ours to reap (a zombie's environment cannot be read).
+      if (std::any_of(targets.begin(), targets.end(), [&](const Target& t) { return t.pid > 0 && st.pgrp == t.pid; })) {
+        add_tree(child);
+        continue;
+      }
       if (st.state == 'Z') continue;
       std::string env = environ_of(child);
       if (!has_entry(env, instance_env_)) continue;
@@ -363,11 +370,11 @@ void Containment::tick(const std::function<bool(pid_t)>& is_worker) {
     if (is_worker(p)) return true;  // the pid was reused by a worker: its exit is the pidfd's
     siginfo_t info{};
     if (waitid(P_PID, static_cast<id_t>(p), &info, WEXITED | WNOHANG) == 0) return info.si_pid == p;
-    // Not our child (yet: its parent may still be dying), or gone altogether, or dead and
-    // someone else's to reap.
+    // Not our child, yet: its parent may still be dying, and then it comes to us (even as
+    // a zombie). Forgotten only once it is gone altogether.
     if (errno != ECHILD) return true;
     ProcStat st;
-    return !read_stat(p, &st) || st.state == 'Z' || st.state == 'X';
+    return !read_stat(p, &st);
   });
 }
 

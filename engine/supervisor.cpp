@@ -551,7 +551,8 @@ void Supervisor::drain_cgroup(std::string cgroup) {
 
 void Supervisor::on_subreaper_tick() {
   reap_timer_ = 0;
-  contain_.tick([this](pid_t pid) { return by_pid_.count(pid) > 0; });
+  // Workers are reaped through their pidfds, the guard by its owner: neither is ours here.
+  contain_.tick([this](pid_t pid) { return by_pid_.count(pid) > 0 || pid == guard_.pid(); });
   reap_timer_ = loop_.add_timer_after(std::chrono::seconds(1), [this] { on_subreaper_tick(); });
 }
 

@@ -123,7 +123,8 @@ TEST_CASE("containment: the stop signal reaches the worker alone by default - it
 
 TEST_CASE("containment: setsid'd and double-forked children die with their worker - at exit - after grace - with the engine") {
   for (ContainMode mode : {ContainMode::kCgroup, ContainMode::kSubreaper}) {
-    CAPTURE(contain_mode_name(mode));
+    const std::string mode_name = contain_mode_name(mode);
+    CAPTURE(mode_name);
     TempDir dir;
     std::vector<pid_t> last;
     std::string top;  // cgroup mode: the engine's own cgroup directory
@@ -159,7 +160,10 @@ TEST_CASE("containment: setsid'd and double-forked children die with their worke
     }
     CHECK(wait_until([&] { return all_dead(last); }, 3s));
     if (!top.empty()) CHECK(access(top.c_str(), F_OK) != 0);  // its cgroups went with the engine
-    CHECK(zombie_children_of(getpid()).empty());  // subreaper: adopted orphans were reaped
+    const auto zombies = zombie_children_of(getpid());
+    std::string which;
+    for (pid_t z : zombies) which += read_file(fmt::format("/proc/{}/stat", z)) + " ";
+    CHECK_MESSAGE(zombies.empty(), which);  // subreaper: adopted orphans were reaped
   }
 }
 
@@ -191,7 +195,8 @@ TEST_CASE("containment: kill -9 of drover during a bring-up leaves no process of
   // group mode holds only what stays in the group: its workers fork a plain child.
   for (Case c : {Case{"cgroup", "escape"}, Case{"subreaper", "escape"}, Case{"group", "fork-child"}}) {
     for (int attempt = 0; attempt < 4; ++attempt) {
-      CAPTURE(c.contain);
+      const std::string contain = c.contain;
+      CAPTURE(contain);
       CAPTURE(attempt);
       TempDir dir;
       const std::string pool = fmt::format("k9-{}-{}-{}", c.contain, attempt, getpid());
@@ -256,7 +261,8 @@ TEST_CASE("containment: real rq - a horse mid-job dies after grace - exit and ki
     return;
   }
   for (ContainMode mode : {ContainMode::kCgroup, ContainMode::kSubreaper}) {
-    CAPTURE(contain_mode_name(mode));
+    const std::string mode_name = contain_mode_name(mode);
+    CAPTURE(mode_name);
     TempDir dir;
     RedisServer redis;
     write_file(dir.file("jobs.py"), kRqJobs);
@@ -277,6 +283,8 @@ TEST_CASE("containment: real rq - a horse mid-job dies after grace - exit and ki
       REQUIRE(e.configure({{"rq-grace", 0}}));
       CHECK(wait_until([&] { return !pid_alive(horse); }, 5s));
       CHECK(wait_until([&] { return live_tree_of("rq-grace").empty(); }, 5s));
+      // Counted when the engine has handled the worker's exit, which may come a moment later.
+      REQUIRE(wait_until([&] { return pool_of(e.snapshot(), "rq-grace").workers.empty(); }, 5s));
       CHECK(pool_of(e.snapshot(), "rq-grace").counters.killed_after_grace == 1);
     }
     for (bool kill9 : {false, true}) {

@@ -207,13 +207,16 @@ int main(int argc, char** argv) {
   }
   if (mode == "escape") {
     set_signal(SIGTERM, SIG_IGN);  // inherited: only SIGKILL ends any of them
+    int pipefd[2];
+    if (pipe(pipefd) < 0) _exit(1);
     pid_t setsid_child = fork();
     if (setsid_child == 0) {
       setsid();
+      [[maybe_unused]] ssize_t w = write(pipefd[1], "s", 1);  // out of the group before we say so
       sleep_forever();
     }
-    int pipefd[2];
-    if (pipe(pipefd) < 0) _exit(1);
+    char done;
+    [[maybe_unused]] ssize_t got = read(pipefd[0], &done, 1);
     pid_t middle = fork();
     if (middle == 0) {
       setsid();

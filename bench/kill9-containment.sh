@@ -36,7 +36,7 @@ for mode in $modes; do
       start=$([ "$phase" = resize ] && echo 100 || echo "$n")
       printf 'pool "%s" { cmd = { "%s", "escape" }, n = %d }\n' "$pool" "$worker" "$start" > "$tmp/pools.lua"
       port=$((20000 + RANDOM % 20000))
-      "$drover" "$tmp/pools.lua" --no-shell -q --contain "$mode" --http "127.0.0.1:$port" 2> "$tmp/err" &
+      "$drover" "$tmp/pools.lua" --no-shell --contain "$mode" --http "127.0.0.1:$port" 2> "$tmp/err" &
       d=$!
       if [ "$phase" = resize ]; then
         # Wait for the 100 (each worker: itself, its setsid'd child, its daemon), then resize.
@@ -45,15 +45,15 @@ for mode in $modes; do
       fi
       delay=$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.05 + (r % 250) / 1000 }')
       sleep "$delay"
-      before=$(survivors "$pool")
       kill -9 "$d"
       wait "$d" 2> /dev/null
+      before=$(grep -c " spawned pid " "$tmp/err")  # workers started when it died
       left=0
       for _ in $(seq 1 50); do left=$(survivors "$pool"); [ "$left" -eq 0 ] && break; sleep 0.1; done
       total=$((total + 1))
       [ "$left" -gt 0 ] && bad=$((bad + 1))
       [ "$left" -gt "$worst" ] && worst=$left
-      echo "$mode $phase try $try: killed ${delay}s in with $before processes of worker trees; left: $left"
+      echo "$mode $phase try $try: killed ${delay}s in, $before workers spawned; processes left: $left"
       # Clean up by pid whatever a failed try left, so the next try starts clean.
       for f in $(grep -lzx "DROVER_POOL=$pool" /proc/[0-9]*/environ 2>/dev/null); do
         pid=${f#/proc/}; kill -9 "${pid%/environ}" 2> /dev/null

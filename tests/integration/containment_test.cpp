@@ -304,3 +304,52 @@ TEST_CASE("containment: real rq - a horse mid-job dies after grace - exit and ki
     }
   }
 }
+
+namespace {
+
+constexpr const char* kCeleryTasks = R"(import os, time
+from celery import Celery
+app = Celery('tasks', broker=os.environ['BROKER'], backend=os.environ['BROKER'])
+@app.task
+def slow(path, seconds):
+    open(path + '.start', 'w').write(str(os.getpid()))
+    time.sleep(seconds)
+    open(path + '.done', 'w').write('ok')
+    return 'ok'
+)";
+
+bool have_celery() { return std::system("/usr/bin/python3 -c 'import celery' 2>/dev/null") == 0; }
+
+}  // namespace
+
+// The bug this default fixes: a stop signal to the whole group reaches Celery's prefork
+// child mid-task ("Worker exited prematurely: signal 15"). To the worker process alone,
+// Celery's warm shutdown lets the task finish. Real Celery 5.2, Redis broker.
+TEST_CASE("containment: real Celery - a scale-down lets the running task finish") {
+  if (!have_celery()) {
+    MESSAGE("no python3-celery: skipped");
+    return;
+  }
+  TempDir dir;
+  RedisServer redis;
+  write_file(dir.file("tasks.py"), kCeleryTasks);
+  Engine e(engine_options(dir));
+  PoolSpec pool;
+  pool.name = "celery";
+  pool.argv = {"/usr/bin/python3", "-m", "celery", "-A", "tasks", "worker", "--pool", "prefork", "-c", "1", "--loglevel", "info"};
+  pool.cwd = dir.path();
+  pool.env = {{"BROKER", redis.url()}};
+  pool.grace_s = 30;  // longer than the task
+  REQUIRE(e.apply({pool}));
+  REQUIRE(wait_until([&] { return log_contains(e, "ready.", std::string("celery")); }, 30s));
+  const std::string enqueue = fmt::format(
+      "cd {} && BROKER='{}' /usr/bin/python3 -c \"import tasks; tasks.slow.delay('{}', 1.5)\"", dir.path(),
+      redis.url(), dir.file("job"));
+  REQUIRE(std::system(enqueue.c_str()) == 0);
+  REQUIRE(wait_until([&] { return !read_file(dir.file("job.start")).empty(); }, 20s));
+  REQUIRE(e.configure({{"celery", 0}}));
+  REQUIRE(wait_until([&] { return pool_of(e.snapshot(), "celery").workers.empty(); }, 30s));
+  CHECK(read_file(dir.file("job.done")) == "ok");
+  CHECK(!log_contains(e, "exited prematurely", std::string("celery")));
+  CHECK(pool_of(e.snapshot(), "celery").counters.killed_after_grace == 0);
+}

@@ -4,7 +4,7 @@
 # escape), under each containment mode; after every kill, counts what is left of any
 # worker tree in /proc (live processes whose environment names the try's pool).
 #
-#   bench/kill9-containment.sh [TRIES=20] [N=1000] [MODES="cgroup subreaper"]
+#   bench/kill9-containment.sh [TRIES=20] [N=1000] [MODES="cgroup subreaper"]   (PHASES="resize" for one)
 #
 # Prints one line per try and a summary per mode and phase. Needs a build (BUILD_DIR).
 set -uo pipefail
@@ -28,8 +28,9 @@ survivors() {  # live (not zombie: PID 1 may not reap) processes with DROVER_POO
   echo "$count"
 }
 
+phases=${PHASES:-bring-up resize}
 for mode in $modes; do
-  for phase in bring-up resize; do
+  for phase in $phases; do
     bad=0 total=0 worst=0
     for try in $(seq 1 "$tries"); do
       pool="k9-$mode-$phase-$try-$$"
@@ -43,11 +44,19 @@ for mode in $modes; do
         for _ in $(seq 1 300); do [ "$(survivors "$pool")" -ge 300 ] && break; sleep 0.05; done
         curl -s -X PATCH -H 'Content-Type: application/json' -d "{\"$pool\": $n}" "127.0.0.1:$port/api/v1/config" > /dev/null
       fi
-      delay=$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.05 + (r % 250) / 1000 }')
+      # bring-up: 50-300 ms after start (drover's first spawn wake-up of 1000 lasts longer);
+      # resize: 5-60 ms after the PATCH (the engine spawns 900 in about that).
+      if [ "$phase" = resize ]; then
+        delay=$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.005 + (r % 55) / 1000 }')
+      else
+        delay=$(awk -v r=$RANDOM 'BEGIN { printf "%.3f", 0.05 + (r % 250) / 1000 }')
+      fi
       sleep "$delay"
       kill -9 "$d"
       wait "$d" 2> /dev/null
-      before=$(grep -c " spawned pid " "$tmp/err")  # workers started when it died
+      # Workers the engine had logged as spawned (logged once per wake-up: 0 = still in
+      # the first wake-up of a bring-up).
+      before=$(grep -c " spawned pid " "$tmp/err")
       left=0
       for _ in $(seq 1 50); do left=$(survivors "$pool"); [ "$left" -eq 0 ] && break; sleep 0.1; done
       total=$((total + 1))

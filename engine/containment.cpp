@@ -292,6 +292,17 @@ std::string Containment::worker_cgroup(const std::string& pool, int slot, uint64
   return fmt::format("{}/{}.{}", dir, slot, seq);
 }
 
+void Containment::forget_pool(const std::string& pool) {
+  if (pool_dirs_.erase(pool)) rmdir((top_ + "/pool-" + pool).c_str());  // EBUSY: later
+}
+
+void Containment::remove_pool_dir_of(const std::string& cgroup) {
+  size_t slash = cgroup.rfind('/');
+  if (slash == std::string::npos || cgroup.compare(0, top_.size(), top_) != 0) return;
+  const std::string dir = cgroup.substr(0, slash);
+  if (!pool_dirs_.count(dir.substr(top_.size() + 6))) rmdir(dir.c_str());  // "/pool-" is 6
+}
+
 void Containment::kill_tree(const Target& t) {
   if (t.pid > 0) kill(-t.pid, SIGKILL);
   switch (mode_) {

@@ -61,6 +61,11 @@ class Containment {
   // cgroup mode: the directory a new worker of `pool` starts in (the spawner creates it);
   // the pool's directory is created here on first use. Empty in the other modes.
   std::string worker_cgroup(const std::string& pool, int slot, uint64_t seq);
+  // A removed pool: its directory goes now if empty, else when its last worker's cgroup
+  // is removed (remove_pool_dir_of).
+  void forget_pool(const std::string& pool);
+  // After a worker's cgroup is removed: its pool's directory too, if the pool is gone.
+  void remove_pool_dir_of(const std::string& cgroup);
 
   // The final kill of one worker's tree (its leader may be a zombie, never reaped yet).
   // cgroup: cgroup.kill. subreaper: the group now; the marked processes (and a live

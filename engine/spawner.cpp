@@ -191,7 +191,13 @@ Result<SpawnedProcess> Spawner::spawn(const SpawnRequest& req) {
   args.announce_fd = req.announce_fd;
   args.cgroup_procs_fd = -1;
   if (!req.cgroup.empty()) {
-    if (mkdir(req.cgroup.c_str(), 0755) < 0 && errno != EEXIST) {
+    // Its pool's directory may have been removed with a pool of the same name a moment ago.
+    int made = mkdir(req.cgroup.c_str(), 0755);
+    if (made < 0 && errno == ENOENT) {
+      mkdir(req.cgroup.substr(0, req.cgroup.rfind('/')).c_str(), 0755);
+      made = mkdir(req.cgroup.c_str(), 0755);
+    }
+    if (made < 0 && errno != EEXIST) {
       int e = errno;
       for (int fd : {out[0], out[1], err[0], err[1]}) close(fd);
       return sys_error("mkdir cgroup", e);

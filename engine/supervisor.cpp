@@ -358,6 +358,7 @@ void Supervisor::maybe_finish_pool(Pool& pool) {
   std::string name = pool.spec.name;
   emit_event(EventKind::kPoolRemoved, &pool, -1, 0, "");
   pools_.erase(name);
+  contain_.forget_pool(name);
   if (finished()) {
     emit_event(EventKind::kShutdownFinished, nullptr, -1, 0, "all workers stopped");
     if (on_finished_) on_finished_();
@@ -527,11 +528,14 @@ void Supervisor::kill_tree(Pool& pool, Slot& slot, bool leader_alive) {
 }
 
 void Supervisor::drain_cgroup(std::string cgroup) {
-  if (Containment::remove(cgroup)) return;
+  if (Containment::remove(cgroup)) {
+    contain_.remove_pool_dir_of(cgroup);
+    return;
+  }
   int fd = Containment::open_events(cgroup);
   if (fd < 0) return;  // the top's removal at exit takes it
   if (!Containment::populated(fd)) {
-    Containment::remove(cgroup);
+    if (Containment::remove(cgroup)) contain_.remove_pool_dir_of(cgroup);
     close(fd);
     return;
   }
@@ -541,7 +545,7 @@ void Supervisor::drain_cgroup(std::string cgroup) {
       fd,
       [this, fd](uint32_t) {
         if (Containment::populated(fd)) return;
-        Containment::remove(draining_[fd]);
+        if (Containment::remove(draining_[fd])) contain_.remove_pool_dir_of(draining_[fd]);
         loop_.unwatch(fd);
         close(fd);
         draining_.erase(fd);

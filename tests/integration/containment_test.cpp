@@ -182,6 +182,25 @@ TEST_CASE("containment: pstree data - a worker's cgroup lists what left its tree
   for (pid_t p : escaped) CHECK(std::find(members.begin(), members.end(), p) != members.end());
 }
 
+TEST_CASE("containment: a worker's cgroup is removed once its tree is empty - a pool's with the pool") {
+  TempDir dir;
+  Engine e(contained(dir, ContainMode::kCgroup));
+  if (!got_mode(e, ContainMode::kCgroup)) return;
+  REQUIRE(e.apply({fake_pool("gone", 2, {"fork-child"})}));
+  REQUIRE(wait_until([&] { return pool_running(e, "gone", 2); }, 5s));
+  const auto snap = e.snapshot();
+  const std::string first = pool_of(snap, "gone").workers.at(0).cgroup, second = pool_of(snap, "gone").workers.at(1).cgroup;
+  const std::string pool_dir = first.substr(0, first.rfind('/'));
+  REQUIRE(access(first.c_str(), F_OK) == 0);
+  auto exists = [](const std::string& path) { return access(path.c_str(), F_OK) == 0; };
+  REQUIRE(e.configure({{"gone", 1}}));  // the newest goes: either, as the spawns raced
+  CHECK(wait_until([&] { return exists(first) != exists(second); }, 5s));
+  REQUIRE(wait_until([&] { return pool_of(e.snapshot(), "gone").workers.size() == 1; }, 5s));
+  CHECK(exists(pool_of(e.snapshot(), "gone").workers.at(0).cgroup));  // the one that stays keeps its own
+  REQUIRE(e.remove_pool("gone"));
+  CHECK(wait_until([&] { return !exists(first) && !exists(second) && !exists(pool_dir); }, 5s));
+}
+
 // The binary, as an operator runs it: kill -9 at a random moment of a bring-up of 100
 // workers, each with a child in its group, a setsid'd child and a daemon. Nothing of any
 // worker tree may survive, whichever thread spawned the worker and however far it got.

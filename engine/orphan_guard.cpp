@@ -243,7 +243,6 @@ void OrphanGuard::send(int record) {
   }
 }
 
-void OrphanGuard::add(pid_t pgid) { send(pgid); }
 void OrphanGuard::remove(pid_t pgid) { send(-pgid); }
 
 }  // namespace drover

@@ -40,7 +40,8 @@ class OrphanGuard {
   pid_t pid() const { return pid_; }
   // The socket workers announce themselves on (SpawnRequest::announce_fd); -1 if inactive.
   int announce_fd() const { return fd_; }
-  void add(pid_t pgid);
+  // A reaped worker's group: forgotten, before its pid can be reused. (Workers add
+  // themselves, through announce_fd.)
   void remove(pid_t pgid);
 
  private:

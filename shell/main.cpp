@@ -78,6 +78,9 @@ constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
                         same PATH fails; removed at exit if it still holds drover's pid)
   --lua-memory MB       the memory limit of each Lua state: the config's, the shell's (default 256)
   --lua-time SECONDS    the time budget of a config file's run, at start and on reload (default 10)
+  --contain MODE        how each worker's whole tree is held, so nothing it starts outlives it or
+                        drover: auto (default: cgroup where drover can create cgroups, else
+                        subreaper), cgroup, subreaper, group (process groups only)
   -q, --quiet           with --no-shell: do not echo the log to stderr
   --version, -h/--help
 Pool sources add up: CONFIG.lua, --workers, -c and --wpm-config may be combined (a Lua
@@ -99,6 +102,7 @@ struct Args {
   std::vector<std::string> exprs;
   bool no_shell = false, stay = false, quiet = false;
   drover::LuaLimitSettings lua;
+  std::optional<drover::ContainMode> contain;
 };
 
 // A number in [lo, hi] from a flag's value, all of it ("10", "0.5"; not "10s", "nan").
@@ -146,6 +150,13 @@ std::optional<Args> parse_args(int argc, char** argv) {
       a.wpm_compat = true;
     } else if (arg == "--log") {
       if (!value(a.log_path)) return std::nullopt;
+    } else if (arg == "--contain") {
+      std::string mode;
+      if (!value(mode)) return std::nullopt;
+      if (!drover::contain_mode_from_name(mode, &a.contain)) {
+        fmt::print(stderr, "drover: --contain takes auto, cgroup, subreaper or group, not '{}'\n", mode);
+        return std::nullopt;
+      }
     } else if (arg == "--pid-file") {
       if (!value(a.pid_file)) return std::nullopt;
     } else if (arg == "--lua-memory" || arg == "--lua-time") {
@@ -474,6 +485,7 @@ int main(int argc, char** argv) {
 
   drover::EngineOptions options;
   options.log_path = args->log_path;
+  options.containment = args->contain;
   options.handle_signals = true;
   options.leave_sigint = !args->no_shell;  // in the shell, Ctrl-C belongs to the REPL
   options.echo_fd = args->no_shell && !args->quiet ? STDERR_FILENO : -1;

@@ -91,7 +91,7 @@ Result<PoolSpec> spec_from_body(const json& body) {
     } else if (key == "stop_to") {
       auto to = v.is_string() ? stop_to_from_name(v.get<std::string>()) : std::nullopt;
       if (to) spec.stop_to = *to;
-      else p = fmt::format("\"stop_to\": {} must be \"process\" or \"group\"", v.dump());
+      else p = fmt::format("\"stop_to\": {} must be \"auto\", \"process\" or \"group\"", v.dump());
     } else if (key == "grace") {
       if (v.is_number() && std::isfinite(v.get<double>()) && v.get<double>() >= 0) spec.grace_s = v.get<double>();
       else p = fmt::format("\"grace\": {} must be a number of seconds >= 0", v.dump());

@@ -154,7 +154,7 @@ void read_spec(const json& j, const std::string& path, PoolSpec& s, std::string&
   }
   if (const json* to = r.member("stop_to")) {
     auto parsed = to->is_string() ? stop_to_from_name(to->get<std::string>()) : std::nullopt;
-    if (!parsed) r.fail("stop_to", fmt::format("{} is not \"process\" or \"group\"", to->dump()));
+    if (!parsed) r.fail("stop_to", fmt::format("{} is not \"auto\", \"process\" or \"group\"", to->dump()));
     else s.stop_to = *parsed;
   }
   if (const json* b = r.member("backoff")) {

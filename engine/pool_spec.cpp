@@ -160,12 +160,26 @@ std::vector<std::string> command_from_string(const std::string& line) {
   return argv;
 }
 
-const char* stop_to_name(StopTo to) { return to == StopTo::kGroup ? "group" : "process"; }
+const char* stop_to_name(StopTo to) {
+  switch (to) {
+    case StopTo::kAuto: return "auto";
+    case StopTo::kProcess: return "process";
+    case StopTo::kGroup: return "group";
+  }
+  return "auto";
+}
 
 std::optional<StopTo> stop_to_from_name(const std::string& name) {
+  if (name == "auto") return StopTo::kAuto;
   if (name == "process") return StopTo::kProcess;
   if (name == "group") return StopTo::kGroup;
   return std::nullopt;
+}
+
+StopTo effective_stop_to(const PoolSpec& spec) {
+  if (spec.stop_to != StopTo::kAuto) return spec.stop_to;
+  const bool via_shell = spec.argv.size() >= 3 && spec.argv[0] == "/bin/sh" && spec.argv[1] == "-c";
+  return via_shell ? StopTo::kGroup : StopTo::kProcess;
 }
 
 int signal_from_name(const std::string& name) {

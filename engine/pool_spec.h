@@ -52,10 +52,12 @@ struct HeartbeatPolicy {
 // for its horse, resque's child keeps QUIT's default); a group signal would hit those
 // children mid-job. kGroup: its whole process group (a shell script whose children do
 // not hear of the stop otherwise). SIGKILL after grace takes the worker's whole tree
-// either way.
-enum class StopTo { kProcess, kGroup };
+// either way. kAuto (the default): kGroup for a command line drover runs through
+// `/bin/sh -c` (the shell dies of TERM at once, and the program it started would only
+// ever see the SIGKILL), kProcess for everything drover execs directly.
+enum class StopTo { kAuto, kProcess, kGroup };
 const char* stop_to_name(StopTo to);
-// "process" or "group"; nullopt for anything else.
+// "auto", "process" or "group"; nullopt for anything else.
 std::optional<StopTo> stop_to_from_name(const std::string& name);
 
 struct PoolSpec {
@@ -69,7 +71,7 @@ struct PoolSpec {
   std::map<std::string, std::string> env;      // overrides on top of drover's environment
   std::string queue;                           // QUEUE for the workers; default: the name
   int stop_signal = 15;                        // SIGTERM
-  StopTo stop_to = StopTo::kProcess;
+  StopTo stop_to = StopTo::kAuto;
   double grace_s = 10.0;                       // stop signal -> SIGKILL
   BackoffPolicy backoff;
   FlapPolicy flap;
@@ -84,6 +86,9 @@ struct PoolSpec {
   }
   bool operator==(const PoolSpec&) const = default;
 };
+
+// Where the stop signal goes for this spec: kProcess or kGroup, never kAuto.
+StopTo effective_stop_to(const PoolSpec& spec);
 
 struct EngineLimits {
   int max_workers_per_pool = kDefaultMaxWorkers;

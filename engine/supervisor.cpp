@@ -502,7 +502,7 @@ void Supervisor::stop_slot(Pool& pool, Slot& slot, SlotView::Phase phase) {
   cancel_stall_timer(slot);
   if (slot.stop_sent) return;
   slot.stop_sent = true;
-  const bool group = pool.spec.stop_to == StopTo::kGroup;
+  const bool group = effective_stop_to(pool.spec) == StopTo::kGroup;
   kill(group ? -slot.pid : slot.pid, pool.spec.stop_signal);
   emit_event(EventKind::kWorkerStopping, &pool, slot.index, slot.pid,
              fmt::format("SIG{} to its {}, SIGKILL in {}s", signal_name(pool.spec.stop_signal),

@@ -185,7 +185,7 @@ void read_fields(lua_State* L, int idx, PoolSpec& spec, const std::string& what,
     } else if (key == "stop_to") {
       std::string to = read_string(L, what, "stop_to");
       auto parsed = stop_to_from_name(to);
-      if (!parsed) luaL_error(L, "%s: stop_to must be \"process\" or \"group\", got '%s'", what.c_str(), to.c_str());
+      if (!parsed) luaL_error(L, "%s: stop_to must be \"auto\", \"process\" or \"group\", got '%s'", what.c_str(), to.c_str());
       spec.stop_to = *parsed;
     } else if (key == "grace") {
       spec.grace_s = read_number(L, what, "grace");

@@ -63,7 +63,8 @@ TEST_CASE("config: the header's example loads, with defaults inherited") {
   CHECK(foo.grace_s == 10);
   CHECK(foo.env == std::map<std::string, std::string>{{"A", "1"}, {"MODE", "fast"}});
   CHECK(foo.stop_signal == SIGTERM);
-  CHECK(foo.stop_to == StopTo::kProcess);  // the worker alone, by default
+  CHECK(foo.stop_to == StopTo::kAuto);  // by default ...
+  CHECK(effective_stop_to(foo) == StopTo::kProcess);  // ... the worker alone, when drover execs it
   CHECK(foo.queue == "");  // the engine falls back to the name
   const PoolSpec& bar = c.pools[1];
   CHECK(bar.argv == Argv{"./bar", "--fast"});
@@ -171,7 +172,7 @@ TEST_CASE("config: errors point at the line of the pool call") {
   CHECK(config_error("pool 'a' { cmd = 'x', stop_signal = {} }").find("signal name or number, got table") !=
         std::string::npos);
   CHECK(config_error("pool 'a' { cmd = 'x', stop_to = 'pgrp' }") ==
-        "pools.lua:1: pool \"a\": stop_to must be \"process\" or \"group\", got 'pgrp'");
+        "pools.lua:1: pool \"a\": stop_to must be \"auto\", \"process\" or \"group\", got 'pgrp'");
   CHECK(config_error("pool 'a' { 'x' }").find("pools.lua:1: pool \"a\": unexpected number key") == 0);
 }
 

@@ -174,3 +174,22 @@ TEST_CASE("pool spec: env keys must be variable names") {
   CHECK(error_after([](PoolSpec& p) { p.env["A"] = std::string("x\0y", 3); }) == "pool \"foo\": env A holds a NUL byte");
   CHECK(error_after([](PoolSpec& p) { p.env["MODE"] = "a=b"; }) == "");  // '=' in a value is fine
 }
+
+TEST_CASE("pool spec: stop_to auto - the group for a line run by /bin/sh -c - the process for a command drover execs") {
+  PoolSpec direct;
+  direct.argv = command_from_string("rq worker default");
+  CHECK(direct.stop_to == StopTo::kAuto);
+  CHECK(effective_stop_to(direct) == StopTo::kProcess);
+  PoolSpec shell;
+  shell.argv = command_from_string("cd /srv && ./worker");
+  REQUIRE(shell.argv[0] == "/bin/sh");
+  CHECK(effective_stop_to(shell) == StopTo::kGroup);
+  // Said outright, it is what is said, shell or not.
+  shell.stop_to = StopTo::kProcess;
+  CHECK(effective_stop_to(shell) == StopTo::kProcess);
+  direct.stop_to = StopTo::kGroup;
+  CHECK(effective_stop_to(direct) == StopTo::kGroup);
+  CHECK(stop_to_from_name("auto") == StopTo::kAuto);
+  CHECK(std::string(stop_to_name(StopTo::kAuto)) == "auto");
+  CHECK_FALSE(stop_to_from_name("pgrp"));
+}

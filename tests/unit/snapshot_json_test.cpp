@@ -147,7 +147,7 @@ TEST_CASE("snapshot_json: absent keys keep defaults - wrong types name their pat
            {"/pools/0/workers/0/state"_json_pointer, "napping", "pools[0].workers[0].state: \"napping\" is not a slot state"},
            {"/pools/0/spec/env"_json_pointer, json{{"A", 1}}, "pools[0].spec.env: expected an object of strings, got {\"A\":1}"},
            {"/pools/0/spec/stop_signal"_json_pointer, "NOPE", "pools[0].spec.stop_signal: \"NOPE\" is not a signal"},
-           {"/pools/0/spec/stop_to"_json_pointer, "pgrp", "pools[0].spec.stop_to: \"pgrp\" is not \"process\" or \"group\""},
+           {"/pools/0/spec/stop_to"_json_pointer, "pgrp", "pools[0].spec.stop_to: \"pgrp\" is not \"auto\", \"process\" or \"group\""},
            {"/pools/0/spec/backoff/max"_json_pointer, true, "pools[0].spec.backoff.max: expected a number, got true"},
            {"/pools/1/counters/started"_json_pointer, -1, "pools[1].counters.started: expected an integer in range, got -1"},
            {"/pools/1/queue"_json_pointer, json::array(), "pools[1].queue: expected an object"},

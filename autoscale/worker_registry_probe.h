@@ -31,6 +31,8 @@ struct WorkerRegistrySpec {
   std::string ns = "resque";              // resque's namespace
   double timeout_s = 1.0;                 // bounds one read; in (0, 60]
   std::string hostname;                   // whose workers to return; empty: this host's
+
+  bool operator==(const WorkerRegistrySpec&) const = default;
 };
 
 // Validates the spec and returns a probe whose readings carry `workers` (depth stays

@@ -109,6 +109,8 @@ void read_queue(lua_State* L, int idx, AutoscaleSpec& spec, const std::string& w
     r.timeout_s = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 1.0;
     lua_pop(L, 1);
     probe = make_redis_probe(r);
+    // The queue system's own records of its workers: busy states for scale-down.
+    if (r.layout != QueueLayout::kKey) spec.registry = WorkerRegistrySpec{r.url, r.layout, r.ns, r.timeout_s, ""};
   } else if (kind == "command") {
     lua_getfield(L, idx, "timeout");
     const double timeout = lua_isnumber(L, -1) ? lua_tonumber(L, -1) : 5.0;

@@ -88,6 +88,10 @@ Result<PoolSpec> spec_from_body(const json& body) {
     } else if (key == "stop_signal") {
       spec.stop_signal = signal_from_json(v);
       if (!spec.stop_signal) p = fmt::format("\"stop_signal\": {} is not a signal name or number", v.dump());
+    } else if (key == "stop_to") {
+      auto to = v.is_string() ? stop_to_from_name(v.get<std::string>()) : std::nullopt;
+      if (to) spec.stop_to = *to;
+      else p = fmt::format("\"stop_to\": {} must be \"process\" or \"group\"", v.dump());
     } else if (key == "grace") {
       if (v.is_number() && std::isfinite(v.get<double>()) && v.get<double>() >= 0) spec.grace_s = v.get<double>();
       else p = fmt::format("\"grace\": {} must be a number of seconds >= 0", v.dump());
@@ -95,7 +99,7 @@ Result<PoolSpec> spec_from_body(const json& body) {
       if (v.is_boolean()) spec.autostart = v.get<bool>();
       else p = fmt::format("\"autostart\": {} must be true or false", v.dump());
     } else {
-      p = fmt::format("\"{}\" is not a field this takes (name, cmd, n, cwd, env, queue, stop_signal, grace, autostart)",
+      p = fmt::format("\"{}\" is not a field this takes (name, cmd, n, cwd, env, queue, stop_signal, stop_to, grace, autostart)",
                       key);
     }
     if (p) return Status::invalid(*p);

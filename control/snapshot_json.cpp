@@ -152,6 +152,11 @@ void read_spec(const json& j, const std::string& path, PoolSpec& s, std::string&
     if (n < 1 || n >= NSIG) r.fail("stop_signal", fmt::format("{} is not a signal", sig->dump()));
     else s.stop_signal = n;
   }
+  if (const json* to = r.member("stop_to")) {
+    auto parsed = to->is_string() ? stop_to_from_name(to->get<std::string>()) : std::nullopt;
+    if (!parsed) r.fail("stop_to", fmt::format("{} is not \"process\" or \"group\"", to->dump()));
+    else s.stop_to = *parsed;
+  }
   if (const json* b = r.member("backoff")) {
     Reader rb(*b, r.where("backoff"), error);
     rb("initial", s.backoff.initial_s)("max", s.backoff.max_s)("factor", s.backoff.factor);
@@ -178,7 +183,7 @@ void read_worker(const json& j, const std::string& path, WorkerSnapshot& w, std:
   r("slot", w.slot)("pid", w.pid)("started_at_ms", w.started_at_ms)("uptime", w.uptime_s)("retry_in", w.retry_in_s);
   r("restarts", w.restarts)("last_exit", w.last_exit)("generation", w.generation)("heartbeats", w.heartbeats);
   r("last_heartbeat_ms", w.last_heartbeat_ms)("heartbeat_age", w.heartbeat_age_s)("busy", w.busy);
-  r("busy_from", w.busy_from)("progress", w.progress)("status", w.status);
+  r("busy_from", w.busy_from)("progress", w.progress)("status", w.status)("cgroup", w.cgroup);
   std::string state;
   r("state", state);
   if (const json* st = r.member("state")) {
@@ -242,7 +247,8 @@ void write_spec(JsonWriter& w, const PoolSpec& s) {
   for (const auto& a : s.argv) w.value(a);
   w.end_array().field("n", s.n).field("cwd", s.cwd).key("env").begin_object();
   for (const auto& [k, v] : s.env) w.field(k, v);
-  w.end_object().field("queue", s.queue).field("stop_signal", signal_name(s.stop_signal)).field("grace", s.grace_s);
+  w.end_object().field("queue", s.queue).field("stop_signal", signal_name(s.stop_signal));
+  w.field("stop_to", stop_to_name(s.stop_to)).field("grace", s.grace_s);
   w.key("backoff").begin_object().field("initial", s.backoff.initial_s).field("max", s.backoff.max_s);
   w.field("factor", s.backoff.factor).field("reset_after", s.backoff.reset_after_s).end_object();
   w.key("flap").begin_object().field("max_exits", s.flap.max_exits).field("window", s.flap.window_s);
@@ -263,7 +269,7 @@ void write_worker(JsonWriter& j, const WorkerSnapshot& w) {
   j.field("heartbeats", w.heartbeats).field("last_heartbeat_ms", w.last_heartbeat_ms);
   j.field("heartbeat_age", w.heartbeat_age_s).field("busy", w.busy).field("busy_from", w.busy_from);
   j.field("progress", w.progress);
-  j.field("status", w.status).end_object();
+  j.field("status", w.status).field("cgroup", w.cgroup).end_object();
 }
 
 void write_pool(JsonWriter& w, const PoolSnapshot& p) {
@@ -292,7 +298,8 @@ std::string snapshot_json_text(const EngineSnapshot& snap) {
   w.reserve(1024 + snap.pools.size() * 1024 + workers * 320);  // ~300 bytes a worker
   const HeartbeatStats& h = snap.heartbeat;
   w.begin_object().field("pid", snap.pid).field("uptime", snap.uptime_s).field("shutting_down", snap.shutting_down);
-  w.field("log_path", snap.log_path).field("loop_iterations", snap.loop_iterations);
+  w.field("log_path", snap.log_path).field("containment", snap.containment);
+  w.field("loop_iterations", snap.loop_iterations);
   w.field("loop_lag", snap.loop_lag_s).field("loop_busy_max", snap.loop_busy_max_s);
   w.field("subscribers", snap.subscribers).key("heartbeat").begin_object().key("endpoints").begin_array();
   for (const auto& e : h.endpoints) w.value(e);
@@ -329,7 +336,7 @@ Result<EngineSnapshot> snapshot_from_json(const json& j) {
   EngineSnapshot snap;
   Reader r(j, "", error);
   r("pid", snap.pid)("uptime", snap.uptime_s)("shutting_down", snap.shutting_down)("log_path", snap.log_path);
-  r("loop_iterations", snap.loop_iterations)("subscribers", snap.subscribers);
+  r("containment", snap.containment)("loop_iterations", snap.loop_iterations)("subscribers", snap.subscribers);
   r("loop_lag", snap.loop_lag_s)("loop_busy_max", snap.loop_busy_max_s);
   if (const json* hb = r.member("heartbeat")) {
     Reader rh(*hb, "heartbeat", error);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "engine/clock.h"
+#include "engine/containment.h"
 #include "engine/events.h"
 #include "engine/pool_spec.h"
 #include "engine/snapshot.h"
@@ -57,6 +58,9 @@ struct EngineOptions {
   // Echo every log line (worker output and engine events) to this fd; -1 for none.
   int echo_fd = -1;
   const Clock* clock = nullptr;  // nullptr: the steady clock
+  // How a worker's whole tree is held (engine/containment.h): nullopt picks cgroup v2
+  // where drover can create cgroups, else the subreaper.
+  std::optional<ContainMode> containment;
 };
 
 // Blocks the signals the engine handles, in the calling thread; threads created

@@ -35,9 +35,9 @@ EventLoop::~EventLoop() {
   if (epfd_ >= 0) close(epfd_);
 }
 
-void EventLoop::watch(int fd, FdCallback cb) {
+void EventLoop::watch(int fd, FdCallback cb, uint32_t events) {
   epoll_event ev{};
-  ev.events = EPOLLIN;
+  ev.events = events;
   ev.data.fd = fd;
   bool existed = watches_.count(fd) > 0;
   if (epoll_ctl(epfd_, existed ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev) < 0) throw_errno("epoll_ctl");

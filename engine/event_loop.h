@@ -6,6 +6,8 @@
 // the loop thread and may add or remove watches and timers, including their own.
 #pragma once
 
+#include <sys/epoll.h>
+
 #include <cstdint>
 #include <functional>
 #include <queue>
@@ -27,8 +29,9 @@ class EventLoop {
   EventLoop(const EventLoop&) = delete;
   EventLoop& operator=(const EventLoop&) = delete;
 
-  // Level-triggered watch for EPOLLIN (and EPOLLHUP/ERR, always reported).
-  void watch(int fd, FdCallback cb);
+  // Level-triggered watch for EPOLLIN (and EPOLLHUP/ERR, always reported). `events`
+  // EPOLLPRI alone is for kernfs files (cgroup.events), which always poll readable.
+  void watch(int fd, FdCallback cb, uint32_t events = EPOLLIN);
   void unwatch(int fd);
 
   TimerId add_timer(TimePoint deadline, TimerCallback cb);

@@ -32,6 +32,7 @@ struct Slot {
   pid_t pid = 0;
   int pidfd = -1;
   int out_fd = -1, err_fd = -1;
+  std::string cgroup;  // cgroup containment: the process's own cgroup directory
   LineSplitter out_lines, err_lines;
   TimePoint started{};
   int64_t started_wall_ms = 0;

@@ -167,6 +167,14 @@ std::vector<std::string> command_from_string(const std::string& line) {
   return argv;
 }
 
+const char* stop_to_name(StopTo to) { return to == StopTo::kGroup ? "group" : "process"; }
+
+std::optional<StopTo> stop_to_from_name(const std::string& name) {
+  if (name == "process") return StopTo::kProcess;
+  if (name == "group") return StopTo::kGroup;
+  return std::nullopt;
+}
+
 int signal_from_name(const std::string& name) {
   if (name.empty()) return 0;
   if (std::all_of(name.begin(), name.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); })) {

@@ -61,6 +61,17 @@ struct BusyRegistry {
   bool operator==(const BusyRegistry&) const = default;
 };
 
+// Who the stop signal goes to. kProcess: the worker process alone, which stops its own
+// children its way (Celery's prefork pool finishes its tasks on TERM, rq's worker waits
+// for its horse, resque's child keeps QUIT's default); a group signal would hit those
+// children mid-job. kGroup: its whole process group (a shell script whose children do
+// not hear of the stop otherwise). SIGKILL after grace takes the worker's whole tree
+// either way.
+enum class StopTo { kProcess, kGroup };
+const char* stop_to_name(StopTo to);
+// "process" or "group"; nullopt for anything else.
+std::optional<StopTo> stop_to_from_name(const std::string& name);
+
 struct PoolSpec {
   std::string name;
   // argv form. A shell string from the config becomes a plain split argv when it has no
@@ -72,6 +83,7 @@ struct PoolSpec {
   std::map<std::string, std::string> env;      // overrides on top of drover's environment
   std::string queue;                           // QUEUE for the workers; default: the name
   int stop_signal = 15;                        // SIGTERM
+  StopTo stop_to = StopTo::kProcess;
   double grace_s = 10.0;                       // stop signal -> SIGKILL
   BackoffPolicy backoff;
   FlapPolicy flap;

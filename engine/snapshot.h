@@ -55,6 +55,9 @@ struct WorkerSnapshot {
   std::string busy_from;             // where busy came from: "heartbeat", "rq", ...; empty: unknown
   std::optional<double> progress;    // the last `progress` (0..1) it reported
   std::string status;                // the last `status` text it reported
+  // cgroup containment: the worker's cgroup directory (pstree lists its members, even
+  // those that left the worker's process tree). Empty in the other modes.
+  std::string cgroup;
 
   bool operator==(const WorkerSnapshot&) const = default;
 };
@@ -117,6 +120,8 @@ struct EngineSnapshot {
   double uptime_s = 0;
   bool shutting_down = false;
   std::string log_path;
+  // How workers' trees are held: "cgroup <dir>", "subreaper ...", "group ..." (Containment).
+  std::string containment;
   uint64_t loop_iterations = 0;
   // Engine loop lag: how long the request for this snapshot waited in the inbox before
   // the loop ran it, and the longest single wake-up of the loop since the previous

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
@@ -40,6 +41,8 @@ struct ChildArgs {
   int unshare_below;
   pid_t parent_pid;
   const struct rlimit* nofile;  // the fd limit drover started with, restored for the worker
+  int cgroup_procs_fd;          // -1: no cgroup to join
+  int announce_fd;              // -1: no guard to tell
   int error_errno = 0;        // set by the child before _exit(127)
   const char* error_step = nullptr;
 };
@@ -53,6 +56,13 @@ int child_main(void* p) {
     syscall(SYS_exit, 127);
     return 127;
   };
+  // First, while the fd table may still be the parent's: into the worker's cgroup, and
+  // known to the orphan guard, before anything else can happen to us.
+  if (a->cgroup_procs_fd >= 0 && syscall(SYS_write, a->cgroup_procs_fd, "0", 1) != 1) return fail("join cgroup");
+  if (a->announce_fd >= 0) {
+    int self = static_cast<int>(syscall(SYS_getpid));
+    syscall(SYS_sendto, a->announce_fd, &self, sizeof self, MSG_NOSIGNAL, nullptr, 0);
+  }
   if (a->unshare_below > 0) {
     // Our own fd table, holding only fds below the bound: a copy of six entries instead of
     // the thousands of pipes and pidfds a large drover holds (which exec would then walk).
@@ -178,11 +188,34 @@ Result<SpawnedProcess> Spawner::spawn(const SpawnRequest& req) {
   }
   args.parent_pid = getpid();
   args.nofile = &child_nofile_;
+  args.announce_fd = req.announce_fd;
+  args.cgroup_procs_fd = -1;
+  if (!req.cgroup.empty()) {
+    // Its pool's directory may have been removed with a pool of the same name a moment ago.
+    int made = mkdir(req.cgroup.c_str(), 0755);
+    if (made < 0 && errno == ENOENT) {
+      mkdir(req.cgroup.substr(0, req.cgroup.rfind('/')).c_str(), 0755);
+      made = mkdir(req.cgroup.c_str(), 0755);
+    }
+    if (made < 0 && errno != EEXIST) {
+      int e = errno;
+      for (int fd : {out[0], out[1], err[0], err[1]}) close(fd);
+      return sys_error("mkdir cgroup", e);
+    }
+    args.cgroup_procs_fd = open((req.cgroup + "/cgroup.procs").c_str(), O_WRONLY | O_CLOEXEC);
+    if (args.cgroup_procs_fd < 0) {
+      int e = errno;
+      rmdir(req.cgroup.c_str());
+      for (int fd : {out[0], out[1], err[0], err[1]}) close(fd);
+      return sys_error("open cgroup", e);
+    }
+  }
 
   int pidfd = -1;
   char* stack_top = static_cast<char*>(stack_) + stack_size_;
   pid_t pid = clone(child_main, stack_top, flags, &args, &pidfd);
   int clone_errno = errno;
+  if (args.cgroup_procs_fd >= 0) close(args.cgroup_procs_fd);
   close(out[1]);
   close(err[1]);
   if (share_files_) {
@@ -192,18 +225,25 @@ Result<SpawnedProcess> Spawner::spawn(const SpawnRequest& req) {
   if (pid < 0) {
     close(out[0]);
     close(err[0]);
+    if (!req.cgroup.empty()) rmdir(req.cgroup.c_str());
     return sys_error("clone", clone_errno);
   }
   if (args.error_step) {
     // The child has exited 127 (CLONE_VFORK released us only then); reap it here.
     siginfo_t info;
     waitid(P_PID, pid, &info, WEXITED);
+    // The guard may have its pid: take it back before the pid can be reused.
+    if (req.announce_fd >= 0) {
+      int gone = -pid;
+      send(req.announce_fd, &gone, sizeof gone, MSG_NOSIGNAL);
+    }
+    if (!req.cgroup.empty()) rmdir(req.cgroup.c_str());
     close(pidfd);
     close(out[0]);
     close(err[0]);
     return sys_error(args.error_step, args.error_errno);
   }
-  return SpawnedProcess{pid, pidfd, out[0], err[0]};
+  return SpawnedProcess{pid, pidfd, out[0], err[0], req.cgroup};
 }
 
 Result<std::string> resolve_executable(const std::string& name, const std::string& path_env,

@@ -10,7 +10,8 @@
 //     spawning thread, which is the loop thread and lives as long as the engine);
 //   - default signal dispositions and an empty mask (drover blocks and ignores several);
 //   - stdin from /dev/null, stdout and stderr into pipes drover reads;
-//   - its working directory.
+//   - its working directory;
+//   - its cgroup (writing 0 to cgroup.procs) and its pid to the orphan guard, first.
 // An exec failure is written into shared memory (we share the VM) and the child exits
 // 127; the parent, released only after exec or exit, turns it into a SpawnError value.
 // CLONE_PIDFD hands back a pidfd atomically, so reaping never races with pid reuse.
@@ -41,6 +42,13 @@ struct SpawnRequest {
   std::vector<std::string> env_extra;
   std::string cwd;                 // empty: inherit
   int stdin_fd = -1;               // usually /dev/null; -1: /dev/null opened here
+  // A cgroup v2 directory to create and start the child in: it joins before exec, so
+  // nothing it starts is ever outside. Empty: none. (Removed again if the spawn fails.)
+  std::string cgroup;
+  // A stream socket the child writes its pid to (4 bytes, native order) before exec: the
+  // orphan guard learns of the worker before clone returns to the spawning thread. A
+  // failed spawn sends the negative pid after. -1: none.
+  int announce_fd = -1;
 };
 
 struct SpawnedProcess {
@@ -48,6 +56,7 @@ struct SpawnedProcess {
   int pidfd = -1;   // readable when the process exits; owned by the caller
   int out_fd = -1;  // read ends, non-blocking, close-on-exec; owned by the caller
   int err_fd = -1;
+  std::string cgroup;  // the request's: the worker's cgroup, if it has one
 };
 
 class Spawner {

@@ -52,6 +52,8 @@ Supervisor::Supervisor(EventLoop& loop, const EngineOptions& options, PostFn pos
       clock_(loop.clock()),
       started_(clock_.now()),
       self_pid_(getpid()),
+      contain_(options.containment),
+      guard_(contain_.cgroup_top(), contain_.instance_env()),
       ring_(options.ring_lines, options.ring_bytes) {
   read_buf_.resize(kReadChunk);
   raise_fd_limit();  // after spawner_ has recorded the limit workers should get
@@ -69,14 +71,20 @@ Supervisor::Supervisor(EventLoop& loop, const EngineOptions& options, PostFn pos
     if (!s) throw std::runtime_error(s.message());
   }
   open_heartbeats();
+  emit_engine_line("containment: " + contain_.description());
+  if (contain_.mode() == ContainMode::kSubreaper) on_subreaper_tick();
 }
 
 Supervisor::~Supervisor() {
   spawn_queue_.reset();  // join the helpers first: nothing may land after this
+  // Every tree first, while the leaders are not reaped (their pids cannot be reused).
+  for (auto& [name, pool] : pools_)
+    for (auto& [idx, slot] : pool->slots)
+      if (slot->has_process()) kill_tree(*pool, *slot, true);
+  contain_.flush();
   for (auto& [name, pool] : pools_)
     for (auto& [idx, slot] : pool->slots) {
       if (slot->has_process()) {
-        kill(-slot->pid, SIGKILL);
         siginfo_t info;
         waitid(kPidfdIdType, slot->pidfd, &info, WEXITED);
         close(slot->pidfd);
@@ -87,6 +95,11 @@ Supervisor::~Supervisor() {
       if (slot->timer) loop_.cancel_timer(slot->timer);
       cancel_stall_timer(*slot);
     }
+  for (auto& [fd, path] : draining_) {
+    loop_.unwatch(fd);
+    close(fd);
+  }
+  if (reap_timer_) loop_.cancel_timer(reap_timer_);
   if (hb_resume_timer_) loop_.cancel_timer(hb_resume_timer_);
   if (heartbeats_) loop_.unwatch(heartbeats_->fd());
   if (log_file_) log_file_->flush();
@@ -263,7 +276,7 @@ void Supervisor::shutdown() {
 void Supervisor::kill_all() {
   for (auto& [name, pool] : pools_)
     for (auto& [idx, slot] : pool->slots)
-      if (slot->has_process()) kill(-slot->pid, SIGKILL);
+      if (slot->has_process()) kill_tree(*pool, *slot, true);
 }
 
 void Supervisor::request_reload() {
@@ -290,6 +303,9 @@ void Supervisor::rebuild_env(Pool& pool) {
   if (heartbeats_) env["DROVER_HEARTBEAT"] = hb_stats_.worker_endpoint;
   env["QUEUE"] = pool.spec.queue.empty() ? pool.spec.name : pool.spec.queue;
   env.erase("DROVER_SLOT");
+  env.erase("DROVER_INSTANCE");
+  if (const std::string& mark = contain_.instance_env(); !mark.empty())
+    env["DROVER_INSTANCE"] = mark.substr(mark.find('=') + 1);
   auto base = std::make_shared<std::vector<std::string>>();
   for (const auto& [k, v] : env) base->push_back(k + "=" + v);
   pool.env_base = std::move(base);
@@ -343,6 +359,7 @@ void Supervisor::maybe_finish_pool(Pool& pool) {
   std::string name = pool.spec.name;
   emit_event(EventKind::kPoolRemoved, &pool, -1, 0, "");
   pools_.erase(name);
+  contain_.forget_pool(name);
   if (finished()) {
     emit_event(EventKind::kShutdownFinished, nullptr, -1, 0, "all workers stopped");
     if (on_finished_) on_finished_();
@@ -379,6 +396,8 @@ Result<SpawnRequest> Supervisor::prepare_spawn(Pool& pool, Slot& slot) {
   req.env_base = pool.env_base;
   req.env_extra.push_back(fmt::format("DROVER_SLOT={}", slot.index));
   req.cwd = pool.spec.cwd;
+  req.cgroup = contain_.worker_cgroup(pool.spec.name, slot.index, ++cgroup_seq_);
+  req.announce_fd = guard_.announce_fd();
   return req;
 }
 
@@ -421,6 +440,8 @@ void Supervisor::on_spawned(SpawnOutcome out) {
       siginfo_t info;
       waitid(kPidfdIdType, out.result->pidfd, &info, WEXITED);
       for (int fd : {out.result->pidfd, out.result->out_fd, out.result->err_fd}) close(fd);
+      guard_.remove(out.result->pid);
+      if (!out.result->cgroup.empty()) drain_cgroup(out.result->cgroup);
     }
     return;
   }
@@ -461,7 +482,8 @@ void Supervisor::finish_spawn(Pool& pool, Slot& slot, Result<SpawnedProcess> pro
   slot.started_wall_ms = clock_.wall_ms();
   slot.started_seq = ++spawn_seq_;
   slot.generation = pool.generation;
-  guard_.add(slot.pid);
+  slot.cgroup = std::move(proc->cgroup);
+  // The guard knows it already: the child announced itself before exec.
   by_pid_[slot.pid] = {&pool, &slot};
   slot.silent_since = slot.started;
   arm_stall_timer(pool, slot);
@@ -483,9 +505,11 @@ void Supervisor::stop_slot(Pool& pool, Slot& slot, SlotView::Phase phase) {
   cancel_stall_timer(slot);
   if (slot.stop_sent) return;
   slot.stop_sent = true;
-  kill(-slot.pid, pool.spec.stop_signal);
+  const bool group = pool.spec.stop_to == StopTo::kGroup;
+  kill(group ? -slot.pid : slot.pid, pool.spec.stop_signal);
   emit_event(EventKind::kWorkerStopping, &pool, slot.index, slot.pid,
-             fmt::format("SIG{}, SIGKILL in {}s", signal_name(pool.spec.stop_signal), pool.spec.grace_s));
+             fmt::format("SIG{} to its {}, SIGKILL in {}s", signal_name(pool.spec.stop_signal),
+                         group ? "group" : "process", pool.spec.grace_s));
   Pool* p = &pool;
   Slot* s = &slot;
   slot.timer = loop_.add_timer_after(seconds_f(pool.spec.grace_s), [this, p, s] { on_grace_expired(*p, *s); });
@@ -495,19 +519,56 @@ void Supervisor::on_grace_expired(Pool& pool, Slot& slot) {
   slot.timer = 0;
   if (!slot.has_process()) return;
   slot.killed_after_grace = true;
-  kill(-slot.pid, SIGKILL);
+  kill_tree(pool, slot, true);
   emit_event(EventKind::kWorkerKilledAfterGrace, &pool, slot.index, slot.pid,
              fmt::format("still running {}s after SIG{}", pool.spec.grace_s, signal_name(pool.spec.stop_signal)));
 }
 
 // ---- exits --------------------------------------------------------------------------
 
+void Supervisor::kill_tree(Pool& pool, Slot& slot, bool leader_alive) {
+  contain_.kill_tree({slot.pid, leader_alive, pool.spec.name, slot.index, slot.cgroup});
+}
+
+void Supervisor::drain_cgroup(std::string cgroup) {
+  if (Containment::remove(cgroup)) {
+    contain_.remove_pool_dir_of(cgroup);
+    return;
+  }
+  int fd = Containment::open_events(cgroup);
+  if (fd < 0) return;  // the top's removal at exit takes it
+  if (!Containment::populated(fd)) {
+    if (Containment::remove(cgroup)) contain_.remove_pool_dir_of(cgroup);
+    close(fd);
+    return;
+  }
+  draining_[fd] = std::move(cgroup);
+  // kernfs files always poll readable: EPOLLPRI alone, raised when `populated` changes.
+  loop_.watch(
+      fd,
+      [this, fd](uint32_t) {
+        if (Containment::populated(fd)) return;
+        if (Containment::remove(draining_[fd])) contain_.remove_pool_dir_of(draining_[fd]);
+        loop_.unwatch(fd);
+        close(fd);
+        draining_.erase(fd);
+      },
+      EPOLLPRI);
+}
+
+void Supervisor::on_subreaper_tick() {
+  reap_timer_ = 0;
+  // Workers are reaped through their pidfds, the guard by its owner: neither is ours here.
+  contain_.tick([this](pid_t pid) { return by_pid_.count(pid) > 0 || pid == guard_.pid(); });
+  reap_timer_ = loop_.add_timer_after(std::chrono::seconds(1), [this] { on_subreaper_tick(); });
+}
+
 void Supervisor::on_process_exit(Pool& pool, Slot& slot) {
   // A readable pidfd means the worker has exited; until we reap it, its zombie holds the
-  // pid, so the process-group id cannot have been reused. Whatever the worker left in its
-  // group goes with it now (systemd's control-group semantics); daemons that setsid()
-  // are beyond a supervisor's reach by design.
-  kill(-slot.pid, SIGKILL);
+  // pid, so the process-group id cannot have been reused. Whatever the worker left goes
+  // with it now (systemd's control-group semantics): its group, and with cgroup or
+  // subreaper containment what left the group too (setsid, double fork).
+  kill_tree(pool, slot, false);
   siginfo_t info{};
   if (waitid(kPidfdIdType, slot.pidfd, &info, WEXITED | WNOHANG) < 0 || info.si_pid == 0)
     return;  // spurious wake-up; level-triggered epoll will tell us again
@@ -524,6 +585,8 @@ void Supervisor::on_process_exit(Pool& pool, Slot& slot) {
   cancel_stall_timer(slot);
   const pid_t pid = slot.pid;
   slot.pid = 0;
+  if (!slot.cgroup.empty()) drain_cgroup(std::move(slot.cgroup));
+  slot.cgroup.clear();
   if (slot.timer) loop_.cancel_timer(slot.timer);
   slot.timer = 0;
 
@@ -740,6 +803,7 @@ void Supervisor::respawn_exited() {
 void Supervisor::before_sleep() {
   respawn_exited();
   reconcile_dirty();
+  contain_.flush();  // subreaper: this wake-up's kills, in one walk of /proc
   if (log_file_) log_file_->flush();
   if (!echo_buf_.empty()) {
     // One write per wake-up. A blocked terminal would hold the loop here, so an echo fd
@@ -764,6 +828,7 @@ EngineSnapshot Supervisor::snapshot() const {
   snap.uptime_s = to_seconds(now - started_);
   snap.shutting_down = shutting_down_;
   snap.log_path = options_.log_path;
+  snap.containment = contain_.description();
   snap.loop_iterations = loop_.iterations();
   snap.loop_busy_max_s = to_seconds(loop_.take_max_busy());
   snap.heartbeat = hb_stats_;
@@ -805,6 +870,7 @@ EngineSnapshot Supervisor::snapshot() const {
       else if (s->registry_busy) w.busy_from = pool->busy_source;
       w.progress = s->progress;
       w.status = s->status;
+      w.cgroup = s->cgroup;
       if (s->phase == Slot::Phase::kRunning && w.busy) ++(*w.busy ? ps.busy : ps.idle);
       if (s->has_process()) {
         w.started_at_ms = s->started_wall_ms;

@@ -24,6 +24,7 @@
 #include "engine/engine.h"
 #include "engine/event_loop.h"
 #include "engine/heartbeat_message.h"
+#include "engine/containment.h"
 #include "engine/heartbeat_receiver.h"
 #include "engine/log_file.h"
 #include "engine/log_ring.h"
@@ -91,6 +92,11 @@ class Supervisor {
   void finish_spawn(Pool& pool, Slot& slot, Result<SpawnedProcess> proc);
   void stop_slot(Pool& pool, Slot& slot, SlotView::Phase phase);
   void on_grace_expired(Pool& pool, Slot& slot);
+  // The final kill of a worker's whole tree (Containment), and the removal of its cgroup
+  // once cgroup.events says it is empty.
+  void kill_tree(Pool& pool, Slot& slot, bool leader_alive);
+  void drain_cgroup(std::string cgroup);
+  void on_subreaper_tick();
   void on_process_exit(Pool& pool, Slot& slot);
   void after_exit(Pool& pool, Slot& slot, bool bad, Duration uptime, bool spawn_failure);
   void schedule_retry(Pool& pool, Slot& slot, Duration delay, SlotView::Phase phase);
@@ -126,7 +132,11 @@ class Supervisor {
   const TimePoint started_;
   const pid_t self_pid_;
   Spawner spawner_;
+  Containment contain_;  // before guard_, which is given its cgroup or mark
   OrphanGuard guard_;
+  uint64_t cgroup_seq_ = 0;
+  std::unordered_map<int, std::string> draining_;  // cgroup.events fd -> a dead worker's cgroup
+  EventLoop::TimerId reap_timer_ = 0;               // subreaper: adopted orphans
   LogRing ring_;
   std::unique_ptr<LogFile> log_file_;
   std::map<std::string, std::unique_ptr<Pool>> pools_;

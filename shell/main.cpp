@@ -66,6 +66,9 @@ constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
   --no-shell            engine only: log to stderr, stop on INT/TERM; sd_notify when NOTIFY_SOCKET is set
   --log PATH            append worker output and engine events to PATH (rotated by size)
   --pid-file PATH       write drover's pid to PATH while it runs
+  --contain MODE        how each worker's whole tree is held, so nothing it starts outlives it or
+                        drover: auto (default: cgroup where drover can create cgroups, else
+                        subreaper), cgroup, subreaper, group (process groups only)
   -q, --quiet           with --no-shell: do not echo the log to stderr
   --version, -h/--help
 Pool sources add up: CONFIG.lua, --workers, -c and --wpm-config may be combined (a Lua
@@ -86,6 +89,7 @@ struct Args {
   std::string log_path, pid_file, script;
   std::vector<std::string> exprs;
   bool no_shell = false, stay = false, quiet = false;
+  std::optional<drover::ContainMode> contain;
 };
 
 std::optional<Args> parse_args(int argc, char** argv) {
@@ -124,6 +128,13 @@ std::optional<Args> parse_args(int argc, char** argv) {
       a.wpm_compat = true;
     } else if (arg == "--log") {
       if (!value(a.log_path)) return std::nullopt;
+    } else if (arg == "--contain") {
+      std::string mode;
+      if (!value(mode)) return std::nullopt;
+      if (!drover::contain_mode_from_name(mode, &a.contain)) {
+        fmt::print(stderr, "drover: --contain takes auto, cgroup, subreaper or group, not '{}'\n", mode);
+        return std::nullopt;
+      }
     } else if (arg == "--pid-file") {
       if (!value(a.pid_file)) return std::nullopt;
     } else if (arg == "--script") {
@@ -323,6 +334,7 @@ int main(int argc, char** argv) {
 
   drover::EngineOptions options;
   options.log_path = args->log_path;
+  options.containment = args->contain;
   options.handle_signals = true;
   options.leave_sigint = !args->no_shell;  // in the shell, Ctrl-C belongs to the REPL
   options.echo_fd = args->no_shell && !args->quiet ? STDERR_FILENO : -1;

@@ -31,10 +31,10 @@ namespace {
 
 const char kLoaderKey = 0;  // registry key (its address) of the Loader below
 
-constexpr const char* kPoolFields = "cmd, n, cwd, env, queue, stop_signal, grace, backoff, flap, heartbeat, busy";
+constexpr const char* kPoolFields = "cmd, n, cwd, env, queue, stop_signal, stop_to, grace, backoff, flap, heartbeat, busy";
 constexpr const char* kBusyFields = "url, rq, resque, sidekiq, celery, namespace, timeout";
 // A command and a queue belong to one pool; inheriting them would only hide mistakes.
-constexpr const char* kDefaultsFields = "n, cwd, env, stop_signal, grace, backoff, flap, heartbeat";
+constexpr const char* kDefaultsFields = "n, cwd, env, stop_signal, stop_to, grace, backoff, flap, heartbeat";
 constexpr const char* kHeartbeatFields = "timeout, require";
 constexpr const char* kBackoffFields = "initial, max, factor, reset_after";
 constexpr const char* kFlapFields = "max_exits, window, cooldown, give_up_after";
@@ -215,6 +215,11 @@ void read_fields(lua_State* L, int idx, PoolSpec& spec, const std::string& what,
       std::string name = lua_tostring(L, -1);
       spec.stop_signal = signal_from_name(name);
       if (!spec.stop_signal) luaL_error(L, "%s: stop_signal '%s' is not a signal", what.c_str(), name.c_str());
+    } else if (key == "stop_to") {
+      std::string to = read_string(L, what, "stop_to");
+      auto parsed = stop_to_from_name(to);
+      if (!parsed) luaL_error(L, "%s: stop_to must be \"process\" or \"group\", got '%s'", what.c_str(), to.c_str());
+      spec.stop_to = *parsed;
     } else if (key == "grace") {
       spec.grace_s = read_number(L, what, "grace");
     } else if (key == "env") {

@@ -68,6 +68,7 @@ TEST_CASE("http api: POST /api/v1/pools defines a pool - 201 with it - 409 when 
            {"env", {{"MODE", "fast"}}},
            {"queue", "q1"},
            {"stop_signal", "INT"},
+           {"stop_to", "group"},
            {"grace", 1.5}};
   auto r = s.client->Post("/api/v1/pools", def.dump(), "application/json");
   REQUIRE(r);
@@ -84,6 +85,7 @@ TEST_CASE("http api: POST /api/v1/pools defines a pool - 201 with it - 409 when 
   CHECK(spec.env == std::map<std::string, std::string>{{"MODE", "fast"}});
   CHECK(spec.queue == "q1");
   CHECK(spec.stop_signal == SIGINT);
+  CHECK(spec.stop_to == StopTo::kGroup);
   CHECK(spec.grace_s == 1.5);
   for (pid_t pid : running_pids(s.engine.snapshot(), "web")) {
     CHECK(proc_env(pid, "MODE") == "fast");
@@ -128,6 +130,7 @@ TEST_CASE("http api: POST /api/v1/pools refuses bad input - the detail names the
       {"POST", P, R"({"name": "x", "cmd": "a", "env": []})", 400, "bad_field", "\"env\""},
       {"POST", P, R"({"name": "x", "cmd": "a", "stop_signal": "NOPE"})", 400, "bad_field", "\"stop_signal\""},
       {"POST", P, R"({"name": "x", "cmd": "a", "stop_signal": 99})", 400, "bad_field", "\"stop_signal\""},
+      {"POST", P, R"({"name": "x", "cmd": "a", "stop_to": "pgrp"})", 400, "bad_field", "\"stop_to\""},
       {"POST", P, R"({"name": "x", "cmd": "a", "grace": -1})", 400, "bad_field", "\"grace\""},
       {"POST", P, R"({"name": "x", "cmd": "a", "autostart": "yes"})", 400, "bad_field", "\"autostart\""},
       {"POST", P, R"({"name": "two words", "cmd": "a"})", 400, "bad_field", "name may hold"},

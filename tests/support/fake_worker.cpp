@@ -14,11 +14,21 @@
 //   fake_worker read-stdin          read stdin once: print "stdin: eof", "stdin: data" or
 //                                   "stdin: error MESSAGE"; then sleep
 //   fake_worker tick SECONDS        print "tick 1", "tick 2", ... one every SECONDS, forever
+//   fake_worker escape              ignore TERM; fork a child that calls setsid (rq's work horse)
+//                                   and one that double-forks (a daemon, re-parented away);
+//                                   print "setsid PID" and "orphan PID"; sleep. Both sleep
+//                                   forever ignoring TERM, outside the worker's group.
+//   fake_worker job SECONDS         Celery's prefork and resque: fork a child that works a job of
+//                                   SECONDS ("job start PID", then "job done") with TERM, QUIT and
+//                                   INT at their defaults; on TERM, QUIT or INT the worker says
+//                                   "warm stop", waits for the job and exits 0; forks the next
+//                                   job while not stopping
 // Modes that sleep exit 0 on SIGTERM after printing "fake_worker: TERM", except ignore-term
 // and fork-orphan (default TERM disposition). Grandchildren keep the default dispositions
 // and the worker's process group. Output goes through write(2): nothing waits in stdio.
 // A bad mode or argument prints usage to stderr and exits 64.
 #include <signal.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -194,6 +204,58 @@ int main(int argc, char** argv) {
       sleep_for(every);
       say(1, "tick " + std::to_string(n) + "\n");
     }
+  }
+  if (mode == "escape") {
+    set_signal(SIGTERM, SIG_IGN);  // inherited: only SIGKILL ends any of them
+    int pipefd[2];
+    if (pipe(pipefd) < 0) _exit(1);
+    pid_t setsid_child = fork();
+    if (setsid_child == 0) {
+      setsid();
+      [[maybe_unused]] ssize_t w = write(pipefd[1], "s", 1);  // out of the group before we say so
+      sleep_forever();
+    }
+    char done;
+    [[maybe_unused]] ssize_t got = read(pipefd[0], &done, 1);
+    pid_t middle = fork();
+    if (middle == 0) {
+      setsid();
+      pid_t daemon = fork();
+      if (daemon == 0) sleep_forever();
+      [[maybe_unused]] ssize_t w = write(pipefd[1], &daemon, sizeof daemon);
+      _exit(0);  // the daemon is re-parented: to drover as a subreaper, else to init
+    }
+    pid_t daemon = 0;
+    [[maybe_unused]] ssize_t r = read(pipefd[0], &daemon, sizeof daemon);
+    while (waitpid(middle, nullptr, 0) < 0 && errno == EINTR) {
+    }
+    say(1, "setsid " + std::to_string(setsid_child) + "\norphan " + std::to_string(daemon) + "\n");
+    sleep_forever();
+  }
+  if (mode == "job") {
+    need_arg();
+    const double seconds = seconds_arg(arg);
+    static volatile sig_atomic_t stopping = 0;
+    auto on_stop = [](int) { stopping = 1; };
+    for (int sig : {SIGTERM, SIGQUIT, SIGINT}) set_signal(sig, on_stop);
+    bool said = false;
+    while (!stopping) {
+      pid_t child = fork();
+      if (child == 0) {
+        for (int sig : {SIGTERM, SIGQUIT, SIGINT}) set_signal(sig, SIG_DFL);  // resque's child resets QUIT
+        say(1, "job start " + std::to_string(getpid()) + "\n");
+        sleep_for(seconds);
+        say(1, "job done\n");
+        _exit(0);
+      }
+      while (waitpid(child, nullptr, 0) < 0 && errno == EINTR)
+        if (stopping && !said) {
+          say(1, "warm stop\n");
+          said = true;
+        }
+    }
+    if (!said) say(1, "warm stop\n");
+    return 0;
   }
   usage("unknown mode " + mode);
 }

@@ -45,7 +45,7 @@ class ScratchDir {
   std::string path_;
 };
 
-constexpr const char* kAllFields = "(fields: cmd, n, cwd, env, queue, stop_signal, grace, backoff, flap, heartbeat, busy)";
+constexpr const char* kAllFields = "(fields: cmd, n, cwd, env, queue, stop_signal, stop_to, grace, backoff, flap, heartbeat, busy)";
 
 }  // namespace
 
@@ -53,7 +53,7 @@ TEST_CASE("config: the header's example loads, with defaults inherited") {
   LoadedConfig c = config(R"(
     defaults { grace = 10, backoff = { initial = 0.1, max = 30 }, env = { A = "1" } }
     pool "foo" { cmd = "python3 worker.py", n = 2, env = { MODE = "fast" } }
-    pool "bar" { cmd = { "./bar", "--fast" }, n = 2, cwd = "/srv/bar", stop_signal = "QUIT" }
+    pool "bar" { cmd = { "./bar", "--fast" }, n = 2, cwd = "/srv/bar", stop_signal = "QUIT", stop_to = "group" }
   )");
   REQUIRE(c.pools.size() == 2);
   const PoolSpec& foo = c.pools[0];
@@ -63,11 +63,13 @@ TEST_CASE("config: the header's example loads, with defaults inherited") {
   CHECK(foo.grace_s == 10);
   CHECK(foo.env == std::map<std::string, std::string>{{"A", "1"}, {"MODE", "fast"}});
   CHECK(foo.stop_signal == SIGTERM);
+  CHECK(foo.stop_to == StopTo::kProcess);  // the worker alone, by default
   CHECK(foo.queue == "");  // the engine falls back to the name
   const PoolSpec& bar = c.pools[1];
   CHECK(bar.argv == Argv{"./bar", "--fast"});
   CHECK(bar.cwd == "/srv/bar");
   CHECK(bar.stop_signal == SIGQUIT);
+  CHECK(bar.stop_to == StopTo::kGroup);
   CHECK(bar.backoff.initial_s == 0.1);
   CHECK(bar.backoff.max_s == 30);
   CHECK(bar.backoff.factor == 2.0);  // untouched by the defaults
@@ -168,6 +170,8 @@ TEST_CASE("config: errors point at the line of the pool call") {
         "pools.lua:1: pool \"a\": stop_signal 'NOPE' is not a signal");
   CHECK(config_error("pool 'a' { cmd = 'x', stop_signal = {} }").find("signal name or number, got table") !=
         std::string::npos);
+  CHECK(config_error("pool 'a' { cmd = 'x', stop_to = 'pgrp' }") ==
+        "pools.lua:1: pool \"a\": stop_to must be \"process\" or \"group\", got 'pgrp'");
   CHECK(config_error("pool 'a' { 'x' }").find("pools.lua:1: pool \"a\": unexpected number key") == 0);
 }
 
@@ -278,7 +282,7 @@ TEST_CASE("config: validate_pool_spec's verdict carries the line too") {
 
 TEST_CASE("config: defaults are checked where they are written") {
   CHECK(config_error("\ndefaults { nn = 1 }") ==
-        "pools.lua:2: defaults: unknown field 'nn' (fields: n, cwd, env, stop_signal, grace, backoff, flap, heartbeat)");
+        "pools.lua:2: defaults: unknown field 'nn' (fields: n, cwd, env, stop_signal, stop_to, grace, backoff, flap, heartbeat)");
   CHECK(config_error("defaults { cmd = 'x' }") == "pools.lua:1: defaults: cmd cannot be a default; give each pool its own");
   CHECK(config_error("defaults { queue = 'q' }").find("queue cannot be a default") != std::string::npos);
   CHECK(config_error("\n\ndefaults { grace = -1 }\npool 'a' { cmd = 'x' }") ==

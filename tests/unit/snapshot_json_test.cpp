@@ -18,6 +18,7 @@ EngineSnapshot full_snapshot() {
   s.uptime_s = 12.375;
   s.shutting_down = true;
   s.log_path = "/var/log/drover.log";
+  s.containment = "cgroup /sys/fs/cgroup/unified/drover-4242-1";
   s.loop_iterations = 1ull << 40;
   s.loop_lag_s = 0.00125;
   s.loop_busy_max_s = 0.5;
@@ -32,6 +33,7 @@ EngineSnapshot full_snapshot() {
   p.spec.env = {{"MODE", "fast"}, {"EMPTY", ""}, {"UNICODE", "é\t"}};
   p.spec.queue = "high,low";
   p.spec.stop_signal = SIGQUIT;
+  p.spec.stop_to = StopTo::kGroup;
   p.spec.grace_s = 2.5;
   p.spec.backoff = {0.25, 60, 3, 5};
   p.spec.flap = {7, 20, 45, 2};
@@ -66,6 +68,7 @@ EngineSnapshot full_snapshot() {
   w.busy = false;
   w.progress = 0.75;
   w.status = "job 42";
+  w.cgroup = "/sys/fs/cgroup/unified/drover-4242-1/pool-foo/0.7";
   p.workers.push_back(w);
   WorkerSnapshot idle;  // the optionals unset, the state another one
   idle.slot = 3;
@@ -144,6 +147,7 @@ TEST_CASE("snapshot_json: absent keys keep defaults - wrong types name their pat
            {"/pools/0/workers/0/state"_json_pointer, "napping", "pools[0].workers[0].state: \"napping\" is not a slot state"},
            {"/pools/0/spec/env"_json_pointer, json{{"A", 1}}, "pools[0].spec.env: expected an object of strings, got {\"A\":1}"},
            {"/pools/0/spec/stop_signal"_json_pointer, "NOPE", "pools[0].spec.stop_signal: \"NOPE\" is not a signal"},
+           {"/pools/0/spec/stop_to"_json_pointer, "pgrp", "pools[0].spec.stop_to: \"pgrp\" is not \"process\" or \"group\""},
            {"/pools/0/spec/backoff/max"_json_pointer, true, "pools[0].spec.backoff.max: expected a number, got true"},
            {"/pools/1/counters/started"_json_pointer, -1, "pools[1].counters.started: expected an integer in range, got -1"},
            {"/pools/1/queue"_json_pointer, json::array(), "pools[1].queue: expected an object"},

@@ -138,7 +138,8 @@ std::string render_pool(const PoolSpec& p) {
     for (const auto& [k, v] : p.env) out += fmt::format(" [{}] = {},", lua_quote(k), lua_quote(v));
     out += " },\n";
   }
-  out += fmt::format("  stop_signal = \"{}\",\n  grace = {},\n", signal_name(p.stop_signal), p.grace_s);
+  out += fmt::format("  stop_signal = \"{}\",\n  stop_to = \"{}\",\n  grace = {},\n", signal_name(p.stop_signal),
+                     stop_to_name(p.stop_to), p.grace_s);
   out += fmt::format("  backoff = {{ initial = {}, max = {}, factor = {}, reset_after = {} }},\n", p.backoff.initial_s,
                      p.backoff.max_s, p.backoff.factor, p.backoff.reset_after_s);
   out += fmt::format("  flap = {{ max_exits = {}, window = {}, cooldown = {}, give_up_after = {} }},\n",

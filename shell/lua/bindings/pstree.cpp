@@ -7,10 +7,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
 
+#include "engine/containment.h"
 #include "shell/lua/binding.h"
 #include "shell/lua/shell_context.h"
 #include "shell/lua/view.h"
@@ -130,6 +132,39 @@ void render_children(const std::map<pid_t, std::vector<pid_t>>& kids, const std:
   }
 }
 
+// What a worker started that is no longer under it by parent pid (a setsid'd, double-forked
+// or re-parented process: rq's work horse after its worker died, a daemon): the roots of
+// such subtrees. cgroup containment: members of the worker's cgroup whose parent is not
+// in it. subreaper containment: drover's children that carry the worker's pool and slot.
+std::vector<pid_t> escaped_roots(const WorkerSnapshot& w, const std::string& pool, pid_t drover,
+                                 const std::map<pid_t, ProcInfo>& procs, const std::map<pid_t, std::vector<pid_t>>& kids,
+                                 const std::set<pid_t>& workers) {
+  std::vector<pid_t> roots;
+  if (!w.cgroup.empty()) {
+    auto members = Containment::members(w.cgroup);
+    std::set<pid_t> in(members.begin(), members.end());
+    for (pid_t m : members) {
+      auto it = procs.find(m);
+      if (m != w.pid && it != procs.end() && !in.count(it->second.ppid)) roots.push_back(m);
+    }
+    return roots;
+  }
+  auto it = kids.find(drover);
+  if (it == kids.end()) return roots;
+  const std::string want_pool = "DROVER_POOL=" + pool, want_slot = fmt::format("DROVER_SLOT={}", w.slot);
+  for (pid_t c : it->second) {
+    if (workers.count(c)) continue;
+    std::ifstream env(fmt::format("/proc/{}/environ", c));
+    bool has_pool = false, has_slot = false;
+    for (std::string entry; std::getline(env, entry, '\0');) {
+      has_pool = has_pool || entry == want_pool;
+      has_slot = has_slot || entry == want_slot;
+    }
+    if (has_pool && has_slot) roots.push_back(c);
+  }
+  return roots;
+}
+
 // One worker's line: pool.slot, pid, state, age, then what its last heartbeat said (when,
 // busy or idle, progress, status text; busy or idle may come from the job queue's records
 // instead, named after it: "idle (rq)") and how its last process ended. The status text is
@@ -158,6 +193,10 @@ int l_pstree(lua_State* L) {
     auto procs = read_proc_table();
     std::map<pid_t, std::vector<pid_t>> kids;
     for (const auto& [pid, info] : procs) kids[info.ppid].push_back(pid);
+    std::set<pid_t> workers;
+    for (const auto& p : snap.pools)
+      for (const auto& w : p.workers)
+        if (w.pid) workers.insert(w.pid);
 
     const size_t width = terminal_columns(ctx.out);
     std::string out = fmt::format("drover[{}] up {}\n", snap.pid, format_age(snap.uptime_s));
@@ -172,7 +211,14 @@ int l_pstree(lua_State* L) {
         const auto& w = p.workers[wi];
         bool last = wi + 1 == p.workers.size();
         out += worker_line(pool_indent + (last ? "└─ " : "├─ "), p.spec.name, w, width);
-        if (w.pid) render_children(kids, procs, w.pid, pool_indent + (last ? "   " : "│  "), out, 0, width);
+        const std::string indent = pool_indent + (last ? "   " : "│  ");
+        if (w.pid) render_children(kids, procs, w.pid, indent, out, 0, width);
+        std::vector<pid_t> escaped = escaped_roots(w, p.spec.name, snap.pid, procs, kids, workers);
+        for (pid_t e : escaped) {
+          std::string head = fmt::format("{}╌╌ {} ", indent, e);
+          out += head + fit_tail(procs.at(e).cmd + "  (left the tree)", columns_of(head), width, 20, 60) + "\n";
+          render_children(kids, procs, e, indent + "   ", out, 1, width);
+        }
         lua_createtable(L, 0, 12);
         lua_pushstring(L, p.spec.name.c_str());
         lua_setfield(L, -2, "pool");
@@ -193,6 +239,12 @@ int l_pstree(lua_State* L) {
             lua_rawseti(L, -2, ++ci);
           }
         lua_setfield(L, -2, "children");
+        lua_createtable(L, static_cast<int>(escaped.size()), 0);
+        for (size_t i = 0; i < escaped.size(); ++i) {
+          lua_pushinteger(L, escaped[i]);
+          lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+        }
+        lua_setfield(L, -2, "escaped");
         lua_rawseti(L, -2, ++row);
       }
     }

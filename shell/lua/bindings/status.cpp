@@ -37,6 +37,8 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
                                 format_age(snap.uptime_s), snap.pools.size(), snap.pools.size() == 1 ? "" : "s",
                                 running, target, snap.shutting_down ? "  (shutting down)" : "");
   out += render_heartbeat_line(snap.heartbeat);
+  // How workers' trees are held: what survives a kill -9 of drover depends on it.
+  if (!snap.containment.empty()) out += "containment " + snap.containment + "\n";
   if (snap.pools.empty()) return out + "no pools\n";
   size_t w = 4;
   bool queues = false;  // a queue column only when some pool has a probe
@@ -131,6 +133,8 @@ int l_status(lua_State* L) {
     lua_setfield(L, -2, "shutting_down");
     lua_pushstring(L, snap.heartbeat.worker_endpoint.c_str());  // DROVER_HEARTBEAT; heartbeat() has the rest
     lua_setfield(L, -2, "heartbeat_endpoint");
+    lua_pushstring(L, snap.containment.c_str());  // "cgroup <dir>", "subreaper", "group"
+    lua_setfield(L, -2, "containment");
     lua_createtable(L, 0, static_cast<int>(snap.pools.size()));
     for (const auto& p : snap.pools) {
       push_pool(L, p);

@@ -23,6 +23,7 @@ struct ProbeRunner::Entry {
   ProbeSample sample;
   std::optional<std::pair<double, double>> last_depth;  // (time, depth) of the last reading with one
   std::string last_error;   // what was last reported through warn
+  OnRead on_read;
 };
 
 ProbeRunner::ProbeRunner(Warn warn) : warn_(std::move(warn)) {
@@ -41,8 +42,9 @@ ProbeRunner::~ProbeRunner() {
   thread_.join();
 }
 
-void ProbeRunner::add(const std::string& key, std::unique_ptr<QueueProbe> probe, double period_s) {
+void ProbeRunner::add(const std::string& key, std::unique_ptr<QueueProbe> probe, double period_s, OnRead on_read) {
   auto e = std::make_shared<Entry>();
+  e->on_read = std::move(on_read);
   e->sample.describe = probe->describe();
   e->probe = std::move(probe);
   e->period_s = period_s > 0 ? period_s : 1;
@@ -118,9 +120,11 @@ void ProbeRunner::run() {
     // Still registered under this key? (It may have been removed or replaced during the read.)
     auto it = entries_.find(key);
     const bool current = it != entries_.end() && it->second == next;
-    if (!report.empty() && current && warn_) {
+    if (current && ((!report.empty() && warn_) || next->on_read)) {
+      const QueueReading reading = s.reading;  // a copy: the entry may change once unlocked
       lock.unlock();
-      warn_(key, report);
+      if (!report.empty() && warn_) warn_(key, report);
+      if (next->on_read) next->on_read(reading);
       lock.lock();
     }
   }

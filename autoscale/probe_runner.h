@@ -34,13 +34,16 @@ struct ProbeSample {
 class ProbeRunner {
  public:
   using Warn = std::function<void(const std::string& key, const std::string& text)>;
+  // Called on the runner's thread after each read of a probe, outside the runner's lock,
+  // while the probe is still registered: hands a reading on (a worker registry's, to the engine).
+  using OnRead = std::function<void(const QueueReading&)>;
   explicit ProbeRunner(Warn warn = {});
   ~ProbeRunner();  // stops the thread; a read in progress finishes first (bounded by its timeout)
   ProbeRunner(const ProbeRunner&) = delete;
   ProbeRunner& operator=(const ProbeRunner&) = delete;
 
   // Adds or replaces the probe under key (the pool's name); the first read is due now.
-  void add(const std::string& key, std::unique_ptr<QueueProbe> probe, double period_s);
+  void add(const std::string& key, std::unique_ptr<QueueProbe> probe, double period_s, OnRead on_read = {});
   void remove(const std::string& key);
   // The latest sample; nullopt for an unknown key.
   std::optional<ProbeSample> latest(const std::string& key) const;

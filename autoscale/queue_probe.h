@@ -9,14 +9,28 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace drover {
+
+// One worker as its job queue records it (worker_registry_probe.h): where it runs, its
+// pid there (as the worker reported it), and whether it is working on a job.
+struct RegisteredWorker {
+  std::string host;
+  int pid = 0;
+  bool busy = false;
+
+  bool operator==(const RegisteredWorker&) const = default;
+};
 
 struct QueueReading {
   std::optional<double> depth;     // jobs waiting; nullopt when unknown
   std::optional<double> inflight;  // jobs already being worked on, from the queue's own
                                    // bookkeeping (rq's started registry, Sidekiq's busy)
   std::string error;               // non-empty: why depth is unknown ("connection refused")
+  // A worker registry's reading (worker_registry_probe.h): the workers on this host; depth
+  // stays nullopt. nullopt: not a registry, or the read failed (error says why).
+  std::optional<std::vector<RegisteredWorker>> workers;
 };
 
 class QueueProbe {

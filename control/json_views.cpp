@@ -10,7 +10,10 @@ json worker_json(const WorkerSnapshot& w) {
          {"heartbeats", w.heartbeats}};
   if (w.retry_in_s > 0) j["retry_in"] = w.retry_in_s;
   if (w.heartbeat_age_s >= 0) j["heartbeat_age"] = w.heartbeat_age_s;
-  if (w.busy) j["busy"] = *w.busy;
+  if (w.busy) {
+    j["busy"] = *w.busy;
+    j["busy_from"] = w.busy_from;  // "heartbeat", or the queue whose records said so ("rq")
+  }
   if (w.progress) j["progress"] = *w.progress;
   if (!w.status.empty()) j["status"] = w.status;
   return j;

@@ -171,6 +171,11 @@ void read_spec(const json& j, const std::string& path, PoolSpec& s, std::string&
     Reader rh(*h, r.where("heartbeat"), error);
     rh("timeout", s.heartbeat.timeout_s)("require", s.heartbeat.require);
   }
+  if (const json* b = r.member("busy_registry")) {
+    Reader rb(*b, r.where("busy_registry"), error);
+    BusyRegistry& reg = s.busy_registry;
+    rb("layout", reg.layout)("url", reg.url)("namespace", reg.ns)("timeout", reg.timeout_s);
+  }
 }
 
 void read_worker(const json& j, const std::string& path, WorkerSnapshot& w, std::string& error) {
@@ -178,7 +183,7 @@ void read_worker(const json& j, const std::string& path, WorkerSnapshot& w, std:
   r("slot", w.slot)("pid", w.pid)("started_at_ms", w.started_at_ms)("uptime", w.uptime_s)("retry_in", w.retry_in_s);
   r("restarts", w.restarts)("last_exit", w.last_exit)("generation", w.generation)("heartbeats", w.heartbeats);
   r("last_heartbeat_ms", w.last_heartbeat_ms)("heartbeat_age", w.heartbeat_age_s)("busy", w.busy);
-  r("progress", w.progress)("status", w.status)("cgroup", w.cgroup);
+  r("busy_from", w.busy_from)("progress", w.progress)("status", w.status)("cgroup", w.cgroup);
   std::string state;
   r("state", state);
   if (const json* st = r.member("state")) {
@@ -223,6 +228,20 @@ Result<T> result(T value, const std::string& error) {
 
 namespace {
 
+// A Redis URL as snapshots show it: a password (redis://user:PASS@host, unix://...&password=PASS)
+// becomes "***". Snapshots reach every HTTP client and log; the password stays in the spec.
+std::string without_password(std::string url) {
+  if (size_t at = url.find('@'), scheme = url.find("://"); at != std::string::npos && scheme != std::string::npos) {
+    size_t colon = url.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) url.replace(colon + 1, at - colon - 1, "***");
+  }
+  if (size_t pw = url.find("password="); pw != std::string::npos) {
+    size_t end = url.find('&', pw);
+    url.replace(pw + 9, end == std::string::npos ? std::string::npos : end - pw - 9, "***");
+  }
+  return url;
+}
+
 void write_spec(JsonWriter& w, const PoolSpec& s) {
   w.begin_object().field("name", s.name).key("argv").begin_array();
   for (const auto& a : s.argv) w.value(a);
@@ -235,7 +254,12 @@ void write_spec(JsonWriter& w, const PoolSpec& s) {
   w.key("flap").begin_object().field("max_exits", s.flap.max_exits).field("window", s.flap.window_s);
   w.field("cooldown", s.flap.cooldown_s).field("give_up_after", s.flap.give_up_after).end_object();
   w.key("heartbeat").begin_object().field("timeout", s.heartbeat.timeout_s).field("require", s.heartbeat.require);
-  w.end_object().field("autostart", s.autostart).end_object();
+  w.end_object();
+  if (const BusyRegistry& reg = s.busy_registry; reg.enabled()) {
+    w.key("busy_registry").begin_object().field("layout", reg.layout).field("url", without_password(reg.url));
+    w.field("namespace", reg.ns).field("timeout", reg.timeout_s).end_object();
+  }
+  w.field("autostart", s.autostart).end_object();
 }
 
 void write_worker(JsonWriter& j, const WorkerSnapshot& w) {
@@ -243,7 +267,8 @@ void write_worker(JsonWriter& j, const WorkerSnapshot& w) {
   j.field("started_at_ms", w.started_at_ms).field("uptime", w.uptime_s).field("retry_in", w.retry_in_s);
   j.field("restarts", w.restarts).field("last_exit", w.last_exit).field("generation", w.generation);
   j.field("heartbeats", w.heartbeats).field("last_heartbeat_ms", w.last_heartbeat_ms);
-  j.field("heartbeat_age", w.heartbeat_age_s).field("busy", w.busy).field("progress", w.progress);
+  j.field("heartbeat_age", w.heartbeat_age_s).field("busy", w.busy).field("busy_from", w.busy_from);
+  j.field("progress", w.progress);
   j.field("status", w.status).field("cgroup", w.cgroup).end_object();
 }
 

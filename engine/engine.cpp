@@ -185,6 +185,11 @@ void Engine::report(EventKind kind, std::string pool, std::string text) {
 void Engine::set_queue_gauge(const std::string& pool, const QueueGauge& gauge) {
   impl_->post([pool, gauge](Supervisor& s) { s.set_queue_gauge(pool, gauge); });
 }
+void Engine::set_worker_busy(const std::string& pool, std::string source, std::vector<WorkerBusy> workers) {
+  impl_->post([pool, source = std::move(source), workers = std::move(workers)](Supervisor& s) {
+    s.set_worker_busy(pool, source, workers);
+  });
+}
 void Engine::shutdown() {
   impl_->post([](Supervisor& s) { s.shutdown(); });
 }

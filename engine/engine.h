@@ -28,6 +28,7 @@
 
 namespace drover {
 
+inline constexpr int kBusyReportMisses = 3;
 inline constexpr const char* kWpmHeartbeatEndpoint = "tcp://127.0.0.1:5591";
 
 struct EngineOptions {
@@ -109,6 +110,13 @@ class Engine {
   void report(EventKind kind, std::string pool, std::string text);
   // The pool's queue as read by a probe outside the engine; shown in snapshots. Posted.
   void set_queue_gauge(const std::string& pool, const QueueGauge& gauge);
+  // Busy states of the pool's workers as the job queue records them, read from outside
+  // (autoscale/worker_registry_probe.h), for workers that send no heartbeat. Each pid is
+  // matched to a live worker of the pool, itself or a descendant; others are ignored. A
+  // worker keeps what it was last told until kBusyReportMisses reports in a row leave it
+  // out (then unknown again); a spawn starts unknown. A heartbeat's busy takes precedence.
+  // source names the records ("rq") for status(). Posted: returns at once.
+  void set_worker_busy(const std::string& pool, std::string source, std::vector<WorkerBusy> workers);
 
   std::shared_ptr<Subscription> subscribe(size_t capacity = 10000, Subscription::Filter f = {});
 

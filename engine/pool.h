@@ -45,6 +45,10 @@ struct Slot {
   std::optional<bool> busy;
   std::optional<double> progress;
   std::string status;
+  // From the job queue's own records of its workers (Engine::set_worker_busy: rq's worker
+  // hashes, Sidekiq's processes...), for workers that send no heartbeat; reset at each spawn.
+  std::optional<bool> registry_busy;
+  int registry_misses = 0;  // reports in a row that did not name this worker
   EventLoop::TimerId stall_timer = 0;  // armed while the pool's heartbeat timeout applies
   bool stalled = false;                // stopped for silence: its exit is a bad one
   TimePoint silent_since{};            // `require`: the first heartbeat is due by this + timeout
@@ -62,6 +66,8 @@ struct Slot {
   std::string last_exit;
 
   bool has_process() const { return pid > 0; }
+  // What scale-down goes by: the worker's own word (its heartbeat) first, else the registry's.
+  std::optional<bool> effective_busy() const { return busy ? busy : registry_busy; }
 };
 
 struct Pool {
@@ -76,6 +82,7 @@ struct Pool {
   std::shared_ptr<const std::vector<std::string>> env_base;
   std::string path_env;  // the PATH workers see, for executable lookup
   QueueGauge queue;      // told by the autoscaler (Engine::set_queue_gauge)
+  std::string busy_source;  // who last reported busy states (Engine::set_worker_busy): "rq", ...
 
   int target() const { return enabled && !removing ? spec.n : 0; }
 };

@@ -137,6 +137,17 @@ Status validate_pool_spec(const PoolSpec& s, const EngineLimits& limits) {
     return bad(fmt::format("heartbeat.timeout = {} must be 0 (off) or up to 86400 seconds", h.timeout_s));
   if (h.require && h.timeout_s == 0) return bad("heartbeat.require needs a heartbeat.timeout");
 
+  // The URL's syntax is the reader's business (autoscale/, which the engine does not link);
+  // the loaders check it with parse_redis_url before a spec gets here.
+  const BusyRegistry& r = s.busy_registry;
+  if (r.enabled()) {
+    if (r.layout != "rq" && r.layout != "resque" && r.layout != "sidekiq" && r.layout != "celery")
+      return bad(fmt::format("busy: no worker registry in layout \"{}\" (rq, resque, sidekiq or celery)", r.layout));
+    if (r.url.empty()) return bad("busy: url is empty");
+    if (!(r.timeout_s > 0 && r.timeout_s <= 60)) return bad(fmt::format("busy: timeout = {} must be in (0, 60] seconds", r.timeout_s));
+    if (r.layout == "resque" && r.ns.empty()) return bad("busy: empty resque namespace");
+  }
+
   for (const auto& [key, value] : s.env) {
     if (key.empty() || key.find('=') != std::string::npos || key.find('\0') != std::string::npos)
       return bad(fmt::format("env key \"{}\" is not a variable name", key));

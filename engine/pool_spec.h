@@ -47,6 +47,20 @@ struct HeartbeatPolicy {
   bool operator==(const HeartbeatPolicy&) const = default;
 };
 
+// Where the job queue keeps its workers' busy/idle state, for workers that send no
+// heartbeat (help/autoscale.md). The engine only carries it: the shell reads the registry
+// (autoscale/worker_registry_probe.h) and reports what it finds with
+// Engine::set_worker_busy, so that scale-down retires idle workers first.
+struct BusyRegistry {
+  std::string layout;  // "rq", "resque", "sidekiq", "celery"; empty: none
+  std::string url = "redis://127.0.0.1:6379/0";
+  std::string ns = "resque";  // resque's namespace
+  double timeout_s = 1.0;     // bounds one read
+
+  bool enabled() const { return !layout.empty(); }
+  bool operator==(const BusyRegistry&) const = default;
+};
+
 // Who the stop signal goes to. kProcess: the worker process alone, which stops its own
 // children its way (Celery's prefork pool finishes its tasks on TERM, rq's worker waits
 // for its horse, resque's child keeps QUIT's default); a group signal would hit those
@@ -76,6 +90,7 @@ struct PoolSpec {
   BackoffPolicy backoff;
   FlapPolicy flap;
   HeartbeatPolicy heartbeat;
+  BusyRegistry busy_registry;  // config: busy = redis{ rq = "default" }
   // false: a new pool is defined stopped and waits for start(name) (workerpoolmanager's
   // tasks outside `autotasks`). Read only when the pool is added; a reload keeps its state.
   bool autostart = true;

@@ -49,7 +49,10 @@ struct WorkerSnapshot {
   uint64_t heartbeats = 0;           // messages accepted from this process
   int64_t last_heartbeat_ms = 0;     // wall clock of the last one; 0: none yet
   double heartbeat_age_s = -1;       // seconds since the last one; -1: none yet
-  std::optional<bool> busy;          // the last `busy` it reported
+  // Busy or idle: the last `busy` its heartbeat reported, else what the job queue's own
+  // records say (Engine::set_worker_busy); nullopt when neither knows.
+  std::optional<bool> busy;
+  std::string busy_from;             // where busy came from: "heartbeat", "rq", ...; empty: unknown
   std::optional<double> progress;    // the last `progress` (0..1) it reported
   std::string status;                // the last `status` text it reported
   // cgroup containment: the worker's cgroup directory (pstree lists its members, even
@@ -57,6 +60,15 @@ struct WorkerSnapshot {
   std::string cgroup;
 
   bool operator==(const WorkerSnapshot&) const = default;
+};
+
+// One worker's busy state as a job queue records it (rq's worker hash, Sidekiq's process
+// entry...): the pid is the worker's, or one of its descendants' (a `sh -c` wrapper's child).
+struct WorkerBusy {
+  pid_t pid = 0;
+  bool busy = false;
+
+  bool operator==(const WorkerBusy&) const = default;
 };
 
 // A pool's queue as its autoscale probe last read it: told to the engine from outside
@@ -79,8 +91,8 @@ struct PoolSnapshot {
   int backoff = 0;
   int flapping = 0;        // includes gave-up slots
   int stalled = 0;         // being stopped for silence
-  int busy = 0;            // running workers whose last heartbeat said busy=true
-  int idle = 0;            // ... said busy=false (the rest never said)
+  int busy = 0;            // running workers known busy (heartbeat, else the queue's records)
+  int idle = 0;            // ... known idle (the rest: unknown)
   bool rolling = false;
   QueueGauge queue;
   PoolCounters counters;

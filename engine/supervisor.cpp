@@ -330,7 +330,8 @@ void Supervisor::reconcile_pool(Pool& pool) {
   std::vector<SlotView> views;
   views.reserve(pool.slots.size());
   for (const auto& [idx, s] : pool.slots)
-    views.push_back({idx, s->phase, s->started_seq, s->has_process() ? s->generation : pool.generation, s->busy});
+    views.push_back({idx, s->phase, s->started_seq, s->has_process() ? s->generation : pool.generation,
+                     s->effective_busy()});
   ReconcilePlan plan = reconcile(pool.target(), views, pool.generation);
   for (int idx : plan.retire) {
     Slot& slot = *pool.slots.at(idx);
@@ -382,6 +383,8 @@ Result<SpawnRequest> Supervisor::prepare_spawn(Pool& pool, Slot& slot) {
   slot.last_heartbeat = {};
   slot.last_heartbeat_wall_ms = 0;
   slot.busy.reset();
+  slot.registry_busy.reset();
+  slot.registry_misses = 0;
   slot.progress.reset();
   slot.status.clear();
   slot.stalled = false;
@@ -862,11 +865,13 @@ EngineSnapshot Supervisor::snapshot() const {
         w.last_heartbeat_ms = s->last_heartbeat_wall_ms;
         w.heartbeat_age_s = to_seconds(now - s->last_heartbeat);
       }
-      w.busy = s->busy;
+      w.busy = s->effective_busy();
+      if (s->busy) w.busy_from = "heartbeat";
+      else if (s->registry_busy) w.busy_from = pool->busy_source;
       w.progress = s->progress;
       w.status = s->status;
       w.cgroup = s->cgroup;
-      if (s->phase == Slot::Phase::kRunning && s->busy) ++(*s->busy ? ps.busy : ps.idle);
+      if (s->phase == Slot::Phase::kRunning && w.busy) ++(*w.busy ? ps.busy : ps.idle);
       if (s->has_process()) {
         w.started_at_ms = s->started_wall_ms;
         w.uptime_s = to_seconds(now - s->started);

@@ -72,6 +72,8 @@ class Supervisor {
   // has gone meanwhile.
   void report(EventKind kind, const std::string& pool, std::string text);
   void set_queue_gauge(const std::string& pool, const QueueGauge& gauge);
+  // Engine::set_worker_busy (supervisor_busy.cpp).
+  void set_worker_busy(const std::string& pool, const std::string& source, const std::vector<WorkerBusy>& workers);
 
  private:
   Pool* find_pool(const std::string& name);
@@ -109,6 +111,8 @@ class Supervisor {
   void drain_heartbeats();
   void on_heartbeat_message(std::span<const std::string_view> frames, bool more_frames);
   Slot* heartbeat_sender(pid_t pid, const std::string& pool_name, Pool** pool);
+  // The live worker pid is, or descends from (any pool); null for a stranger.
+  Slot* worker_of(pid_t pid, Pool** pool);
   void heartbeat_ignored(uint64_t HeartbeatStats::*counter, const std::string& why);
   void arm_stall_timer(Pool& pool, Slot& slot);
   void on_stall_timer(Pool& pool, Slot& slot);

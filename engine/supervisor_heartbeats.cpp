@@ -122,15 +122,22 @@ void Supervisor::on_heartbeat_message(std::span<const std::string_view> frames, 
 }
 
 Slot* Supervisor::heartbeat_sender(pid_t pid, const std::string& pool_name, Pool** pool) {
-  auto match = [&](pid_t worker) -> Slot* {
-    auto it = by_pid_.find(worker);
-    if (it == by_pid_.end() || it->second.first->spec.name != pool_name) return nullptr;
-    *pool = it->second.first;
-    return it->second.second;
+  Pool* owner = nullptr;
+  Slot* slot = worker_of(pid, &owner);
+  if (!slot || owner->spec.name != pool_name) return nullptr;
+  *pool = owner;
+  return slot;
+}
+
+Slot* Supervisor::worker_of(pid_t pid, Pool** pool) {
+  auto found = [&](pid_t worker) -> Slot* {
+    const auto& [p, s] = by_pid_.at(worker);
+    *pool = p;
+    return s;
   };
-  if (by_pid_.count(pid)) return match(pid);
+  if (by_pid_.count(pid)) return found(pid);
   if (auto d = hb_descendants_.find(pid); d != hb_descendants_.end()) {
-    if (by_pid_.count(d->second)) return match(d->second);
+    if (by_pid_.count(d->second)) return found(d->second);
     hb_descendants_.erase(d);  // its worker is gone; the pid may be anyone's now
   }
   const TimePoint now = clock_.now();
@@ -142,7 +149,7 @@ Slot* Supervisor::heartbeat_sender(pid_t pid, const std::string& pool_name, Pool
     if (by_pid_.count(p)) {
       hb_descendants_[pid] = p;
       hb_strangers_.erase(pid);
-      return match(p);
+      return found(p);
     }
   }
   if (hb_strangers_.size() >= kMaxStrangers) hb_strangers_.clear();

@@ -588,6 +588,7 @@ int main(int argc, char** argv) {
       }
     } routes_to_shell(*autoscale_routes, shell.ctx);
     std::unique_lock hold(shell.ctx.lua_lock);
+    shell.autoscaler->sync_pool_registries();  // the pools' `busy` fields
     drover::Status policies = args->config.empty() ? drover::Status::ok()
                                                    : drover::load_config_policies(shell.ctx, *shell.lua, args->config);
     if (!policies) {

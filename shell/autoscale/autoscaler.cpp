@@ -23,6 +23,9 @@ Mono::duration seconds(double s) {
   return std::chrono::duration_cast<Mono::duration>(std::chrono::duration<double>(s));
 }
 
+// Worker registries share the ProbeRunner with the queue probes, under "busy:" + pool.
+const std::string kRegistryKey = "busy:";
+
 // A reading older than this is no reading: the probe is stuck or failing.
 double stale_after_s(double every_s) { return std::max(10.0, 3 * every_s); }
 
@@ -61,8 +64,10 @@ struct Autoscaler::Timer {
 Autoscaler::Autoscaler(ShellContext& ctx, lua_State* L)
     : ctx_(ctx),
       L_(L),
-      probes_([&ctx](const std::string& pool, const std::string& text) {
-        ctx.client.report(EventKind::kPolicyWarning, pool, text);
+      probes_([&ctx](const std::string& key, const std::string& text) {
+        const bool registry = key.rfind(kRegistryKey, 0) == 0;
+        ctx.client.report(EventKind::kPolicyWarning, registry ? key.substr(kRegistryKey.size()) : key,
+                          registry ? "busy states unknown: " + text : text);
       }) {
   co_ = lua_newthread(L_);
   co_ref_ = luaL_ref(L_, LUA_REGISTRYINDEX);  // anchors the coroutine against the GC
@@ -137,6 +142,7 @@ void Autoscaler::add(AutoscaleSpec spec) {
   }
   if (auto it = policies_.find(pool); it != policies_.end()) retire(std::move(it->second));
   policies_[pool] = std::move(p);
+  sync_registries();
   poke();
 }
 
@@ -146,6 +152,7 @@ bool Autoscaler::remove(const std::string& pool) {
   retire(std::move(it->second));
   policies_.erase(it);
   probes_.remove(pool);
+  sync_registries();
   return true;
 }
 
@@ -242,6 +249,7 @@ int Autoscaler::unload(const std::string& owner) {
     it = timers_.erase(it);
     ++n;
   }
+  sync_registries();
   return n;
 }
 
@@ -274,6 +282,7 @@ void Autoscaler::commit_reload() {
   aside_policies_.clear();
   aside_timers_.clear();
   reloading_.reset();
+  sync_registries();
 }
 
 void Autoscaler::rollback_reload() {
@@ -289,7 +298,58 @@ void Autoscaler::rollback_reload() {
   aside_policies_.clear();
   aside_timers_.clear();
   reloading_.reset();
+  sync_registries();
   poke();
+}
+
+void Autoscaler::sync_pool_registries() {
+  pool_registries_.clear();
+  for (const PoolSnapshot& ps : ctx_.client.snapshot().pools) {
+    const BusyRegistry& b = ps.spec.busy_registry;
+    if (!b.enabled()) continue;
+    auto layout = queue_layout_from_name(b.layout);
+    if (!layout) continue;  // validate_pool_spec let it through: cannot happen
+    pool_registries_[ps.spec.name] = WorkerRegistrySpec{b.url, *layout, b.ns, b.timeout_s, ""};
+  }
+  sync_registries();
+}
+
+void Autoscaler::sync_registries() {
+  // What each pool should have: its own `busy` field first, else its policy's queue.
+  std::map<std::string, Registry> want;
+  for (const auto& [pool, spec] : pool_registries_) want[pool] = {spec, kBusyRegistryEvery};
+  auto from_policy = [&](const Policy& p) {
+    if (p.spec.registry && !want.count(p.spec.pool)) want[p.spec.pool] = {*p.spec.registry, p.spec.every_s};
+  };
+  for (const auto& [_, p] : policies_) from_policy(*p);
+  for (const auto& p : aside_policies_) from_policy(*p);  // a reload in progress: still running
+  for (auto it = registries_.begin(); it != registries_.end();) {
+    if (want.count(it->first)) {
+      ++it;
+      continue;
+    }
+    probes_.remove(kRegistryKey + it->first);
+    it = registries_.erase(it);
+  }
+  for (const auto& [pool, r] : want) {
+    if (auto it = registries_.find(pool); it != registries_.end() && it->second == r) continue;
+    auto probe = make_worker_registry_probe(r.spec);
+    if (!probe) {  // checked where the spec was read: only a bug lands here
+      ctx_.client.report(EventKind::kPolicyWarning, pool, "busy states unknown: " + probe.error().message());
+      continue;
+    }
+    // A failed read tells the engine of no worker, so that after kBusyReportMisses of them
+    // (a dead Redis) the workers' busy states are unknown again rather than stale.
+    auto on_read = [client = &ctx_.client, pool, source = std::string(queue_layout_name(r.spec.layout))](
+                       const QueueReading& reading) {
+      std::vector<WorkerBusy> busy;
+      if (reading.workers)
+        for (const RegisteredWorker& w : *reading.workers) busy.push_back({static_cast<pid_t>(w.pid), w.busy});
+      client->set_worker_busy(pool, source, std::move(busy));
+    };
+    probes_.add(kRegistryKey + pool, std::move(*probe), r.every_s, std::move(on_read));
+    registries_[pool] = r;
+  }
 }
 
 void Autoscaler::run() {

@@ -35,12 +35,14 @@
 #include "autoscale/process_sampler.h"
 #include "autoscale/scale_decider.h"
 #include "autoscale/system_sampler.h"
+#include "autoscale/worker_registry_probe.h"
 #include "shell/autoscale/policy_metrics.h"
 #include "shell/lua/shell_context.h"
 
 namespace drover {
 
 inline constexpr int kMaxErrorsInRow = 3;
+inline constexpr double kBusyRegistryEvery = 1.0;  // s between reads of a pool's `busy` registry
 
 // What autoscale "foo" { ... } says, once read and checked by the binding.
 struct AutoscaleSpec {
@@ -51,6 +53,9 @@ struct AutoscaleSpec {
   int policy_ref = LUA_NOREF;                // registry ref of the policy function (owned from here on)
   std::unique_ptr<QueueProbe> probe;         // Redis or command probe, or null
   int probe_fn_ref = LUA_NOREF;              // a Lua fn probe, or LUA_NOREF
+  // queue = redis{ rq | resque | sidekiq | celery = ... }: the queue system's worker
+  // registry, read on the policy's schedule for the workers' busy states.
+  std::optional<WorkerRegistrySpec> registry;
   std::string owner;                         // the script that defined it; empty: typed at the shell
 };
 
@@ -88,6 +93,13 @@ class Autoscaler {
   bool on_own_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
   // The latest queue depth of a pool's probe, for status(); nullopt when unknown.
   std::optional<double> queue_depth(const std::string& pool) const;
+
+  // Worker registries (busy states for scale-down, worker_registry_probe.h): a pool's
+  // `busy` field, read every kBusyRegistryEvery s, else its policy's redis{} queue, read on
+  // the policy's schedule. The readings go to the engine (set_worker_busy) from the probe
+  // thread. Call after the pools change (config load, reload): it reads their specs from
+  // a snapshot.
+  void sync_pool_registries();
 
   // every(sec, fn): returns the timer's id.
   int add_timer(double every_s, int fn_ref, std::string owner, double time_budget_s = 0.25);
@@ -132,6 +144,7 @@ class Autoscaler {
   void release(Policy& p);
   void retire(std::unique_ptr<Policy> p);
   void poke();
+  void sync_registries();  // installs/removes registry probes to match the pools and policies
 
   ShellContext& ctx_;
   lua_State* L_;
@@ -142,6 +155,13 @@ class Autoscaler {
   ProcessSampler procs_;
   std::map<std::string, std::unique_ptr<Policy>> policies_;
   std::map<int, std::unique_ptr<Timer>> timers_;
+  struct Registry {
+    WorkerRegistrySpec spec;
+    double every_s = 1;
+    bool operator==(const Registry&) const = default;
+  };
+  std::map<std::string, WorkerRegistrySpec> pool_registries_;  // pools' busy fields
+  std::map<std::string, Registry> registries_;                 // installed in probes_ (key "busy:" + pool)
   int next_timer_id_ = 1;
   int budget_ = 0;
   // begin_reload's set-aside: the file's policies and timers before the reload.

@@ -10,6 +10,8 @@
 // `pool "name"` returns a closure that takes the body; a name left without a body is
 // caught after the chunk has run, because otherwise the pool would silently vanish.
 #include "shell/lua/config_loader.h"
+
+#include "autoscale/redis_probe.h"
 #include "shell/lua/lua_limits.h"
 #include "shell/lua/script_loader.h"
 
@@ -30,7 +32,8 @@ namespace {
 
 const char kLoaderKey = 0;  // registry key (its address) of the Loader below
 
-constexpr const char* kPoolFields = "cmd, n, cwd, env, queue, stop_signal, stop_to, grace, backoff, flap, heartbeat";
+constexpr const char* kPoolFields = "cmd, n, cwd, env, queue, stop_signal, stop_to, grace, backoff, flap, heartbeat, busy";
+constexpr const char* kBusyFields = "url, rq, resque, sidekiq, celery, namespace, timeout";
 // A command and a queue belong to one pool; inheriting them would only hide mistakes.
 constexpr const char* kDefaultsFields = "n, cwd, env, stop_signal, stop_to, grace, backoff, flap, heartbeat";
 constexpr const char* kHeartbeatFields = "timeout, require";
@@ -155,6 +158,43 @@ std::vector<std::string> read_argv(lua_State* L, const std::string& what) {
   return argv;
 }
 
+// busy = redis{ rq = "default", url = "redis://..." }: where the job queue keeps its
+// workers' busy state. In this state redis{} returns its table as written, so the fields
+// are checked here, with the messages the shell's redis{} gives.
+BusyRegistry read_busy_registry(lua_State* L, const std::string& what) {
+  BusyRegistry r;
+  if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) return r;  // busy = false: none
+  if (!lua_istable(L, -1))
+    luaL_error(L, "%s: busy must be redis{ rq = \"QUEUE\" } (or resque, sidekiq, celery), got %s", what.c_str(),
+               luaL_typename(L, -1));
+  each_field(L, what, "busy", kBusyFields, [&](const std::string& f) {
+    if (f == "url") {
+      r.url = read_string(L, what, "busy.url");
+      if (auto a = parse_redis_url(r.url); !a) luaL_error(L, "%s: busy.url: %s", what.c_str(), a.error().message().c_str());
+    } else if (f == "namespace") {
+      r.ns = read_string(L, what, "busy.namespace");
+      if (r.ns.empty()) luaL_error(L, "%s: busy.namespace is empty", what.c_str());
+    } else if (f == "timeout") {
+      r.timeout_s = read_number(L, what, "busy.timeout");
+      if (!(r.timeout_s > 0 && r.timeout_s <= 60))
+        luaL_error(L, "%s: busy.timeout must be in (0, 60] seconds, got %s", what.c_str(), lua_tostring(L, -1));
+    } else if (f == "rq" || f == "resque" || f == "sidekiq" || f == "celery") {
+      if (!r.layout.empty())
+        luaL_error(L, "%s: busy: give one of rq, resque, sidekiq, celery; got %s and %s", what.c_str(), r.layout.c_str(),
+                   f.c_str());
+      read_string(L, what, ("busy." + f).c_str());  // the queue's name: the registry lists every queue's workers
+      r.layout = f;
+    } else {
+      return false;
+    }
+    return true;
+  });
+  if (r.layout.empty())
+    luaL_error(L, "%s: busy: name the queue system: busy = redis{ rq = \"default\" } (or resque, sidekiq, celery)",
+               what.c_str());
+  return r;
+}
+
 std::string resolve_cwd(const std::string& cwd, const std::string& base_dir) {
   if (cwd.empty() || cwd[0] == '/' || base_dir.empty()) return cwd;
   std::string out = (std::filesystem::path(base_dir) / cwd).lexically_normal().string();
@@ -248,6 +288,9 @@ void read_fields(lua_State* L, int idx, PoolSpec& spec, const std::string& what,
       if (spec.heartbeat.require && spec.heartbeat.timeout_s == 0)
         luaL_error(L, "%s: heartbeat.require needs a timeout; write heartbeat = { timeout = 30, require = true }",
                    what.c_str());
+    } else if (key == "busy") {
+      if (!is_pool) luaL_error(L, "%s: busy cannot be a default; give each pool its own", what.c_str());
+      spec.busy_registry = read_busy_registry(L, what);
     } else if (key == "flap") {
       each_field(L, what, "flap", kFlapFields, [&](const std::string& f) {
         if (f == "max_exits") spec.flap.max_exits = read_count(L, what, "flap.max_exits", 1);

@@ -31,6 +31,7 @@ class EngineClient {
   virtual std::shared_ptr<Subscription> subscribe(size_t capacity, Subscription::Filter filter) = 0;
   virtual void report(EventKind kind, std::string pool, std::string text) = 0;
   virtual void set_queue_gauge(const std::string& pool, const QueueGauge& gauge) = 0;
+  virtual void set_worker_busy(const std::string& pool, std::string source, std::vector<WorkerBusy> workers) = 0;
   virtual void shutdown() = 0;
   virtual void kill_all() = 0;
   virtual bool wait_finished(Duration timeout) = 0;
@@ -64,6 +65,9 @@ class LocalClient final : public EngineClient {
   }
   void set_queue_gauge(const std::string& pool, const QueueGauge& gauge) override {
     engine_.set_queue_gauge(pool, gauge);
+  }
+  void set_worker_busy(const std::string& pool, std::string source, std::vector<WorkerBusy> workers) override {
+    engine_.set_worker_busy(pool, std::move(source), std::move(workers));
   }
   void shutdown() override { engine_.shutdown(); }
   void kill_all() override { engine_.kill_all(); }

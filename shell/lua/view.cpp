@@ -55,6 +55,8 @@ void set_heartbeat_fields(lua_State* L, const WorkerSnapshot& w) {
   if (w.busy) {
     lua_pushboolean(L, *w.busy);
     lua_setfield(L, -2, "busy");
+    lua_pushstring(L, w.busy_from.c_str());  // "heartbeat", or the queue system: "rq"
+    lua_setfield(L, -2, "busy_from");
   }
   if (w.progress) {
     lua_pushnumber(L, *w.progress);

@@ -9,8 +9,8 @@
 //
 // What an attached shell does not do to the remote drover: shutdown()/exit() detaches
 // (the remote drover and its workers go on), kill_all() is refused, apply() (a reload of
-// config files the shell does not have) is refused. report() and set_queue_gauge() of a
-// policy run in the attached shell go nowhere but its own screen.
+// config files the shell does not have) is refused. report(), set_queue_gauge() and
+// set_worker_busy() of a policy run in the attached shell go nowhere but its own screen.
 #pragma once
 
 #include <atomic>
@@ -57,6 +57,7 @@ class RemoteClient final : public EngineClient {
   std::shared_ptr<Subscription> subscribe(size_t capacity, Subscription::Filter filter) override;
   void report(EventKind kind, std::string pool, std::string text) override;
   void set_queue_gauge(const std::string&, const QueueGauge&) override {}
+  void set_worker_busy(const std::string&, std::string, std::vector<WorkerBusy>) override {}
   void shutdown() override { detached_ = true; }
   void kill_all() override {}
   // True once detached, or once the server has gone (a stream lost its connection and a

@@ -22,6 +22,7 @@ struct NoEngine final : EngineClient {
   }
   void report(EventKind, std::string, std::string) override {}
   void set_queue_gauge(const std::string&, const QueueGauge&) override {}
+  void set_worker_busy(const std::string&, std::string, std::vector<WorkerBusy>) override {}
   void shutdown() override {}
   void kill_all() override {}
   bool wait_finished(Duration) override { return true; }

@@ -45,7 +45,7 @@ class ScratchDir {
   std::string path_;
 };
 
-constexpr const char* kAllFields = "(fields: cmd, n, cwd, env, queue, stop_signal, stop_to, grace, backoff, flap, heartbeat)";
+constexpr const char* kAllFields = "(fields: cmd, n, cwd, env, queue, stop_signal, stop_to, grace, backoff, flap, heartbeat, busy)";
 
 }  // namespace
 
@@ -345,4 +345,32 @@ TEST_CASE("config file: errors name the file; a #! line is skipped and lines sti
   REQUIRE_FALSE(directory);
   CHECK(directory.error().code() == Status::Code::kIoError);
   CHECK(directory.error().message().find("cannot read") == 0);
+}
+
+TEST_CASE("config: busy = redis{...} names where the workers' busy state is read (issue 11)") {
+  LoadedConfig cfg = config(R"(
+pool "w" { cmd = "rq worker default", busy = redis{ rq = "default", url = "redis://127.0.0.1:6380/2" } }
+pool "r" { cmd = "rake resque:work", busy = redis{ resque = "high", namespace = "jobs", timeout = 2 } }
+pool "p" { cmd = "plain" }
+)");
+  REQUIRE(cfg.pools.size() == 3);
+  CHECK(cfg.pools[0].busy_registry == BusyRegistry{"rq", "redis://127.0.0.1:6380/2", "resque", 1.0});
+  CHECK(cfg.pools[1].busy_registry == BusyRegistry{"resque", "redis://127.0.0.1:6379/0", "jobs", 2.0});
+  CHECK_FALSE(cfg.pools[2].busy_registry.enabled());
+}
+
+TEST_CASE("config: a bad busy field is an error naming it") {
+  CHECK(config_error(R"(pool "w" { cmd = "x", busy = "rq" })").find("busy must be redis{ rq = \"QUEUE\" }") !=
+        std::string::npos);
+  CHECK(config_error(R"(pool "w" { cmd = "x", busy = redis{ url = "redis://h/0" } })").find("name the queue system") !=
+        std::string::npos);
+  CHECK(config_error(R"(pool "w" { cmd = "x", busy = redis{ key = "jobs" } })").find("unknown field 'key' in busy") !=
+        std::string::npos);
+  CHECK(config_error(R"(pool "w" { cmd = "x", busy = redis{ rq = "a", sidekiq = "b" } })").find("give one of") !=
+        std::string::npos);
+  CHECK(config_error(R"(pool "w" { cmd = "x", busy = redis{ rq = "a", url = "http://h" } })").find("busy.url") !=
+        std::string::npos);
+  CHECK(config_error(R"(pool "w" { cmd = "x", busy = redis{ rq = "a", timeout = 0 } })").find("busy.timeout") !=
+        std::string::npos);
+  CHECK(config_error(R"(defaults { busy = redis{ rq = "a" } })").find("busy cannot be a default") != std::string::npos);
 }

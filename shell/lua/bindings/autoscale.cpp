@@ -107,6 +107,8 @@ void read_queue(lua_State* L, int idx, AutoscaleSpec& spec, const std::string& w
     if (std::string ns = string_field(L, idx, "namespace"); !ns.empty()) r.ns = ns;
     r.timeout_s = number_field(L, idx, "timeout", what + ": redis", 1.0, 0.001, 3600);
     probe = make_redis_probe(r);
+    // The queue system's own records of its workers: busy states for scale-down.
+    if (r.layout != QueueLayout::kKey) spec.registry = WorkerRegistrySpec{r.url, r.layout, r.ns, r.timeout_s, ""};
   } else if (kind == "command") {
     const double timeout = number_field(L, idx, "timeout", what + ": command", 5.0, 0.001, 3600);
     probe = make_command_probe(string_field(L, idx, "cmd"), timeout);

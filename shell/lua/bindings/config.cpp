@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "engine/spec_string.h"
+#include "shell/autoscale/autoscaler.h"
 #include "shell/lua/binding.h"
 #include "shell/lua/shell_context.h"
 #include "shell/lua/view.h"
@@ -145,6 +146,11 @@ std::string render_pool(const PoolSpec& p) {
                      p.flap.max_exits, p.flap.window_s, p.flap.cooldown_s, p.flap.give_up_after);
   if (p.heartbeat.timeout_s > 0)
     out += fmt::format("  heartbeat = {{ timeout = {}, require = {} }},\n", p.heartbeat.timeout_s, p.heartbeat.require);
+  if (const BusyRegistry& r = p.busy_registry; r.enabled()) {
+    // The queue's name does not matter to the registry (it lists every queue's workers).
+    out += fmt::format("  busy = redis{{ {} = {}, url = {}, timeout = {}{} }},\n", r.layout, lua_quote(p.queue.empty() ? p.name : p.queue),
+                       lua_quote(r.url), r.timeout_s, r.layout == "resque" ? ", namespace = " + lua_quote(r.ns) : "");
+  }
   return out + "}\n";
 }
 
@@ -186,6 +192,7 @@ Status try_reload(ShellContext& ctx) {
   auto specs = ctx.load_config();
   if (!specs) return specs.error();
   if (Status s = ctx.client.apply(std::move(*specs), /*remove_missing=*/true); !s) return s;
+  if (ctx.autoscaler) ctx.autoscaler->sync_pool_registries();  // pools' `busy` fields
   // Then the file's policies, now that the pools they name exist. Their error leaves the
   // policies as they were, but the pools are already applied: say which half failed.
   if (ctx.reload_policies)

@@ -166,7 +166,8 @@ std::vector<pid_t> escaped_roots(const WorkerSnapshot& w, const std::string& poo
 }
 
 // One worker's line: pool.slot, pid, state, age, then what its last heartbeat said (when,
-// busy or idle, progress, status text) and how its last process ended. The status text is
+// busy or idle, progress, status text; busy or idle may come from the job queue's records
+// instead, named after it: "idle (rq)") and how its last process ended. The status text is
 // the one part of free length: it gets what the terminal has left.
 std::string worker_line(const std::string& head, const std::string& pool, const WorkerSnapshot& w, size_t width) {
   std::string line = fmt::format("{}{}.{} ", head, pool, w.slot);
@@ -175,6 +176,8 @@ std::string worker_line(const std::string& head, const std::string& pool, const 
   if (w.pid) {
     line += w.heartbeat_age_s >= 0 ? fmt::format("  hb {} ago", format_age(w.heartbeat_age_s)) : "  hb -";
     if (w.busy) line += *w.busy ? " busy" : " idle";
+    // Said by the queue's records, not the worker: name them (heartbeat busy needs no label).
+    if (w.busy && w.busy_from != "heartbeat") line += fmt::format(" ({})", printable(w.busy_from));
     if (w.progress) line += fmt::format(" {:.0f}%", *w.progress * 100);
   }
   std::string tail = w.last_exit.empty() ? "" : "  last: " + printable(w.last_exit);

@@ -59,7 +59,8 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
                                                : p.running < p.target ? "starting" : "ok";
     if (p.stalled) state = fmt::format("{} stalled", p.stalled) + (state == "ok" ? "" : ", " + state);
     if (color && state != "ok") state = "\x1b[33m" + state + "\x1b[0m";
-    // Busy/idle as the workers last reported it; "-" when none of them says.
+    // Busy/idle as the workers last reported it (or the job queue's records of them, with
+    // busy = redis{...}); "-" when nothing says.
     std::string load = p.busy + p.idle ? fmt::format("{}/{}", p.busy, p.idle) : "-";
     out += fmt::format("{:<{}}  {:>6} {:>7} {:>9} {:>5} {:>7} {:>5} {:>8} {:>7} {:>6} {:>8} {:>6}{}  {}\n", p.spec.name,
                        w, p.target, p.running, load, p.stopping, p.backoff, p.flapping, p.counters.exited_ok,

@@ -15,6 +15,7 @@
 
 #include "tests/support/drover_process.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/run_command.h"
 #include "tests/support/test_util.h"
 
 using namespace drover;
@@ -48,13 +49,9 @@ if __name__ == "__main__":
 )py";
 
 std::string capture(const std::string& cmd) {
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  REQUIRE(pclose(p) == 0);
-  return out;
+  CommandResult r = run_command({"/bin/sh", "-c", cmd});
+  REQUIRE(r.status == 0);
+  return r.out;
 }
 
 size_t running(httplib::Client& c) {

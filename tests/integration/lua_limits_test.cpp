@@ -219,7 +219,7 @@ TEST_CASE("lua limits: TERM while a policy sits in a C call holding the Lua lock
 
 TEST_CASE("lua limits: counts that are not numbers of workers are refused - not read as 0") {
   TempDir dir;
-  for (const std::string& bad : {"math.huge", "-math.huge", "0/0", "2.5", "1e300"}) {
+  for (const std::string bad : {"math.huge", "-math.huge", "0/0", "2.5", "1e300"}) {
     write_file(dir.file("pools.lua"), "pool 'a' { cmd = 'x', n = " + bad + " }\n");
     Drover d({dir.file("pools.lua"), "--no-shell"}, dir.file("err"));
     CHECK(d.wait_exit(5s) == 1);

@@ -23,6 +23,7 @@
 
 #include "tests/support/drover_process.h"
 #include "tests/support/redis_server.h"
+#include "tests/support/run_command.h"
 #include "tests/support/test_util.h"
 
 using namespace drover;
@@ -50,13 +51,9 @@ elif cmd == "jobs":
 )py";
 
 std::string run(const std::string& cmd) {
-  FILE* p = popen(cmd.c_str(), "r");
-  REQUIRE(p);
-  std::string out;
-  char buf[4096];
-  while (size_t n = fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  REQUIRE(pclose(p) == 0);
-  return out;
+  CommandResult r = run_command({"/bin/sh", "-c", cmd});
+  REQUIRE(r.status == 0);
+  return r.out;
 }
 
 struct Rq {

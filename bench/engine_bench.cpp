@@ -47,7 +47,9 @@ double rss_mb() {
 
 std::set<pid_t> running(Engine& e) {
   std::set<pid_t> out;
-  for (const auto& w : e.snapshot().pools.at(0).workers)
+  // Held: a range-for over e.snapshot().pools.at(0).workers would outlive its snapshot.
+  const EngineSnapshot snap = e.snapshot();
+  for (const auto& w : snap.pools.at(0).workers)
     if (w.state == SlotState::kRunning) out.insert(w.pid);
   return out;
 }
@@ -65,6 +67,11 @@ int main(int argc, char** argv) {
 
   EngineOptions opts;
   opts.log_path = "/dev/null";
+  // The 4th argument picks how workers' trees are held, to compare what each mode costs.
+  if (argc > 4 && !contain_mode_from_name(argv[4], &opts.containment)) {
+    std::fprintf(stderr, "engine_bench: containment must be auto, cgroup, subreaper or group\n");
+    return 2;
+  }
   Engine engine(opts);
   PoolSpec pool;
   pool.name = "w";
@@ -76,6 +83,7 @@ int main(int argc, char** argv) {
   engine.apply({pool});
   wait_running(engine, static_cast<size_t>(n));
   double bringup_ms = since_ms(t0);
+  const std::string containment = engine.snapshot().containment;
 
   // Restart latency: from kill(2) to the engine's spawned event for the replacement.
   auto events = engine.subscribe(100000, {.events = true, .log_lines = false});
@@ -156,7 +164,7 @@ int main(int argc, char** argv) {
     stubborn_ms = since_ms(t0);
   }
 
-  std::printf("engine_bench: %d workers of /bin/sleep\n", n);
+  std::printf("engine_bench: %d workers of /bin/sleep, containment %s\n", n, containment.c_str());
   std::printf("  bring-up            %8.1f ms\n", bringup_ms);
   if (!lat.empty())
     std::printf("  restart after -9    %8.2f ms median, %.2f ms p95 (%zu kills)\n", lat[lat.size() / 2],

@@ -571,8 +571,12 @@ int main(int argc, char** argv) {
   // Subscribe before the pools start, so no event (a SIGHUP's reload request) is missed.
   auto events = engine->subscribe(1000, {.events = true, .log_lines = false});
   int rc = 0;
-  if (auto s = engine->apply(std::move(*pools)); !s) {
-    fmt::print(stderr, "drover: {}\n", s.message());
+  auto applied = engine->apply(std::move(*pools));
+  if (!applied && applied.code() == drover::Status::Code::kUnavailable && engine->finished()) {
+    // TERM/INT/QUIT came while drover was starting: the stop it asked for, not an error.
+    fmt::print(stderr, "drover: stopped while starting\n");
+  } else if (!applied) {
+    fmt::print(stderr, "drover: {}\n", applied.message());
     rc = 1;
   } else {
     LuaShell shell(*engine, *args);

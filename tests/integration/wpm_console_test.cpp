@@ -211,6 +211,7 @@ TEST_CASE("wpm console: --http overrides the config's port - a port in use is an
     CHECK(other > 0);
     CHECK(other != port);
     d.signal(SIGTERM);
+    INFO("stderr: ", read_file(dir.file("err2")));
     CHECK(d.wait_exit(20s) == 0);
   }
   // Without --http the config's port, taken: refused, naming where it came from.

@@ -595,7 +595,10 @@ int main(int argc, char** argv) {
     shell.autoscaler->sync_pool_registries();  // the pools' `busy` fields
     drover::Status policies = args->config.empty() ? drover::Status::ok()
                                                    : drover::load_config_policies(shell.ctx, *shell.lua, args->config);
-    if (!policies) {
+    if (!policies && engine->snapshot().shutting_down) {
+      // TERM came while the config's policies were read: the stop it asked for.
+      fmt::print(stderr, "drover: stopped while starting\n");
+    } else if (!policies) {
       fmt::print(stderr, "drover: {}\n", policies.message());
       rc = 1;
     } else {

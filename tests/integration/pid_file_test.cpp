@@ -75,6 +75,8 @@ TEST_CASE("pid file: at exit it is removed only if it still holds our pid") {
   write_file(dir.file("pid.new"), "12345\n");
   REQUIRE(rename(dir.file("pid.new").c_str(), dir.file("pid").c_str()) == 0);
   d.signal(SIGTERM);
-  CHECK(d.wait_exit(5s) == 0);
+  const int rc = d.wait_exit(5s);
+  INFO("stderr: ", read_file(dir.file("err")));
+  CHECK(rc == 0);
   CHECK(read_file(dir.file("pid")) == "12345\n");
 }

@@ -70,6 +70,10 @@ std::optional<std::string> take_token_from_environment() {
   const char* v = std::getenv(kHttpTokenEnv);
   if (!v) return std::nullopt;
   std::string token = v;
+  // unsetenv only drops the pointer: the bytes stay in the environment block the kernel
+  // set up at exec, which /proc/PID/environ shows to whoever may read it. getenv points
+  // into that block (nothing has called setenv on this variable yet), so overwrite them.
+  explicit_bzero(const_cast<char*>(v), token.size());
   unsetenv(kHttpTokenEnv);
   return token;
 }

@@ -30,7 +30,8 @@ Result<std::string> read_token_file(const std::string& path);
 Status check_token(const std::string& token, const std::string& where);
 
 // Removes DROVER_HTTP_TOKEN from the environment and returns what it held (nullopt when
-// unset). Call in main() before any thread starts: setenv/unsetenv are not thread-safe,
+// unset). Its bytes are wiped from the process's original environment block too, so
+// /proc/PID/environ does not show them. Call in main() before any thread starts: setenv/unsetenv are not thread-safe,
 // and the engine copies the environment into every pool.
 std::optional<std::string> take_token_from_environment();
 

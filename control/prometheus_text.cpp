@@ -30,6 +30,11 @@ std::string prometheus_text(const EngineSnapshot& snap, const std::map<std::stri
   std::string out;
   family(out, "drover_up", "gauge", "1 while the engine runs; 0 once it is shutting down");
   out += fmt::format("drover_up {}\n", snap.shutting_down ? 0 : 1);
+  family(out, "drover_log_lines_lost_total", "counter",
+         "Lines the log file did not take (a full disk, a removed file); 0 without --log");
+  out += fmt::format("drover_log_lines_lost_total {}\n", snap.log_lines_lost);
+  family(out, "drover_log_write_errors_total", "counter", "Failed writes to the log file (each drops a batch)");
+  out += fmt::format("drover_log_write_errors_total {}\n", snap.log_write_errors);
   family(out, "drover_uptime_seconds", "gauge", "Seconds since the engine started");
   out += fmt::format("drover_uptime_seconds {:.3f}\n", snap.uptime_s);
   // The engine loop's lag, as this scrape saw it: its request's wait in the inbox, and

@@ -299,6 +299,8 @@ std::string snapshot_json_text(const EngineSnapshot& snap) {
   const HeartbeatStats& h = snap.heartbeat;
   w.begin_object().field("pid", snap.pid).field("uptime", snap.uptime_s).field("shutting_down", snap.shutting_down);
   w.field("log_path", snap.log_path).field("containment", snap.containment);
+  w.field("log_write_errors", snap.log_write_errors).field("log_lines_lost", snap.log_lines_lost);
+  w.field("log_error", snap.log_error);
   w.field("loop_iterations", snap.loop_iterations);
   w.field("loop_lag", snap.loop_lag_s).field("loop_busy_max", snap.loop_busy_max_s);
   w.field("subscribers", snap.subscribers).key("heartbeat").begin_object().key("endpoints").begin_array();
@@ -337,6 +339,7 @@ Result<EngineSnapshot> snapshot_from_json(const json& j) {
   Reader r(j, "", error);
   r("pid", snap.pid)("uptime", snap.uptime_s)("shutting_down", snap.shutting_down)("log_path", snap.log_path);
   r("containment", snap.containment)("loop_iterations", snap.loop_iterations)("subscribers", snap.subscribers);
+  r("log_write_errors", snap.log_write_errors)("log_lines_lost", snap.log_lines_lost)("log_error", snap.log_error);
   r("loop_lag", snap.loop_lag_s)("loop_busy_max", snap.loop_busy_max_s);
   if (const json* hb = r.member("heartbeat")) {
     Reader rh(*hb, "heartbeat", error);

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -110,6 +111,9 @@ void LogFile::flush() {
   if (buffer_.empty()) return;
   if (fd_ < 0) {
     ++write_errors_;
+    lines_lost_ += static_cast<uint64_t>(std::count(buffer_.begin(), buffer_.end(), '\n'));
+    failing_ = true;
+    last_error_ = "the log file is not open";
     buffer_.clear();
     return;
   }
@@ -122,12 +126,16 @@ void LogFile::flush() {
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {
       // Disk full or file gone: drop the rest of this batch rather than hold a growing
-      // backlog for a disk that may never come back.
+      // backlog for a disk that may never come back. The lines are counted, so that
+      // status() and /metrics can say how many the file is missing.
       ++write_errors_;
+      lines_lost_ += static_cast<uint64_t>(std::count(buffer_.begin() + static_cast<ptrdiff_t>(off), buffer_.end(), '\n'));
+      last_error_ = n < 0 ? std::strerror(errno) : "nothing written";
       break;
     }
     off += static_cast<size_t>(n);
   }
+  failing_ = off < buffer_.size();
   size_ += off;
   buffer_.clear();  // keeps its capacity for the next batch
 }

@@ -50,8 +50,13 @@ class LogFile {
   const std::string& path() const { return path_; }
   // Bytes in the current file: its size at open() plus what this object wrote since.
   uint64_t size() const { return size_; }
-  // Batches dropped because they could not be (fully) written.
+  // Batches dropped because they could not be (fully) written, and the lines they held.
   uint64_t write_errors() const { return write_errors_; }
+  uint64_t lines_lost() const { return lines_lost_; }
+  // The last flush failed (the disk is full, the file is gone): lines are being lost now.
+  bool failing() const { return failing_; }
+  // Why the last failed flush failed ("No space left on device"); kept after recovery.
+  const std::string& last_error() const { return last_error_; }
 
  private:
   void rotate();
@@ -62,6 +67,9 @@ class LogFile {
   uint64_t size_ = 0;
   std::string buffer_;
   uint64_t write_errors_ = 0;
+  uint64_t lines_lost_ = 0;
+  bool failing_ = false;
+  std::string last_error_;
   int64_t stamp_ms_ = -1;  // the last formatted stamp, reused within one millisecond
   std::string stamp_;
 };

@@ -120,6 +120,11 @@ struct EngineSnapshot {
   double uptime_s = 0;
   bool shutting_down = false;
   std::string log_path;
+  // The log file's failed writes (a full disk): batches dropped, the lines they held, and
+  // why while it is still failing ("" once it takes lines again).
+  uint64_t log_write_errors = 0;
+  uint64_t log_lines_lost = 0;
+  std::string log_error;
   // How workers' trees are held: "cgroup <dir>", "subreaper ...", "group ..." (Containment).
   std::string containment;
   uint64_t loop_iterations = 0;

@@ -741,6 +741,22 @@ void Supervisor::emit_line(LogLine line) {
   ring_.append(std::move(line));
 }
 
+// A log file that stops taking lines (a full disk) is said once when it starts failing
+// and once when it takes lines again, on the terminal, to subscribers and in the ring;
+// the counts are in every snapshot (status(), /metrics).
+void Supervisor::flush_log_file() {
+  if (!log_file_) return;
+  const bool was_failing = log_file_->failing();
+  const uint64_t lost_before = log_file_->lines_lost();
+  log_file_->flush();
+  if (log_file_->failing() && !was_failing)
+    emit_engine_line(fmt::format("log file {}: write failed ({}); lines are lost until it takes them again",
+                                 log_file_->path(), log_file_->last_error()));
+  else if (!log_file_->failing() && was_failing && log_file_->lines_lost() == lost_before)
+    emit_engine_line(fmt::format("log file {}: writing again; {} lines were lost", log_file_->path(),
+                                 log_file_->lines_lost()));
+}
+
 void Supervisor::emit_engine_line(std::string text) {
   LogLine line;
   line.wall_ms = clock_.wall_ms();
@@ -804,7 +820,7 @@ void Supervisor::before_sleep() {
   respawn_exited();
   reconcile_dirty();
   contain_.flush();  // subreaper: this wake-up's kills, in one walk of /proc
-  if (log_file_) log_file_->flush();
+  flush_log_file();
   if (!echo_buf_.empty()) {
     // One write per wake-up. A blocked terminal would hold the loop here, so an echo fd
     // is for a terminal or journald; production logs belong in the log file.
@@ -828,6 +844,11 @@ EngineSnapshot Supervisor::snapshot() const {
   snap.uptime_s = to_seconds(now - started_);
   snap.shutting_down = shutting_down_;
   snap.log_path = options_.log_path;
+  if (log_file_) {
+    snap.log_write_errors = log_file_->write_errors();
+    snap.log_lines_lost = log_file_->lines_lost();
+    snap.log_error = log_file_->failing() ? log_file_->last_error() : "";
+  }
   snap.containment = contain_.description();
   snap.loop_iterations = loop_.iterations();
   snap.loop_busy_max_s = to_seconds(loop_.take_max_busy());

@@ -122,6 +122,7 @@ class Supervisor {
 
   void emit_line(LogLine line);
   void emit_engine_line(std::string text);
+  void flush_log_file();  // before_sleep: flush, and say when the file starts or stops failing
   void emit_event(EventKind kind, const Pool* pool, int slot, pid_t pid, std::string text);
 
 

@@ -435,3 +435,20 @@ TEST_CASE("drover binary: the config's autoscale lines run under --no-shell - a 
   CHECK(read_file(dir.file("err2")).find("bad.lua:2: autoscale \"b\": no such pool (pools: a)") != std::string::npos);
   check_no_zombie_child();
 }
+
+TEST_CASE("drover binary: a log file on a full disk is said once on stderr, and drover goes on") {
+  TempDir dir;
+  // /dev/full takes the open and refuses every write with ENOSPC, as a full disk does.
+  write_file(dir.file("pools.lua"), "pool 'talk' { cmd = { '/bin/sh', '-c', 'while :; do echo line; sleep 0.05; done' }, n = 1 }\n");
+  Drover d({dir.file("pools.lua"), "--no-shell", "--log", "/dev/full"}, dir.file("err"));
+  REQUIRE(wait_until([&] { return read_file(d.err_path()).find("write failed (No space left on device)") != std::string::npos; },
+                     10s));
+  // Said once for the streak, not once per lost batch.
+  REQUIRE(wait_until([&] { return read_file(d.err_path()).find("talk[") != std::string::npos; }, 10s));
+  const std::string err = read_file(d.err_path());
+  size_t said = 0;
+  for (size_t at = err.find("write failed"); at != std::string::npos; at = err.find("write failed", at + 1)) ++said;
+  CHECK(said == 1);
+  d.signal(SIGTERM);
+  CHECK(d.wait_exit(10s) == 0);
+}

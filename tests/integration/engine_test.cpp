@@ -12,6 +12,9 @@
 #include <memory>
 #include <set>
 
+#include <fmt/format.h>
+
+#include "control/prometheus_text.h"
 #include "engine/engine.h"
 #include "tests/support/test_util.h"
 
@@ -638,4 +641,20 @@ TEST_CASE("engine: signal_worker reaches one worker's process group - errors for
     CHECK(pid_alive(other));
   }
   check_no_zombie_left();
+}
+
+TEST_CASE("engine: a log file that refuses writes - lines lost are counted in the snapshot and /metrics, and said") {
+  TempDir dir;
+  EngineOptions o = engine_options(dir);
+  o.log_path = "/dev/full";  // takes the open, refuses every write with ENOSPC
+  Engine e(o);
+  REQUIRE(e.apply({fake_pool("alpha", 1)}));
+  REQUIRE(wait_until([&] { return e.snapshot().log_lines_lost > 0; }, 5s));
+  EngineSnapshot snap = e.snapshot();
+  CHECK(snap.log_write_errors > 0);
+  CHECK(snap.log_error == "No space left on device");
+  CHECK(log_contains(e, "log file /dev/full: write failed (No space left on device)"));
+  const std::string metrics = prometheus_text(snap);
+  CHECK(metrics.find(fmt::format("drover_log_lines_lost_total {}\n", snap.log_lines_lost)) != std::string::npos);
+  CHECK(metrics.find(fmt::format("drover_log_write_errors_total {}\n", snap.log_write_errors)) != std::string::npos);
 }

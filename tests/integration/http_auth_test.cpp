@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "control/http_auth.h"
@@ -148,6 +149,10 @@ TEST_CASE("http auth: DROVER_HTTP_TOKEN - taken by drover - never seen by its wo
     CHECK_FALSE(proc_env(pid, "DROVER_POOL").empty());  // the environment is readable ...
     CHECK(proc_env(pid, kHttpTokenEnv).empty());         // ... and holds no token
   }
+  // Nor does drover's own environment block, which /proc shows as the kernel set it up.
+  const std::string own_env = read_file(fmt::format("/proc/{}/environ", d.pid()));
+  REQUIRE(own_env.find("PATH=") != std::string::npos);  // read whole: the other variables are there
+  CHECK(own_env.find(kToken) == std::string::npos);
   r = c.Get("/tasks");
   REQUIRE(r);
   CHECK(r->status == 401);

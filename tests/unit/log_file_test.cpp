@@ -180,16 +180,44 @@ TEST_CASE("log file: a big burst flushes itself before the buffer grows without 
 TEST_CASE("log file: write errors are counted and the batch is dropped") {
   LogFile f("/dev/full", 1 << 20, 1);
   REQUIRE(f.open());
+  CHECK_FALSE(f.failing());
   f.append(worker_line("nowhere to go"));
+  f.append(worker_line("nor this"));
   f.flush();
   CHECK(f.write_errors() == 1);
+  CHECK(f.lines_lost() == 2);
+  CHECK(f.failing());
+  CHECK(f.last_error() == "No space left on device");
   f.flush();  // the batch was dropped: nothing left to fail on
   CHECK(f.write_errors() == 1);
+  CHECK(f.lines_lost() == 2);
 
   LogFile never_opened("/nonexistent-dir/drover.log", 1 << 20, 1);
   never_opened.append(worker_line("lost"));
   never_opened.flush();
   CHECK(never_opened.write_errors() == 1);
+  CHECK(never_opened.lines_lost() == 1);
+}
+
+TEST_CASE("log file: a file that takes lines again is no longer failing, and the count stays") {
+  TempDir dir;
+  // The path leads to a full device first, then (as after logrotate and a HUP) to a file.
+  const std::string path = dir.path + "/drover.log", real = dir.path + "/real.log";
+  std::filesystem::create_symlink("/dev/full", path);
+  LogFile f(path, 0, 1);
+  REQUIRE(f.open());
+  f.append(worker_line("lost"));
+  f.flush();
+  CHECK(f.failing());
+  std::filesystem::remove(path);
+  std::filesystem::create_symlink(real, path);
+  REQUIRE(f.reopen());
+  f.append(worker_line("kept"));
+  f.flush();
+  CHECK_FALSE(f.failing());
+  CHECK(f.lines_lost() == 1);
+  CHECK(f.last_error() == "No space left on device");  // why, for whoever asks later
+  CHECK(slurp(real).find("kept") != std::string::npos);
 }
 
 TEST_CASE("log file: an unwritable path is a clear error") {

@@ -18,6 +18,9 @@ EngineSnapshot full_snapshot() {
   s.uptime_s = 12.375;
   s.shutting_down = true;
   s.log_path = "/var/log/drover.log";
+  s.log_write_errors = 3;
+  s.log_lines_lost = 1234;
+  s.log_error = "No space left on device";
   s.containment = "cgroup /sys/fs/cgroup/unified/drover-4242-1";
   s.loop_iterations = 1ull << 40;
   s.loop_lag_s = 0.00125;

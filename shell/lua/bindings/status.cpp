@@ -39,6 +39,10 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
   out += render_heartbeat_line(snap.heartbeat);
   // How workers' trees are held: what survives a kill -9 of drover depends on it.
   if (!snap.containment.empty()) out += "containment " + snap.containment + "\n";
+  // Only when something went wrong: a log missing lines must not go unnoticed.
+  if (snap.log_lines_lost > 0 || !snap.log_error.empty())
+    out += fmt::format("log {}  {} lines lost in {} failed writes{}\n", snap.log_path, snap.log_lines_lost,
+                       snap.log_write_errors, snap.log_error.empty() ? "" : " (failing now: " + snap.log_error + ")");
   if (snap.pools.empty()) return out + "no pools\n";
   size_t w = 4;
   bool queues = false;  // a queue column only when some pool has a probe

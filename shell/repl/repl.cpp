@@ -1,5 +1,7 @@
 #include "shell/repl/repl.h"
 
+#include "shell/repl/bare_line.h"
+
 #include <signal.h>
 #include <unistd.h>
 
@@ -52,10 +54,6 @@ bool worth_showing(EventKind k) {
   }
 }
 
-std::string trim(const std::string& s) {
-  size_t b = s.find_first_not_of(" \t;"), e = s.find_last_not_of(" \t;");
-  return b == std::string::npos ? "" : s.substr(b, e - b + 1);
-}
 
 std::string strip_traceback(std::string msg) {
   // Bindings' errors are for operators: the message, not the Lua stack.
@@ -222,10 +220,16 @@ int Repl::run() {
     if (first.outcome == LineEditor::Outcome::kEof) break;
     std::string code = first.line;
     if (code.find_first_not_of(" \t") == std::string::npos) continue;
-    // The two words an operator types bare, as in resque-pool-dynamic's shell: a command,
-    // not a look at the function value.
-    if (std::string word = trim(code); word == "help" || word == "exit" || word == "quit")
-      code = (word == "help" ? "help" : "exit") + std::string("()");
+    // `status`, `log.tail`, `help config`: a command, as in resque-pool-dynamic's shell,
+    // not a look at the function value (bare_line.h says when).
+    const BareLine bare = interpret_bare_line(L, code);
+    if (bare.kind == BareLine::Kind::kHint) {
+      m.editor.add_history(code);
+      fmt::print(m.ctx.out, "{}", bare.code);
+      std::fflush(m.ctx.out);
+      continue;
+    }
+    if (bare.kind == BareLine::Kind::kCall) code = bare.code;
     int status = m.load(code, "=stdin");
     while (incomplete(L, status)) {
       lua_pop(L, 1);
@@ -237,7 +241,7 @@ int Repl::run() {
       code += "\n" + more.line;
       status = m.load(code, "=stdin");
     }
-    m.editor.add_history(code);
+    m.editor.add_history(bare.kind == BareLine::Kind::kCall ? first.line : code);
     if (status == -1) continue;
     if (status != LUA_OK) {
       m.print_error(lua_tostring(L, -1));

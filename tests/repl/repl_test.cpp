@@ -310,3 +310,43 @@ TEST_CASE("repl: drover attach - the same shell on a drover elsewhere - status -
   kill(host.pid(), SIGTERM);
   CHECK(host.wait_exit(std::chrono::seconds(15)) == 0);
 }
+
+TEST_CASE("repl: an operator's habits - bare names are commands - help NAME - a hint where a call would guess") {
+  TempDir dir;
+  PtySession s(shell_argv("foo=2"), shell_env(dir));
+  REQUIRE(s.expect(kPrompt));
+  REQUIRE(wait_running(s, "foo", 2));
+  s.send_line("status");
+  REQUIRE(s.expect("2/2 workers running"));
+  REQUIRE(s.expect(kPrompt));
+  s.send_line("pstree");
+  REQUIRE(s.expect("foo (2/2)"));
+  REQUIRE(s.expect(kPrompt));
+  s.send_line("help config");
+  REQUIRE(s.expect("Workers that stay keep their pid"));
+  REQUIRE(s.expect(kPrompt));
+  s.send_line("help log.tail");  // a command of a group: the group's page
+  REQUIRE(s.expect("log.tail_until"));
+  REQUIRE(s.expect(kPrompt));
+  // Needs arguments: its signature, not a call that fails or a guess.
+  s.send_line("every");
+  REQUIRE(s.expect("every needs arguments: every(seconds, fn)"));
+  REQUIRE(s.expect(kPrompt));
+  s.send_line("log");
+  REQUIRE(s.expect("log -- captured worker output"));
+  REQUIRE(s.expect(kPrompt));
+  // The user's own names are Lua as always: a number prints, a function of theirs is not called.
+  s.send_line("mine = 41 + 1");
+  REQUIRE(s.expect(kPrompt));
+  s.send_line("mine");
+  REQUIRE(s.expect("42"));
+  REQUIRE(s.expect(kPrompt));
+  s.send_line("function called() print('was called') end");
+  REQUIRE(s.expect(kPrompt));
+  s.send_line("called");
+  REQUIRE(s.expect("function"));
+  const std::string shown = s.until(kPrompt);
+  CHECK(shown.find("was called") == std::string::npos);
+  s.send_line("quit");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+}

@@ -350,3 +350,39 @@ TEST_CASE("repl: an operator's habits - bare names are commands - help NAME - a 
   s.send_line("quit");
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
+
+TEST_CASE("repl: exit says what the stop did - workers stopped - killed after their grace") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"), "defaults { grace = 1 }\n"
+                                    "pool 'calm' { cmd = { '" + std::string(fake_worker_path()) + "', 'sleep' }, n = 2 }\n"
+                                    "pool 'stubborn' { cmd = { '" + std::string(fake_worker_path()) + "', 'ignore-term' }, n = 1 }\n");
+  PtySession s({drover_path(), dir.file("pools.lua")}, shell_env(dir));
+  REQUIRE(s.expect(kPrompt));
+  REQUIRE(wait_running(s, "calm", 2));
+  REQUIRE(wait_running(s, "stubborn", 1));
+  // TERM ignored first, or a TERM in its first instant would end it at once.
+  const pid_t stubborn = pids_of(s, "stubborn").at(0);
+  REQUIRE(wait_until([&] { return ignores_signal(stubborn, SIGTERM); }, std::chrono::milliseconds(5000)));
+  s.send_line("exit");
+  REQUIRE(s.expect("exit: 3 workers stopped (1 killed after its grace) in "));
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+}
+
+TEST_CASE("repl: reload() says what changed") {
+  TempDir dir;
+  const std::string worker = fake_worker_path();
+  write_file(dir.file("pools.lua"), "pool 'a' { cmd = { '" + worker + "', 'sleep' }, n = 1 }\n"
+                                    "pool 'b' { cmd = { '" + worker + "', 'sleep' }, n = 1 }\n");
+  PtySession s({drover_path(), dir.file("pools.lua")}, shell_env(dir));
+  REQUIRE(s.expect(kPrompt));
+  write_file(dir.file("pools.lua"), "pool 'a' { cmd = { '" + worker + "', 'sleep' }, n = 2 }\n"
+                                    "pool 'c' { cmd = { '" + worker + "', 'sleep' }, n = 1 }\n");
+  s.send_line("reload()");
+  REQUIRE(s.expect("resized a 1 -> 2\nadded c (n = 1)\nremoved b\n"));
+  REQUIRE(s.expect(kPrompt));
+  s.send_line("reload()");
+  REQUIRE(s.expect("no changes\n"));
+  REQUIRE(s.expect(kPrompt));
+  s.send("\x04");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+}

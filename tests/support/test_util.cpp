@@ -86,11 +86,14 @@ std::string proc_exe(pid_t pid) {
   return ec ? "" : p.string();
 }
 
-bool catches_signal(pid_t pid, int sig) {
+namespace {
+
+// A bit of one of /proc/PID/status's signal masks ("SigCgt:", "SigIgn:").
+bool signal_mask_bit(pid_t pid, const std::string& mask_key, int sig) {
   std::ifstream f("/proc/" + std::to_string(pid) + "/status");
   std::string key;
   while (f >> key) {
-    if (key == "SigCgt:") {
+    if (key == mask_key) {
       std::string hex;
       f >> hex;
       unsigned long long mask = std::stoull(hex, nullptr, 16);
@@ -100,6 +103,11 @@ bool catches_signal(pid_t pid, int sig) {
   }
   return false;
 }
+
+}  // namespace
+
+bool catches_signal(pid_t pid, int sig) { return signal_mask_bit(pid, "SigCgt:", sig); }
+bool ignores_signal(pid_t pid, int sig) { return signal_mask_bit(pid, "SigIgn:", sig); }
 
 std::string proc_env(pid_t pid, const std::string& key) {
   // Right after a vfork-style spawn returns, exec has begun but the kernel may not have

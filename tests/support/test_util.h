@@ -32,6 +32,8 @@ std::string proc_exe(pid_t pid);
 // The process has a handler installed for sig (SigCgt in /proc/PID/status): a fresh
 // fake_worker is "ready" for SIGTERM only once this holds.
 bool catches_signal(pid_t pid, int sig);
+// The process has set sig to SIG_IGN.
+bool ignores_signal(pid_t pid, int sig);
 // One variable of a live process's environment (/proc/PID/environ); empty when unset.
 // Waits (up to 1 s) for a just-exec'd process's environment to appear.
 std::string proc_env(pid_t pid, const std::string& key);

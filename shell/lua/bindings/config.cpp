@@ -10,6 +10,7 @@
 #include "engine/spec_string.h"
 #include "shell/autoscale/autoscaler.h"
 #include "shell/lua/binding.h"
+#include "shell/lua/reload_summary.h"
 #include "shell/lua/shell_context.h"
 #include "shell/lua/view.h"
 
@@ -108,7 +109,9 @@ int l_reload(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
     if (!ctx.load_config) luaL_error(L, "reload: this shell has no config file to re-read");
+    const std::vector<PoolSnapshot> before = ctx.client.snapshot().pools;
     if (Status s = reload_config(ctx); !s) luaL_error(L, "reload: %s (nothing changed)", s.message().c_str());
+    fmt::print(ctx.out, "{}", reload_summary(before, ctx.client.snapshot().pools));
     push_sizes(L, current_sizes(ctx.client));
     return 1;
   });

@@ -39,12 +39,35 @@ int l_events(lua_State* L) {
   return 1;
 }
 
+// What the stop did, from the engine's own events: "exit: 5 workers stopped (1 killed
+// after its grace) in 2.1 s". Said only when the engine says it finished: an attached
+// shell detaches, and the remote drover goes on.
+std::string exit_summary(Subscription& events, std::chrono::steady_clock::duration took, bool killed_now) {
+  int stopped = 0, after_grace = 0;
+  bool finished = false;
+  while (auto item = events.pop(Duration::zero())) {
+    const Event* ev = std::get_if<Event>(&*item);
+    if (!ev) continue;
+    if (ev->kind == EventKind::kWorkerExited) ++stopped;
+    if (ev->kind == EventKind::kWorkerKilledAfterGrace) ++after_grace;
+    if (ev->kind == EventKind::kShutdownFinished) finished = true;
+  }
+  if (!finished) return "";
+  std::string out = fmt::format("exit: {} worker{} stopped", stopped, stopped == 1 ? "" : "s");
+  if (killed_now) out += " (the rest killed at once by Ctrl-C)";
+  else if (after_grace) out += fmt::format(" ({} killed after {} grace)", after_grace, after_grace == 1 ? "its" : "their");
+  return out + fmt::format(" in {:.1f} s\n", std::chrono::duration<double>(took).count());
+}
+
 // Graceful shutdown with a progress line, then the REPL ends. A second Ctrl-C while
 // draining kills the rest now.
 int l_exit(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
     ctx.exit_requested = true;
+    // Every exit and kill of the stop, for the summary; before shutdown(), so none is missed.
+    auto events = ctx.client.subscribe(1 << 16, {.events = true, .log_lines = false});
+    const auto began = std::chrono::steady_clock::now();
     ctx.client.shutdown();
     bool killed = false;
     auto wait = [&ctx] {
@@ -64,6 +87,8 @@ int l_exit(lua_State* L) {
       }
     }
     if (ctx.color) fmt::print(ctx.out, "\r\x1b[K");
+    fmt::print(ctx.out, "{}", exit_summary(*events, std::chrono::steady_clock::now() - began, killed));
+    events->close();
     if (killed) consume_interrupt(L);
     return 0;
   });

@@ -386,3 +386,25 @@ TEST_CASE("repl: reload() says what changed") {
   s.send("\x04");
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
+
+TEST_CASE("repl: Ctrl-C during stop() ends the wait and says the stop goes on in the background") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"), "defaults { grace = 30 }\n"
+                                    "pool 'stubborn' { cmd = { '" + std::string(fake_worker_path()) + "', 'ignore-term' }, n = 1 }\n");
+  PtySession s({drover_path(), dir.file("pools.lua")}, shell_env(dir));
+  REQUIRE(s.expect(kPrompt));
+  REQUIRE(wait_running(s, "stubborn", 1));
+  const pid_t stubborn = pids_of(s, "stubborn").at(0);
+  REQUIRE(wait_until([&] { return ignores_signal(stubborn, SIGTERM); }, std::chrono::milliseconds(5000)));
+  s.send_line("stop()");
+  REQUIRE(s.expect("stopping: 1 worker draining"));  // in its wait: Ctrl-C is the command's now
+  s.send("\x03");
+  REQUIRE(s.expect("stop goes on in the background: 1 worker still draining"));
+  REQUIRE(s.expect(kPrompt));
+  CHECK(pid_alive(stubborn));  // its grace is not cut short by the Ctrl-C
+  s.send_line("kill(9)");
+  REQUIRE(s.expect(kPrompt));
+  CHECK(wait_until([&] { return !pid_alive(stubborn); }, std::chrono::milliseconds(5000)));
+  s.send_line("exit");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+}

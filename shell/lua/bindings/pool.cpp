@@ -26,14 +26,22 @@ int l_stop(lua_State* L) {
     auto pool = opt_pool_arg(L, 1);
     check_status(L, ctx.client.stop(pool));
     int live = 0;
+    bool said = false;
     while ((live = count_live(ctx.client.snapshot(), pool)) > 0 && !ctx.interrupted) {
+      // A terminal gets a counter in place; anything else one line, once.
       if (ctx.color) fmt::print(ctx.out, "\r\x1b[Kstopping: {} worker{} draining", live, live == 1 ? "" : "s");
+      else if (!said) fmt::print(ctx.out, "stopping: {} worker{} draining (Ctrl-C stops waiting)\n", live, live == 1 ? "" : "s");
+      said = true;
       std::fflush(ctx.out);
       LuaUnlocked waiting(ctx.lua_lock);
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     if (ctx.color) fmt::print(ctx.out, "\r\x1b[K");
-    if (live) consume_interrupt(L);  // Ctrl-C ends the wait, not the stop
+    if (live) {
+      consume_interrupt(L);  // Ctrl-C ends the wait, not the stop
+      fmt::print(ctx.out, "stop goes on in the background: {} worker{} still draining (status() shows them)\n", live,
+                 live == 1 ? "" : "s");
+    }
     lua_pushboolean(L, live == 0);
     return 1;
   });

@@ -71,6 +71,8 @@ constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
                         stricter); or DROVER_HTTP_TOKEN, which drover removes from its environment
   -e CODE               run Lua CODE in the shell and print its values, then stop (repeatable)
   -i                    with -e: stay in the interactive shell afterwards
+  --wait[=SECONDS]      before -e, wait for every pool to run its size (default 30 s); exit 1 with
+                        the reason if they do not (a health check: settle() in the shell)
   --script FILE         run a Lua file with the shell's commands, then stop
   --no-shell            engine only: log to stderr, stop on INT/TERM; sd_notify when NOTIFY_SOCKET is set
   --log PATH            append worker output and engine events to PATH (rotated by size)
@@ -101,6 +103,7 @@ struct Args {
   std::string log_path, pid_file, script;
   std::vector<std::string> exprs;
   bool no_shell = false, stay = false, quiet = false;
+  std::optional<double> wait_s;  // --wait: settle() before -e
   drover::LuaLimitSettings lua;
   std::optional<drover::ContainMode> contain;
 };
@@ -178,6 +181,16 @@ std::optional<Args> parse_args(int argc, char** argv) {
       a.exprs.push_back(expr);
     } else if (arg == "-i") {
       a.stay = true;
+    } else if (arg == "--wait" || arg.rfind("--wait=", 0) == 0) {
+      // --wait[=SECONDS]: a bare --wait waits 30 s, as settle() does.
+      const std::string v = arg == "--wait" ? "30" : arg.substr(7);
+      char* end = nullptr;
+      const double s = std::strtod(v.c_str(), &end);
+      if (v.empty() || *end || !(s >= 0 && s <= 86400)) {
+        fmt::print(stderr, "drover: --wait={}: seconds from 0 to 86400\n", v);
+        return std::nullopt;
+      }
+      a.wait_s = s;
     } else if (arg == "--no-shell") {
       a.no_shell = true;
     } else if (arg == "-q" || arg == "--quiet") {
@@ -430,8 +443,13 @@ int run_shell(drover::Engine& engine, const Args& args, std::shared_ptr<drover::
       ok = false;
     }
   }
+  // --wait: the pools at their sizes before -e looks at them (a health check), or exit 1 with why.
+  if (args.wait_s)
+    ok = repl.eval_and_print(fmt::format("local ok, why = settle({}) if not ok then error(why, 0) end", *args.wait_s),
+                             "=--wait") && ok;
   for (size_t i = 0; i < args.exprs.size(); ++i) ok = repl.eval_and_print(args.exprs[i], "=(command line)") && ok;
   bool batch = !args.script.empty() || !args.exprs.empty();
+  if (!batch) repl.show_start_view(2);
   if (batch && !args.stay) {
     if (!ctx.exit_requested) {
       engine.shutdown();

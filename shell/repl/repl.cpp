@@ -191,6 +191,17 @@ bool Repl::eval_and_print(const std::string& code, const std::string& chunk_name
   return impl_->call_and_print();
 }
 
+void Repl::show_start_view(double settle_s) {
+  lua_State* L = impl_->lua.get();
+  const int top = lua_gettop(L);
+  const std::string settle = fmt::format("settle({})", settle_s);
+  if (impl_->load(settle, "=start") == LUA_OK) impl_->lua.call(0, 0);
+  lua_settop(L, top);
+  impl_->ctx.interrupted = false;  // a Ctrl-C during the wait skips the wait, not the view
+  eval_and_print("status()", "=start");
+  eval_and_print("pstree()", "=start");
+}
+
 int Repl::run() {
   Impl& m = *impl_;
   lua_State* L = m.lua.get();

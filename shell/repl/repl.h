@@ -27,6 +27,9 @@ class Repl {
   int run();
   // Evaluates one chunk as the REPL would and prints its results (for -e). False on error.
   bool eval_and_print(const std::string& code, const std::string& chunk_name);
+  // What resque-pool-dynamic shows at start: once the pools have had up to settle_s to
+  // come up (settle()), the status and the process tree.
+  void show_start_view(double settle_s);
 
   // Installs the SIGINT handler that interrupts the running chunk (without SA_RESTART).
   static void install_sigint_handler(ShellContext& ctx, LuaState& lua);

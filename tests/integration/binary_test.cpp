@@ -452,3 +452,20 @@ TEST_CASE("drover binary: a log file on a full disk is said once on stderr, and 
   d.signal(SIGTERM);
   CHECK(d.wait_exit(10s) == 0);
 }
+
+TEST_CASE("drover binary: --wait makes -e a health check - 0 once the pools settle - 1 and why when they do not") {
+  TempDir dir;
+  write_file(dir.file("good.lua"), pool_lua("a", 2, "sleep"));
+  Drover good({dir.file("good.lua"), "--wait=20", "-e", "print(status().pools.a.running)"}, dir.file("good"));
+  CHECK(good.wait_exit(30s) == 0);
+  CHECK(read_file(dir.file("good.out")) == "2\n");  // -e looked after the pool settled
+  write_file(dir.file("bad.lua"), pool_lua("a", 1, "sleep") + "pool 'dies' { cmd = 'false', n = 1 }\n");
+  Drover bad({dir.file("bad.lua"), "--wait=2", "-e", "print('looked')"}, dir.file("bad"));
+  CHECK(bad.wait_exit(30s) == 1);
+  // As every -e error, on the shell's output; -e still runs after it: its output says more.
+  CHECK(read_file(dir.file("bad.out")).find("not settled after 2 s: dies: 0/1 running") == 0);
+  CHECK(read_file(dir.file("bad.out")).find("\nlooked\n") != std::string::npos);
+  Drover wrong({dir.file("good.lua"), "--wait=soon", "-e", "1"}, dir.file("wrong"));
+  CHECK(wrong.wait_exit(10s) == 2);
+  CHECK(read_file(dir.file("wrong")).find("--wait=soon: seconds from 0 to 86400") != std::string::npos);
+}

@@ -408,3 +408,16 @@ TEST_CASE("repl: Ctrl-C during stop() ends the wait and says the stop goes on in
   s.send_line("exit");
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
+
+TEST_CASE("repl: at start the shell shows the status and the process tree, then the prompt") {
+  TempDir dir;
+  PtySession s(shell_argv("foo=2:bar=1"), shell_env(dir));
+  // Once settled (up to 2 s): every worker running, as resque-pool-dynamic shows it.
+  REQUIRE(s.expect("3/3 workers running"));
+  REQUIRE(s.expect("bar (1/1)"));
+  REQUIRE(s.expect("foo (2/2)"));
+  const std::string before_prompt = s.until(kPrompt);
+  CHECK(before_prompt.find("drover> ") == std::string::npos);  // the view comes before the first prompt
+  s.send("\x04");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+}

@@ -1,4 +1,5 @@
-// start(), stop(), kill(): acting on one pool's workers, or all of them.
+// start(), stop(), kill(), settle(): acting on one pool's workers, or all of them, and
+// waiting for them.
 #include <thread>
 
 #include <fmt/format.h>
@@ -70,7 +71,59 @@ int l_kill(lua_State* L) {
   });
 }
 
+// A worker younger than this may be a command about to fail: it does not count as settled.
+constexpr double kSettledUptimeS = 1.0;
+
+// Why the pools are not settled yet ("web: 1/3 running, 2 in backoff"), or "" when every
+// pool runs its target, each worker up for kSettledUptimeS, with nothing starting,
+// stopping, backing off or flapping.
+std::string unsettled(const EngineSnapshot& snap) {
+  std::string out;
+  for (const auto& p : snap.pools) {
+    int young = 0;
+    for (const auto& w : p.workers)
+      if (w.state == SlotState::kRunning && w.uptime_s < kSettledUptimeS) ++young;
+    if (p.running == p.target && !young && !p.starting && !p.stopping && !p.backoff && !p.flapping) continue;
+    std::string why = fmt::format("{}/{} running", p.running, p.target);
+    if (young) why += fmt::format(", {} up less than {:g} s", young, kSettledUptimeS);
+    if (p.starting) why += fmt::format(", {} starting", p.starting);
+    if (p.stopping) why += fmt::format(", {} stopping", p.stopping);
+    if (p.backoff) why += fmt::format(", {} in backoff", p.backoff);
+    if (p.flapping) why += fmt::format(", {} flapping", p.flapping);
+    out += (out.empty() ? "" : "; ") + p.spec.name + ": " + why;
+  }
+  return out;
+}
+
+// settle([seconds]): true once every pool is at its size; false and why after the
+// timeout (default 30 s). Ctrl-C ends the wait (false, "interrupted").
+int l_settle(lua_State* L) {
+  return guarded(L, [L] {
+    ShellContext& ctx = shell_context_of(L);
+    const double seconds = luaL_optnumber(L, 1, 30);
+    if (!(seconds >= 0 && seconds <= 86400)) luaL_argerror(L, 1, "seconds from 0 to 86400");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
+    std::string why;
+    for (;;) {
+      why = unsettled(ctx.client.snapshot());
+      if (why.empty() || ctx.interrupted || std::chrono::steady_clock::now() >= deadline) break;
+      LuaUnlocked waiting(ctx.lua_lock);
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!why.empty() && ctx.interrupted) {
+      consume_interrupt(L);
+      why = "interrupted; " + why;
+    }
+    lua_pushboolean(L, why.empty());
+    if (why.empty()) return 1;
+    lua_pushstring(L, fmt::format("not settled after {:g} s: {}", seconds, why).c_str());
+    return 2;
+  });
+}
+
 const Binding kBindings[] = {
+    {"settle", "settle([seconds])", "wait until every pool runs its size; false and why after the timeout",
+     l_settle},
     {"start", "start([pool])", "start one pool, or all, back up to its size; retries flapping slots now", l_start},
     {"stop", "stop([pool])", "stop one pool's workers, or all, keeping the pool defined", l_stop},
     {"kill", "kill(sig, [pool])", "send a signal to every worker's process group, in one pool or all", l_kill},

@@ -469,3 +469,24 @@ TEST_CASE("drover binary: --wait makes -e a health check - 0 once the pools sett
   CHECK(wrong.wait_exit(10s) == 2);
   CHECK(read_file(dir.file("wrong")).find("--wait=soon: seconds from 0 to 86400") != std::string::npos);
 }
+
+TEST_CASE("drover binary: write_config() over a hand-written config updates the sizes and keeps everything else") {
+  TempDir dir;
+  const std::string hand = "-- tuned by hand\ndefaults { grace = 1 }\n" + pool_lua("a", 1, "sleep") + pool_lua("b", 1, "sleep");
+  write_file(dir.file("pools.lua"), hand);
+  Drover d({dir.file("pools.lua"), "-e", "config{a=3}", "-e", "write_config()"}, dir.file("err"));
+  CHECK(d.wait_exit(10s) == 0);
+  std::string expected = hand;
+  expected.replace(expected.find("n = 1"), 5, "n = 3");  // a's, the first
+  CHECK(read_file(dir.file("pools.lua")) == expected);
+  CHECK(read_file(dir.file("err.out")).find("sizes a 1 -> 3; the rest of the file is as you wrote it") != std::string::npos);
+  // A pool the file does not have: nothing is written, and the error says why.
+  Drover added({dir.file("pools.lua"), "--workers", "c=1", "--cmd", "sleep 60", "-e", "write_config()"}, dir.file("err2"));
+  CHECK(added.wait_exit(10s) == 1);
+  CHECK(read_file(dir.file("err2.out")).find("pool \"c\" is not defined") != std::string::npos);
+  CHECK(read_file(dir.file("pools.lua")) == expected);
+  // force: the file is replaced whole, and from then on is write_config()'s own.
+  Drover forced({dir.file("pools.lua"), "-e", "write_config(nil, {force = true})"}, dir.file("err3"));
+  CHECK(forced.wait_exit(10s) == 0);
+  CHECK(read_file(dir.file("pools.lua")).rfind("-- written by drover's write_config()", 0) == 0);
+}

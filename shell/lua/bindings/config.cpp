@@ -3,13 +3,18 @@
 
 #include <cmath>
 #include <cstdio>
+#include <fstream>
+#include <map>
+#include <optional>
 #include <set>
+#include <sstream>
 
 #include <fmt/format.h>
 
 #include "engine/spec_string.h"
 #include "shell/autoscale/autoscaler.h"
 #include "shell/lua/binding.h"
+#include "shell/lua/config_sizes_rewrite.h"
 #include "shell/lua/reload_summary.h"
 #include "shell/lua/shell_context.h"
 #include "shell/lua/view.h"
@@ -157,23 +162,67 @@ std::string render_pool(const PoolSpec& p) {
   return out + "}\n";
 }
 
+// Writes text to path through a temporary file and a rename, so a crash never leaves
+// half a config in place.
+void write_whole(lua_State* L, const std::string& path, const std::string& text) {
+  std::string tmp = path + ".tmp";
+  FILE* f = std::fopen(tmp.c_str(), "w");
+  if (!f) luaL_error(L, "write_config: cannot write %s: %s", tmp.c_str(), std::strerror(errno));
+  bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
+  ok = (std::fclose(f) == 0) && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+    unlink(tmp.c_str());
+    luaL_error(L, "write_config: cannot write %s: %s", path.c_str(), std::strerror(errno));
+  }
+}
+
+std::optional<std::string> read_whole(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return std::nullopt;
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// write_config([path], [{force = true}]): a new file, or one write_config() wrote, gets
+// every live pool; a config written by hand gets its sizes updated in place and keeps
+// everything else (config_sizes_rewrite.h), or is refused; force overwrites it whole.
 int l_write_config(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
     std::string path = luaL_optstring(L, 1, ctx.config_path.c_str());
     if (path.empty()) luaL_error(L, "write_config: give a path (drover was not started from a config file)");
-    std::string text = "-- written by drover's write_config(): the live pools and their sizes\n";
-    for (const auto& p : ctx.client.snapshot().pools) text += "\n" + render_pool(p.spec);
-    // Write aside and rename, so a crash never leaves half a config in place.
-    std::string tmp = path + ".tmp";
-    FILE* f = std::fopen(tmp.c_str(), "w");
-    if (!f) luaL_error(L, "write_config: cannot write %s: %s", tmp.c_str(), std::strerror(errno));
-    bool ok = std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    ok = (std::fclose(f) == 0) && ok;
-    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-      unlink(tmp.c_str());
-      luaL_error(L, "write_config: cannot write %s: %s", path.c_str(), std::strerror(errno));
+    bool force = false;
+    if (!lua_isnoneornil(L, 2)) {
+      luaL_checktype(L, 2, LUA_TTABLE);
+      lua_getfield(L, 2, "force");
+      force = lua_toboolean(L, -1);
+      lua_pop(L, 1);
     }
+    const EngineSnapshot snap = ctx.client.snapshot();
+    const auto existing = read_whole(path);
+    if (existing && !force && existing->rfind(kWrittenByDrover, 0) != 0) {
+      if (path.size() < 4 || path.substr(path.size() - 4) != ".lua")
+        luaL_error(L, "write_config: %s exists and was not written by write_config(): give another path, or "
+                      "write_config(\"%s\", {force = true}) to replace it", path.c_str(), path.c_str());
+      std::map<std::string, int> sizes;
+      for (const auto& p : snap.pools) sizes[p.spec.name] = p.spec.n;
+      auto rewritten = rewrite_pool_sizes(*existing, sizes);
+      if (!rewritten)
+        luaL_error(L, "write_config: %s was written by hand and only its sizes may be updated, but %s; nothing "
+                      "written (write_config \"other.lua\" writes every live pool)", path.c_str(),
+                   rewritten.error().message().c_str());
+      write_whole(L, path, rewritten->text);
+      std::string changed;
+      for (const auto& c : rewritten->changed) changed += (changed.empty() ? "" : ", ") + c;
+      fmt::print(ctx.out, "write_config: {}: {}; the rest of the file is as you wrote it\n", path,
+                 changed.empty() ? "sizes unchanged" : "sizes " + changed);
+      lua_pushstring(L, path.c_str());
+      return 1;
+    }
+    std::string text = std::string(kWrittenByDrover) + ": the live pools and their sizes\n";
+    for (const auto& p : snap.pools) text += "\n" + render_pool(p.spec);
+    write_whole(L, path, text);
     lua_pushstring(L, path.c_str());
     return 1;
   });
@@ -183,7 +232,7 @@ const Binding kBindings[] = {
     {"config", "config([sizes])", "show pool sizes, or resize pools live: workers that stay are never touched",
      l_config},
     {"reload", "reload()", "re-read the config file and apply it live", l_reload},
-    {"write_config", "write_config([path])", "write the live pools, with their current sizes, as a config file",
+    {"write_config", "write_config([path], [opts])", "write the live pools, with their current sizes, as a config file",
      l_write_config},
 };
 

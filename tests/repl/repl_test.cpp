@@ -14,8 +14,10 @@ namespace {
 
 constexpr const char* kPrompt = "drover> ";
 
+// PAGER=cat: a page taller than the session's 50 rows is printed through a pager that
+// prints, not the default less, which would wait for a key.
 std::vector<std::string> shell_env(const TempDir& dir) {
-  return {"NO_COLOR=1", "XDG_STATE_HOME=" + dir.path()};
+  return {"NO_COLOR=1", "XDG_STATE_HOME=" + dir.path(), "PAGER=cat"};
 }
 
 std::vector<std::string> shell_argv(const std::string& spec) {
@@ -206,7 +208,7 @@ TEST_CASE("repl: help lists every command and shows a page") {
   REQUIRE(s.expect("config([sizes])"));
   REQUIRE(s.expect(kPrompt));
   s.send_line("help \"config\"");
-  REQUIRE(s.expect("Workers that stay keep their pid"));
+  REQUIRE(s.expect("show pool sizes, or resize pools live"));
   REQUIRE(s.expect(kPrompt));
   s.send("\x04");
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
@@ -323,7 +325,7 @@ TEST_CASE("repl: an operator's habits - bare names are commands - help NAME - a 
   REQUIRE(s.expect("foo (2/2)"));
   REQUIRE(s.expect(kPrompt));
   s.send_line("help config");
-  REQUIRE(s.expect("Workers that stay keep their pid"));
+  REQUIRE(s.expect("show pool sizes, or resize pools live"));
   REQUIRE(s.expect(kPrompt));
   s.send_line("help log.tail");  // a command of a group: the group's page
   REQUIRE(s.expect("log.tail_until"));
@@ -418,6 +420,23 @@ TEST_CASE("repl: at start the shell shows the status and the process tree, then 
   REQUIRE(s.expect("foo (2/2)"));
   const std::string before_prompt = s.until(kPrompt);
   CHECK(before_prompt.find("drover> ") == std::string::npos);  // the view comes before the first prompt
+  s.send("\x04");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+}
+
+TEST_CASE("repl: a help page taller than the terminal goes through PAGER - a short one does not") {
+  TempDir dir;
+  std::vector<std::string> env = shell_env(dir);
+  env.back() = "PAGER=sed s/^/PAGED:/";  // the session's terminal has 50 rows
+  PtySession s(shell_argv("foo=1"), env);
+  REQUIRE(s.expect(kPrompt));
+  s.send_line("help autoscale");
+  REQUIRE(s.expect("PAGED:autoscale \"pool\""));
+  REQUIRE(s.expect(kPrompt));
+  s.send_line("help pid");
+  const std::string shown = s.until(kPrompt);
+  CHECK(shown.find("pid() -- the engine's process id") != std::string::npos);
+  CHECK(shown.find("PAGED:") == std::string::npos);
   s.send("\x04");
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }

@@ -5,6 +5,8 @@
 
 #include "shell/lua/binding.h"
 #include "shell/lua/help_pages.h"
+#include "shell/lua/help_render.h"
+#include "shell/lua/pager.h"
 #include "shell/lua/shell_context.h"
 #include "shell/lua/view.h"
 
@@ -16,18 +18,14 @@ int l_help(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
     if (lua_isnoneornil(L, 1)) {
-      std::string out = "Commands (help \"name\" for a page):\n";
-      size_t w = 0;
-      for (const Binding& b : all_bindings()) w = std::max(w, std::string_view(b.signature).size());
-      for (const Binding& b : all_bindings()) out += fmt::format("  {:<{}}  {}\n", b.signature, w, b.summary);
-      fmt::print(ctx.out, "{}", out);
+      print_paged(ctx.out, render_help_index(all_bindings()));
       return 0;
     }
     std::string name = luaL_checkstring(L, 1);
     // help "log.tail" shows the page of its group.
     const HelpPage* page = find_help_page(help_page_of(name));
     if (!page) luaL_error(L, "help: no page for \"%s\"; help lists the commands", name.c_str());
-    fmt::print(ctx.out, "{}", page->text);
+    print_paged(ctx.out, render_help_page(page->text, kHelpWidth, ctx.color));
     return 0;
   });
 }

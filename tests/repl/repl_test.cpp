@@ -34,6 +34,14 @@ std::string run(PtySession& s, const std::string& code) {
   return out;
 }
 
+// Ctrl-D, once the shell is surely at its prompt: a "drover> " inside printed text (a help
+// page's examples) is not the prompt, and a Ctrl-D typed while the terminal is still in
+// cooked mode is taken by the terminal as end-of-file and never reaches the line editor.
+void ctrl_d(PtySession& s) {
+  run(s, "");
+  s.send("\x04");
+}
+
 std::vector<pid_t> pids_of(PtySession& s, const std::string& pool) {
   std::istringstream in(run(s, "for _, w in ipairs(status().pools['" + pool + "'].workers) do print(w.pid) end"));
   std::vector<pid_t> pids;
@@ -133,7 +141,7 @@ TEST_CASE("repl: history is kept between two runs") {
   REQUIRE(s.expect("x_history_marker = 41 + 1"));
   s.send("\r");
   CHECK(run(s, "print(x_history_marker)") == "42\n");
-  s.send("\x04");
+  ctrl_d(s);
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
 
@@ -207,10 +215,8 @@ TEST_CASE("repl: help lists every command and shows a page") {
   s.send_line("help");
   REQUIRE(s.expect("config([sizes])"));
   REQUIRE(s.expect(kPrompt));
-  s.send_line("help \"config\"");
-  REQUIRE(s.expect("show pool sizes, or resize pools live"));
-  REQUIRE(s.expect(kPrompt));
-  s.send("\x04");
+  CHECK(run(s, "help \"config\"").find("show pool sizes, or resize pools live") != std::string::npos);
+  ctrl_d(s);
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
 
@@ -230,7 +236,7 @@ TEST_CASE("repl: engine events are printed above the prompt - and events(false) 
   kill(w2, SIGKILL);
   REQUIRE(wait_until([&] { return pids_of(s, "foo") != std::vector<pid_t>{w2}; }, std::chrono::milliseconds(3000)));
   CHECK(s.pending().find("exited pid " + std::to_string(w2)) == std::string::npos);
-  s.send("\x04");
+  ctrl_d(s);
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
 
@@ -275,7 +281,7 @@ TEST_CASE("repl: an autoscale policy typed at the prompt - its changes above the
   run(s, "autoscale.off 'foo' want = 1");
   CHECK(run(s, "print(autoscale.list()[1].enabled)") == "false\n");
   CHECK(running(s, "foo") == 4);
-  s.send("\x04");
+  ctrl_d(s);
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
 
@@ -385,7 +391,7 @@ TEST_CASE("repl: reload() says what changed") {
   s.send_line("reload()");
   REQUIRE(s.expect("no changes\n"));
   REQUIRE(s.expect(kPrompt));
-  s.send("\x04");
+  ctrl_d(s);
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
 
@@ -420,7 +426,7 @@ TEST_CASE("repl: at start the shell shows the status and the process tree, then 
   REQUIRE(s.expect("foo (2/2)"));
   const std::string before_prompt = s.until(kPrompt);
   CHECK(before_prompt.find("drover> ") == std::string::npos);  // the view comes before the first prompt
-  s.send("\x04");
+  ctrl_d(s);
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
 
@@ -437,6 +443,6 @@ TEST_CASE("repl: a help page taller than the terminal goes through PAGER - a sho
   const std::string shown = s.until(kPrompt);
   CHECK(shown.find("pid() -- the engine's process id") != std::string::npos);
   CHECK(shown.find("PAGED:") == std::string::npos);
-  s.send("\x04");
+  ctrl_d(s);
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }

@@ -2,13 +2,14 @@
 // its thread-safe handle (a slow client never holds the loop).
 //
 // Routes (README "HTTP API" has a curl line for each):
-//   GET /healthz                     liveness, JSON; open even when a token is configured
+//   GET /healthz                     liveness, JSON; the one route open without the token
 //   GET /metrics                     Prometheus text (control/prometheus_text.h)
 //   workerpoolmanager's routes, plain text as it answers, JSON with Accept: application/json;
 //   each also with a trailing slash, as its router took them and its console sends them:
 //   GET /tasks, GET /tasks/NAME      status of every active task, or of one
 //   GET /list                        task names
 //   GET /tasks/NAME/list             its workers (the console's listworkers)
+//   and only with wpm_compat (403 otherwise), as they change state without a JSON body:
 //   POST|PUT|GET /tasks/NAME/start   start the pool
 //   DELETE /tasks[/NAME], POST|PUT /tasks/NAME/stop
 //   POST|PUT|GET /tasks/NAME/set/cardinality/N

@@ -70,12 +70,14 @@ const char* reason_phrase(int code) {
   switch (code) {
     case 400: return "bad request";
     case 401: return "unauthorized";
+    case 403: return "forbidden";
     case 404: return "no such route";
     case 405: return "method not allowed";
     case 409: return "conflict";
     case 413: return "body too large";
     case 414: return "URI too long";
     case 415: return "unsupported media type";
+    case 421: return "misdirected request";
     case 503: return "unavailable";
     default: return "error";
   }

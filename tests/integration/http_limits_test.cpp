@@ -459,3 +459,22 @@ TEST_CASE("http limits: quiet streams park - no busy loop - keep-alives still co
   for (int fd : fds) close(fd);
   CHECK(wait_until([&] { return s.http.open_streams() == 0; }, 3s));
 }
+
+TEST_CASE("http limits: drover raises its fd limit for 1000+ connections - its workers keep the one it started with") {
+  rlimit lim{};
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &lim) == 0);
+  REQUIRE(lim.rlim_max > 1024);
+  lim.rlim_cur = 1024;  // as a login shell's default
+  REQUIRE(setrlimit(RLIMIT_NOFILE, &lim) == 0);
+  Served s({fake_pool("foo", 1)});  // the engine and HttpControl raise it
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &lim) == 0);
+  CHECK(lim.rlim_cur == lim.rlim_max);
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 1); }, 5s));
+  const pid_t worker = running_pids(s.engine.snapshot(), "foo")[0];
+  std::ifstream in("/proc/" + std::to_string(worker) + "/limits");
+  std::string soft;
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("Max open files", 0) == 0) soft = line.substr(26, 21);
+  INFO("worker's limits line: ", soft);
+  CHECK(std::stol(soft) == 1024);
+}

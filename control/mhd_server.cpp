@@ -94,7 +94,6 @@ std::string status_line_text(int code) {
 // One request's state, MHD's con_cls: from the headers to the request's end.
 struct Exchange {
   HttpRequest req;
-  bool has_body = false;
 };
 
 struct MhdServer::Stream {
@@ -173,8 +172,6 @@ struct MhdGlue {
     if (!ex) {
       ex = new Exchange{request_from(c, listener, url, method)};
       *con_cls = ex;
-      const std::string length = ex->req.get_header_value("Content-Length");
-      ex->has_body = ex->req.has_header("Transfer-Encoding") || (!length.empty() && length != "0");
       if (auto early = server.callbacks_.admit(ex->req)) return queue(c, *early, server);
       return MHD_YES;
     }

@@ -163,7 +163,7 @@ class HttpControl {
   std::atomic<int> streams_{0};
   http::HttpRouter router_;  // written before start(), read-only after
   std::unique_ptr<http::MhdServer> server_;
-  int port_ = 0;
+  std::atomic<int> port_{0};  // read by admission (Origin) on the server threads
 };
 
 // "HOST:PORT" or ":PORT" (host 127.0.0.1) or "PORT".

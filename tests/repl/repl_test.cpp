@@ -310,7 +310,8 @@ TEST_CASE("repl: drover attach - the same shell on a drover elsewhere - status -
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
   // The host goes on, with what the attached shell made of it.
   CHECK(kill(host.pid(), 0) == 0);
-  PtySession again({drover_path(), "attach", "127.0.0.1:" + port, "-e", "status().pools.foo.n"}, shell_env(dir));
+  PtySession again({drover_path(), "attach", "127.0.0.1:" + port, "-e", "status().pools.foo.n"},
+                   with_token(shell_env(dir)));
   CHECK(again.expect("3"));
   CHECK(again.wait_exit(std::chrono::seconds(15)) == 0);
   kill(host.pid(), SIGTERM);

@@ -50,7 +50,10 @@ int main(int argc, char** argv) {
   p.n = n;
   if (!engine.apply({p})) return 1;
   while (engine.snapshot().pools.at(0).running < n) std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  HttpControl http(engine);
+  // TCP always takes a token; the bench's clients send this one.
+  HttpOptions options;
+  options.token = "http-bench-token-0123456789";
+  HttpControl http(engine, options);
   if (!http.start("127.0.0.1", 0)) return 1;
 
   fmt::print("http_bench: {} workers, {} clients x {} requests per route, keep-alive\n\n", n, clients, requests);
@@ -64,6 +67,7 @@ int main(int argc, char** argv) {
     for (int c = 0; c < clients; ++c)
       threads.emplace_back([&] {
         httplib::Client cl("127.0.0.1", http.port());
+        cl.set_bearer_token_auth(options.token.c_str());
         cl.set_keep_alive(true);
         std::vector<double> mine;
         int bad = 0;

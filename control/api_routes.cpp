@@ -5,8 +5,6 @@
 // validates again and changes nothing when it refuses: so a bad request, however it is
 // bad, leaves the engine as it was. Field errors are 400 "bad_field" with a detail that
 // names the field and says what it takes.
-#include <httplib.h>
-
 #include <algorithm>
 #include <charconv>
 #include <climits>
@@ -147,15 +145,16 @@ Result<PoolPatch> patch_from_body(const json& body) {
 }  // namespace
 
 void HttpControl::api_routes() {
-  on("GET", "/api/v1/snapshot", [this](const httplib::Request&, httplib::Response& res) {
+  constexpr RouteTraits kJsonBody{.takes_body = true};
+  on("GET", "/api/v1/snapshot", [this](const HttpRequest&, HttpResponse& res) {
     res.set_content(snapshot_json_text(engine_.snapshot()) + "\n", "application/json");
   });
-  on("GET", "/api/v1/pools", [this](const httplib::Request&, httplib::Response& res) {
+  on("GET", "/api/v1/pools", [this](const HttpRequest&, HttpResponse& res) {
     json pools = json::array();
     for (const auto& p : engine_.snapshot().pools) pools.push_back(pool_json(p, false));
     send_json(res, json{{"pools", pools}});
   });
-  on("POST", "/api/v1/pools", [this](const httplib::Request& req, httplib::Response& res) {
+  on("POST", "/api/v1/pools", [this](const HttpRequest& req, HttpResponse& res) {
     auto body = json_body(req, res);
     if (!body) return;
     auto spec = spec_from_body(*body);
@@ -173,8 +172,8 @@ void HttpControl::api_routes() {
     if (!p) return fail(req, res, 409, "conflict", fmt::format("pool \"{}\" was removed as it was created", name));
     res.set_header("Location", "/api/v1/pools/" + name);
     send_json(res, pool_json(*p, true), 201);
-  });
-  on("GET", R"(/api/v1/pools/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  }, kJsonBody);
+  on("GET", R"(/api/v1/pools/([^/]+))", [this](const HttpRequest& req, HttpResponse& res) {
     EngineSnapshot snap = engine_.snapshot();
     const PoolSnapshot* p = snap.find(req.matches[1]);
     if (!p) return fail(req, res, 404, "not_found", no_pool(req.matches[1]));
@@ -182,7 +181,7 @@ void HttpControl::api_routes() {
   });
   // {"n": 3} resizes live; {"enabled": false|true} stops or starts the pool; "cmd" and
   // "env" (which replaces the pool's overrides) roll its workers one at a time.
-  on("PATCH", R"(/api/v1/pools/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  on("PATCH", R"(/api/v1/pools/([^/]+))", [this](const HttpRequest& req, HttpResponse& res) {
     const std::string name = req.matches[1];
     auto body = json_body(req, res);
     if (!body) return;
@@ -211,13 +210,13 @@ void HttpControl::api_routes() {
     const PoolSnapshot* p = snap.find(name);
     if (!p) return fail(req, res, 404, "not_found", no_pool(name));
     send_json(res, pool_json(*p, false));
-  });
-  on("DELETE", R"(/api/v1/pools/([^/]+))", [this](const httplib::Request& req, httplib::Response& res) {
+  }, kJsonBody);
+  on("DELETE", R"(/api/v1/pools/([^/]+))", [this](const HttpRequest& req, HttpResponse& res) {
     const std::string name = req.matches[1];
     if (Status st = engine_.remove_pool(name); !st) return fail(req, res, http_code(st), "not_found", st.message());
     send_json(res, json{{"removed", name}});
-  }, true);
-  on("GET", R"(/api/v1/pools/([^/]+)/workers)", [this](const httplib::Request& req, httplib::Response& res) {
+  });
+  on("GET", R"(/api/v1/pools/([^/]+)/workers)", [this](const HttpRequest& req, HttpResponse& res) {
     EngineSnapshot snap = engine_.snapshot();
     const PoolSnapshot* p = snap.find(req.matches[1]);
     if (!p) return fail(req, res, 404, "not_found", no_pool(req.matches[1]));
@@ -227,8 +226,8 @@ void HttpControl::api_routes() {
   });
   // {"signal": "HUP"} or {"signal": 1}: to the worker's process group, as the engine's
   // signal_workers does for a whole pool.
-  on("POST", R"(/api/v1/pools/([^/]+)/workers/([^/]+)/signal)", [this](const httplib::Request& req,
-                                                                         httplib::Response& res) {
+  on("POST", R"(/api/v1/pools/([^/]+)/workers/([^/]+)/signal)", [this](const HttpRequest& req,
+                                                                         HttpResponse& res) {
     const std::string name = req.matches[1], slot_text = req.matches[2];
     int slot = -1;
     auto [end, ec] = std::from_chars(slot_text.data(), slot_text.data() + slot_text.size(), slot);
@@ -248,10 +247,10 @@ void HttpControl::api_routes() {
       return fail(req, res, no_process ? 409 : http_code(st), no_process ? "no_process" : "not_found", st.message());
     }
     send_json(res, json{{"pool", name}, {"slot", slot}, {"signal", signal_name(sig)}});
-  });
+  }, kJsonBody);
   // The shell's config{}: {"foo": 2, "bar": 0} merges sizes live; 0 or false removes a pool.
   // The whole body is checked before anything changes.
-  on("PATCH", "/api/v1/config", [this](const httplib::Request& req, httplib::Response& res) {
+  on("PATCH", "/api/v1/config", [this](const HttpRequest& req, HttpResponse& res) {
     auto body = json_body(req, res);
     if (!body) return;
     std::lock_guard lock(define_mu_);
@@ -278,9 +277,9 @@ void HttpControl::api_routes() {
     for (const auto& p : engine_.snapshot().pools)
       if (std::find(removes.begin(), removes.end(), p.spec.name) == removes.end()) out[p.spec.name] = p.spec.n;
     send_json(res, json{{"pools", out}});
-  });
+  }, kJsonBody);
   // The last n lines (default 100, at most 10000), of one pool with ?pool=.
-  on("GET", "/api/v1/log", [this](const httplib::Request& req, httplib::Response& res) {
+  on("GET", "/api/v1/log", [this](const HttpRequest& req, HttpResponse& res) {
     size_t n = 100;
     if (req.has_param("n")) {
       const std::string v = req.get_param_value("n");
@@ -295,13 +294,13 @@ void HttpControl::api_routes() {
     send_json(res, json{{"lines", lines}});
   });
   // The autoscaler's seam: the shell wires it with set_autoscale_hooks.
-  on("GET", "/api/v1/autoscale", [this](const httplib::Request& req, httplib::Response& res) {
+  on("GET", "/api/v1/autoscale", [this](const HttpRequest& req, HttpResponse& res) {
     if (!autoscale_.list) return fail(req, res, 501, "not_implemented", "no autoscaler is wired into this server");
     auto r = autoscale_.list();
     if (!r) return fail(req, res, http_code(r.error()), "failed", r.error().message());
     send_json(res, *r);
   });
-  on("POST", R"(/api/v1/autoscale/([^/]+)/(on|off))", [this](const httplib::Request& req, httplib::Response& res) {
+  on("POST", R"(/api/v1/autoscale/([^/]+)/(on|off))", [this](const HttpRequest& req, HttpResponse& res) {
     if (!autoscale_.set_enabled)
       return fail(req, res, 501, "not_implemented", "no autoscaler is wired into this server");
     const std::string pool = req.matches[1];
@@ -309,7 +308,7 @@ void HttpControl::api_routes() {
     if (Status st = autoscale_.set_enabled(pool, on); !st)
       return fail(req, res, http_code(st), st.code() == Status::Code::kNotFound ? "not_found" : "failed", st.message());
     send_json(res, json{{"pool", pool}, {"enabled", on}});
-  }, true);
+  });
 }
 
 }  // namespace drover

@@ -1,5 +1,5 @@
-// The HTTP control plane's one secret: a bearer token, needed for any address but
-// loopback (issue 6, Security).
+// The HTTP control plane's one secret: a bearer token, needed by its TCP listener on any
+// address, loopback included (issue 6, Security; issue 12). The unix socket needs none.
 //
 // The token comes from a file (--http-token-file, refused when group or others may read
 // it, as ssh refuses a private key) or from DROVER_HTTP_TOKEN, which is taken out of

@@ -1,8 +1,6 @@
 #include "control/http_control.h"
 
-#include <httplib.h>
-#include <strings.h>
-#include <sys/socket.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <charconv>
@@ -12,6 +10,7 @@
 
 #include "control/http_auth.h"
 #include "control/http_reply.h"
+#include "control/mhd_server.h"
 #include "control/prometheus_text.h"
 
 namespace drover {
@@ -19,8 +18,6 @@ namespace drover {
 using namespace http;
 
 namespace {
-
-constexpr int kListenBacklog = 1024;
 
 std::string rfc3339(int64_t wall_ms) {
   if (wall_ms <= 0) return "";
@@ -85,175 +82,105 @@ Result<std::pair<std::string, int>> parse_listen_address(const std::string& spec
   return std::make_pair(host, port);
 }
 
-HttpControl::HttpControl(Engine& engine, HttpOptions options)
-    : engine_(engine), options_(std::move(options)), server_(std::make_unique<httplib::Server>()) {
-  // httplib's default is 8 threads; a stream holds one for as long as its client stays.
-  server_->new_task_queue = [n = std::max<size_t>(options_.threads, 2)] { return new httplib::ThreadPool(n); };
-  server_->set_payload_max_length(kMaxBody);
-  // Headers and body go out in two writes: with Nagle on, a kept-alive client waits out
-  // its peer's delayed ACK (40 ms) for the second.
-  server_->set_tcp_nodelay(true);
-  // Debian's libcpp-httplib listens with a backlog of 5: a burst of clients connecting at
-  // once overflows it, and the kernel drops their handshakes (a second's stall, or a reset).
-  // The socket is caught here, before httplib binds it, to listen again with room (Linux
-  // takes a new backlog on a listening socket). Only SO_REUSEADDR, as httplib sets, and not
-  // SO_REUSEPORT: a second drover on the same port must fail, not share it.
-  server_->set_socket_options([this](int fd) {
-    int yes = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
-    listen_fd_ = fd;
-  });
+HttpControl::HttpControl(Engine& engine, HttpOptions options) : engine_(engine), options_(std::move(options)) {
   routes();
 }
 
-HttpControl::~HttpControl() {
-  if (!thread_.joinable()) return;
-  // httplib's stop() does nothing until its accept loop has begun, which left a server
-  // destroyed right after start() in accept() for good; and it asserts when repeated.
-  // So: wait for the loop (or its end), then stop it once. Streams see the stop within a
-  // poll slice (sse_streams.cpp) and give their threads back.
-  while (!server_->is_running() && !listen_done_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  server_->stop();
-  thread_.join();
-}
+// The server goes first: its destructor ends the streams and joins its threads while the
+// routes and the engine they use are still here.
+HttpControl::~HttpControl() { server_.reset(); }
 
-Status HttpControl::start(const std::string& host, int port) {
-  if (options_.token.empty() && !is_loopback_host(host))
-    return Status::invalid(fmt::format("--http {}: serving beyond loopback needs a token (--http-token-file PATH or {})",
-                                       host, kHttpTokenEnv));
-  if (!options_.token.empty())
-    if (Status s = check_token(options_.token, "the HTTP token"); !s) return s;
-  port_ = port == 0 ? server_->bind_to_any_port(host) : (server_->bind_to_port(host, port) ? port : -1);
-  if (port_ < 0) return Status::io_error(fmt::format("--http: cannot listen on {}:{}", host, port));
-  if (listen_fd_ >= 0) ::listen(listen_fd_, kListenBacklog);
-  thread_ = std::thread([this] {
-    server_->listen_after_bind();
-    listen_done_ = true;
-  });
+Status HttpControl::serve() {
+  if (server_) return Status::ok();
+  // 1000+ connections need as many descriptors. The engine raised the soft limit already
+  // (engine/supervisor.cpp); an HttpControl serving another engine's process may not
+  // have. Workers do not inherit the raised limit: the spawner restores the one drover
+  // started with (engine/spawner.cpp).
+  rlimit lim{};
+  if (getrlimit(RLIMIT_NOFILE, &lim) == 0 && lim.rlim_cur < lim.rlim_max) {
+    lim.rlim_cur = lim.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &lim);
+  }
+  ServerLimits limits;
+  limits.max_body = kMaxBody;
+  limits.threads = static_cast<unsigned>(std::max<size_t>(options_.threads, 1));
+  ServerCallbacks callbacks;
+  callbacks.admit = [this](HttpRequest& req) { return admit(req); };
+  callbacks.handle = [this](HttpRequest& req, HttpResponse& res) { handle(req, res); };
+  callbacks.too_large = [](const HttpRequest& req) {
+    HttpResponse res;
+    fail(req, res, 413, "too_large", fmt::format("a body of at most {} bytes", kMaxBody));
+    return res;
+  };
+  callbacks.streams_over = [this] { return engine_.finished(); };
+  try {
+    server_ = std::make_unique<MhdServer>(limits, std::move(callbacks));
+  } catch (const std::exception& e) {
+    return Status::io_error(e.what());
+  }
   return Status::ok();
 }
 
-// httplib 0.11 reads the body of a POST, PUT, PATCH or DELETE before routing, and one
-// without a Content-Length until the client closes or 5 s pass. workerpoolmanager's
-// clients POST with neither (`curl -X POST .../start`), and a wrong verb would wait out
-// those 5 s for its 405. So every such route is registered with a content reader, which
-// httplib calls before reading anything: bodyless routes never read, the others read
-// only what a Content-Length or chunking announces.
-static httplib::Server::HandlerWithContentReader bodyless(httplib::Server::Handler h) {
-  return [h = std::move(h)](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader&) {
-    // Not read, but not taken either when it is over the limit every body has.
-    const std::string length = req.get_header_value("Content-Length");
-    uint64_t n = 0;
-    auto [end, ec] = std::from_chars(length.data(), length.data() + length.size(), n);
-    if (!length.empty() && (ec != std::errc() || end != length.data() + length.size() || n > kMaxBody))
-      return fail(req, res, 413, "too_large", fmt::format("a body of at most {} bytes", kMaxBody));
-    h(req, res);
-  };
+Status HttpControl::start(const std::string& host, int port) {
+  if (options_.token.empty())
+    return Status::invalid(fmt::format(
+        "--http {}: the HTTP listener needs a token, loopback included (--http-token-file PATH or {}); "
+        "a unix socket needs none",
+        host, kHttpTokenEnv));
+  if (Status s = check_token(options_.token, "the HTTP token"); !s) return s;
+  if (Status s = serve(); !s) return s;
+  auto bound = server_->listen_tcp(host, port);
+  if (!bound) return bound.error();
+  port_ = *bound;
+  return Status::ok();
 }
 
-static httplib::Server::HandlerWithContentReader with_body(httplib::Server::Handler h) {
-  return [h = std::move(h)](const httplib::Request& req, httplib::Response& res, const httplib::ContentReader& read) {
-    if (!req.has_header("Content-Length") && !req.has_header("Transfer-Encoding")) return h(req, res);
-    std::string body;
-    // httplib enforces the payload limit here, and says 413 when it is passed.
-    if (!read([&](const char* data, size_t n) {
-          body.append(data, n);
-          return true;
-        })) {
-      if (res.status == -1) res.status = 400;  // cut short: the connection is gone anyway
-      return;
-    }
-    // The handlers read req.body; matches still point into req.path, which outlives the copy.
-    httplib::Request with = req;
-    with.body = std::move(body);
-    h(with, res);
-  };
+Status HttpControl::start_unix(const std::string& path) {
+  if (Status s = serve(); !s) return s;
+  return server_->listen_unix(path);
 }
 
-void HttpControl::on(const std::string& method, const std::string& pattern, Handler h, bool take_no_body) {
-  auto known = std::find_if(known_paths_.begin(), known_paths_.end(), [&](const auto& k) { return k.pattern == pattern; });
-  if (known == known_paths_.end()) known = known_paths_.insert(known_paths_.end(), {pattern, std::regex(pattern), {}});
-  known->methods.insert(method);
-  if (method == "GET") {
-    known->methods.insert("HEAD");  // httplib answers HEAD from the GET route
-    server_->Get(pattern, std::move(h));
-  } else {
-    with_reader(method, pattern, take_no_body ? bodyless(std::move(h)) : with_body(std::move(h)));
+void HttpControl::on(const std::string& method, const std::string& pattern, Handler h, RouteTraits traits) {
+  router_.add(method, pattern, std::move(h), traits);
+}
+
+void HttpControl::handle(HttpRequest& req, HttpResponse& res) {
+  // admit() matched the route already and kept its groups; the lookup is repeated only
+  // for the handler (the table is read-only, so both see the same route).
+  const HttpRouter::Match m = router_.match(req.method, req.path);
+  if (!m.route) return fail(req, res, 404, "not_found", fmt::format("{} {}: no such route", req.method, req.path));
+  req.matches = m.groups;
+  try {
+    m.route->handler(req, res);
+  } catch (const std::exception& e) {
+    res = HttpResponse{};
+    // The engine's inbox refuses calls once its loop has ended: that is a shutdown, not a bug.
+    if (engine_.finished()) return fail(req, res, 503, "unavailable", "the engine has shut down");
+    fail(req, res, 500, "internal", e.what());
+  } catch (...) {
+    res = HttpResponse{};
+    fail(req, res, 500, "internal", "internal error");
   }
 }
 
-void HttpControl::with_reader(const std::string& method, const std::string& pattern,
-                              httplib::Server::HandlerWithContentReader h) {
-  httplib::Server& s = *server_;
-  if (method == "POST") s.Post(pattern, std::move(h));
-  else if (method == "PUT") s.Put(pattern, std::move(h));
-  else if (method == "PATCH") s.Patch(pattern, std::move(h));
-  else s.Delete(pattern, std::move(h));
-}
-
-// After every route: the verbs a known path does not take answer 405 at once, rather than
-// after httplib has waited for a body (GET, HEAD, OPTIONS and others reach the error
-// handler, which answers the same).
-void HttpControl::refuse_other_verbs() {
-  for (const auto& known : known_paths_)
-    for (const char* method : {"POST", "PUT", "PATCH", "DELETE"})
-      if (!known.methods.count(method))
-        with_reader(method, known.pattern, bodyless([this](const httplib::Request& req, httplib::Response& res) {
-                      const std::string allow = allowed_methods(req.path);
-                      res.set_header("Allow", allow);
-                      fail(req, res, 405, "method_not_allowed",
-                           fmt::format("{} {}: this path takes {}", req.method, req.path, allow));
-                    }));
-  // And a path no route knows is a 404 at once, whatever the verb.
-  for (const char* method : {"POST", "PUT", "PATCH", "DELETE"})
-    with_reader(method, ".*", bodyless([](const httplib::Request& req, httplib::Response& res) {
-                  fail(req, res, 404, "not_found", fmt::format("{} {}: no such route", req.method, req.path));
-                }));
-}
-
-std::string HttpControl::allowed_methods(const std::string& path) const {
-  std::set<std::string> methods;
-  for (const auto& k : known_paths_)
-    if (std::regex_match(path, k.re)) methods.insert(k.methods.begin(), k.methods.end());
-  std::string out;
-  for (const auto& m : methods) out += (out.empty() ? "" : ", ") + m;
-  return out;
-}
-
-bool HttpControl::authorized(const httplib::Request& req) const {
-  // /healthz stays open: a load balancer's probe carries no secret, and it tells nothing
-  // but "up" (issue 6 allows it; README says so).
-  if (options_.token.empty() || req.path == "/healthz") return true;
-  const std::string auth = req.get_header_value("Authorization");
-  constexpr std::string_view kScheme = "Bearer ";
-  if (auth.size() <= kScheme.size() || strncasecmp(auth.c_str(), kScheme.data(), kScheme.size()) != 0) return false;
-  return constant_time_equal(std::string_view(auth).substr(kScheme.size()), options_.token);
-}
-
 void HttpControl::routes() {
-  httplib::Server& s = *server_;
-  // Before routing, so an unauthorized client never gets its body read.
-  s.set_pre_routing_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (authorized(req)) return httplib::Server::HandlerResponse::Unhandled;
-    res.set_header("WWW-Authenticate", "Bearer realm=\"drover\"");
-    fail(req, res, 401, "unauthorized",
-         req.has_header("Authorization") ? "the bearer token is not this server's"
-                                         : "this server needs Authorization: Bearer TOKEN");
-    return httplib::Server::HandlerResponse::Handled;
-  });
-  on("GET", "/healthz", [this](const httplib::Request&, httplib::Response& res) {
+  // workerpoolmanager's routes: read-only ones, and the ones that change state without a
+  // JSON body (what a web page can make a browser send), which need wpm_compat.
+  constexpr RouteTraits kWpmRead{.wpm = true};
+  constexpr RouteTraits kWpmChange{.wpm = true, .wpm_changes = true};
+  on("GET", "/healthz", [this](const HttpRequest&, HttpResponse& res) {
     EngineSnapshot snap = engine_.snapshot();
     send_json(res, json{{"status", snap.shutting_down ? "stopping" : "ok"}, {"pid", snap.pid}, {"uptime", snap.uptime_s}},
               snap.shutting_down ? 503 : 200);
   });
-  on("GET", "/metrics", [this](const httplib::Request&, httplib::Response& res) {
+  on("GET", "/metrics", [this](const HttpRequest&, HttpResponse& res) {
     EngineSnapshot snap = engine_.snapshot();
     res.set_content(prometheus_text(snap, sample_usage(snap)), "text/plain; version=0.0.4; charset=utf-8");
   });
   // workerpoolmanager's routes, each with an optional trailing slash as its router (martini)
   // took them: its console sends `GET /tasks/` for `status` and `DELETE /tasks/` for `stop`
   // when no task is named.
-  on("GET", "/list/?", [this](const httplib::Request& req, httplib::Response& res) {
+  on("GET", "/list/?", [this](const HttpRequest& req, HttpResponse& res) {
     std::string text;
     json names = json::array();
     for (const auto& p : engine_.snapshot().pools) {
@@ -261,8 +188,8 @@ void HttpControl::routes() {
       names.push_back(p.spec.name);
     }
     reply(req, res, text, names);
-  });
-  on("GET", "/tasks/?", [this](const httplib::Request& req, httplib::Response& res) {
+  }, kWpmRead);
+  on("GET", "/tasks/?", [this](const HttpRequest& req, HttpResponse& res) {
     std::string text;
     json tasks = json::array();
     for (const auto& p : engine_.snapshot().pools) {
@@ -274,8 +201,8 @@ void HttpControl::routes() {
     if (text.empty()) text = "No active tasks\n";
     text.pop_back();
     reply(req, res, text, tasks);
-  });
-  on("GET", R"(/tasks/([^/]+)/?)", [this](const httplib::Request& req, httplib::Response& res) {
+  }, kWpmRead);
+  on("GET", R"(/tasks/([^/]+)/?)", [this](const HttpRequest& req, HttpResponse& res) {
     EngineSnapshot snap = engine_.snapshot();
     const PoolSnapshot* p = snap.find(req.matches[1]);
     if (!p) return fail(req, res, 404, "not_found", fmt::format("no task named \"{}\"", std::string(req.matches[1])));
@@ -283,16 +210,16 @@ void HttpControl::routes() {
     std::string text = t.text();
     text.pop_back();
     reply(req, res, text, t.to_json());
-  });
-  auto start = [this](const httplib::Request& req, httplib::Response& res) {
+  }, kWpmRead);
+  auto start = [this](const HttpRequest& req, HttpResponse& res) {
     const std::string name = req.matches[1];
     if (Status st = engine_.start(name); !st) return fail(req, res, http_code(st), "start_failed", st.message());
     reply(req, res, "Started task manager", json{{"started", name}});
   };
-  on("POST", R"(/tasks/([^/]+)/start/?)", start, true);
-  on("PUT", R"(/tasks/([^/]+)/start/?)", start, true);
-  on("GET", R"(/tasks/([^/]+)/start/?)", start);
-  auto stop = [this](const httplib::Request& req, httplib::Response& res) {
+  on("POST", R"(/tasks/([^/]+)/start/?)", start, kWpmChange);
+  on("PUT", R"(/tasks/([^/]+)/start/?)", start, kWpmChange);
+  on("GET", R"(/tasks/([^/]+)/start/?)", start, kWpmChange);
+  auto stop = [this](const HttpRequest& req, HttpResponse& res) {
     std::optional<std::string> name;
     if (req.matches.size() > 1) name = req.matches[1];
     std::vector<std::string> names;
@@ -307,11 +234,11 @@ void HttpControl::routes() {
     for (const auto& n : names) text += (text.empty() ? "" : "\n") + fmt::format("Stopped {} workers", n);
     reply(req, res, text.empty() ? "No active tasks" : text, json{{"stopped", names}});
   };
-  on("DELETE", "/tasks/?", stop, true);
-  on("DELETE", R"(/tasks/([^/]+)/?)", stop, true);
-  on("POST", R"(/tasks/([^/]+)/stop/?)", stop, true);
-  on("PUT", R"(/tasks/([^/]+)/stop/?)", stop, true);
-  auto set = [this](const httplib::Request& req, httplib::Response& res) {
+  on("DELETE", "/tasks/?", stop, kWpmChange);
+  on("DELETE", R"(/tasks/([^/]+)/?)", stop, kWpmChange);
+  on("POST", R"(/tasks/([^/]+)/stop/?)", stop, kWpmChange);
+  on("PUT", R"(/tasks/([^/]+)/stop/?)", stop, kWpmChange);
+  auto set = [this](const HttpRequest& req, HttpResponse& res) {
     const std::string name = req.matches[1], option = req.matches[2], value = req.matches[3];
     if (option != "cardinality")
       return fail(req, res, 400, "bad_option", fmt::format("Unknown task config update command: {}", option));
@@ -323,11 +250,11 @@ void HttpControl::routes() {
     if (!sizes) return fail(req, res, http_code(sizes.error()), "set_failed", sizes.error().message());
     reply(req, res, "Changed workers cardinality", json{{"name", name}, {"cardinality", n}});
   };
-  on("POST", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+)/?)", set, true);
-  on("PUT", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+)/?)", set, true);
-  on("GET", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+)/?)", set);
+  on("POST", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+)/?)", set, kWpmChange);
+  on("PUT", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+)/?)", set, kWpmChange);
+  on("GET", R"(/tasks/([^/]+)/set/([^/]+)/([^/]+)/?)", set, kWpmChange);
   // listworkers: one line per worker process, as workerpoolmanager's README shows them.
-  on("GET", R"(/tasks/([^/]+)/list/?)", [this](const httplib::Request& req, httplib::Response& res) {
+  on("GET", R"(/tasks/([^/]+)/list/?)", [this](const HttpRequest& req, HttpResponse& res) {
     EngineSnapshot snap = engine_.snapshot();
     const std::string name = req.matches[1];
     const PoolSnapshot* p = snap.find(name);
@@ -349,35 +276,9 @@ void HttpControl::routes() {
     // Its answer for a stopped task with nothing left to list.
     if (lines.empty() && !TaskView(*p).running) text = fmt::format("Task {} not running", name);
     reply(req, res, text, workers);
-  });
+  }, kWpmRead);
   api_routes();
   stream_routes();
-  refuse_other_verbs();
-  s.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
-    if (!res.body.empty()) return;  // a route already said what went wrong
-    // No route took it: a wrong verb (GET, OPTIONS, TRACE ...) on a known path is a 405.
-    if (res.status == 404) {
-      const std::string allow = allowed_methods(req.path);
-      if (!allow.empty() && (", " + allow + ",").find(", " + req.method + ",") == std::string::npos) {
-        res.set_header("Allow", allow);
-        return fail(req, res, 405, "method_not_allowed", fmt::format("{} {}: this path takes {}", req.method, req.path, allow));
-      }
-    }
-    const char* error = res.status == 404 ? "not_found" : res.status == 413 ? "too_large" : "bad_request";
-    fail(req, res, res.status, error, fmt::format("{} {}: {}", req.method, req.path, reason_phrase(res.status)));
-  });
-  s.set_exception_handler([this](const httplib::Request& req, httplib::Response& res, std::exception_ptr ep) {
-    std::string what = "internal error";
-    try {
-      std::rethrow_exception(ep);
-    } catch (const std::exception& e) {
-      what = e.what();
-    } catch (...) {
-    }
-    // The engine's inbox refuses calls once its loop has ended: that is a shutdown, not a bug.
-    if (engine_.finished()) return fail(req, res, 503, "unavailable", "the engine has shut down");
-    fail(req, res, 500, "internal", what);
-  });
 }
 
 std::map<std::string, ProcessTotals> HttpControl::sample_usage(const EngineSnapshot& snap) {

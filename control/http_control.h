@@ -2,13 +2,14 @@
 // its thread-safe handle (a slow client never holds the loop).
 //
 // Routes (README "HTTP API" has a curl line for each):
-//   GET /healthz                     liveness, JSON; open even when a token is configured
+//   GET /healthz                     liveness, JSON; the one route open without the token
 //   GET /metrics                     Prometheus text (control/prometheus_text.h)
 //   workerpoolmanager's routes, plain text as it answers, JSON with Accept: application/json;
 //   each also with a trailing slash, as its router took them and its console sends them:
 //   GET /tasks, GET /tasks/NAME      status of every active task, or of one
 //   GET /list                        task names
 //   GET /tasks/NAME/list             its workers (the console's listworkers)
+//   and only with wpm_compat (403 otherwise), as they change state without a JSON body:
 //   POST|PUT|GET /tasks/NAME/start   start the pool
 //   DELETE /tasks[/NAME], POST|PUT /tasks/NAME/stop
 //   POST|PUT|GET /tasks/NAME/set/cardinality/N
@@ -28,15 +29,33 @@
 //
 // Errors are 4xx/5xx with {"error", "detail"} (JSON; one line of text on workerpoolmanager's
 // routes without Accept: application/json): 400 bad JSON or field, 401 no or wrong token,
-// 404 unknown pool or route, 405 (with Allow) a wrong verb on a known path, 409 a conflict,
-// 413 a body over kMaxBody (64 KB), 415 a body that is not JSON, 503 shutting down or too
-// many streams. Nothing a request sends can reach the engine but through its handle, which
-// validates every change whole before applying any of it.
+// 403 a refused peer, Origin or workerpoolmanager route, 404 unknown pool or route, 405
+// (with Allow) a wrong verb on a known path, 409 a conflict, 413 a body over kMaxBody
+// (64 KB), 415 a body that is not JSON, 421 a Host that is not this server's, 503 shutting
+// down or too many streams. Nothing a request sends can reach the engine but through its
+// handle, which validates every change whole before applying any of it.
 //
-// Threads: httplib serves each connection on a thread of a fixed pool (HttpOptions::threads).
-// An event stream holds its thread for as long as the client stays, so at most
-// max_streams of them run at once and the rest of the pool stays free for other routes.
-// A kept-alive idle connection holds a thread for up to 5 s (httplib's keep-alive timeout).
+// Who may connect (control/http_admission.cpp), decided on the headers before any body
+// byte is read:
+//   - TCP (start): always with a token; every route but GET /healthz needs
+//     `Authorization: Bearer TOKEN`. Host must be an IP literal, localhost or one of
+//     allowed_hosts, and an Origin, when sent, must be this server (DNS rebinding and
+//     cross-site requests from a browser; control/request_origin.h).
+//   - A unix socket (start_unix): mode 0600, and the peer's uid (SO_PEERCRED) must be
+//     ours or root; no token.
+//   - workerpoolmanager's routes change state on a GET or a bodyless POST, which a web page
+//     can make a browser send: they answer only with wpm_compat, and then also to loopback
+//     clients without a token (its console sends none).
+//   - A body only on the routes that take one, JSON only (415), at most kMaxBody: a larger
+//     declared length is refused unread, a chunked body is cut when it passes the limit.
+//
+// Threads and limits (control/mhd_server.h): libmicrohttpd, event-driven. The TCP listener
+// runs `threads` epoll threads; handlers run on them. Most are a snapshot of the engine and
+// quick, but /metrics scans /proc and the autoscale hooks take the Lua lock, so there is
+// more than one thread: a slow handler holds only its own thread's connections, and
+// /healthz still answers on the others. Up to 4096 connections per listener, each closed
+// after 30 s of silence, request headers at most 32 KB. An SSE stream holds no thread while
+// it waits: it is parked until its subscription has something or a keep-alive is due.
 #pragma once
 
 #include <atomic>
@@ -45,8 +64,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <regex>
-#include <set>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -57,20 +75,26 @@
 #include "engine/engine.h"
 #include "engine/status.h"
 
-namespace httplib {
-class Server;
-class ContentReader;
-struct Request;
-struct Response;
-}  // namespace httplib
+#include "control/http_request.h"
+#include "control/http_router.h"
+
+namespace drover::http {
+class MhdServer;
+}
 
 namespace drover {
 
 struct HttpOptions {
-  // Empty: no token, and start() accepts loopback addresses only. Otherwise every request
-  // but GET /healthz needs `Authorization: Bearer TOKEN`, from loopback too.
+  // Needed by start() (TCP): every request on it but GET /healthz must carry
+  // `Authorization: Bearer TOKEN`, from loopback too. start_unix() needs none.
   std::string token;
-  size_t threads = 64;      // httplib's connection threads
+  // Host names (with or without :port) a TCP request may name in Host and Origin, beyond
+  // IP literals and localhost: e.g. the name a reverse proxy forwards as.
+  std::vector<std::string> allowed_hosts;
+  // workerpoolmanager's routes: with false they answer 403. With true they answer, and
+  // its /tasks and /list routes also to loopback TCP clients without a token.
+  bool wpm_compat = false;
+  size_t threads = 4;       // epoll threads of the TCP listener
   int max_streams = 32;     // concurrent SSE streams; more get 503
   std::chrono::milliseconds keepalive{15000};  // an SSE comment after this much silence
 };
@@ -96,29 +120,32 @@ class HttpControl {
   // Before start(): the routes read the hooks without a lock.
   void set_autoscale_hooks(AutoscaleHooks hooks) { autoscale_ = std::move(hooks); }
 
-  // Binds host:port (port 0: any free one) and serves on a thread of its own. Refuses an
-  // address other than loopback when no token is configured.
+  // Binds host:port (port 0: any free one) and serves it. Refuses to start without a
+  // token, loopback included.
   Status start(const std::string& host, int port);
+  // Serves the same routes on a unix stream socket at path, mode 0600; a stale socket file
+  // there is replaced. Peers must run as our uid or root (SO_PEERCRED), else 403.
+  Status start_unix(const std::string& path);
   int port() const { return port_; }
   // SSE streams being served now.
   int open_streams() const { return streams_.load(); }
 
  private:
-  using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
-  // Registers a route and remembers its path pattern, so a wrong verb on it answers 405
-  // with Allow. bodyless: the route takes no body and never reads one (workerpoolmanager's
-  // clients POST without a body or a Content-Length).
-  void on(const std::string& method, const std::string& pattern, Handler h, bool bodyless = false);
-  void with_reader(const std::string& method, const std::string& pattern,
-                   std::function<void(const httplib::Request&, httplib::Response&, const httplib::ContentReader&)> h);
-  void refuse_other_verbs();
-  std::string allowed_methods(const std::string& path) const;
-  bool authorized(const httplib::Request& req) const;
+  using Handler = http::Handler;
+  // Registers a route (control/http_router.h). traits: whether it takes a JSON body and
+  // whether it is one of workerpoolmanager's, checked before any body byte is read.
+  void on(const std::string& method, const std::string& pattern, Handler h, http::RouteTraits traits = {});
+  // On the headers (control/http_admission.cpp): an answer that refuses the request, or
+  // nullopt. Fills req.matches when a route takes it.
+  std::optional<http::HttpResponse> admit(http::HttpRequest& req) const;
+  // The whole request: its route's answer, exceptions mapped to 500 or 503.
+  void handle(http::HttpRequest& req, http::HttpResponse& res);
+  Status serve();  // the server, made on the first start()
 
   void routes();         // http_control.cpp: health, metrics, workerpoolmanager's routes
   void api_routes();     // api_routes.cpp: /api/v1
   void stream_routes();  // sse_streams.cpp: /api/v1/log/follow, /api/v1/events
-  void serve_stream(const httplib::Request& req, httplib::Response& res, bool log_lines);
+  void serve_stream(const http::HttpRequest& req, http::HttpResponse& res, bool log_lines);
   // The /metrics usage series: a /proc scan over the snapshot's worker pids, on the
   // request's thread (never the engine loop's).
   std::map<std::string, ProcessTotals> sample_usage(const EngineSnapshot& snap);
@@ -126,25 +153,17 @@ class HttpControl {
   Engine& engine_;
   const HttpOptions options_;
   AutoscaleHooks autoscale_;
-  // httplib serves each connection on a thread of its own; the sampler keeps the last
-  // scrape's per-pid times, so one scrape at a time uses it.
+  // Handlers run on several server threads; the sampler keeps the last scrape's per-pid
+  // times, so one scrape at a time uses it.
   std::mutex sampler_mu_;
   ProcessSampler sampler_;
   // Routes that read a pool's spec, change it and apply it whole (POST and PATCH of a
   // pool) take turns, so two of them cannot both pass "no such pool" or undo each other.
   std::mutex define_mu_;
   std::atomic<int> streams_{0};
-  struct KnownPath {
-    std::string pattern;
-    std::regex re;
-    std::set<std::string> methods;
-  };
-  std::vector<KnownPath> known_paths_;  // written before start(), read-only after
-  std::unique_ptr<httplib::Server> server_;
-  std::thread thread_;
-  std::atomic<bool> listen_done_{false};  // httplib's accept loop has returned
-  int listen_fd_ = -1;  // httplib's listening socket, seen as it is created
-  int port_ = 0;
+  http::HttpRouter router_;  // written before start(), read-only after
+  std::unique_ptr<http::MhdServer> server_;
+  std::atomic<int> port_{0};  // read by admission (Origin) on the server threads
 };
 
 // "HOST:PORT" or ":PORT" (host 127.0.0.1) or "PORT".

@@ -4,26 +4,26 @@
 
 namespace drover::http {
 
-bool wants_json(const httplib::Request& req) {
+bool wants_json(const HttpRequest& req) {
   return req.get_header_value("Accept").find("application/json") != std::string::npos;
 }
 
-bool is_api(const httplib::Request& req) { return req.path.rfind("/api/", 0) == 0; }
+bool is_api(const HttpRequest& req) { return req.path.rfind("/api/", 0) == 0; }
 
-void reply(const httplib::Request& req, httplib::Response& res, const std::string& text, const json& body) {
+void reply(const HttpRequest& req, HttpResponse& res, const std::string& text, const json& body) {
   if (wants_json(req))
     res.set_content(body.dump() + "\n", "application/json");
   else
     res.set_content(text + "\n", "text/plain; charset=utf-8");
 }
 
-void send_json(httplib::Response& res, const json& body, int status) {
+void send_json(HttpResponse& res, const json& body, int status) {
   res.status = status;
   // replace: invalid UTF-8 from a worker's output must not throw halfway through a reply.
   res.set_content(body.dump(-1, ' ', false, json::error_handler_t::replace) + "\n", "application/json");
 }
 
-void fail(const httplib::Request& req, httplib::Response& res, int code, const std::string& error,
+void fail(const HttpRequest& req, HttpResponse& res, int code, const std::string& error,
           const std::string& detail) {
   const json body{{"error", error}, {"detail", detail}};
   if (is_api(req) || code == 401)
@@ -34,7 +34,7 @@ void fail(const httplib::Request& req, httplib::Response& res, int code, const s
   }
 }
 
-std::optional<json> json_body(const httplib::Request& req, httplib::Response& res) {
+std::optional<json> json_body(const HttpRequest& req, HttpResponse& res) {
   // No Content-Type is taken as JSON (a bare client); a form or text is refused, so that
   // `curl -d` without `-H 'Content-Type: application/json'` learns what to send.
   const std::string type = req.get_header_value("Content-Type");
@@ -70,12 +70,14 @@ const char* reason_phrase(int code) {
   switch (code) {
     case 400: return "bad request";
     case 401: return "unauthorized";
+    case 403: return "forbidden";
     case 404: return "no such route";
     case 405: return "method not allowed";
     case 409: return "conflict";
     case 413: return "body too large";
     case 414: return "URI too long";
     case 415: return "unsupported media type";
+    case 421: return "misdirected request";
     case 503: return "unavailable";
     default: return "error";
   }

@@ -17,6 +17,7 @@ void Subscription::push(const EngineItem& item) {
   // Copy outside the lock: the consumer should wait on the mutex for a pointer swap,
   // not for string copies.
   EngineItem copy = item;
+  std::function<void()> on_push;
   {
     std::lock_guard lock(mu_);
     if (closed_) return;
@@ -25,8 +26,15 @@ void Subscription::push(const EngineItem& item) {
       ++dropped_;
     }
     items_.push_back(std::move(copy));
+    if (on_push_) on_push = on_push_;
   }
   cv_.notify_one();
+  if (on_push) on_push();
+}
+
+void Subscription::set_on_push(std::function<void()> fn) {
+  std::lock_guard lock(mu_);
+  on_push_ = std::move(fn);
 }
 
 std::optional<EngineItem> Subscription::pop(Duration timeout) {

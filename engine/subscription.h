@@ -14,6 +14,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <mutex>
 #include <optional>
 
@@ -38,6 +39,11 @@ class Subscription {
   std::optional<EngineItem> pop(Duration timeout);
   // Either side; wakes a waiting pop().
   void close();
+  // Called after each push() that queued an item, on the pushing (loop) thread, outside
+  // the lock: for a consumer that waits on many subscriptions at once (the HTTP server's
+  // parked streams) rather than in pop(). It must be quick and must not call back into
+  // this subscription's push(). Empty: none.
+  void set_on_push(std::function<void()> fn);
   bool closed() const;
   // Items evicted unread because the queue was full.
   uint64_t dropped() const;
@@ -51,6 +57,7 @@ class Subscription {
   std::deque<EngineItem> items_;
   uint64_t dropped_ = 0;
   bool closed_ = false;
+  std::function<void()> on_push_;
 };
 
 }  // namespace drover

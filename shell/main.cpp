@@ -575,6 +575,7 @@ int main(int argc, char** argv) {
     auto where = drover::parse_listen_address(args->http);
     // A keep-alive comment every second: `drover attach` notices a closed follow by it.
     http_options->keepalive = std::chrono::seconds(1);
+    http_options->wpm_compat = args->wpm_compat;
     if (where) http.emplace(*engine, *http_options).set_autoscale_hooks(drover::make_autoscale_hooks(autoscale_routes));
     drover::Status s = where ? http->start(where->first, where->second) : where.error();
     if (!s) {

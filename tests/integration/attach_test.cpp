@@ -20,13 +20,17 @@ std::string pools_lua(int a) {
          "pool 'b' { cmd = { '" + std::string(fake_worker_path()) + "', 'sleep' }, n = 1 }\n";
 }
 
+// drover's TCP listener always takes a token: the hosts here get this one through the
+// environment, and attach sends it from there too unless a test says otherwise.
+const std::map<std::string, std::string> kTokenEnv{{"DROVER_HTTP_TOKEN", "attach-test-token-0123456789"}};
+
 // `drover attach 127.0.0.1:PORT ARGS...`: exit status, with stdout and stderr in files.
 struct Attach {
   int rc = -1;
   std::string out, err;
 };
 Attach attach(const TempDir& dir, int port, std::vector<std::string> args,
-              const std::map<std::string, std::string>& env = {}) {
+              const std::map<std::string, std::string>& env = kTokenEnv) {
   args.insert(args.begin(), {"attach", "127.0.0.1:" + std::to_string(port)});
   DroverProcess p(args, dir.file("attach.err"), env);
   Attach a;
@@ -41,7 +45,8 @@ Attach attach(const TempDir& dir, int port, std::vector<std::string> args,
 TEST_CASE("attach: -e runs against the remote engine - values printed - a resize lands there - exit detaches") {
   TempDir dir;
   write_file(dir.file("pools.lua"), pools_lua(2));
-  DroverProcess host({dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0"}, dir.file("host.err"));
+  DroverProcess host({dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0"}, dir.file("host.err"),
+                     kTokenEnv);
   const int port = host.http_port();
   REQUIRE(port > 0);
   REQUIRE(wait_until([&] { return host.workers().size() == 3; }, 5s));
@@ -89,7 +94,7 @@ TEST_CASE("attach: a drover that wants a token - refused without it - served wit
   CHECK(a.rc == 1);
   CHECK(a.out.find("token") != std::string::npos);
   CHECK(a.out.find("s3cret") == std::string::npos);
-  a = attach(dir, port, {"-e", "status().pools.a.n", "--token-file", dir.file("token")});
+  a = attach(dir, port, {"-e", "status().pools.a.n", "--token-file", dir.file("token")}, {});
   CHECK(a.rc == 0);
   CHECK(a.out == "1\n");
   a = attach(dir, port, {"-e", "status().pools.a.n"}, {{"DROVER_HTTP_TOKEN", "s3cret-token-for-tests"}});
@@ -116,11 +121,13 @@ TEST_CASE("attach: the autoscale routes show the host's policies - and switch on
   TempDir dir;
   write_file(dir.file("pools.lua"), pools_lua(1) +
                                         "autoscale 'a' { every = 0.1, max = 3, policy = function() return 3 end }\n");
-  DroverProcess host({dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0"}, dir.file("host.err"));
+  DroverProcess host({dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0"}, dir.file("host.err"),
+                     kTokenEnv);
   const int port = host.http_port();
   REQUIRE(port > 0);
   REQUIRE(wait_until([&] { return host.counts()["a"] == 3; }, 5s));
   httplib::Client c("127.0.0.1", port);
+  c.set_bearer_token_auth(kTokenEnv.at("DROVER_HTTP_TOKEN").c_str());
   auto r = c.Get("/api/v1/autoscale");
   REQUIRE(r);
   CHECK(r->status == 200);

@@ -81,10 +81,12 @@ pool "c" {{
   busy = redis{{ celery = "celery", url = "{1}" }},
 }}
 )", dir.path(), redis.url()));
-  DroverProcess drover({dir.file("pools.lua"), "--no-shell", "--http", "127.0.0.1:0"}, dir.file("drover.err"));
+  DroverProcess drover({dir.file("pools.lua"), "--no-shell", "--http", "127.0.0.1:0"}, dir.file("drover.err"),
+                       {{"DROVER_HTTP_TOKEN", "scale-down-test-token-0123456789"}});
   const int port = drover.http_port();
   REQUIRE(port > 0);
   httplib::Client c("127.0.0.1", port);
+  c.set_bearer_token_auth("scale-down-test-token-0123456789");
   REQUIRE(wait_until([&] { return running(c) == 8; }, 30000ms));
 
   const std::string py = fmt::format("cd {} && BROKER='{}' /usr/bin/python3 tasks.py", dir.path(), redis.url());

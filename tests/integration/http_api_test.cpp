@@ -295,13 +295,13 @@ TEST_CASE("http api: wrong verbs get 405 with Allow - unknown routes 404 - big b
   // curl -X PUT sends no Content-Length, on which httplib would wait 5 s for a body: a
   // wrong verb, a missing body and an unknown path are each answered at once.
   const auto t0 = std::chrono::steady_clock::now();
-  std::string raw = raw_exchange(s.port(), "PUT /api/v1/snapshot HTTP/1.1\r\nHost: x\r\n\r\n", false);
+  std::string raw = raw_exchange(s.port(), "PUT /api/v1/snapshot HTTP/1.1\r\n" + kHostLine + kAuthLine + "\r\n", false);
   CHECK(raw_status(raw) == 405);
   CHECK(raw.find("Allow: GET, HEAD\r\n") != std::string::npos);
-  raw = raw_exchange(s.port(), "POST /api/v1/pools HTTP/1.1\r\nHost: x\r\n\r\n", false);
+  raw = raw_exchange(s.port(), "POST /api/v1/pools HTTP/1.1\r\n" + kHostLine + kAuthLine + "\r\n", false);
   CHECK(raw_status(raw) == 400);
   CHECK(raw.find("the body must be a JSON object, and is empty") != std::string::npos);
-  raw = raw_exchange(s.port(), "DELETE /nowhere HTTP/1.1\r\nHost: x\r\n\r\n", false);
+  raw = raw_exchange(s.port(), "DELETE /nowhere HTTP/1.1\r\n" + kHostLine + kAuthLine + "\r\n", false);
   CHECK(raw_status(raw) == 404);
   CHECK(std::chrono::steady_clock::now() - t0 < 1s);
   auto r = s.client->Get("/api/v1/nope");

@@ -32,6 +32,7 @@ TEST_CASE("http auth: with a token - 401 without it or wrong - 200 with it - /he
   HttpOptions options;
   options.token = kToken;
   Served s({fake_pool("foo", 1)}, options, {}, "0.0.0.0");
+  s.client = std::make_unique<httplib::Client>("127.0.0.1", s.port());  // one that sends no token of its own
   REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 1); }, 5s));
   for (const httplib::Headers& h : {httplib::Headers{}, bearer("wrong-token-but-long-enough"), bearer(kToken + "x"),
                                     bearer(kToken.substr(0, kToken.size() - 1)), bearer(""),
@@ -79,7 +80,7 @@ TEST_CASE("http auth: with a token - 401 without it or wrong - 200 with it - /he
   for (const auto& l : s.engine.log_tail(100000)) CHECK(l.text.find(kToken) == std::string::npos);
 }
 
-TEST_CASE("http auth: drover --http beyond loopback needs a token - a token file others can read is refused") {
+TEST_CASE("http auth: drover --http needs a token - a token file others can read is refused") {
   TempDir dir;
   write_file(dir.file("pools.lua"),
              "pool \"w\" { cmd = { \"" + std::string(fake_worker_path()) + "\", \"sleep\" }, n = 1 }\n");
@@ -87,8 +88,8 @@ TEST_CASE("http auth: drover --http beyond loopback needs a token - a token file
     DroverProcess d({dir.file("pools.lua"), "--no-shell", "-q", "--http", "0.0.0.0:0"}, dir.file("err1"));
     CHECK(d.wait_exit(10s) == 1);
     CHECK(read_file(dir.file("err1")) ==
-          "drover: --http 0.0.0.0: serving beyond loopback needs a token (--http-token-file PATH or "
-          "DROVER_HTTP_TOKEN)\n");
+          "drover: --http 0.0.0.0: the HTTP listener needs a token, loopback included (--http-token-file PATH "
+          "or DROVER_HTTP_TOKEN); a unix socket needs none\n");
   }
   write_file(dir.file("token"), kToken + "\n");
   chmod(dir.file("token").c_str(), 0644);

@@ -19,7 +19,7 @@ namespace {
 
 std::string request(const std::string& method, const std::string& path, const std::string& body = "",
                     const std::string& type = "application/json") {
-  std::string r = method + " " + path + " HTTP/1.1\r\nHost: test\r\n";
+  std::string r = method + " " + path + " HTTP/1.1\r\n" + kHostLine + kAuthLine;
   // Content-Length: 0 too: httplib reads a POST without one until the client closes.
   if (!body.empty()) r += "Content-Type: " + type + "\r\n";
   if (method != "GET") r += "Content-Length: " + std::to_string(body.size()) + "\r\n";
@@ -52,6 +52,7 @@ TEST_CASE("http load: 100 clients x 100 requests while workers churn - zero erro
   for (int c = 0; c < kClients; ++c)
     clients.emplace_back([&, c] {
       httplib::Client cl("127.0.0.1", s.port());
+      cl.set_bearer_token_auth(kTestToken);
       cl.set_keep_alive(true);
       for (int i = 0; i < kRequests; ++i) {
         const int kind = (i + c) % 4;
@@ -165,13 +166,21 @@ TEST_CASE("http fuzz: garbage - truncated - oversized - wrong verbs - bad JSON a
   for (int i = 0; i < 16; ++i) {
     int fd = connect_to(s.port());
     REQUIRE(fd >= 0);
-    const std::string half = "GET /tasks HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+    const std::string half = "GET /tasks HTTP/1.1\r\n" + kHostLine + kAuthLine + "X-Slow: ";
     send(fd, half.data(), half.size(), MSG_NOSIGNAL);
     slow.push_back(fd);
   }
+  // 505 is the one 5xx a client earns: HTTP's answer to a version it does not speak
+  // (libmicrohttpd sends it for HTTP/9.9, and for a garbled "HTTP/1.x").
+  auto bad_version = [](const std::string& c) {
+    const size_t eol = c.find("\r\n");
+    const std::string line = c.substr(0, eol);
+    return line.size() >= 8 && line.find("HTTP/1.1") == std::string::npos;
+  };
   for (const auto& c : garbage) {
     INFO(c.substr(0, 120));
-    CHECK(raw_status(raw_exchange(s.port(), c, true)) < 500);
+    const int status = raw_status(raw_exchange(s.port(), c, true));
+    CHECK((status < 500 || (status == 505 && bad_version(c))));
   }
   for (const auto& c : refused) {
     INFO(c.substr(0, 120));
@@ -179,7 +188,7 @@ TEST_CASE("http fuzz: garbage - truncated - oversized - wrong verbs - bad JSON a
     INFO(answer.substr(0, 200));
     const int status = raw_status(answer);
     CHECK(status >= 400);
-    CHECK(status < 500);
+    CHECK((status < 500 || (status == 505 && bad_version(c))));
   }
   auto r = s.client->Get("/api/v1/pools");  // while the half requests still hang
   REQUIRE(r);

@@ -11,6 +11,7 @@
 #include "control/http_control.h"
 #include "control/prometheus_text.h"
 #include "engine/engine.h"
+#include "tests/support/http_client.h"
 #include "tests/support/test_util.h"
 
 using namespace drover;
@@ -73,7 +74,11 @@ TEST_CASE("http: prometheus_text renders the sampled usage - pools without total
 TEST_CASE("http: /metrics parses with prometheus_client - workers and their children counted per pool") {
   TempDir dir;
   Engine engine{engine_options(dir)};
-  HttpControl http{engine};
+  HttpControl http{engine, [] {
+    HttpOptions o;
+    o.token = kTestToken;
+    return o;
+  }()};
   // Each forking worker has a sleeping grandchild: 2 workers are 4 processes.
   REQUIRE(engine.apply({fake_pool("forking", 2, {"fork-child"}), fake_pool("plain", 1)}));
   REQUIRE(http.start("127.0.0.1", 0));
@@ -84,6 +89,7 @@ TEST_CASE("http: /metrics parses with prometheus_client - workers and their chil
     return true;
   }, 5s));
   httplib::Client client("127.0.0.1", http.port());
+  client.set_bearer_token_auth(kTestToken);
   REQUIRE(client.Get("/metrics"));  // the first scrape starts the CPU history
   auto r = client.Get("/metrics");
   REQUIRE(r);

@@ -21,7 +21,7 @@ namespace {
 int open_raw_stream(int port, const std::string& path) {
   int fd = connect_to(port);
   if (fd < 0) return -1;
-  const std::string req = "GET " + path + " HTTP/1.1\r\nHost: test\r\nAccept: text/event-stream\r\n\r\n";
+  const std::string req = "GET " + path + " HTTP/1.1\r\n" + kHostLine + kAuthLine + "Accept: text/event-stream\r\n\r\n";
   if (send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
     close(fd);
     return -1;

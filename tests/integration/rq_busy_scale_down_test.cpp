@@ -141,10 +141,12 @@ pool "w" {{
   busy = redis{{ rq = "default", url = "{0}" }},
 }}
 )", url, dir.path()));
-  DroverProcess drover({dir.file("pools.lua"), "--no-shell", "--http", "127.0.0.1:0"}, dir.file("drover.err"));
+  DroverProcess drover({dir.file("pools.lua"), "--no-shell", "--http", "127.0.0.1:0"}, dir.file("drover.err"),
+                       {{"DROVER_HTTP_TOKEN", "scale-down-test-token-0123456789"}});
   const int port = drover.http_port();
   REQUIRE(port > 0);
   httplib::Client c("127.0.0.1", port);
+  c.set_bearer_token_auth("scale-down-test-token-0123456789");
   Rq rq{dir, url};
 
   // Two older workers, then two newer ones, all idle and all blocked in BLPOP.

@@ -141,7 +141,9 @@ TEST_CASE("seed configs: --wpm-config runs the autotask with its cardinality - t
     "autotasks": {"Sleep": {"cardinality": 3, "capture_output": true}}})");
   // drover runs in the test's cwd: "tasks/" is found next to the JSON all the same.
   const std::string pidfile = dir.file("wpm.pid");
-  Drover d({"--wpm-config", dir.file("tasks.json"), "--no-shell", "-q", "--log", dir.file("log")}, dir.file("err"));
+  // The config's port is an HTTP listener, which always takes a token.
+  Drover d({"--wpm-config", dir.file("tasks.json"), "--no-shell", "-q", "--log", dir.file("log")}, dir.file("err"),
+           {{"DROVER_HTTP_TOKEN", "seed-configs-test-token-0123456789"}});
   REQUIRE(wait_until([&] { return d.counts() == std::map<std::string, size_t>{{"Sleep", 3}}; }, 5s));
   const std::string sleep_exe = std::filesystem::canonical("/bin/sleep");
   const std::vector<pid_t> sleeps = d.workers_by_pool()["Sleep"];  // a copy: the map is a temporary

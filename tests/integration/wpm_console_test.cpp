@@ -6,6 +6,11 @@
 // a form Content-Type) for set/start, DELETE with no body for stop, always with
 // `Accept-Encoding: gzip`, which Go's transport adds and undoes itself. The curl session
 // runs the real curl. The answers are the texts workerpoolmanager's README shows.
+//
+// Those routes change state on a GET or a form POST, which a web page can make a browser
+// send, so drover answers them only under --wpm-compat, and then to loopback clients
+// without a token (the console sends none). drover's TCP listener always has a token:
+// these tests give it one through the environment, and the console never sends it.
 #include <doctest/doctest.h>
 #include <strings.h>
 #include <zlib.h>
@@ -96,6 +101,9 @@ bool listworkers_lines(const std::string& body, const std::string& task, size_t 
   return count == n;
 }
 
+// The token drover's listener takes; the console and curl below never send it.
+const std::map<std::string, std::string> kTokenEnv{{"DROVER_HTTP_TOKEN", "wpm-console-test-token-0123456789"}};
+
 std::vector<std::string> curl(const std::vector<std::string>& args) {
   std::vector<std::string> argv{"/usr/bin/curl", "-sS"};
   argv.insert(argv.end(), args.begin(), args.end());
@@ -106,8 +114,9 @@ std::vector<std::string> curl(const std::vector<std::string>& args) {
 
 TEST_CASE("wpm console: the session of workerpoolmanager's README - in the forms wpconsole sends") {
   TempDir dir;
-  DroverProcess d({"--wpm-config", tasks_json(dir, R"({"Example": {"cardinality": 2}})"), "--no-shell", "-q"},
-                  dir.file("err"));
+  DroverProcess d({"--wpm-config", tasks_json(dir, R"({"Example": {"cardinality": 2}})"), "--wpm-compat",
+                   "--no-shell", "-q"},
+                  dir.file("err"), kTokenEnv);
   // The config's "port" serves HTTP without --http (0 here: any free port, which stderr tells).
   const int port = d.http_port();
   REQUIRE(port > 0);
@@ -169,7 +178,8 @@ TEST_CASE("wpm console: the session of workerpoolmanager's README - in the forms
 TEST_CASE("wpm console: the curl session of workerpoolmanager's README") {
   TempDir dir;
   // Nothing autostarts, as in the README's session, which begins with no active task.
-  DroverProcess d({"--wpm-config", tasks_json(dir, "{}"), "--no-shell", "-q"}, dir.file("err"));
+  DroverProcess d({"--wpm-config", tasks_json(dir, "{}"), "--wpm-compat", "--no-shell", "-q"}, dir.file("err"),
+                  kTokenEnv);
   const int port = d.http_port();
   REQUIRE(port > 0);
   const std::string b = "http://localhost:" + std::to_string(port);
@@ -200,13 +210,13 @@ TEST_CASE("wpm console: the curl session of workerpoolmanager's README") {
 
 TEST_CASE("wpm console: --http overrides the config's port - a port in use is an error naming the config") {
   TempDir dir;
-  DroverProcess first({"--wpm-config", tasks_json(dir, "{}"), "--no-shell", "-q"}, dir.file("err1"));
+  DroverProcess first({"--wpm-config", tasks_json(dir, "{}"), "--no-shell", "-q"}, dir.file("err1"), kTokenEnv);
   const int port = first.http_port();
   REQUIRE(port > 0);
   // The same port in the config, but --http says where: it serves there.
   const std::string taken = tasks_json(dir, "{}", port, "taken.json");
   {
-    DroverProcess d({"--wpm-config", taken, "--http", "127.0.0.1:0", "--no-shell", "-q"}, dir.file("err2"));
+    DroverProcess d({"--wpm-config", taken, "--http", "127.0.0.1:0", "--no-shell", "-q"}, dir.file("err2"), kTokenEnv);
     const int other = d.http_port();
     CHECK(other > 0);
     CHECK(other != port);
@@ -215,11 +225,39 @@ TEST_CASE("wpm console: --http overrides the config's port - a port in use is an
     CHECK(d.wait_exit(20s) == 0);
   }
   // Without --http the config's port, taken: refused, naming where it came from.
-  DroverProcess second({"--wpm-config", taken, "--no-shell", "-q"}, dir.file("err3"));
+  DroverProcess second({"--wpm-config", taken, "--no-shell", "-q"}, dir.file("err3"), kTokenEnv);
   CHECK(second.wait_exit(20s) == 1);
   CHECK(read_file(dir.file("err3")).find(taken + ": port " + std::to_string(port) +
                                          ": --http: cannot listen on 127.0.0.1:" + std::to_string(port)) !=
         std::string::npos);
   first.signal(SIGTERM);
   CHECK(first.wait_exit(20s) == 0);
+}
+
+TEST_CASE("wpm console: without --wpm-compat its routes are refused - 403 saying how to allow them - nothing changes") {
+  TempDir dir;
+  DroverProcess d({"--wpm-config", tasks_json(dir, R"({"Example": {"cardinality": 2}})"), "--no-shell", "-q"},
+                  dir.file("err"), kTokenEnv);
+  const int port = d.http_port();
+  REQUIRE(port > 0);
+  REQUIRE(wait_until([&] { return d.counts() == std::map<std::string, size_t>{{"Example", 2}}; }, 10s));
+  // The console sends no token: even its read-only routes are closed to it.
+  Answer a = console(port, "GET", "/list");
+  CHECK(a.status == 401);
+  // With the token, what changes state is still refused, and says what to do.
+  const std::string auth = "Authorization: Bearer " + kTokenEnv.at("DROVER_HTTP_TOKEN") + "\r\n";
+  for (const char* req : {"POST /tasks/Example/set/cardinality/3 HTTP/1.1\r\n", "GET /tasks/Idle/start HTTP/1.1\r\n",
+                          "DELETE /tasks/ HTTP/1.1\r\n"}) {
+    INFO(req);
+    const std::string raw = raw_exchange(port, req + kHostLine + auth + "\r\n", false, 10s);
+    CHECK(raw_status(raw) == 403);
+    CHECK(raw.find("--wpm-compat") != std::string::npos);
+  }
+  // ... and what only reads is answered.
+  const std::string raw = raw_exchange(port, "GET /list HTTP/1.1\r\n" + kHostLine + auth + "\r\n", false, 10s);
+  CHECK(raw_status(raw) == 200);
+  CHECK(raw.find("\r\n\r\nExample\nIdle\n") != std::string::npos);
+  CHECK(d.counts() == std::map<std::string, size_t>{{"Example", 2}});
+  d.signal(SIGTERM);
+  CHECK(d.wait_exit(20s) == 0);
 }

@@ -20,6 +20,12 @@ std::vector<std::string> shell_env(const TempDir& dir) {
   return {"NO_COLOR=1", "XDG_STATE_HOME=" + dir.path(), "PAGER=cat"};
 }
 
+// drover's TCP listener always takes a token; host and attach both find it here.
+std::vector<std::string> with_token(std::vector<std::string> env) {
+  env.push_back("DROVER_HTTP_TOKEN=repl-test-token-0123456789");
+  return env;
+}
+
 std::vector<std::string> shell_argv(const std::string& spec) {
   return {drover_path(), "--workers", spec, "--cmd", std::string(fake_worker_path()) + " sleep"};
 }
@@ -290,9 +296,9 @@ TEST_CASE("repl: drover attach - the same shell on a drover elsewhere - status -
   const std::string port = std::to_string(free_port());
   PtySession host({drover_path(), "--workers", "foo=1:bar=2", "--cmd", std::string(fake_worker_path()) + " sleep",
                    "--no-shell", "-q", "--http", "127.0.0.1:" + port},
-                  shell_env(dir));
+                  with_token(shell_env(dir)));
   REQUIRE(host.expect("serving http://127.0.0.1:" + port));
-  PtySession s({drover_path(), "attach", "127.0.0.1:" + port}, shell_env(dir));
+  PtySession s({drover_path(), "attach", "127.0.0.1:" + port}, with_token(shell_env(dir)));
   REQUIRE(s.expect("attached to drover at 127.0.0.1:" + port));
   REQUIRE(s.expect(kPrompt));
   REQUIRE(wait_running(s, "bar", 2));
@@ -312,7 +318,8 @@ TEST_CASE("repl: drover attach - the same shell on a drover elsewhere - status -
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
   // The host goes on, with what the attached shell made of it.
   CHECK(kill(host.pid(), 0) == 0);
-  PtySession again({drover_path(), "attach", "127.0.0.1:" + port, "-e", "status().pools.foo.n"}, shell_env(dir));
+  PtySession again({drover_path(), "attach", "127.0.0.1:" + port, "-e", "status().pools.foo.n"},
+                   with_token(shell_env(dir)));
   CHECK(again.expect("3"));
   CHECK(again.wait_exit(std::chrono::seconds(15)) == 0);
   kill(host.pid(), SIGTERM);

@@ -1,6 +1,9 @@
 // Helpers for the HTTP control plane's tests: an engine served by HttpControl on a free
 // port, a raw TCP exchange (for requests no well-behaved client would send), and an SSE
 // reader that collects a stream's messages on a thread of its own. Header-only.
+//
+// TCP always needs a token: Served serves with kTestToken unless the options name another,
+// and its client sends it; raw requests add kAuthLine.
 #pragma once
 
 #include <arpa/inet.h>
@@ -27,9 +30,15 @@
 
 namespace drover::test {
 
+inline constexpr const char* kTestToken = "test-token-0123456789abcdef";
+// A raw request's header line with kTestToken, and a Host drover takes.
+inline const std::string kAuthLine = std::string("Authorization: Bearer ") + kTestToken + "\r\n";
+inline const std::string kHostLine = "Host: 127.0.0.1\r\n";
+
 // An engine with pools, served on 127.0.0.1 (or host) at a free port. setup runs before
 // start() (set_autoscale_hooks must).
 struct Served {
+  std::string token;  // the one the server takes and the client sends
   TempDir dir;
   Engine engine{engine_options(dir)};
   HttpControl http;
@@ -37,13 +46,19 @@ struct Served {
 
   explicit Served(std::vector<PoolSpec> pools, HttpOptions options = {},
                   const std::function<void(HttpControl&)>& setup = {}, const std::string& host = "127.0.0.1")
-      : http(engine, std::move(options)) {
+      : token(options.token.empty() ? kTestToken : options.token), http(engine, with_token(std::move(options))) {
     REQUIRE(engine.apply(std::move(pools)));
     if (setup) setup(http);
     REQUIRE(http.start(host, 0));
     REQUIRE(http.port() > 0);
     client = std::make_unique<httplib::Client>("127.0.0.1", http.port());
+    client->set_bearer_token_auth(token.c_str());
   }
+  static HttpOptions with_token(HttpOptions o) {
+    if (o.token.empty()) o.token = kTestToken;
+    return o;
+  }
+
   int port() const { return http.port(); }
 };
 
@@ -129,7 +144,8 @@ struct SseMessage {
 // the connection as a client going away does; the destructor stops and joins.
 class SseReader {
  public:
-  SseReader(int port, std::string path, httplib::Headers headers = {}) : client_("127.0.0.1", port) {
+  SseReader(int port, std::string path, httplib::Headers headers = {{"Authorization", std::string("Bearer ") + kTestToken}})
+      : client_("127.0.0.1", port) {
     client_.set_read_timeout(30, 0);
     thread_ = std::thread([this, path = std::move(path), headers = std::move(headers)] {
       client_.Get(

@@ -67,20 +67,17 @@ Status check_private_dir(const std::string& path, const struct stat& st) {
   return Status::ok();
 }
 
-// This process's instance directory: <base>/<pid>, then <base>/<pid>-2, ...
+// This process's instance directory: <base>/<pid> when free, else <base>/<pid>-2, ...
+// (a second engine of this process while the first one runs).
 Result<std::string> make_instance_dir(const std::string& base) {
-  static std::atomic<int> made{0};
-  for (;;) {
-    const int n = ++made;
+  static std::atomic<int> extra{1};
+  for (int n = 1;; n = ++extra) {
     std::string path = n == 1 ? fmt::format("{}/{}", base, getpid()) : fmt::format("{}/{}-{}", base, getpid(), n);
     if (mkdir(path.c_str(), 0700) == 0) {
       if (Status s = write_start_time(path); !s) return s;
       return path;
     }
-    // Left by an earlier process with our pid, and not removed as stale because it is us:
-    // take the next name rather than share its sockets.
-    if (errno == EEXIST) continue;
-    return Status::io_error(fmt::format("runtime dir {}: {}", path, std::strerror(errno)));
+    if (errno != EEXIST) return Status::io_error(fmt::format("runtime dir {}: {}", path, std::strerror(errno)));
   }
 }
 

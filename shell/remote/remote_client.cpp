@@ -190,6 +190,10 @@ RemoteClient::Reply RemoteClient::request(const std::string& method, const std::
 
 Status RemoteClient::status_of(const Reply& r, const std::string& what) {
   if (r.status == 0) return Status::unavailable(r.error);
+  // Whatever the server's words, say where a token comes from.
+  if (r.status == 401)
+    return Status::invalid(fmt::format("{} refused us: {} (the token: --token-file PATH or {})", describe(), r.error,
+                                       "DROVER_HTTP_TOKEN"));
   if (r.status == 404) return Status::not_found(r.error);
   if (r.status == 409) return Status::exists(r.error);
   if (r.status >= 300) return Status::invalid(what.empty() ? r.error : what + ": " + r.error);

@@ -28,12 +28,15 @@
 #include <fmt/format.h>
 
 #include "engine/engine.h"
+#include "engine/runtime_dir.h"
 #include "engine/spec_string.h"
 #include "control/http_auth.h"
 #include "control/http_control.h"
 #include "shell/config/resque_pool_config.h"
 #include "shell/config/wpm_config.h"
 #include "shell/attach_command.h"
+#include "shell/control_socket.h"
+#include "shell/http_token.h"
 #include "shell/heartbeat_command.h"
 #include "shell/service_notify.h"
 #include "shell/autoscale/autoscale_routes.h"
@@ -50,7 +53,8 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
        drover heartbeat [--status TEXT] [--busy|--idle] ...   one keep-alive from a worker script (-h)
-       drover attach HOST:PORT [-e CODE]... [--token-file PATH]  the shell of a drover serving --http
+       drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [--token-file PATH]  the shell of a running
+                        drover: without an address your one drover on this host (-h)
 
   CONFIG.lua            pools defined in Lua: pool "name" { cmd = "...", n = 2 }
   --workers SPEC        pools as a spec string: foo=2:bar=2:baz,quux=5:*=1
@@ -66,7 +70,10 @@ constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
                         DROVER_HEARTBEAT; default ipc:// in a 0700 dir); --wpm-config's is bound too
   --wpm-compat          also bind tcp://127.0.0.1:5591, where workerpoolmanager's workers send
   --http [HOST:PORT]    serve HTTP: /healthz, /metrics, workerpoolmanager's /tasks routes and the JSON
-                        API under /api/v1 (default 127.0.0.1:8010); beyond loopback a token is required
+                        API under /api/v1 (default 127.0.0.1:8010). A token is always required; on
+                        loopback, without one given, drover generates one in
+                        ${XDG_STATE_HOME:-~/.local/state}/drover/http-token (0600; kept for restarts,
+                        read by `drover attach`); beyond loopback give one
   --http-token-file PATH  the token HTTP clients send as `Authorization: Bearer TOKEN` (mode 0600 or
                         stricter); or DROVER_HTTP_TOKEN, which drover removes from its environment
   -e CODE               run Lua CODE in the shell and print its values, then stop (repeatable)
@@ -527,6 +534,29 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "drover: {}\n", http_options.error().message());
     return 1;
   }
+  // TCP always takes a token (issue 12). None given, on loopback: the one this user's
+  // drovers keep, made on first use, where `drover attach` finds it. Beyond loopback the
+  // operator chooses the token and hands it out; the server refuses to go without one.
+  std::string token_path;
+  if (auto where = drover::parse_listen_address(args->http);
+      where && http_options->token.empty() && drover::is_loopback_host(where->first)) {
+    auto path = drover::default_http_token_path();
+    auto token = path ? drover::read_or_create_http_token(*path) : drover::Result<std::string>(path.error());
+    if (!token) {
+      fmt::print(stderr, "drover: {}\n", token.error().message());
+      return 1;
+    }
+    http_options->token = std::move(*token);
+    token_path = *path;
+  }
+  // This drover's directory for local sockets (heartbeats; its control socket), removing
+  // what killed drovers left behind. Declared before the engine: it goes after it.
+  auto runtime = drover::RuntimeDir::create("");
+  if (!runtime) {
+    fmt::print(stderr, "drover: {}\n", runtime.error().message());
+    return 1;
+  }
+  options.runtime_dir = (*runtime)->path();
   std::optional<drover::Engine> engine;
   try {
     engine.emplace(options);
@@ -566,8 +596,16 @@ int main(int argc, char** argv) {
     }
     // One line, even with -q: with port 0 this is the only way to learn the port.
     fmt::print(stderr, "drover: serving http://{}:{}/{}\n", where->first, http->port(),
-               http_options->token.empty() ? "" : " (bearer token required)");
+               !token_path.empty()               ? fmt::format(" (bearer token in {})", token_path)
+               : http_options->token.empty()     ? ""
+                                                 : " (bearer token required)");
   }
+  // ---- The control socket (issue 12): added by the lead at the wt-mhd merge. ----
+  // Every drover, --http or not, serves its shell's API on its runtime directory's
+  // control socket, where `drover attach` with no address (or a PID) finds it:
+  //   http->start_unix(drover::control_socket_path(**runtime));
+  // (emplacing `http` above for every drover, not only with --http). HttpControl on this
+  // branch has no start_unix yet.
   // Subscribe before the pools start, so no event (a SIGHUP's reload request) is missed.
   auto events = engine->subscribe(1000, {.events = true, .log_lines = false});
   int rc = 0;

@@ -85,6 +85,7 @@ pool "c" {{
   const int port = drover.http_port();
   REQUIRE(port > 0);
   httplib::Client c("127.0.0.1", port);
+  c.set_bearer_token_auth(drover.http_token());  // the one drover made: TCP always takes one
   REQUIRE(wait_until([&] { return running(c) == 8; }, 30000ms));
 
   const std::string py = fmt::format("cd {} && BROKER='{}' /usr/bin/python3 tasks.py", dir.path(), redis.url());

@@ -145,6 +145,7 @@ pool "w" {{
   const int port = drover.http_port();
   REQUIRE(port > 0);
   httplib::Client c("127.0.0.1", port);
+  c.set_bearer_token_auth(drover.http_token());  // the one drover made: TCP always takes one
   Rq rq{dir, url};
 
   // Two older workers, then two newer ones, all idle and all blocked in BLPOP.

@@ -65,10 +65,12 @@ struct Answer {
 };
 
 // One request as wpconsole's client sends it, on a connection of its own; the answer's
-// body as the console prints it (decompressed, as Go's transport does).
-Answer console(int port, const std::string& method, const std::string& path) {
+// body as the console prints it (decompressed, as Go's transport does). Plus the bearer
+// token drover made for itself (TCP always takes one, issue 12), which wpconsole would
+// have to be given.
+Answer console(int port, const std::string& method, const std::string& path, const std::string& token) {
   std::string req = method + " " + path + " HTTP/1.1\r\nHost: localhost:" + std::to_string(port) +
-                    "\r\nUser-Agent: Go-http-client/1.1\r\n";
+                    "\r\nUser-Agent: Go-http-client/1.1\r\nAuthorization: Bearer " + token + "\r\n";
   if (method == "POST") req += "Content-Length: 0\r\nContent-Type: application/x-www-form-urlencoded\r\n";
   req += "Accept-Encoding: gzip\r\n\r\n";
   const std::string raw = raw_exchange(port, req, false, 10s);
@@ -96,8 +98,8 @@ bool listworkers_lines(const std::string& body, const std::string& task, size_t 
   return count == n;
 }
 
-std::vector<std::string> curl(const std::vector<std::string>& args) {
-  std::vector<std::string> argv{"/usr/bin/curl", "-sS"};
+std::vector<std::string> curl(const std::vector<std::string>& args, const std::string& token) {
+  std::vector<std::string> argv{"/usr/bin/curl", "-sS", "-H", "Authorization: Bearer " + token};
   argv.insert(argv.end(), args.begin(), args.end());
   return argv;
 }
@@ -113,6 +115,11 @@ TEST_CASE("wpm console: the session of workerpoolmanager's README - in the forms
   REQUIRE(port > 0);
   CHECK(read_file(dir.file("err")).find("serving http://127.0.0.1:") != std::string::npos);
   REQUIRE(wait_until([&] { return d.counts() == std::map<std::string, size_t>{{"Example", 2}}; }, 10s));
+  const std::string token = d.http_token();
+  REQUIRE_FALSE(token.empty());
+  auto console = [&](int p, const std::string& method, const std::string& path) {
+    return ::console(p, method, path, token);
+  };
 
   // `wpconsole -host=localhost:PORT` fills its tab completion from GET /list first.
   CHECK(console(port, "GET", "/list").body == "Example\nIdle\n");
@@ -173,8 +180,10 @@ TEST_CASE("wpm console: the curl session of workerpoolmanager's README") {
   const int port = d.http_port();
   REQUIRE(port > 0);
   const std::string b = "http://localhost:" + std::to_string(port);
-  auto run = [](const std::vector<std::string>& args) {
-    CommandResult r = run_command(curl(args));
+  const std::string token = d.http_token();
+  REQUIRE_FALSE(token.empty());
+  auto run = [&](const std::vector<std::string>& args) {
+    CommandResult r = run_command(curl(args, token));
     CHECK(r.status == 0);
     return r.out;
   };

@@ -16,6 +16,7 @@
 #include "control/http_control.h"
 #include "control/http_reply.h"
 #include "control/json_views.h"
+#include "control/secret_env.h"
 #include "control/snapshot_json.h"
 
 namespace drover {
@@ -144,14 +145,23 @@ Result<PoolPatch> patch_from_body(const json& body) {
 
 }  // namespace
 
+// The engine's snapshot as a client may see it: pool env secrets masked
+// (control/secret_env.h) unless the request asks with ?secrets=1. Any client that got
+// this far holds the token or is the owner on the control socket, so it may ask.
+EngineSnapshot HttpControl::shown_snapshot(const http::HttpRequest& req) {
+  EngineSnapshot snap = engine_.snapshot();
+  if (req.get_param_value("secrets") != "1") redact_secrets(snap);
+  return snap;
+}
+
 void HttpControl::api_routes() {
   constexpr RouteTraits kJsonBody{.takes_body = true};
-  on("GET", "/api/v1/snapshot", [this](const HttpRequest&, HttpResponse& res) {
-    res.set_content(snapshot_json_text(engine_.snapshot()) + "\n", "application/json");
+  on("GET", "/api/v1/snapshot", [this](const HttpRequest& req, HttpResponse& res) {
+    res.set_content(snapshot_json_text(shown_snapshot(req)) + "\n", "application/json");
   });
-  on("GET", "/api/v1/pools", [this](const HttpRequest&, HttpResponse& res) {
+  on("GET", "/api/v1/pools", [this](const HttpRequest& req, HttpResponse& res) {
     json pools = json::array();
-    for (const auto& p : engine_.snapshot().pools) pools.push_back(pool_json(p, false));
+    for (const auto& p : shown_snapshot(req).pools) pools.push_back(pool_json(p, false));
     send_json(res, json{{"pools", pools}});
   });
   on("POST", "/api/v1/pools", [this](const HttpRequest& req, HttpResponse& res) {
@@ -167,14 +177,14 @@ void HttpControl::api_routes() {
     if (Status st = engine_.apply({std::move(*spec)}); !st)
       return fail(req, res, http_code(st), st.code() == Status::Code::kInvalidArgument ? "bad_field" : "failed",
                   st.message());
-    EngineSnapshot snap = engine_.snapshot();
+    EngineSnapshot snap = shown_snapshot(req);
     const PoolSnapshot* p = snap.find(name);
     if (!p) return fail(req, res, 409, "conflict", fmt::format("pool \"{}\" was removed as it was created", name));
     res.set_header("Location", "/api/v1/pools/" + name);
     send_json(res, pool_json(*p, true), 201);
   }, kJsonBody);
   on("GET", R"(/api/v1/pools/([^/]+))", [this](const HttpRequest& req, HttpResponse& res) {
-    EngineSnapshot snap = engine_.snapshot();
+    EngineSnapshot snap = shown_snapshot(req);
     const PoolSnapshot* p = snap.find(req.matches[1]);
     if (!p) return fail(req, res, 404, "not_found", no_pool(req.matches[1]));
     send_json(res, pool_json(*p, true));
@@ -206,7 +216,7 @@ void HttpControl::api_routes() {
     if (patch->enabled)
       if (Status st = *patch->enabled ? engine_.start(name) : engine_.stop(name); !st)
         return fail(req, res, http_code(st), "failed", st.message());
-    snap = engine_.snapshot();
+    snap = shown_snapshot(req);
     const PoolSnapshot* p = snap.find(name);
     if (!p) return fail(req, res, 404, "not_found", no_pool(name));
     send_json(res, pool_json(*p, false));

@@ -144,6 +144,8 @@ class HttpControl {
 
   void routes();         // http_control.cpp: health, metrics, workerpoolmanager's routes
   void api_routes();     // api_routes.cpp: /api/v1
+  // The snapshot a response shows: secrets in pool env masked unless ?secrets=1.
+  EngineSnapshot shown_snapshot(const http::HttpRequest& req);
   void stream_routes();  // sse_streams.cpp: /api/v1/log/follow, /api/v1/events
   void serve_stream(const http::HttpRequest& req, http::HttpResponse& res, bool log_lines);
   // The /metrics usage series: a /proc scan over the snapshot's worker pids, on the

@@ -6,7 +6,8 @@ set -euo pipefail
 
 build_pkgs=(build-essential cmake pkg-config
             liblua5.4-dev libzmq3-dev cppzmq-dev libfmt-dev doctest-dev
-            nlohmann-json3-dev libcpp-httplib-dev libmicrohttpd-dev libhiredis-dev libyaml-cpp-dev libreadline-dev)
+            nlohmann-json3-dev libcpp-httplib-dev libmicrohttpd-dev libhiredis-dev libyaml-cpp-dev libreadline-dev
+            libcurl4-openssl-dev)
 # Real queue workers nobody here wrote: rq and Celery (Debian's, run by /usr/bin/python3).
 test_pkgs=(redis-server python3 python3-zmq python3-prometheus-client tmux procps
            python3-rq python3-celery python3-redis)

@@ -13,7 +13,10 @@
 #include <fmt/format.h>
 
 #include "control/http_auth.h"
+#include "engine/runtime_dir.h"
 #include "shell/autoscale/autoscaler.h"
+#include "shell/control_socket.h"
+#include "shell/http_token.h"
 #include "shell/lua/lua_state.h"
 #include "shell/lua/script_loader.h"
 #include "shell/remote/remote_client.h"
@@ -24,8 +27,10 @@ namespace drover {
 namespace {
 
 constexpr const char* kUsage =
-    "usage: drover attach HOST:PORT [-e CODE]... [-i] [--token-file PATH]\n"
-    "  the shell of a running drover (started with --http); exit or Ctrl-D detaches\n";
+    "usage: drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--token-file PATH]\n"
+    "  the shell of a running drover; exit or Ctrl-D detaches. Without an address: your one\n"
+    "  drover on this host; PID: your drover with that pid (else a number is a port);\n"
+    "  SOCKET: its control socket's path; HOST:PORT: a drover serving --http\n";
 
 struct AttachArgs {
   std::string address;
@@ -61,8 +66,60 @@ std::optional<AttachArgs> parse(int argc, char** argv) {
       return std::nullopt;
     }
   }
-  if (a.address.empty()) return std::nullopt;
   return a;
+}
+
+// Where to attach, and an exit status when that cannot be said: see attach_command.h.
+struct Target {
+  std::optional<RemoteAddress> address;
+  int rc = 0;
+};
+
+Target find_target(const std::string& spec) {
+  const std::string base = runtime_base_dir();
+  if (spec.empty()) {
+    auto live = find_control_sockets(base);
+    if (live.size() == 1) return {RemoteAddress{.unix_path = live[0].path}};
+    if (live.empty()) {
+      fmt::print(stderr, "drover attach: no drover of yours is running here (looked in {}); give HOST:PORT or a "
+                 "socket path\n", base);
+      return {std::nullopt, 1};
+    }
+    std::string list;
+    for (const auto& s : live) list += fmt::format("  pid {}: {}\n", s.pid, s.path);
+    fmt::print(stderr, "drover attach: {} drovers of yours are running here; say which: drover attach PID\n{}",
+               live.size(), list);
+    return {std::nullopt, 2};
+  }
+  // A number: a drover of ours by its pid when there is one, else a port (which it was
+  // before drovers had control sockets, and is for a drover of another user).
+  if (spec.find_first_not_of("0123456789") == std::string::npos && spec.size() < 10)
+    if (auto path = control_socket_of(base, static_cast<pid_t>(std::stol(spec))))
+      return {RemoteAddress{.unix_path = *path}};
+  auto address = parse_remote_address(spec);
+  if (!address) {
+    fmt::print(stderr, "drover {}\n", address.error().message());
+    return {std::nullopt, 2};
+  }
+  return {std::move(*address)};
+}
+
+// The same token rules as the server's: a file only its owner may read, or the variable,
+// or else the token drover made for itself when this user has one. Over TCP only.
+Status add_token(RemoteAddress& address, const std::string& token_file) {
+  if (!address.unix_path.empty()) return Status::ok();
+  if (!token_file.empty()) {
+    auto token = read_token_file(token_file);
+    if (!token) return token.error();
+    address.token = *token;
+  } else if (const char* t = std::getenv(kHttpTokenEnv); t && *t) {
+    address.token = t;
+  } else if (auto path = default_http_token_path()) {
+    auto token = read_http_token_if_present(*path);
+    if (!token) return token.error();
+    address.token = *token;
+  }
+  return Status::ok();
 }
 
 }  // namespace
@@ -73,21 +130,12 @@ int run_attach_command(int argc, char** argv) {
     fmt::print(stderr, "{}", kUsage);
     return 2;
   }
-  auto address = parse_remote_address(args->address);
-  if (!address) {
-    fmt::print(stderr, "drover {}\n", address.error().message());
-    return 2;
-  }
-  // The same token rules as the server's: a file only its owner may read, or the variable.
-  if (!args->token_file.empty()) {
-    auto token = read_token_file(args->token_file);
-    if (!token) {
-      fmt::print(stderr, "drover attach: {}\n", token.error().message());
-      return 1;
-    }
-    address->token = *token;
-  } else if (const char* t = std::getenv(kHttpTokenEnv); t && *t) {
-    address->token = t;
+  Target target = find_target(args->address);
+  if (!target.address) return target.rc;
+  auto& address = target.address;
+  if (Status s = add_token(*address, args->token_file); !s) {
+    fmt::print(stderr, "drover attach: {}\n", s.message());
+    return 1;
   }
   // Ctrl-C is the REPL's, on this thread: the threads started from here on (the event
   // stream, the autoscaler, the probes) must not take it (Repl unblocks it here again).

@@ -28,12 +28,15 @@
 #include <fmt/format.h>
 
 #include "engine/engine.h"
+#include "engine/runtime_dir.h"
 #include "engine/spec_string.h"
 #include "control/http_auth.h"
 #include "control/http_control.h"
 #include "shell/config/resque_pool_config.h"
 #include "shell/config/wpm_config.h"
 #include "shell/attach_command.h"
+#include "shell/control_socket.h"
+#include "shell/http_token.h"
 #include "shell/heartbeat_command.h"
 #include "shell/service_notify.h"
 #include "shell/autoscale/autoscale_routes.h"
@@ -50,7 +53,8 @@ namespace {
 
 constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
        drover heartbeat [--status TEXT] [--busy|--idle] ...   one keep-alive from a worker script (-h)
-       drover attach HOST:PORT [-e CODE]... [--token-file PATH]  the shell of a drover serving --http
+       drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [--token-file PATH]  the shell of a running
+                        drover: without an address your one drover on this host (-h)
 
   CONFIG.lua            pools defined in Lua: pool "name" { cmd = "...", n = 2 }
   --workers SPEC        pools as a spec string: foo=2:bar=2:baz,quux=5:*=1
@@ -66,7 +70,10 @@ constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
                         DROVER_HEARTBEAT; default ipc:// in a 0700 dir); --wpm-config's is bound too
   --wpm-compat          also bind tcp://127.0.0.1:5591, where workerpoolmanager's workers send
   --http [HOST:PORT]    serve HTTP: /healthz, /metrics, workerpoolmanager's /tasks routes and the JSON
-                        API under /api/v1 (default 127.0.0.1:8010); beyond loopback a token is required
+                        API under /api/v1 (default 127.0.0.1:8010). A token is always required; on
+                        loopback, without one given, drover generates one in
+                        ${XDG_STATE_HOME:-~/.local/state}/drover/http-token (0600; kept for restarts,
+                        read by `drover attach`); beyond loopback give one
   --http-token-file PATH  the token HTTP clients send as `Authorization: Bearer TOKEN` (mode 0600 or
                         stricter); or DROVER_HTTP_TOKEN, which drover removes from its environment
   -e CODE               run Lua CODE in the shell and print its values, then stop (repeatable)
@@ -545,6 +552,29 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "drover: {}\n", http_options.error().message());
     return 1;
   }
+  // TCP always takes a token (issue 12). None given, on loopback: the one this user's
+  // drovers keep, made on first use, where `drover attach` finds it. Beyond loopback the
+  // operator chooses the token and hands it out; the server refuses to go without one.
+  std::string token_path;
+  if (auto where = drover::parse_listen_address(args->http);
+      where && http_options->token.empty() && drover::is_loopback_host(where->first)) {
+    auto path = drover::default_http_token_path();
+    auto token = path ? drover::read_or_create_http_token(*path) : drover::Result<std::string>(path.error());
+    if (!token) {
+      fmt::print(stderr, "drover: {}\n", token.error().message());
+      return 1;
+    }
+    http_options->token = std::move(*token);
+    token_path = *path;
+  }
+  // This drover's directory for local sockets (heartbeats; its control socket), removing
+  // what killed drovers left behind. Declared before the engine: it goes after it.
+  auto runtime = drover::RuntimeDir::create("");
+  if (!runtime) {
+    fmt::print(stderr, "drover: {}\n", runtime.error().message());
+    return 1;
+  }
+  options.runtime_dir = (*runtime)->path();
   std::optional<drover::Engine> engine;
   try {
     engine.emplace(options);
@@ -571,12 +601,19 @@ int main(int argc, char** argv) {
   // The autoscale routes reach the shell's Autoscaler once it exists (below), and no more
   // once it is gone; until then they answer 503.
   auto autoscale_routes = std::make_shared<drover::AutoscaleRoutesTarget>();
+  // A keep-alive comment every second: `drover attach` notices a closed follow by it.
+  http_options->keepalive = std::chrono::seconds(1);
+  http_options->wpm_compat = args->wpm_compat;
+  http.emplace(*engine, *http_options).set_autoscale_hooks(drover::make_autoscale_hooks(autoscale_routes));
+  // Every drover, --http or not, serves its API on the control socket in its runtime
+  // directory (0700; the socket 0600, peers checked by uid), where `drover attach` with no
+  // address (or a PID) finds it: the owner's way in, with no token to hand around.
+  if (drover::Status s = http->start_unix(drover::control_socket_path(**runtime)); !s) {
+    fmt::print(stderr, "drover: the control socket: {}\n", s.message());
+    return 1;
+  }
   if (!args->http.empty()) {
     auto where = drover::parse_listen_address(args->http);
-    // A keep-alive comment every second: `drover attach` notices a closed follow by it.
-    http_options->keepalive = std::chrono::seconds(1);
-    http_options->wpm_compat = args->wpm_compat;
-    if (where) http.emplace(*engine, *http_options).set_autoscale_hooks(drover::make_autoscale_hooks(autoscale_routes));
     drover::Status s = where ? http->start(where->first, where->second) : where.error();
     if (!s) {
       if (http_from.empty()) fmt::print(stderr, "drover: {}\n", s.message());
@@ -585,7 +622,9 @@ int main(int argc, char** argv) {
     }
     // One line, even with -q: with port 0 this is the only way to learn the port.
     fmt::print(stderr, "drover: serving http://{}:{}/{}\n", where->first, http->port(),
-               http_options->token.empty() ? "" : " (bearer token required)");
+               !token_path.empty()               ? fmt::format(" (bearer token in {})", token_path)
+               : http_options->token.empty()     ? ""
+                                                 : " (bearer token required)");
   }
   // Subscribe before the pools start, so no event (a SIGHUP's reload request) is missed.
   auto events = engine->subscribe(1000, {.events = true, .log_lines = false});

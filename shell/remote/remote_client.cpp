@@ -1,8 +1,11 @@
 #include "shell/remote/remote_client.h"
 
-#include <httplib.h>
+#include <curl/curl.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
@@ -15,10 +18,21 @@ namespace {
 
 using nlohmann::json;
 
-constexpr time_t kRequestTimeoutS = 10;
+constexpr long kConnectTimeoutMs = 3000;
+constexpr long kRequestTimeoutMs = 10000;
+// The server sends a keep-alive comment every second; silence this long is a lost server.
+constexpr long kStreamSilenceS = 30;
 
-void set_auth(httplib::Client& c, const RemoteAddress& a) {
-  if (!a.token.empty()) c.set_bearer_token_auth(a.token.c_str());
+// curl_global_init is not thread-safe in every libcurl: once, before the first handle,
+// whichever thread gets here first.
+void init_curl_once() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+size_t append_body(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
 }
 
 // The server's {"error", "detail"}, or the body itself, or the HTTP status.
@@ -42,20 +56,36 @@ std::string encode(const std::string& s) {
 
 std::string pool_path(const std::string& name) { return "/api/v1/pools/" + encode(name); }
 
-// httplib's error names are one word ("Connection"); an operator wants a reason.
-std::string why(httplib::Error e) {
+// curl's error texts name the layer ("Couldn't connect to server"); an operator wants a
+// reason, and over a unix socket the system's (no such file, permission denied).
+std::string why(CURL* c, CURLcode e, bool unix_socket) {
+  long os_errno = 0;
+  curl_easy_getinfo(c, CURLINFO_OS_ERRNO, &os_errno);
+  curl_off_t connected = 0;
+  curl_easy_getinfo(c, CURLINFO_CONNECT_TIME_T, &connected);
   switch (e) {
-    case httplib::Error::Connection: return "connection refused";
-    case httplib::Error::ConnectionTimeout: return "connect timed out";
-    case httplib::Error::Read: return "no answer (read failed or timed out)";
-    case httplib::Error::Write: return "the connection broke while sending";
-    default: return httplib::to_string(e);
+    case CURLE_COULDNT_CONNECT:
+      if (unix_socket && os_errno && os_errno != ECONNREFUSED) return std::strerror(static_cast<int>(os_errno));
+      return "connection refused";
+    case CURLE_OPERATION_TIMEDOUT:
+      return connected == 0 ? "connect timed out" : "no answer (read failed or timed out)";
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_PARTIAL_FILE:
+      return "no answer (read failed or timed out)";
+    case CURLE_SEND_ERROR: return "the connection broke while sending";
+    default: return curl_easy_strerror(e);
   }
 }
 
 }  // namespace
 
 Result<RemoteAddress> parse_remote_address(const std::string& spec) {
+  if (spec.find('/') != std::string::npos && spec.rfind("http://", 0) != 0) {
+    RemoteAddress a;
+    a.unix_path = spec;
+    return a;
+  }
   std::string s = spec;
   if (s.rfind("http://", 0) == 0) s.erase(0, 7);
   if (!s.empty() && s.back() == '/') s.pop_back();
@@ -74,48 +104,96 @@ Result<RemoteAddress> parse_remote_address(const std::string& spec) {
   return a;
 }
 
-RemoteClient::RemoteClient(RemoteAddress address)
-    : address_(std::move(address)), http_(std::make_unique<httplib::Client>(address_.host, address_.port)) {
-  http_->set_keep_alive(true);
-  http_->set_connection_timeout(3, 0);
-  http_->set_read_timeout(kRequestTimeoutS, 0);
-  http_->set_write_timeout(kRequestTimeoutS, 0);
-  set_auth(*http_, address_);
+RemoteClient::RemoteClient(RemoteAddress address) : address_(std::move(address)) {
+  init_curl_once();
+  http_ = curl_easy_init();
+  if (!http_) throw std::runtime_error("libcurl: cannot make a handle");
 }
 
 RemoteClient::~RemoteClient() {
-  std::lock_guard lock(streams_mu_);
-  for (auto& s : streams_) {
-    s->sub->close();
-    s->client->stop();  // a stream blocked in a read returns now
+  {
+    std::lock_guard lock(streams_mu_);
+    // A stream's transfer notices in its progress callback (about once a second), or at
+    // the next bytes the server sends, and returns.
+    for (auto& s : streams_) s->sub->close();
+    for (auto& s : streams_) s->thread.join();
   }
-  for (auto& s : streams_) s->thread.join();
+  curl_easy_cleanup(http_);
 }
 
-std::string RemoteClient::describe() const { return fmt::format("{}:{}", address_.host, address_.port); }
+std::string RemoteClient::describe() const {
+  if (!address_.unix_path.empty()) return address_.unix_path;
+  return fmt::format("{}:{}", address_.host, address_.port);
+}
+
+curl_slist* RemoteClient::auth_header() const {
+  // The token goes over TCP only; on the socket the server checks who we are instead.
+  // Sent with the first request, not after a 401 (curl's CURLAUTH_BEARER may wait for one).
+  if (address_.token.empty() || !address_.unix_path.empty()) return nullptr;
+  return curl_slist_append(nullptr, ("Authorization: Bearer " + address_.token).c_str());
+}
+
+void RemoteClient::configure(CURL* c, const std::string& path) const {
+  if (!address_.unix_path.empty()) {
+    curl_easy_setopt(c, CURLOPT_UNIX_SOCKET_PATH, address_.unix_path.c_str());
+    // The Host header only: the socket is the address.
+    curl_easy_setopt(c, CURLOPT_URL, ("http://localhost" + path).c_str());
+  } else {
+    // An IPv6 literal goes in brackets in a URL.
+    const bool v6 = address_.host.find(':') != std::string::npos;
+    const std::string host = v6 ? "[" + address_.host + "]" : address_.host;
+    curl_easy_setopt(c, CURLOPT_URL, fmt::format("http://{}:{}{}", host, address_.port, path).c_str());
+  }
+  curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);  // threads: no SIGALRM for timeouts
+  curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, kConnectTimeoutMs);
+  curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http");
+  curl_easy_setopt(c, CURLOPT_PROXY, "");  // an http_proxy of the environment is not for drover
+}
 
 RemoteClient::Reply RemoteClient::request(const std::string& method, const std::string& path, const std::string& body) {
   std::lock_guard lock(mu_);
-  const char* type = "application/json";
-  httplib::Result r = method == "POST"    ? http_->Post(path.c_str(), body, type)
-                      : method == "PATCH"  ? http_->Patch(path.c_str(), body, type)
-                      : method == "DELETE" ? http_->Delete(path.c_str())
-                                           : http_->Get(path.c_str());
+  // Reset drops the last request's options but keeps the connection for the next.
+  curl_easy_reset(http_);
+  configure(http_, path);
+  curl_easy_setopt(http_, CURLOPT_TIMEOUT_MS, kRequestTimeoutMs);
+  curl_slist* headers = auth_header();
+  if (method == "POST" || method == "PATCH") {
+    headers = curl_slist_append(headers, "Content-Type: application/json");
+    curl_easy_setopt(http_, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+    curl_easy_setopt(http_, CURLOPT_COPYPOSTFIELDS, body.c_str());
+    if (method == "PATCH") curl_easy_setopt(http_, CURLOPT_CUSTOMREQUEST, "PATCH");
+  } else if (method == "DELETE") {
+    curl_easy_setopt(http_, CURLOPT_CUSTOMREQUEST, "DELETE");
+  }
+  curl_easy_setopt(http_, CURLOPT_HTTPHEADER, headers);
+  std::string got;
+  curl_easy_setopt(http_, CURLOPT_WRITEFUNCTION, append_body);
+  curl_easy_setopt(http_, CURLOPT_WRITEDATA, &got);
+  const CURLcode rc = curl_easy_perform(http_);
+  curl_easy_setopt(http_, CURLOPT_HTTPHEADER, nullptr);
+  curl_slist_free_all(headers);
   Reply out;
-  if (!r) {
-    out.error = fmt::format("cannot reach drover at {}: {} (is it running with --http?)", describe(), why(r.error()));
+  if (rc != CURLE_OK) {
+    out.error = fmt::format("cannot reach drover at {}: {} ({})", describe(), why(http_, rc, !address_.unix_path.empty()),
+                            address_.unix_path.empty() ? "is it running with --http?" : "is it still running?");
     gone_ = true;
     return out;
   }
   gone_ = false;
-  out.status = r->status;
-  out.body = r->body;
-  if (r->status >= 300) out.error = error_text(r->status, r->body);
+  long status = 0;
+  curl_easy_getinfo(http_, CURLINFO_RESPONSE_CODE, &status);
+  out.status = static_cast<int>(status);
+  out.body = std::move(got);
+  if (out.status >= 300) out.error = error_text(out.status, out.body);
   return out;
 }
 
 Status RemoteClient::status_of(const Reply& r, const std::string& what) {
   if (r.status == 0) return Status::unavailable(r.error);
+  // Whatever the server's words, say where a token comes from.
+  if (r.status == 401)
+    return Status::invalid(fmt::format("{} refused us: {} (the token: --token-file PATH or {})", describe(), r.error,
+                                       "DROVER_HTTP_TOKEN"));
   if (r.status == 404) return Status::not_found(r.error);
   if (r.status == 409) return Status::exists(r.error);
   if (r.status >= 300) return Status::invalid(what.empty() ? r.error : what + ": " + r.error);
@@ -230,11 +308,6 @@ std::shared_ptr<Subscription> RemoteClient::subscribe(size_t capacity, Subscript
   auto open = [&](const std::string& path, bool events) {
     auto s = std::make_unique<Stream>();
     s->sub = sub;
-    s->client = std::make_unique<httplib::Client>(address_.host, address_.port);
-    s->client->set_connection_timeout(3, 0);
-    // The server sends a keep-alive comment every second; silence this long is a lost server.
-    s->client->set_read_timeout(30, 0);
-    set_auth(*s->client, address_);
     Stream* raw = s.get();
     s->thread = std::thread([this, raw, path, events] { run_stream(*raw, path, events); });
     streams_.push_back(std::move(s));
@@ -244,38 +317,70 @@ std::shared_ptr<Subscription> RemoteClient::subscribe(size_t capacity, Subscript
   return sub;
 }
 
-void RemoteClient::run_stream(Stream& s, const std::string& path, bool events) {
-  // Server-Sent Events: "event: KIND\ndata: JSON\n\n"; comments (": keepalive") skipped.
+namespace {
+
+// A stream's transfer state, for curl's callbacks.
+struct StreamTransfer {
+  Subscription& sub;
+  bool events;
   std::string buffer;
-  auto on_data = [&](const char* data, size_t len) {
-    if (s.sub->closed()) return false;
-    buffer.append(data, len);
-    size_t end;
-    while ((end = buffer.find("\n\n")) != std::string::npos) {
-      std::string block = buffer.substr(0, end);
-      buffer.erase(0, end + 2);
-      std::string payload;
-      size_t at = 0;
-      while (at < block.size()) {
-        size_t nl = block.find('\n', at);
-        std::string line = block.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
-        at = nl == std::string::npos ? block.size() : nl + 1;
-        if (line.rfind("data:", 0) == 0) payload += line.substr(line.size() > 5 && line[5] == ' ' ? 6 : 5);
-      }
-      if (payload.empty()) continue;
-      json j = json::parse(payload, nullptr, false);
-      if (events) {
-        if (auto ev = event_from_json(j)) s.sub->push(*ev);
-      } else if (auto line = log_line_from_json(j)) {
-        s.sub->push(*line);
-      }
+};
+
+// Server-Sent Events: "event: KIND\ndata: JSON\n\n"; comments (": keepalive") skipped.
+size_t on_stream_data(char* data, size_t size, size_t n, void* user) {
+  auto& t = *static_cast<StreamTransfer*>(user);
+  if (t.sub.closed()) return 0;  // anything short of size * n ends the transfer
+  t.buffer.append(data, size * n);
+  size_t end;
+  while ((end = t.buffer.find("\n\n")) != std::string::npos) {
+    std::string block = t.buffer.substr(0, end);
+    t.buffer.erase(0, end + 2);
+    std::string payload;
+    size_t at = 0;
+    while (at < block.size()) {
+      size_t nl = block.find('\n', at);
+      std::string line = block.substr(at, nl == std::string::npos ? std::string::npos : nl - at);
+      at = nl == std::string::npos ? block.size() : nl + 1;
+      if (line.rfind("data:", 0) == 0) payload += line.substr(line.size() > 5 && line[5] == ' ' ? 6 : 5);
     }
-    return !s.sub->closed();
-  };
-  auto r = s.client->Get(path.c_str(), on_data);
+    if (payload.empty()) continue;
+    json j = json::parse(payload, nullptr, false);
+    if (t.events) {
+      if (auto ev = event_from_json(j)) t.sub.push(*ev);
+    } else if (auto line = log_line_from_json(j)) {
+      t.sub.push(*line);
+    }
+  }
+  return size * n;
+}
+
+// Called about once a second while the stream is idle: non-zero aborts it, so a closed
+// subscription's thread ends even when the server sends nothing.
+int on_stream_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  return static_cast<StreamTransfer*>(user)->sub.closed() ? 1 : 0;
+}
+
+}  // namespace
+
+void RemoteClient::run_stream(Stream& s, const std::string& path, bool events) {
+  StreamTransfer t{*s.sub, events, {}};
+  curl_slist* headers = auth_header();
+  if (CURL* c = curl_easy_init()) {
+    configure(c, path);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, kStreamSilenceS);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_stream_data);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &t);
+    curl_easy_setopt(c, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(c, CURLOPT_XFERINFOFUNCTION, on_stream_progress);
+    curl_easy_setopt(c, CURLOPT_XFERINFODATA, &t);
+    curl_easy_perform(c);
+    curl_easy_cleanup(c);
+  }
+  curl_slist_free_all(headers);
   // Ended by the server (it shut down) or the network, not by us: the attach is over.
   if (!s.sub->closed() && events) gone_ = true;
-  (void)r;
   s.sub->close();
   s.done = true;
 }

@@ -1,11 +1,17 @@
-// RemoteClient: the EngineClient of `drover attach HOST:PORT`, over the control plane's
-// HTTP/JSON API (control/http_control.h), so the shell's bindings, help and completion
-// serve a drover on another host exactly as they serve the local one.
+// RemoteClient: the EngineClient of `drover attach`, over the control plane's HTTP/JSON
+// API (control/http_control.h), so the shell's bindings, help and completion serve
+// another drover exactly as they serve the local one: one on another host (TCP, with a
+// bearer token), or one of this user's on this host through its unix control socket
+// (shell/control_socket.h; no token: the socket's mode and the server's peer check are
+// the access control).
 //
-// Each call is one or a few requests on a kept-alive connection, serialized by a mutex
-// (the REPL and the autoscaler's thread may call at once). subscribe() opens the server's
-// Server-Sent Event streams (/api/v1/events, /api/v1/log/follow) on threads of its own
-// that feed a local Subscription until it is closed.
+// HTTP is libcurl's: it speaks over a unix socket (CURLOPT_UNIX_SOCKET_PATH), which
+// httplib's client cannot. Each call is one or a few requests on a kept-alive connection
+// (one curl handle), serialized by a mutex (the REPL and the autoscaler's thread may call
+// at once): connect within 3 s, answer within 10 s. subscribe() opens the server's
+// Server-Sent Event streams (/api/v1/events, /api/v1/log/follow), each on a thread and a
+// curl handle of its own, that feed a local Subscription until it is closed; a closed
+// one's transfer is aborted from curl's progress callback, within about a second.
 //
 // What an attached shell does not do to the remote drover: shutdown()/exit() detaches
 // (the remote drover and its workers go on), kill_all() is refused, apply() (a reload of
@@ -22,19 +28,21 @@
 
 #include "shell/lua/engine_client.h"
 
-namespace httplib {
-class Client;
-}
+// libcurl's handle types, as <curl/curl.h> declares them.
+typedef void CURL;
+struct curl_slist;
 
 namespace drover {
 
 struct RemoteAddress {
   std::string host = "127.0.0.1";
   int port = 8010;
-  std::string token;  // Bearer token; empty: none
+  std::string unix_path;  // set: a drover's control socket, and host/port are not used
+  std::string token;      // Bearer token; empty: none
 };
 
-// "HOST:PORT", ":PORT", "PORT" or "http://HOST:PORT".
+// "HOST:PORT", ":PORT", "PORT", "HOST" or "http://HOST:PORT"; a path with a '/' is a
+// unix socket ("/run/user/1000/drover/4242/control.sock", "./control.sock").
 Result<RemoteAddress> parse_remote_address(const std::string& spec);
 
 class RemoteClient final : public EngineClient {
@@ -44,7 +52,7 @@ class RemoteClient final : public EngineClient {
 
   // One GET /api/v1/snapshot: the server answers and speaks this API.
   Status check();
-  std::string describe() const;  // "127.0.0.1:8010"
+  std::string describe() const;  // "127.0.0.1:8010" or the socket's path
 
   EngineSnapshot snapshot() override;
   Result<std::map<std::string, int>> configure(const std::map<std::string, int>& sizes) override;
@@ -71,12 +79,15 @@ class RemoteClient final : public EngineClient {
     std::string error;  // transport error or the server's {error, detail}
   };
   Reply request(const std::string& method, const std::string& path, const std::string& body = "");
+  // The options every handle of this client has: where, the token, no signals.
+  void configure(CURL* c, const std::string& path) const;
+  // "Authorization: Bearer TOKEN" for TCP with a token, else null; the caller frees it.
+  curl_slist* auth_header() const;
   Status status_of(const Reply& r, const std::string& what);
   Status set_enabled(const std::string& pool, bool enabled);
   // One SSE connection feeding a subscription until either side ends it.
   struct Stream {
     std::shared_ptr<Subscription> sub;
-    std::unique_ptr<httplib::Client> client;
     std::thread thread;
     std::atomic<bool> done{false};
   };
@@ -84,7 +95,7 @@ class RemoteClient final : public EngineClient {
 
   RemoteAddress address_;
   std::mutex mu_;
-  std::unique_ptr<httplib::Client> http_;
+  CURL* http_;  // guarded by mu_
   std::atomic<bool> detached_{false};
   std::atomic<bool> gone_{false};
   std::mutex streams_mu_;

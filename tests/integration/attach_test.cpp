@@ -3,7 +3,14 @@
 // resize, help, completion, detach) is in tests/repl/repl_test.cpp.
 #include <doctest/doctest.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <filesystem>
 
 #include <httplib.h>
 #include <nlohmann/json.hpp>
@@ -112,9 +119,9 @@ TEST_CASE("attach: nothing listening - bad addresses - clear errors and exit cod
   DroverProcess bad({"attach", "nowhere:port"}, dir.file("bad.err"));
   CHECK(bad.wait_exit(5s) == 2);
   CHECK(read_file(dir.file("bad.err")) == "drover attach: \"nowhere:port\" is not HOST:PORT\n");
-  DroverProcess none({"attach"}, dir.file("none.err"));
-  CHECK(none.wait_exit(5s) == 2);
-  CHECK(read_file(dir.file("none.err")).find("usage: drover attach HOST:PORT") == 0);
+  DroverProcess unknown({"attach", "--nope"}, dir.file("unknown.err"));
+  CHECK(unknown.wait_exit(5s) == 2);
+  CHECK(read_file(dir.file("unknown.err")).find("usage: drover attach [PID|SOCKET|HOST:PORT]") != std::string::npos);
 }
 
 TEST_CASE("attach: the autoscale routes show the host's policies - and switch one off") {
@@ -149,4 +156,119 @@ TEST_CASE("attach: the autoscale routes show the host's policies - and switch on
   CHECK(a.rc == 0);
   std::this_thread::sleep_for(500ms);
   CHECK(host.counts()["a"] == 2);
+}
+
+// Issue 12: `drover attach` with no address looks for this user's drovers on this host.
+// Each DroverProcess here has the test's directory as XDG_RUNTIME_DIR, so the machine's
+// other drovers are not seen.
+TEST_CASE("attach: no address and no drover of ours running - a clear error saying where it looked") {
+  TempDir dir;
+  DroverProcess none({"attach", "-e", "status()"}, dir.file("none.err"));
+  CHECK(none.wait_exit(5s) == 1);
+  CHECK(read_file(dir.file("none.err")) == "drover attach: no drover of yours is running here (looked in " +
+                                               dir.path() + "/drover); give HOST:PORT or a socket path\n");
+  CHECK(read_file(dir.file("none.err.out")).empty());
+}
+
+namespace {
+
+// A unix socket file nobody listens on, as a control socket looks to `drover attach`
+// before it connects.
+void make_socket_file(const std::string& path) {
+  int fd = socket(AF_UNIX, SOCK_STREAM, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un a{};
+  a.sun_family = AF_UNIX;
+  REQUIRE(path.size() < sizeof a.sun_path);
+  std::strcpy(a.sun_path, path.c_str());
+  REQUIRE(bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0);
+  close(fd);
+}
+
+}  // namespace
+
+TEST_CASE("attach: no address and several drovers of ours - listed by pid - a PID picks one - a number no drover has is a port") {
+  TempDir dir;
+  const std::string base = dir.path() + "/drover";
+  REQUIRE(mkdir(base.c_str(), 0700) == 0);
+  // Two live processes with control sockets (this test and its parent stand in for two
+  // drovers: nothing here proves they are not, so both count).
+  std::vector<pid_t> pids{getpid(), getppid()};
+  std::sort(pids.begin(), pids.end());
+  for (pid_t p : pids) {
+    REQUIRE(mkdir((base + "/" + std::to_string(p)).c_str(), 0700) == 0);
+    make_socket_file(base + "/" + std::to_string(p) + "/control.sock");
+  }
+  DroverProcess several({"attach", "-e", "status()"}, dir.file("several.err"));
+  CHECK(several.wait_exit(5s) == 2);
+  CHECK(read_file(dir.file("several.err")) ==
+        "drover attach: 2 drovers of yours are running here; say which: drover attach PID\n"
+        "  pid " + std::to_string(pids[0]) + ": " + base + "/" + std::to_string(pids[0]) + "/control.sock\n"
+        "  pid " + std::to_string(pids[1]) + ": " + base + "/" + std::to_string(pids[1]) + "/control.sock\n");
+  // A PID: that one's socket (nobody answers on it here), with no token sent.
+  const std::string mine = base + "/" + std::to_string(getpid()) + "/control.sock";
+  DroverProcess by_pid({"attach", std::to_string(getpid()), "-e", "status()"}, dir.file("pid.err"));
+  CHECK(by_pid.wait_exit(5s) == 1);
+  CHECK(read_file(dir.file("pid.err.out")) ==
+        "(command line):1: cannot reach drover at " + mine + ": connection refused (is it still running?)\n");
+  // The socket's path: the same.
+  DroverProcess by_path({"attach", mine, "-e", "status()"}, dir.file("path.err"));
+  CHECK(by_path.wait_exit(5s) == 1);
+  CHECK(read_file(dir.file("path.err.out")) ==
+        "(command line):1: cannot reach drover at " + mine + ": connection refused (is it still running?)\n");
+  // A number that is no drover's pid: a port on 127.0.0.1, as before.
+  const int port = free_port();
+  DroverProcess by_port({"attach", std::to_string(port)}, dir.file("port.err"));
+  CHECK(by_port.wait_exit(5s) == 1);
+  CHECK(read_file(dir.file("port.err")) == "drover attach: cannot reach drover at 127.0.0.1:" + std::to_string(port) +
+                                               ": connection refused (is it running with --http?)\n");
+}
+
+TEST_CASE("attach: HOST:PORT with no token given - the one drover made for this user is used") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"), pools_lua(1));
+  DroverProcess host({dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0"}, dir.file("host.err"));
+  const int port = host.http_port();
+  REQUIRE(port > 0);
+  const std::string token_file = dir.path() + "/drover/http-token";
+  CHECK(read_file(dir.file("host.err")).find("(bearer token in " + token_file + ")") != std::string::npos);
+  struct stat st {};
+  REQUIRE(stat(token_file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  // Required on loopback too: a client without it is refused.
+  httplib::Client c("127.0.0.1", port);
+  auto r = c.Get("/api/v1/pools");
+  REQUIRE(r);
+  CHECK(r->status == 401);
+  // The same user (the same state directory): no flags needed.
+  Attach a = attach(dir, port, {"-e", "status().pools.a.n"}, {});  // no DROVER_HTTP_TOKEN either
+  CHECK(a.rc == 0);
+  CHECK(a.out == "1\n");
+  // Another state directory, with no token file: refused, and told why.
+  a = attach(dir, port, {"-e", "status().pools.a.n"}, {{"XDG_STATE_HOME", dir.file("elsewhere")}});
+  CHECK(a.rc == 1);
+  CHECK(a.out.find("refused us") != std::string::npos);
+  CHECK(a.out.find("--token-file") != std::string::npos);
+}
+
+TEST_CASE("attach: a kill -9'd drover's runtime directory is removed by the next drover's start") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"), pools_lua(1));
+  const std::string base = dir.path() + "/drover";
+  std::string left;
+  {
+    DroverProcess first({dir.file("pools.lua"), "--no-shell", "-q"}, dir.file("first.err"));
+    left = base + "/" + std::to_string(first.pid());
+    REQUIRE(wait_until([&] { return std::filesystem::exists(left + "/heartbeat"); }, 5s));
+    first.signal(SIGKILL);
+    CHECK(first.wait_exit(5s) == 128 + SIGKILL);
+  }
+  CHECK(std::filesystem::exists(left));  // nobody removed it
+  DroverProcess second({dir.file("pools.lua"), "--no-shell", "-q"}, dir.file("second.err"));
+  const std::string own = base + "/" + std::to_string(second.pid());
+  CHECK(wait_until([&] { return std::filesystem::exists(own + "/heartbeat"); }, 5s));
+  CHECK_FALSE(std::filesystem::exists(left));
+  second.signal(SIGTERM);
+  CHECK(second.wait_exit(10s) == 0);
+  CHECK_FALSE(std::filesystem::exists(own));  // a drover that stops removes its own
 }

@@ -24,14 +24,20 @@ DroverProcess::DroverProcess(const std::vector<std::string>& args, const std::st
   std::vector<char*> cargv;
   for (auto& a : argv) cargv.push_back(a.data());
   cargv.push_back(nullptr);
+  std::map<std::string, std::string> own_env = extra_env;
+  const std::string err_dir = err.substr(0, err.rfind('/'));
+  for (const char* key : {"XDG_STATE_HOME", "XDG_RUNTIME_DIR"})
+    if (std::find(unset.begin(), unset.end(), key) == unset.end()) own_env.emplace(key, err_dir);
+  state_home_ = own_env.count("XDG_STATE_HOME") ? own_env["XDG_STATE_HOME"] : "";
+  runtime_base_ = own_env.count("XDG_RUNTIME_DIR") ? own_env["XDG_RUNTIME_DIR"] + "/drover" : "";
   std::vector<std::string> env;
   for (char** e = environ; *e; ++e) {
     std::string kv = *e;
     std::string key = kv.substr(0, kv.find('='));
-    if (extra_env.count(key) || std::find(unset.begin(), unset.end(), key) != unset.end()) continue;
+    if (own_env.count(key) || std::find(unset.begin(), unset.end(), key) != unset.end()) continue;
     env.push_back(kv);
   }
-  for (const auto& [k, v] : extra_env) env.push_back(k + "=" + v);
+  for (const auto& [k, v] : own_env) env.push_back(k + "=" + v);
   std::vector<char*> cenv;
   for (auto& e : env) cenv.push_back(e.data());
   cenv.push_back(nullptr);
@@ -51,6 +57,13 @@ DroverProcess::~DroverProcess() {
     kill(pid_, SIGKILL);
     waitpid(pid_, nullptr, 0);
   }
+}
+
+std::string DroverProcess::http_token() const {
+  if (state_home_.empty()) return "";
+  std::string token = read_file(state_home_ + "/drover/http-token");
+  while (!token.empty() && token.back() == '\n') token.pop_back();
+  return token;
 }
 
 void DroverProcess::signal(int sig) const {

@@ -2,6 +2,10 @@
 // stdin /dev/null, stdout to ERR.out, stderr to ERR, and the test's environment less the
 // variables named in `unset` (what must not leak in from the machine: RACK_ENV ...) plus
 // `extra_env`.
+// XDG_STATE_HOME and XDG_RUNTIME_DIR are ERR's directory (the test's TempDir) unless
+// extra_env or unset name them: a test's drover keeps its generated HTTP token and its
+// runtime directory there, never in the machine's, and drovers started with their ERR in
+// one directory (a host and `drover attach`) share them, as one user's drovers do.
 // SIGKILLed and reaped on scope exit if the test did not end it; its orphan guard then
 // takes the workers along.
 #pragma once
@@ -40,10 +44,16 @@ class DroverProcess {
   // The port of "drover: serving http://HOST:PORT/" on its stderr (--http HOST:0), or 0.
   int http_port(std::chrono::milliseconds timeout = std::chrono::milliseconds(5000)) const;
   const std::string& err_path() const { return err_; }
+  // The HTTP token drover generated for itself (<XDG_STATE_HOME>/drover/http-token, by
+  // default beside ERR), once it serves --http; "" when there is none.
+  std::string http_token() const;
+  // <XDG_RUNTIME_DIR>/drover: where its runtime directory (<pid>/) is.
+  const std::string& runtime_base() const { return runtime_base_; }
 
  private:
   pid_t pid_ = -1;
   std::string err_;
+  std::string state_home_, runtime_base_;
 };
 
 }  // namespace drover::test

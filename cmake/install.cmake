@@ -46,6 +46,7 @@ endforeach()
 string(REPLACE "\"../build/examples/heartbeat_worker\"" "\"${DROVER_EXAMPLES_TO_WORKER}\""
        DROVER_HEARTBEATS_LUA "${DROVER_HEARTBEATS_LUA}")
 string(REPLACE "\"../build/shell/drover\"" "\"${DROVER_EXAMPLES_TO_BIN}\"" DROVER_HEARTBEATS_LUA "${DROVER_HEARTBEATS_LUA}")
+string(PREPEND DROVER_HEARTBEATS_LUA "-- (Installed copy: the C++ worker and drover below are the installed ones.)\n")
 file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/installed_examples/heartbeats.lua CONTENT "${DROVER_HEARTBEATS_LUA}" @ONLY)
 
 # --- the install rules

@@ -80,6 +80,18 @@ TEST_CASE("install: cmake --install gives a drover that finds its policies, exam
     CHECK(contains(r.out, "default"));
   }
 
+  SUBCASE("the installed heartbeats example runs the installed C++ worker and drover heartbeat") {
+    // Its build-tree paths were rewritten at install; 3 s give every worker a job and a beat.
+    const std::string log = dir.file("heartbeats.log");
+    sh("cd / && timeout -s TERM 3 " + quoted(drover) + " " + quoted(prefix + "/share/drover/examples/heartbeats.lua") +
+       " --no-shell -q --log " + quoted(log));
+    const std::string text = read_file(log);
+    INFO(text);
+    CHECK(contains(text, "heartbeat_worker[0]: job 1 started"));
+    CHECK(contains(text, "heartbeat_worker.sh[0]: job 1 started"));
+    CHECK_FALSE(contains(text, "heartbeat not sent"));
+  }
+
   SUBCASE("help() lists the commands") {
     const CommandResult r = sh(run + "-e 'help()'");
     INFO(r.out);

@@ -1,7 +1,7 @@
 // autoscale_sim: drover's shipped policies against static pools and KEDA/HPA's defaults,
 // on one bursty arrival trace (autoscale_sim_model.h), in 1 s steps.
 //
-// The drover rows run the real thing: each policy is the script in scripts/, built from
+// The drover rows run the real thing: each policy is the script in policies/, built from
 // a config chunk as a user writes it, called every second with the table of the real
 // push_policy_metrics, and its answer goes through the real ScaleDecider (min 1, max 50,
 // cooldown 30 s) and, for the two-queue row, fit_budget. Only the world is simulated: the
@@ -24,6 +24,7 @@
 #include "autoscale/scale_decider.h"
 #include "autoscale_sim_model.h"
 #include "shell/autoscale/policy_metrics.h"
+#include "shell/lua/script_loader.h"
 
 using namespace drover;
 using namespace drover::sim;
@@ -40,7 +41,7 @@ constexpr int kQueueTarget = 5;        // jobs per worker for every queue-driven
   std::exit(1);
 }
 
-// One Lua state holding one policy, with `load "scripts/x.lua"` as the shell has it.
+// One Lua state holding one policy, with `load "x"` as the shell has it.
 class LuaPolicy {
  public:
   explicit LuaPolicy(const std::string& chunk) : L_(luaL_newstate()) {
@@ -73,8 +74,10 @@ class LuaPolicy {
 
  private:
   static int l_load(lua_State* L) {
-    std::string path = luaL_checkstring(L, 1);
-    if (path.empty() || path[0] != '/') path = std::string(DROVER_SOURCE_DIR) + "/" + path;
+    // The shell's lookup: a policy name ("queue_proportional") in the shipped policies/.
+    const std::string given = luaL_checkstring(L, 1);
+    const std::string path = resolve_script(given, {DROVER_SOURCE_DIR});
+    if (path.empty()) return luaL_error(L, "%s", no_script_message(given, {DROVER_SOURCE_DIR}).c_str());
     int base = lua_gettop(L);
     if (luaL_loadfile(L, path.c_str()) != LUA_OK) return lua_error(L);
     lua_call(L, 0, LUA_MULTRET);
@@ -226,7 +229,7 @@ int main(int argc, char** argv) {
   const int mean_n = static_cast<int>(std::ceil(mean_rate / per_worker_rate));
   const int peak_n = static_cast<int>(std::ceil(peak_rate / per_worker_rate));
 
-  const std::string qp = "local qp = load 'scripts/queue_proportional.lua'\n";
+  const std::string qp = "local qp = load 'queue_proportional'\n";
   const std::string per = std::to_string(kQueueTarget);
   std::vector<Strategy> strategies = {
       {.label = "static " + std::to_string(mean_n) + " (mean rate x service)", .static_n = mean_n},
@@ -236,18 +239,18 @@ int main(int argc, char** argv) {
       {.label = "drover queue_proportional{per_worker=" + per + "}",
        .lua = qp + "return qp{ per_worker = " + per + " }"},
       {.label = "drover target_tracking{target=" + per + "}",
-       .lua = "local tt = load 'scripts/target_tracking.lua'\nreturn tt{ target = " + per + " }"},
+       .lua = "local tt = load 'target_tracking'\nreturn tt{ target = " + per + " }"},
       {.label = "drover load_guard{qp, max_load_per_cpu=1.5}, 16 CPUs",
-       .lua = qp + "local guard = load 'scripts/load_guard.lua'\nreturn guard{ policy = qp{ per_worker = " + per +
+       .lua = qp + "local guard = load 'load_guard'\nreturn guard{ policy = qp{ per_worker = " + per +
               " }, max_load_per_cpu = 1.5 }"},
       {.label = "drover schedule{30 until 08:20, then qp}",
        .lua = qp +
-              "local schedule = load 'scripts/schedule.lua'\nreturn schedule{ tz = 'utc',\n"
+              "local schedule = load 'schedule'\nreturn schedule{ tz = 'utc',\n"
               "  {from = '08:00', to = '08:20', n = 30},\n"
               "  {from = '08:20', to = '08:00', policy = qp{ per_worker = " +
               per + " }} }"},
       {.label = "drover rebalance{budget=50, per_worker=" + per + "}, 2 queues",
-       .lua = "local rb = load 'scripts/rebalance.lua'\nreturn rb{ budget = 50, per_worker = " + per + " }",
+       .lua = "local rb = load 'rebalance'\nreturn rb{ budget = 50, per_worker = " + per + " }",
        .two_queues = true},
       {.label = "KEDA/HPA defaults, listLength " + per + ", start 1 s", .keda = true},
       {.label = "KEDA/HPA defaults, listLength " + per + ", pod start 8 s", .keda = true, .startup_s = 8},

@@ -11,7 +11,7 @@
 local port = os.getenv("REDIS_PORT") or "6379"
 pool "default" { cmd = { "workers/rq_list_worker.sh" }, n = 1, grace = 3 }
 
-local qp = load "scripts/queue_proportional.lua"
+local qp = load "queue_proportional"
 autoscale "default" {
   every = 1, min = 1, max = 8, cooldown = 10,
   queue = redis { url = "redis://127.0.0.1:" .. port .. "/0", rq = "default", timeout = 0.5 },

@@ -1,5 +1,6 @@
 #include "shell/lua/script_loader.h"
 
+#include <cctype>
 #include <filesystem>
 
 namespace drover {
@@ -13,8 +14,9 @@ const char kDirsKey = 0;
 int l_stub_load(lua_State* L) {
   if (!is_script_path(L, 1)) return call_builtin_load(L);
   const std::string path = lua_tostring(L, 1);
-  const std::string found = resolve_script(path, script_dirs(L));
-  if (found.empty()) return luaL_error(L, "load: no script %s (looked in . and the script directories)", path.c_str());
+  const std::vector<std::string> dirs = script_dirs(L);
+  const std::string found = resolve_script(path, dirs);
+  if (found.empty()) return luaL_error(L, "%s", no_script_message(path, dirs).c_str());
   lua_settop(L, 0);
   return run_script(L, found);
 }
@@ -39,25 +41,46 @@ fn = function(f) return f end
 
 }  // namespace
 
-std::string drover_data_dir() {
-#ifdef DROVER_DATA_DIR
-  return DROVER_DATA_DIR;
-#else
-  return "";
-#endif
-}
-
-std::string resolve_script(const std::string& path, const std::vector<std::string>& dirs) {
+std::string resolve_script(const std::string& given, const std::vector<std::string>& dirs,
+                           const std::vector<std::string>& policy_dirs) {
   namespace fs = std::filesystem;
+  const std::string path = is_policy_name(given) ? given + ".lua" : given;
   std::error_code ec;
   if (fs::is_regular_file(path, ec)) return path;
   if (fs::path(path).is_absolute()) return "";
-  for (const auto& d : dirs) {
-    if (d.empty()) continue;
-    fs::path p = fs::path(d) / path;
-    if (fs::is_regular_file(p, ec)) return p.lexically_normal().string();
-  }
+  for (const auto* list : {&dirs, &policy_dirs})
+    for (const auto& d : *list) {
+      if (d.empty()) continue;
+      fs::path p = fs::path(d) / path;
+      if (fs::is_regular_file(p, ec)) return p.lexically_normal().string();
+    }
   return "";
+}
+
+std::string resolve_script(const std::string& path, const std::vector<std::string>& dirs) {
+  return resolve_script(path, dirs, policy_dirs());
+}
+
+std::string no_script_message(const std::string& path, const std::vector<std::string>& dirs) {
+  std::string where = ".";
+  std::vector<std::string> all = dirs;
+  for (auto& d : policy_dirs()) all.push_back(std::move(d));
+  for (const auto& d : all)
+    if (!d.empty()) where += ", " + d;
+  return "load: no script " + path + " (looked in " + where + ")";
+}
+
+bool is_policy_name(std::string_view s) {
+  static constexpr std::string_view kKeywords[] = {"and",   "break", "do",     "else", "elseif", "end",
+                                                   "false", "for",   "function", "goto", "if",   "in",
+                                                   "local", "nil",   "not",    "or",   "repeat", "return",
+                                                   "then",  "true",  "until",  "while"};
+  if (s.empty() || std::isdigit(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s)
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_')) return false;
+  for (auto k : kKeywords)
+    if (s == k) return false;
+  return true;
 }
 
 bool is_script_path(lua_State* L, int idx) {
@@ -65,6 +88,7 @@ bool is_script_path(lua_State* L, int idx) {
   size_t len = 0;
   const char* s = lua_tolstring(L, idx, &len);
   const std::string_view v(s, len);
+  if (is_policy_name(v)) return true;
   return v.size() > 4 && v.substr(v.size() - 4) == ".lua" && v.find('\n') == std::string_view::npos;
 }
 

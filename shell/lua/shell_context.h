@@ -46,7 +46,7 @@ struct ShellContext {
   // The policies' runner; null until main starts it (and in unit tests without one).
   Autoscaler* autoscaler = nullptr;
   // Where `load "x.lua"` looks after the path as given: the config's directory, then
-  // drover's own scripts/ (so `load "scripts/target_tracking.lua"` works from anywhere).
+  // drover's data directory (the policy search path comes after these: data_dirs.h).
   std::vector<std::string> script_dirs;
   // The scripts being run by load(), innermost last: what autoscale and every() define
   // belongs to the innermost, for unload(). Empty: typed at the prompt.

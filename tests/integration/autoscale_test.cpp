@@ -269,7 +269,7 @@ TEST_CASE("autoscale: the shipped queue_proportional policy - load and unload - 
   Shell shell(engine);
   write_file(dir.file("depth"), "35\n");
   write_file(dir.file("mine.lua"),
-             "local qp = load 'scripts/queue_proportional.lua'\n"
+             "local qp = load 'queue_proportional'\n"
              "autoscale 'foo' { every = 0.1, max = 9, cooldown = 0, queue = command 'cat " + dir.file("depth") +
                  "', policy = qp{ per_worker = 10 } }\n"
              "ticks = 0\n"

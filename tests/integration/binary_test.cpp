@@ -410,7 +410,7 @@ TEST_CASE("drover binary: --no-shell tells systemd READY - RELOADING - STOPPING 
 TEST_CASE("drover binary: the config's autoscale lines run under --no-shell - a bad reload keeps them") {
   TempDir dir;
   write_file(dir.file("depth"), "30\n");
-  const std::string policy = "local qp = load 'scripts/queue_proportional.lua'\n"
+  const std::string policy = "local qp = load 'queue_proportional'\n"
                              "autoscale 'a' { every = 0.1, max = 6, cooldown = 0, queue = command 'cat " +
                              dir.file("depth") + "', policy = qp{ per_worker = 10 } }\n";
   write_file(dir.file("pools.lua"), pool_lua("a", 1, "sleep") + policy);

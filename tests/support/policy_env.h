@@ -1,6 +1,6 @@
-// PolicyEnv: a Lua state for testing scripts/*.lua the way an autoscale config uses
-// them. It defines the global `load "scripts/x.lua"` as the shell does (run the file,
-// return its values; relative paths are taken from the source tree), builds a policy from
+// PolicyEnv: a Lua state for testing policies/*.lua the way an autoscale config uses
+// them. It defines the global `load "x"` as the shell does (run the file found by the
+// shell's lookup, return its values; relative paths are taken from the source tree), builds a policy from
 // a chunk of configuration named "pools.lua", and calls it with the table of
 // push_policy_metrics. Header-only: unit tests include it directly.
 #pragma once
@@ -11,6 +11,7 @@
 #include <string>
 
 #include "shell/autoscale/policy_metrics.h"
+#include "shell/lua/script_loader.h"
 
 #ifndef DROVER_SOURCE_DIR
 #error "DROVER_SOURCE_DIR must name the source tree"
@@ -74,8 +75,10 @@ class PolicyEnv {
 
  private:
   static int l_load(lua_State* L) {
-    std::string path = luaL_checkstring(L, 1);
-    if (path.empty() || path[0] != '/') path = std::string(DROVER_SOURCE_DIR) + "/" + path;
+    // The shell's lookup: a policy name ("queue_proportional") in the shipped policies/.
+    const std::string given = luaL_checkstring(L, 1);
+    const std::string path = resolve_script(given, {DROVER_SOURCE_DIR});
+    if (path.empty()) return luaL_error(L, "%s", no_script_message(given, {DROVER_SOURCE_DIR}).c_str());
     int base = lua_gettop(L);
     if (luaL_loadfile(L, path.c_str()) != LUA_OK) return lua_error(L);
     lua_call(L, 0, LUA_MULTRET);

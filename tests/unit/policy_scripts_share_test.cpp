@@ -1,4 +1,4 @@
-// scripts/schedule.lua (sizes by time of day) and scripts/rebalance.lua (one budget
+// policies/schedule.lua (sizes by time of day) and policies/rebalance.lua (one budget
 // shared by backlog), built from configuration chunks and called with m's table.
 #include <doctest/doctest.h>
 #include <stdlib.h>
@@ -28,7 +28,7 @@ PolicyMetrics when(double now, double queue = 0) {
 }
 
 const char* kDayNight =
-    "local schedule = load 'scripts/schedule.lua'\n"
+    "local schedule = load 'schedule'\n"
     "return schedule{ {from = '08:00', to = '18:00', n = 10}, {from = '18:00', to = '08:00', n = 2}, tz = 'utc' }";
 
 // Sets TZ for the test's lifetime; os.date("*t") reads it through localtime_r.
@@ -68,7 +68,7 @@ TEST_CASE("policy scripts: schedule picks the window of the hour and crosses mid
 
 TEST_CASE("policy scripts: schedule days name the day a window starts on") {
   PolicyEnv env;
-  REQUIRE(env.build("return (load 'scripts/schedule.lua'){ days = 'mon-fri', default = 1, tz = 'utc',\n"
+  REQUIRE(env.build("return (load 'schedule'){ days = 'mon-fri', default = 1, tz = 'utc',\n"
                     "  {from = '08:00', to = '18:00', n = 10}, {from = '22:00', to = '06:00', n = 3},\n"
                     "  {from = '00:00', to = '00:00', days = {'sun'}, n = 5} }") == "");
   CHECK(answer(env, when(at(4, 12, 0))) == "10 | schedule 08:00-18:00");  // Friday
@@ -77,7 +77,7 @@ TEST_CASE("policy scripts: schedule days name the day a window starts on") {
   CHECK(answer(env, when(at(6, 3, 0))) == "5 | schedule 00:00-00:00");                     // Sunday, all day
   CHECK(answer(env, when(at(7, 3, 0))) == "1 | schedule: outside every window, default");  // Sunday's night
   CHECK(answer(env, when(at(7, 22, 30))) == "3 | schedule 22:00-06:00");                   // Monday night
-  REQUIRE(env.build("return (load 'scripts/schedule.lua'){ days = 'fri-mon', tz = 'utc', {from = '09:00', to = "
+  REQUIRE(env.build("return (load 'schedule'){ days = 'fri-mon', tz = 'utc', {from = '09:00', to = "
                     "'10:00', n = 4} }") == "");
   CHECK(answer(env, when(at(6, 9, 30))) == "4 | schedule 09:00-10:00");  // a wrapping range
   CHECK(answer(env, when(at(2, 9, 30))) == "nil | schedule: outside every window");
@@ -85,8 +85,8 @@ TEST_CASE("policy scripts: schedule days name the day a window starts on") {
 
 TEST_CASE("policy scripts: schedule delegates to a policy inside a window") {
   PolicyEnv env;
-  REQUIRE(env.build("local qp = load 'scripts/queue_proportional.lua'\n"
-                    "return (load 'scripts/schedule.lua'){ tz = 'utc',\n"
+  REQUIRE(env.build("local qp = load 'queue_proportional'\n"
+                    "return (load 'schedule'){ tz = 'utc',\n"
                     "  {from = '08:00', to = '18:00', policy = qp{ per_worker = 10 }} }") == "");
   CHECK(answer(env, when(at(0, 10, 0), 55)) == "6 | schedule 08:00-18:00: queue 55 + inflight 0 at 10 per worker");
   CHECK(answer(env, when(at(0, 19, 0), 55)) == "nil | schedule: outside every window");
@@ -98,7 +98,7 @@ TEST_CASE("policy scripts: schedule delegates to a policy inside a window") {
 TEST_CASE("policy scripts: schedule in local time follows TZ") {
   ScopedTz tz("XST-2");  // two hours east of UTC, no tzdata needed
   PolicyEnv env;
-  REQUIRE(env.build("return (load 'scripts/schedule.lua'){ {from = '08:00', to = '18:00', n = 10}, default = 0 }") ==
+  REQUIRE(env.build("return (load 'schedule'){ {from = '08:00', to = '18:00', n = 10}, default = 0 }") ==
           "");
   CHECK(answer(env, when(at(0, 7, 0))) == "10 | schedule 08:00-18:00");                      // 09:00 local
   CHECK(answer(env, when(at(0, 16, 30))) == "0 | schedule: outside every window, default");  // 18:30 local
@@ -106,7 +106,7 @@ TEST_CASE("policy scripts: schedule in local time follows TZ") {
 
 TEST_CASE("policy scripts: schedule rejects junk windows") {
   PolicyEnv env;
-  const std::string s = "local schedule = load 'scripts/schedule.lua'\nlocal p = schedule";
+  const std::string s = "local schedule = load 'schedule'\nlocal p = schedule";
   CHECK(rejected(env, s, "{}") ==
         "pools.lua:2: schedule: expected a list of windows, as in schedule{ {from = \"08:00\", to = \"18:00\", "
         "n = 10} }, got a table");
@@ -171,7 +171,7 @@ std::string shares(PolicyEnv& env, const std::vector<PoolIn>& pools) {
 
 TEST_CASE("policy scripts: rebalance shares the budget by backlog") {
   PolicyEnv env;
-  REQUIRE(env.build("return (load 'scripts/rebalance.lua'){ budget = 10, pools = {'foo', 'bar'} }") == "");
+  REQUIRE(env.build("return (load 'rebalance'){ budget = 10, pools = {'foo', 'bar'} }") == "");
   CHECK(shares(env, {{"foo", 900}, {"bar", 100}}) == "foo=9 bar=1");
   CHECK(answer(env, group({{"foo", 600, 0}, {"bar", 300, 100}}, "foo")) ==
         "6 | rebalance: 6 of budget 10 (backlog 600 of 1000 in 2 pools)");
@@ -179,23 +179,23 @@ TEST_CASE("policy scripts: rebalance shares the budget by backlog") {
   CHECK(shares(env, {{"foo", 300}, {"bar", 0}}) == "foo=10 bar=0");
   CHECK(shares(env, {{"foo", 0}, {"bar", 0}}) == "foo=0 bar=0");
   // Equal remainders go to the first name.
-  REQUIRE(env.build("return (load 'scripts/rebalance.lua'){ budget = 5 }") == "");
+  REQUIRE(env.build("return (load 'rebalance'){ budget = 5 }") == "");
   CHECK(shares(env, {{"c", 10}, {"b", 10}, {"a", 10}}) == "c=1 b=2 a=2");
   // Short of one worker per busy pool: the busiest first.
-  REQUIRE(env.build("return (load 'scripts/rebalance.lua'){ budget = 1 }") == "");
+  REQUIRE(env.build("return (load 'rebalance'){ budget = 1 }") == "");
   CHECK(shares(env, {{"foo", 5}, {"bar", 10}}) == "foo=0 bar=1");
 }
 
 TEST_CASE("policy scripts: rebalance min, per_worker and the pools' own limits") {
   PolicyEnv env;
-  REQUIRE(env.build("return (load 'scripts/rebalance.lua'){ budget = 10, min = 2 }") == "");
+  REQUIRE(env.build("return (load 'rebalance'){ budget = 10, min = 2 }") == "");
   CHECK(shares(env, {{"foo", 300}, {"bar", 0}}) == "foo=8 bar=2");
   // A pool's own max caps its share and what it leaves goes to the other.
   CHECK(shares(env, {{"foo", 900, 0, 0, 3}, {"bar", 100}}) == "foo=3 bar=7");
   // A pool's own min is a floor like `min`.
   CHECK(shares(env, {{"foo", 900}, {"bar", 0, 0, 0, 100, 4}}) == "foo=6 bar=4");
 
-  REQUIRE(env.build("return (load 'scripts/rebalance.lua'){ budget = 20, per_worker = 10 }") == "");
+  REQUIRE(env.build("return (load 'rebalance'){ budget = 20, per_worker = 10 }") == "");
   CHECK(shares(env, {{"foo", 500, 0, 0, 10}, {"bar", 50}}) == "foo=10 bar=5");  // both capped: 15 of 20
   CHECK(shares(env, {{"foo", 50}, {"bar", 500}}) == "foo=2 bar=18");
   CHECK(shares(env, {{"foo", 30}, {"bar", 20}}) == "foo=3 bar=2");
@@ -203,7 +203,7 @@ TEST_CASE("policy scripts: rebalance min, per_worker and the pools' own limits")
 
 TEST_CASE("policy scripts: rebalance keeps a pool whose queue is unknown") {
   PolicyEnv env;
-  REQUIRE(env.build("return (load 'scripts/rebalance.lua'){ budget = 10 }") == "");
+  REQUIRE(env.build("return (load 'rebalance'){ budget = 10 }") == "");
   std::vector<PoolIn> pools{{"foo", std::nullopt, 0, 4}, {"bar", 100}};
   CHECK(shares(env, pools) == "foo=4 bar=6");
   CHECK(answer(env, group(pools, "foo")) == "4 | rebalance: queue unknown, keeping 4 of budget 10");
@@ -212,12 +212,12 @@ TEST_CASE("policy scripts: rebalance keeps a pool whose queue is unknown") {
 
 TEST_CASE("policy scripts: rebalance budget from m.budget and pools from m.pools") {
   PolicyEnv env;
-  REQUIRE(env.build("return (load 'scripts/rebalance.lua')()") == "");
+  REQUIRE(env.build("return (load 'rebalance')()") == "");
   PolicyMetrics m = group({{"foo", 30}, {"bar", 10}}, "foo");
   CHECK(answer(env, m) == "nil | rebalance: no budget (set budget = N, or budget{max_workers = N})");
   m.budget = 8;
   CHECK(answer(env, m) == "6 | rebalance: 6 of budget 8 (backlog 30 of 40 in 2 pools)");
-  REQUIRE(env.build("return (load 'scripts/rebalance.lua'){ budget = 8, pools = {'bar', 'baz'} }") == "");
+  REQUIRE(env.build("return (load 'rebalance'){ budget = 8, pools = {'bar', 'baz'} }") == "");
   CHECK(answer(env, m) == "nil | rebalance: pool \"foo\" is not in the group");
   m.name = "bar";  // baz is listed but has no metrics: it holds 0
   CHECK(answer(env, m) == "8 | rebalance: 8 of budget 8 (backlog 10 of 10 in 2 pools)");
@@ -225,7 +225,7 @@ TEST_CASE("policy scripts: rebalance budget from m.budget and pools from m.pools
 
 TEST_CASE("policy scripts: rebalance never hands out more than the budget") {
   PolicyEnv env;
-  REQUIRE(env.build("return (load 'scripts/rebalance.lua'){ pools = {'a', 'b', 'c'} }") == "");
+  REQUIRE(env.build("return (load 'rebalance'){ pools = {'a', 'b', 'c'} }") == "");
   const double backlogs[] = {0, 1, 3, 7, 250};
   int checked = 0;
   for (int budget = 0; budget <= 12; ++budget)
@@ -253,7 +253,7 @@ TEST_CASE("policy scripts: rebalance never hands out more than the budget") {
 
 TEST_CASE("policy scripts: rebalance rejects junk options") {
   PolicyEnv env;
-  const std::string r = "local rebalance = load 'scripts/rebalance.lua'\nlocal p = rebalance";
+  const std::string r = "local rebalance = load 'rebalance'\nlocal p = rebalance";
   CHECK(rejected(env, r, "{ budget = -1 }") == "pools.lua:2: rebalance: budget must be an integer >= 0, got -1");
   CHECK(rejected(env, r, "{ budget = 2.5 }") == "pools.lua:2: rebalance: budget must be an integer >= 0, got 2.5");
   CHECK(rejected(env, r, "{ pools = 'foo' }") ==

@@ -1,4 +1,4 @@
-// scripts/queue_proportional.lua, target_tracking.lua and load_guard.lua, built from a
+// policies/queue_proportional.lua, target_tracking.lua and load_guard.lua, built from a
 // configuration chunk as a user writes it and called with push_policy_metrics' table.
 // schedule.lua and rebalance.lua are in policy_scripts_share_test.cpp.
 #include <doctest/doctest.h>
@@ -16,7 +16,7 @@ namespace {
 
 std::string qp(const std::string& opts) {
   // Not `return qp{...}`: a tail call leaves no line for the error to name.
-  return "local qp = load 'scripts/queue_proportional.lua'\nlocal p = qp" + opts + "\nreturn p";
+  return "local qp = load 'queue_proportional'\nlocal p = qp" + opts + "\nreturn p";
 }
 
 }  // namespace
@@ -32,7 +32,7 @@ TEST_CASE("policy scripts: queue_proportional defaults count inflight at 100 per
   CHECK(answer(env, queue_metrics(std::nullopt, 20)) == "nil | queue unknown");
   CHECK(answer(env, queue_metrics(250, std::nullopt)) == "3 | queue 250 at 100 per worker");
   // Called without options at all.
-  REQUIRE(env.build("return (load 'scripts/queue_proportional.lua')()") == "");
+  REQUIRE(env.build("return (load 'queue_proportional')()") == "");
   CHECK(answer(env, queue_metrics(101, 0)) == "2 | queue 101 + inflight 0 at 100 per worker");
 }
 
@@ -46,7 +46,7 @@ TEST_CASE("policy scripts: queue_proportional options") {
   CHECK(answer(env, queue_metrics(0, 0)) == "0 | queue 0 + inflight 0 at 100 per worker");
   CHECK(answer(env, queue_metrics(450, 0)) == "5 | queue 450 + inflight 0 at 100 per worker");
   // The state of one policy is its own: two constructed from one script do not share.
-  REQUIRE(env.build("local qp = load 'scripts/queue_proportional.lua'\n"
+  REQUIRE(env.build("local qp = load 'queue_proportional'\n"
                     "local a, b = qp{ per_worker = 10 }, qp{ per_worker = 1 }\n"
                     "return function(m) local x = a(m); local y = b(m); return x * 1000 + y, 'both' end") == "");
   CHECK(answer(env, queue_metrics(20, 0)) == "2020 | both");
@@ -74,7 +74,7 @@ TEST_CASE("policy scripts: queue_proportional rejects junk options at the config
 
 TEST_CASE("policy scripts: target_tracking follows the HPA formula on backlog per worker") {
   PolicyEnv env;
-  REQUIRE(env.build("return (load 'scripts/target_tracking.lua'){}") == "");
+  REQUIRE(env.build("return (load 'target_tracking'){}") == "");
   CHECK(answer(env, queue_metrics(600, 0, 4)) == "6 | backlog 600 over 4 workers vs target 100 (ratio 1.50)");
   CHECK(answer(env, queue_metrics(150, 50, 4)) == "2 | backlog 200 over 4 workers vs target 100 (ratio 0.50)");
   CHECK(answer(env, queue_metrics(0, 0, 4)) == "0 | backlog 0 over 4 workers vs target 100 (ratio 0.00)");
@@ -91,7 +91,7 @@ TEST_CASE("policy scripts: target_tracking follows the HPA formula on backlog pe
 
 TEST_CASE("policy scripts: target_tracking from zero workers") {
   PolicyEnv env;
-  REQUIRE(env.build("return (load 'scripts/target_tracking.lua'){ target = 100 }") == "");
+  REQUIRE(env.build("return (load 'target_tracking'){ target = 100 }") == "");
   CHECK(answer(env, queue_metrics(250, 0, 0)) == "3 | backlog 250 over 0 workers vs target 100: starting from 0");
   CHECK(answer(env, queue_metrics(5, 0, 0)) == "1 | backlog 5 over 0 workers vs target 100: starting from 0");
   CHECK(answer(env, queue_metrics(0, 0, 0)) == "0 | backlog 0 over 0 workers vs target 100: idle");
@@ -99,7 +99,7 @@ TEST_CASE("policy scripts: target_tracking from zero workers") {
 
 TEST_CASE("policy scripts: target_tracking with a custom metric") {
   PolicyEnv env;
-  REQUIRE(env.build("return (load 'scripts/target_tracking.lua'){ target = 0.8, tolerance = 0.2,\n"
+  REQUIRE(env.build("return (load 'target_tracking'){ target = 0.8, tolerance = 0.2,\n"
                     "  metric = function(m) return m.pool.cpu / math.max(m.workers.running, 1) end }") == "");
   PolicyMetrics m = queue_metrics(std::nullopt, std::nullopt, 4);
   m.pool_cpu = 4.8;  // 1.2 cores per worker
@@ -107,17 +107,17 @@ TEST_CASE("policy scripts: target_tracking with a custom metric") {
   m.pool_cpu = 3.6;  // ratio 1.125: within 0.2
   CHECK(answer(env, m) == "4 | metric 0.9 vs target 0.8 (ratio 1.12) within tolerance 0.2");
 
-  REQUIRE(env.build("return (load 'scripts/target_tracking.lua'){ target = 1,\n"
+  REQUIRE(env.build("return (load 'target_tracking'){ target = 1,\n"
                     "  metric = function(m) return m.cpu end }") == "");
   CHECK(answer(env, m) == "nil | metric unknown");
-  REQUIRE(env.build("return (load 'scripts/target_tracking.lua'){ target = 1, metric = function() return 'x' end }") ==
+  REQUIRE(env.build("return (load 'target_tracking'){ target = 1, metric = function() return 'x' end }") ==
           "");
   CHECK(answer(env, m).find("target_tracking: metric returned \"x\", expected a number or nil") != std::string::npos);
 }
 
 TEST_CASE("policy scripts: target_tracking rejects junk options") {
   PolicyEnv env;
-  const std::string tt = "local tt = load 'scripts/target_tracking.lua'\nlocal p = tt";
+  const std::string tt = "local tt = load 'target_tracking'\nlocal p = tt";
   CHECK(rejected(env, tt, "{ metric = function(m) return 1 end }") ==
         "pools.lua:2: target_tracking: target is required with a custom metric (the metric's wanted value per worker)");
   CHECK(rejected(env, tt, "{ target = 0 }") == "pools.lua:2: target_tracking: target must be a positive number, got 0");
@@ -132,8 +132,8 @@ TEST_CASE("policy scripts: target_tracking rejects junk options") {
 namespace {
 
 const char* kGuarded =
-    "local qp = load 'scripts/queue_proportional.lua'\n"
-    "local guard = load 'scripts/load_guard.lua'\n"
+    "local qp = load 'queue_proportional'\n"
+    "local guard = load 'load_guard'\n"
     "return guard{ policy = qp{ per_worker = 10 } }";
 
 PolicyMetrics loaded(double queue, double load1, int running = 4) {
@@ -185,7 +185,7 @@ TEST_CASE("policy scripts: load_guard memory guard and unknown readings") {
 
 TEST_CASE("policy scripts: load_guard caps an inner keep and honours its options") {
   PolicyEnv env;
-  REQUIRE(env.build("return (load 'scripts/load_guard.lua'){ step_down = 0, max_load_per_cpu = 2,\n"
+  REQUIRE(env.build("return (load 'load_guard'){ step_down = 0, max_load_per_cpu = 2,\n"
                     "  min_mem_available = 0, policy = function(m) return nil, 'queue unknown' end }") == "");
   PolicyMetrics m = loaded(0, 4);  // 1 per cpu: fine
   m.workers.target = 6;
@@ -200,7 +200,7 @@ TEST_CASE("policy scripts: load_guard caps an inner keep and honours its options
 
 TEST_CASE("policy scripts: load_guard rejects junk options") {
   PolicyEnv env;
-  const std::string g = "local guard = load 'scripts/load_guard.lua'\nlocal p = guard";
+  const std::string g = "local guard = load 'load_guard'\nlocal p = guard";
   CHECK(rejected(env, g, "{}") ==
         "pools.lua:2: load_guard: policy must be a function(m) (the policy to guard), got nil");
   CHECK(rejected(env, g, "{ policy = print, max_load_per_cpu = 0 }") ==

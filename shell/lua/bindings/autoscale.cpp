@@ -365,8 +365,9 @@ int l_load(lua_State* L) {
   if (!is_script_path(L, 1)) return call_builtin_load(L);
   ShellContext& ctx = shell_context_of(L);
   const std::string path = lua_tostring(L, 1);
-  const std::string found = resolve_script(path, script_dirs(L));
-  if (found.empty()) return luaL_error(L, "load: no script %s (looked in . and the script directories)", path.c_str());
+  const std::vector<std::string> dirs = script_dirs(L);
+  const std::string found = resolve_script(path, dirs);
+  if (found.empty()) return luaL_error(L, "%s", no_script_message(path, dirs).c_str());
   lua_settop(L, 0);
   Loading loading(ctx, found);
   return run_script(L, found);
@@ -396,7 +397,7 @@ const Binding kBindings[] = {
      l_redis},
     {"command", "command \"line\"", "a queue-depth probe: a command whose output is a number", l_command},
     {"fn", "fn(function)", "a queue-depth probe written in Lua", l_fn},
-    {"load", "load \"file.lua\"", "run a Lua script (a policy library) and return what it returns", l_load},
+    {"load", "load \"name\"", "run a shipped policy or a Lua script and return what it returns", l_load},
     {"unload", "unload \"file.lua\"", "remove the policies and timers a script defined", l_unload},
 };
 

@@ -22,7 +22,7 @@
 --   tolerance  no change while |metric / target - 1| <= tolerance, in [0, 1) (default 0.1)
 --
 -- Example:
---   local tt = load "scripts/target_tracking.lua"
+--   local tt = load "target_tracking"
 --   autoscale "render" { every = 5, min = 1, max = 16, cooldown = 300,
 --     policy = tt{ target = 0.8, metric = function(m) return m.pool.cpu / math.max(m.workers.running, 1) end } }
 --   -- 4 workers using 4.8 cores: ratio 1.5 -> 6

@@ -18,8 +18,8 @@
 --                      an integer >= 0                                        (default 1)
 --
 -- Example:
---   local qp = load "scripts/queue_proportional.lua"
---   local guard = load "scripts/load_guard.lua"
+--   local qp = load "queue_proportional"
+--   local guard = load "load_guard"
 --   autoscale "thumbs" { every = 5, max = 40,
 --     policy = guard{ policy = qp{ per_worker = 20 }, max_load_per_cpu = 2 } }
 --   -- 8 CPUs, load 17, 10 running, queue asks for 30 -> 10,

@@ -21,7 +21,7 @@
 --   per_worker  jobs of backlog per worker, a positive number (default nil: no cap)
 --
 -- Example:
---   local rb = load "scripts/rebalance.lua"
+--   local rb = load "rebalance"
 --   local share = rb{ budget = 10, pools = {"mail", "thumbs"} }
 --   autoscale "mail" { every = 5, max = 10, queue = redis{ sidekiq = "mail" }, policy = share }
 --   autoscale "thumbs" { every = 5, max = 10, queue = redis{ sidekiq = "thumbs" }, policy = share }

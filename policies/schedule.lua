@@ -17,8 +17,8 @@
 --   default        size outside every window, an integer >= 0  (default nil: keep)
 --
 -- Example:
---   local sched = load "scripts/schedule.lua"
---   local qp = load "scripts/queue_proportional.lua"
+--   local sched = load "schedule"
+--   local qp = load "queue_proportional"
 --   autoscale "web" { every = 60, min = 1, max = 30, policy = sched{
 --     {from = "08:00", to = "18:00", days = "mon-fri", policy = qp{ per_worker = 20 }},
 --     {from = "18:00", to = "08:00", n = 2},

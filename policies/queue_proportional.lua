@@ -13,12 +13,12 @@
 --   min_when_busy   workers while the backlog is not empty, an integer >= 0 (default 1)
 --
 -- Example:
---   local qp = load "scripts/queue_proportional.lua"
+--   local qp = load "queue_proportional"
 --   autoscale "resque" { every = 5, min = 0, max = 20, queue = redis{ resque = "jobs" },
 --                        policy = qp{ per_worker = 50 } }
 --   -- queue 640, inflight 20 -> 14, "queue 640 + inflight 20 at 50 per worker"
 --
--- Each script in scripts/ stands alone (no shared helper module): `load` runs one file,
+-- Each policy in policies/ stands alone (no shared helper module): `load` runs one file,
 -- and a policy must not depend on where the others are installed.
 
 local NAME = "queue_proportional"

@@ -9,8 +9,9 @@ build_pkgs=(build-essential cmake pkg-config
             nlohmann-json3-dev libcpp-httplib-dev libmicrohttpd-dev libhiredis-dev libyaml-cpp-dev libreadline-dev
             libcurl4-openssl-dev)
 # Real queue workers nobody here wrote: rq and Celery (Debian's, run by /usr/bin/python3).
+# curl plays workerpoolmanager's console's curl sessions; man-db renders the installed man page.
 test_pkgs=(redis-server python3 python3-zmq python3-prometheus-client tmux procps
-           python3-rq python3-celery python3-redis)
+           python3-rq python3-celery python3-redis curl man-db)
 
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")

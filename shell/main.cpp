@@ -76,6 +76,8 @@ constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
                         read by `drover attach`); beyond loopback give one
   --http-token-file PATH  the token HTTP clients send as `Authorization: Bearer TOKEN` (mode 0600 or
                         stricter); or DROVER_HTTP_TOKEN, which drover removes from its environment
+  --http-host NAME      a host name clients reach --http by (repeatable): requests must name an IP
+                        address, localhost or one of these in Host (DNS rebinding is refused)
   -e CODE               run Lua CODE in the shell and print its values, then stop (repeatable)
   -i                    with -e: stay in the interactive shell afterwards
   --wait[=SECONDS]      before -e, wait for every pool to run its size (default 30 s); exit 1 with
@@ -106,6 +108,7 @@ struct Args {
   std::string resque_pool, wpm_config;
   std::vector<std::string> heartbeat_endpoints;
   std::string http, http_token_file;
+  std::vector<std::string> http_hosts;  // --http-host: names clients may reach drover by
   bool wpm_compat = false;
   std::string log_path, pid_file, script;
   std::vector<std::string> exprs;
@@ -156,6 +159,10 @@ std::optional<Args> parse_args(int argc, char** argv) {
       else a.http = drover::kDefaultHttpAddress;
     } else if (arg == "--http-token-file") {
       if (!value(a.http_token_file)) return std::nullopt;
+    } else if (arg == "--http-host") {
+      std::string name;
+      if (!value(name)) return std::nullopt;
+      a.http_hosts.push_back(name);
     } else if (arg == "--wpm-compat") {
       a.wpm_compat = true;
     } else if (arg == "--log") {
@@ -278,6 +285,7 @@ drover::Result<drover::HttpOptions> http_options_from(const Args& a, const std::
   }
   if (!options.token.empty() && a.http.empty())
     fmt::print(stderr, "drover: an HTTP token is given but not --http: no server to use it\n");
+  options.allowed_hosts = a.http_hosts;
   return options;
 }
 

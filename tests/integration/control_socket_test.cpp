@@ -155,3 +155,23 @@ TEST_CASE("control socket: nobody gets nothing from TCP without the token - the 
   host.signal(SIGTERM);
   CHECK(host.wait_exit(10s) == 0);
 }
+
+TEST_CASE("control socket: --http-host names the host clients may use - any other name is refused (DNS rebinding)") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"), pools_lua(1));
+  DroverProcess host({dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0", "--http-host", "drover.example"},
+                     dir.file("host.err"), {}, {"DROVER_HTTP_TOKEN"});
+  const int port = host.http_port();
+  REQUIRE(port > 0);
+  httplib::Client c("127.0.0.1", port);
+  c.set_bearer_token_auth(host.http_token().c_str());
+  auto named = c.Get("/api/v1/pools", {{"Host", fmt::format("drover.example:{}", port)}});
+  REQUIRE(named);
+  CHECK(named->status == 200);
+  auto other = c.Get("/api/v1/pools", {{"Host", fmt::format("rebound.example:{}", port)}});
+  REQUIRE(other);
+  CHECK(other->status == 421);
+  auto ip = c.Get("/api/v1/pools");  // httplib sends Host: 127.0.0.1:PORT
+  REQUIRE(ip);
+  CHECK(ip->status == 200);
+}

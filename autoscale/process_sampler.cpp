@@ -1,5 +1,7 @@
 #include "autoscale/process_sampler.h"
 
+#include "engine/proc_stat.h"
+
 #include <dirent.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -26,52 +28,19 @@ struct Proc {
   int visited = -1;        // the pool (by order) that last counted it
 };
 
-// One /proc/PID/stat line, parsed after the last ')': the command name between the
-// parentheses is the process's own choice (prctl, argv[0]) and may hold spaces, ')' and
-// digits, so no field before it can be found by counting blanks from the start.
-// Fields after it (man 5 proc, 1-based): 3 state, 4 ppid, 14 utime, 15 stime,
-// 16 cutime, 17 cstime, 22 starttime, 24 rss (pages). Zombies and dead tasks are kept,
-// flagged: their CPU time moves to their parent's cutime only when it reaps them.
-bool parse_stat(const char* line, Proc& p) {
-  const char* close = std::strrchr(line, ')');
-  if (!close || close[1] != ' ') return false;
-  const char* s = close + 2;
-  if (*s == '\0') return false;
-  p.zombie = *s == 'Z' || *s == 'X' || *s == 'x';
-  uint64_t field[22] = {};  // field[k] is stat field k + 3
-  ++s;                      // past the state letter
-  for (int k = 1; k < 22; ++k) {
-    char* end = nullptr;
-    // strtoll, not strtoull: fields such as tty_nr and priority may be negative, and
-    // strtoull would wrap them; none of the fields read here is ever negative.
-    long long v = std::strtoll(s, &end, 10);
-    if (end == s) return false;
-    field[k] = v < 0 ? 0 : static_cast<uint64_t>(v);
-    s = end;
-  }
-  p.ppid = static_cast<pid_t>(field[1]);
-  p.own = field[11] + field[12];
-  p.reaped = field[13] + field[14];
-  p.start = field[19];
-  p.rss_pages = field[21];
-  return true;
-}
-
-// Reads DIR/PID/stat relative to the open /proc directory. A process that exits between
-// readdir and open (or read) is simply not there.
+// DIR/PID/stat relative to the open /proc directory (engine/proc_stat.h). A process that
+// exits between readdir and open (or read) is simply not there. Zombies and dead tasks
+// are kept, flagged: their CPU time moves to their parent's cutime only when it reaps them.
 bool read_stat(int dir_fd, const char* name, Proc& p) {
-  char path[sizeof(dirent::d_name) + 8];
-  std::snprintf(path, sizeof path, "%s/stat", name);
-  int fd = ::openat(dir_fd, path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return false;
-  // A stat line is a few hundred bytes; one read takes it whole, and the fields used
-  // here come well before 2 KiB even with every number at its widest.
-  char buf[2048];
-  ssize_t n = ::read(fd, buf, sizeof buf - 1);
-  ::close(fd);
-  if (n <= 0) return false;
-  buf[n] = '\0';
-  return parse_stat(buf, p);
+  const auto st = read_proc_stat_at(dir_fd, name);
+  if (!st) return false;
+  p.zombie = st->zombie();
+  p.ppid = st->ppid;
+  p.own = st->utime + st->stime;
+  p.reaped = st->cutime + st->cstime;
+  p.start = st->start_ticks;
+  p.rss_pages = st->rss_pages;
+  return true;
 }
 
 // The boot clock now, in ticks, from PROC/uptime ("12345.67 ..."): exact integers, so

@@ -1,4 +1,5 @@
 #include "engine/containment.h"
+#include "engine/proc_stat.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -121,18 +122,6 @@ void sweep_stale(const std::string& parent) {
   for (const auto& path : stale) remove_tree(path);
 }
 
-struct ProcStat {
-  pid_t ppid = 0;
-  pid_t pgrp = 0;
-  char state = '?';
-};
-
-bool read_stat(pid_t pid, ProcStat* st) {
-  std::string line = read_file(fmt::format("/proc/{}/stat", pid), 4096);
-  size_t close = line.rfind(')');
-  if (close == std::string::npos || close + 2 >= line.size()) return false;
-  return std::sscanf(line.c_str() + close + 2, "%c %d %d", &st->state, &st->ppid, &st->pgrp) == 3;
-}
 
 // Every process's parent and group, in one walk of /proc.
 std::unordered_map<pid_t, ProcStat> proc_table() {
@@ -143,8 +132,7 @@ std::unordered_map<pid_t, ProcStat> proc_table() {
     char* end;
     long pid = std::strtol(e->d_name, &end, 10);
     if (*end || pid <= 0) continue;
-    ProcStat st;
-    if (read_stat(static_cast<pid_t>(pid), &st)) table[static_cast<pid_t>(pid)] = st;
+    if (auto st = read_proc_stat(static_cast<pid_t>(pid))) table[static_cast<pid_t>(pid)] = std::move(*st);
   }
   closedir(dir);
   return table;
@@ -384,8 +372,7 @@ void Containment::tick(const std::function<bool(pid_t)>& is_worker) {
     // Not our child, yet: its parent may still be dying, and then it comes to us (even as
     // a zombie). Forgotten only once it is gone altogether.
     if (errno != ECHILD) return true;
-    ProcStat st;
-    return !read_stat(p, &st);
+    return !read_proc_stat(p);
   });
 }
 

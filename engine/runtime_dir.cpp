@@ -1,4 +1,5 @@
 #include "engine/runtime_dir.h"
+#include "engine/proc_stat.h"
 
 #include <dirent.h>
 #include <fcntl.h>
@@ -23,19 +24,10 @@ namespace {
 
 constexpr const char* kStartFile = ".start";
 
-// Field 22 of /proc/PID/stat, the start time in clock ticks since boot; "" when the
-// process is gone or the file does not parse. The name (field 2) may hold spaces and
-// parentheses: the fields are counted from the last ')'.
+// The process's start time in clock ticks since boot; "" when it is gone.
 std::string process_start_time(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const size_t close = stat.rfind(')');
-  if (close == std::string::npos) return "";
-  std::istringstream fields(stat.substr(close + 1));
-  std::string field;
-  for (int i = 3; i <= 22; ++i)
-    if (!(fields >> field)) return "";
-  return field;
+  const auto st = read_proc_stat(pid);
+  return st ? std::to_string(st->start_ticks) : "";
 }
 
 // .start is written under another name and renamed into place, so a drover cleaning up

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "engine/supervisor.h"
+#include "engine/proc_stat.h"
 
 namespace drover {
 
@@ -28,17 +29,10 @@ constexpr Duration kStrangerRetry = std::chrono::seconds(1);
 constexpr size_t kMaxStrangers = 4096;
 constexpr Duration kWarnEvery = std::chrono::seconds(10);
 
-// The parent of pid from /proc/pid/stat ("pid (comm) state ppid ..."; comm may hold
-// spaces and parentheses, so parse after the last ')'). 0 when pid is gone.
+// The parent of pid; 0 when pid is gone.
 pid_t parent_of(pid_t pid) {
-  std::ifstream in(fmt::format("/proc/{}/stat", pid));
-  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  size_t close = stat.rfind(')');
-  if (close == std::string::npos) return 0;
-  char state = 0;
-  int ppid = 0;
-  if (std::sscanf(stat.c_str() + close + 1, " %c %d", &state, &ppid) != 2) return 0;
-  return ppid;
+  const auto st = read_proc_stat(pid);
+  return st ? st->ppid : 0;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "engine/containment.h"
+#include "engine/proc_stat.h"
 #include "shell/lua/binding.h"
 #include "shell/lua/shell_context.h"
 #include "shell/lua/view.h"
@@ -36,21 +37,16 @@ std::map<pid_t, ProcInfo> read_proc_table() {
     char* end;
     long pid = std::strtol(e->d_name, &end, 10);
     if (*end || pid <= 0) continue;
-    std::ifstream stat(fmt::format("/proc/{}/stat", pid));
-    std::string line;
-    if (!std::getline(stat, line)) continue;
-    size_t close = line.rfind(')');
-    if (close == std::string::npos) continue;
-    std::istringstream rest(line.substr(close + 2));
-    char state;
+    const auto st = read_proc_stat(static_cast<pid_t>(pid));
+    if (!st) continue;
     ProcInfo info;
-    rest >> state >> info.ppid;
+    info.ppid = st->ppid;
     std::ifstream cmdline(fmt::format("/proc/{}/cmdline", pid));
     std::string args((std::istreambuf_iterator<char>(cmdline)), {});
     for (char& c : args)
       if (c == '\0') c = ' ';
     while (!args.empty() && args.back() == ' ') args.pop_back();
-    info.cmd = args.empty() ? line.substr(line.find('(') + 1, close - line.find('(') - 1) : args;
+    info.cmd = args.empty() ? st->comm : args;
     table[static_cast<pid_t>(pid)] = std::move(info);
   }
   closedir(dir);

@@ -35,6 +35,9 @@ class EngineClient {
   virtual void shutdown() = 0;
   virtual void kill_all() = 0;
   virtual bool wait_finished(Duration timeout) = 0;
+  // Who the shell talks to, for what it says when that one goes: "drover" here, "the
+  // drover at 127.0.0.1:8010" attached.
+  virtual std::string name() const { return "drover"; }
 };
 
 // The in-process engine. Does not own it.

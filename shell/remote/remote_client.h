@@ -53,6 +53,7 @@ class RemoteClient final : public EngineClient {
   // One GET /api/v1/snapshot: the server answers and speaks this API.
   Status check();
   std::string describe() const;  // "127.0.0.1:8010" or the socket's path
+  std::string name() const override { return "the drover at " + describe(); }
 
   EngineSnapshot snapshot() override;
   Result<std::map<std::string, int>> configure(const std::map<std::string, int>& sizes) override;

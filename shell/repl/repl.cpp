@@ -261,7 +261,12 @@ int Repl::run() {
     }
     m.call_and_print();
   }
-  if (!m.ctx.exit_requested) {
+  if (engine_gone) {
+    // A SIGTERM to drover, or the attached drover stopped or unreachable: say so, not
+    // just a prompt that vanishes.
+    fmt::print(m.ctx.out, "\n{} has stopped: leaving the shell\n", m.ctx.client.name());
+    std::fflush(m.ctx.out);
+  } else if (!m.ctx.exit_requested) {
     // Ctrl-D: the same graceful shutdown as exit().
     lua_getglobal(L, "exit");
     m.lua.call(0, 0);

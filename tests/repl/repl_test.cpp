@@ -453,3 +453,21 @@ TEST_CASE("repl: a help page taller than the terminal goes through PAGER - a sho
   ctrl_d(s);
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
+
+TEST_CASE("repl: a shell whose drover stops says so - here on SIGTERM, attached when the host goes") {
+  TempDir dir;
+  const std::string port = std::to_string(free_port());
+  PtySession host({drover_path(), "--workers", "foo=1", "--cmd", std::string(fake_worker_path()) + " sleep",
+                   "--http", "127.0.0.1:" + port},
+                  with_token(shell_env(dir)));
+  REQUIRE(host.expect(kPrompt));
+  PtySession attached({drover_path(), "attach", "127.0.0.1:" + port}, with_token(shell_env(dir)));
+  REQUIRE(attached.expect(kPrompt));
+  run(attached, "");
+  kill(host.pid(), SIGTERM);
+  CHECK(host.expect("drover has stopped: leaving the shell"));
+  CHECK(host.wait_exit(std::chrono::seconds(15)) == 0);
+  CHECK(attached.expect("the drover at 127.0.0.1:" + port + " has stopped: leaving the shell",
+                        std::chrono::milliseconds(15000)));
+  CHECK(attached.wait_exit(std::chrono::seconds(15)) == 0);
+}

@@ -52,11 +52,12 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
   }
   auto queue_cell = [queues](const PoolSnapshot& p) {
     if (!queues) return std::string();
-    return fmt::format(" {:>7}", p.queue.depth ? fmt::format("{:g}", *p.queue.depth) : "-");
+    return fmt::format(" {:>6}", p.queue.depth ? fmt::format("{:g}", *p.queue.depth) : "-");
   };
-  out += bold(fmt::format("{:<{}}  {:>6} {:>7} {:>9} {:>5} {:>7} {:>5} {:>8} {:>7} {:>6} {:>8} {:>6}{}  {}", "pool", w,
-                          "target", "running", "busy/idle", "stop", "backoff", "flap", "exit ok", "bad", "killed",
-                          "restarts", "stalls", queues ? fmt::format(" {:>7}", "queue") : "", "state")) +
+  // 80 columns for pool names up to 12 characters (help/status.md says what each column is).
+  constexpr const char* kRow = "{:<{}} {:>4} {:>4} {:>5} {:>4} {:>4} {:>4} {:>5} {:>4} {:>4} {:>5} {:>5}{}  {}";
+  out += bold(fmt::format(kRow, "pool", w, "want", "run", "b/i", "stop", "back", "flap", "ok", "bad", "kill", "rest",
+                          "stall", queues ? fmt::format(" {:>6}", "queue") : "", "state")) +
          "\n";
   for (const auto& p : snap.pools) {
     std::string state = !p.enabled ? "stopped" : p.flapping ? "flapping" : p.rolling ? "rolling"
@@ -66,10 +67,10 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
     // Busy/idle as the workers last reported it (or the job queue's records of them, with
     // busy = redis{...}); "-" when nothing says.
     std::string load = p.busy + p.idle ? fmt::format("{}/{}", p.busy, p.idle) : "-";
-    out += fmt::format("{:<{}}  {:>6} {:>7} {:>9} {:>5} {:>7} {:>5} {:>8} {:>7} {:>6} {:>8} {:>6}{}  {}\n", p.spec.name,
-                       w, p.target, p.running, load, p.stopping, p.backoff, p.flapping, p.counters.exited_ok,
-                       p.counters.exited_bad, p.counters.killed_after_grace, p.counters.restarts, p.counters.stalls,
-                       queue_cell(p), state);
+    out += fmt::format(kRow, p.spec.name, w, p.target, p.running, load, p.stopping, p.backoff, p.flapping,
+                       p.counters.exited_ok, p.counters.exited_bad, p.counters.killed_after_grace, p.counters.restarts,
+                       p.counters.stalls, queue_cell(p), state) +
+           "\n";
   }
   if (!out.empty() && out.back() == '\n') out.pop_back();
   return out;

@@ -145,7 +145,8 @@ TEST_CASE("http auth: DROVER_HTTP_TOKEN - taken by drover - never seen by its wo
     r = c.Get("/api/v1/pools/w", bearer(kToken));
     return r && json::parse(r->body)["running"] == 2;
   }, 5s));
-  for (const auto& w : json::parse(r->body)["workers"]) {
+  const json pool = json::parse(r->body);  // held: a range over a temporary's element would dangle
+  for (const auto& w : pool["workers"]) {
     const pid_t pid = w["pid"];
     CHECK_FALSE(proc_env(pid, "DROVER_POOL").empty());  // the environment is readable ...
     CHECK(proc_env(pid, kHttpTokenEnv).empty());         // ... and holds no token

@@ -34,6 +34,7 @@ json pool_json(const PoolSnapshot& p, bool with_workers) {
          {"busy", p.busy},
          {"idle", p.idle},
          {"rolling", p.rolling},
+         {"removing", p.removing},
          {"cmd", p.spec.argv},
          {"counters",
           {{"started", c.started},

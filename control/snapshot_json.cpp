@@ -197,7 +197,7 @@ void read_pool(const json& j, const std::string& path, PoolSnapshot& p, std::str
   if (const json* spec = r.member("spec")) read_spec(*spec, r.where("spec"), p.spec, error);
   r("enabled", p.enabled)("target", p.target)("starting", p.starting)("running", p.running);
   r("stopping", p.stopping)("backoff", p.backoff)("flapping", p.flapping)("stalled", p.stalled);
-  r("busy", p.busy)("idle", p.idle)("rolling", p.rolling);
+  r("busy", p.busy)("idle", p.idle)("rolling", p.rolling)("removing", p.removing);
   if (const json* q = r.member("queue")) {
     Reader rq(*q, r.where("queue"), error);
     rq("depth", p.queue.depth)("inflight", p.queue.inflight)("read_at_ms", p.queue.read_at_ms);
@@ -278,6 +278,7 @@ void write_pool(JsonWriter& w, const PoolSnapshot& p) {
   w.field("enabled", p.enabled).field("target", p.target).field("starting", p.starting).field("running", p.running);
   w.field("stopping", p.stopping).field("backoff", p.backoff).field("flapping", p.flapping);
   w.field("stalled", p.stalled).field("busy", p.busy).field("idle", p.idle).field("rolling", p.rolling);
+  w.field("removing", p.removing);
   w.key("queue").begin_object().field("depth", p.queue.depth).field("inflight", p.queue.inflight);
   w.field("read_at_ms", p.queue.read_at_ms).end_object();
   const PoolCounters& c = p.counters;

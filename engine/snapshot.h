@@ -94,6 +94,7 @@ struct PoolSnapshot {
   int busy = 0;            // running workers known busy (heartbeat, else the queue's records)
   int idle = 0;            // ... known idle (the rest: unknown)
   bool rolling = false;
+  bool removing = false;   // remove_pool() or a reload dropped it; listed until its last worker is gone
   QueueGauge queue;
   PoolCounters counters;
   std::vector<WorkerSnapshot> workers;  // sorted by slot

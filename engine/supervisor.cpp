@@ -860,6 +860,7 @@ EngineSnapshot Supervisor::snapshot() const {
     PoolSnapshot ps;
     ps.spec = pool->spec;
     ps.enabled = pool->enabled;
+    ps.removing = pool->removing;
     ps.target = pool->target();
     ps.counters = pool->counters;
     ps.queue = pool->queue;

@@ -8,8 +8,11 @@ namespace drover {
 
 std::string reload_summary(const std::vector<PoolSnapshot>& before, const std::vector<PoolSnapshot>& after) {
   std::map<std::string, const PoolSpec*> old_specs, new_specs;
-  for (const auto& p : before) old_specs[p.spec.name] = &p.spec;
-  for (const auto& p : after) new_specs[p.spec.name] = &p.spec;
+  // A dropped pool stays in the snapshot until its last worker is reaped.
+  for (const auto& p : before)
+    if (!p.removing) old_specs[p.spec.name] = &p.spec;
+  for (const auto& p : after)
+    if (!p.removing) new_specs[p.spec.name] = &p.spec;
   std::string out;
   for (const auto& [name, spec] : new_specs) {
     auto it = old_specs.find(name);

@@ -30,3 +30,12 @@ TEST_CASE("reload summary: added - removed - resized - command changed - setting
         "removed old\n");
   CHECK(reload_summary(before, before) == "no changes\n");
 }
+
+TEST_CASE("reload summary: a pool still draining after its removal is removed, not kept - and not removed twice") {
+  std::vector<PoolSnapshot> before{pool("a", 1), pool("b", 1), pool("gone", 1)};
+  before[2].removing = true;  // dropped by an earlier reload, its worker not yet reaped
+  std::vector<PoolSnapshot> after{pool("a", 1), pool("b", 1), pool("gone", 1)};
+  after[1].removing = true;
+  after[2].removing = true;
+  CHECK(reload_summary(before, after) == "removed b\n");
+}

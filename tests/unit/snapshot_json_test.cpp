@@ -53,6 +53,7 @@ EngineSnapshot full_snapshot() {
   p.busy = 7;
   p.idle = 8;
   p.rolling = true;
+  p.removing = true;
   p.queue = {640.5, 12, 1700000000123};
   p.counters = {1, 2, 3, 4, 5, 6, 7};
   WorkerSnapshot w;

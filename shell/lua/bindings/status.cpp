@@ -60,7 +60,7 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
                           "stall", queues ? fmt::format(" {:>6}", "queue") : "", "state")) +
          "\n";
   for (const auto& p : snap.pools) {
-    std::string state = !p.enabled ? "stopped" : p.flapping ? "flapping" : p.rolling ? "rolling"
+    std::string state = p.removing ? "removing" : !p.enabled ? "stopped" : p.flapping ? "flapping" : p.rolling ? "rolling"
                                                : p.running < p.target ? "starting" : "ok";
     if (p.stalled) state = fmt::format("{} stalled", p.stalled) + (state == "ok" ? "" : ", " + state);
     if (color && state != "ok") state = "\x1b[33m" + state + "\x1b[0m";
@@ -109,6 +109,8 @@ void push_pool(lua_State* L, const PoolSnapshot& p) {
   lua_setfield(L, -2, "enabled");
   lua_pushboolean(L, p.rolling);
   lua_setfield(L, -2, "rolling");
+  lua_pushboolean(L, p.removing);
+  lua_setfield(L, -2, "removing");
   set_integer(L, "started", static_cast<lua_Integer>(p.counters.started));
   set_integer(L, "exits_ok", static_cast<lua_Integer>(p.counters.exited_ok));
   set_integer(L, "exits_bad", static_cast<lua_Integer>(p.counters.exited_bad));

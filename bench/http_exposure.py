@@ -8,12 +8,12 @@ drover (--http, libmicrohttpd) against supervisord's inet_http_server (medusa), 
             answered within 1 s or not, p50 and max.
   body:     one request announcing a 1 GB body streams 200 MB at the server: the
             server's RSS growth while it does, and whether it answered before reading.
-Usage: bench/http_exposure.py [DROVER_BIN]   (default build/shell/drover)
+Usage: bench/http_exposure.py [DROVER_BIN]   (default build/drover)
 Figures go to stdout; paste them into bench/RESULTS.md with the machine and commit.
 """
 import base64, os, resource, select, socket, subprocess, sys, tempfile, threading, time
 
-DROVER = sys.argv[1] if len(sys.argv) > 1 else "build/shell/drover"
+DROVER = sys.argv[1] if len(sys.argv) > 1 else "build/drover"
 IDLE, SLOW = 1000, 100
 
 

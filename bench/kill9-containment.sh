@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${BUILD_DIR:-build}
-drover=$build/shell/drover
+drover=$build/drover
 worker=$(readlink -f "$build/tests/fake_worker")
 tries=${1:-20}
 n=${2:-1000}

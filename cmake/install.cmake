@@ -36,7 +36,7 @@ file(RELATIVE_PATH DROVER_EXAMPLES_TO_WORKER ${CMAKE_INSTALL_FULL_DATADIR}/drove
 file(RELATIVE_PATH DROVER_EXAMPLES_TO_BIN ${CMAKE_INSTALL_FULL_DATADIR}/drover/examples
      ${CMAKE_INSTALL_FULL_BINDIR}/drover)
 file(READ ${PROJECT_SOURCE_DIR}/examples/heartbeats.lua DROVER_HEARTBEATS_LUA)
-foreach(build_path IN ITEMS "../build/examples/heartbeat_worker" "../build/shell/drover")
+foreach(build_path IN ITEMS "../build/examples/heartbeat_worker" "../build/drover")
   string(FIND "${DROVER_HEARTBEATS_LUA}" "\"${build_path}\"" at)
   if(at EQUAL -1)
     message(FATAL_ERROR "examples/heartbeats.lua no longer says \"${build_path}\": update cmake/install.cmake, "
@@ -45,7 +45,7 @@ foreach(build_path IN ITEMS "../build/examples/heartbeat_worker" "../build/shell
 endforeach()
 string(REPLACE "\"../build/examples/heartbeat_worker\"" "\"${DROVER_EXAMPLES_TO_WORKER}\""
        DROVER_HEARTBEATS_LUA "${DROVER_HEARTBEATS_LUA}")
-string(REPLACE "\"../build/shell/drover\"" "\"${DROVER_EXAMPLES_TO_BIN}\"" DROVER_HEARTBEATS_LUA "${DROVER_HEARTBEATS_LUA}")
+string(REPLACE "\"../build/drover\"" "\"${DROVER_EXAMPLES_TO_BIN}\"" DROVER_HEARTBEATS_LUA "${DROVER_HEARTBEATS_LUA}")
 string(PREPEND DROVER_HEARTBEATS_LUA "-- (Installed copy: the C++ worker and drover below are the installed ones.)\n")
 file(CONFIGURE OUTPUT ${CMAKE_BINARY_DIR}/installed_examples/heartbeats.lua CONTENT "${DROVER_HEARTBEATS_LUA}" @ONLY)
 

@@ -8,7 +8,7 @@
 //   /run/user/1000/drover/        0700, ours, never a symlink
 //   /run/user/1000/drover/4242/   0700: heartbeat, control.sock, .start
 //
-// `drover attach` finds a drover by these names (shell/control_socket.h). A second
+// `drover attach` finds a drover by these names (app/control_socket.h). A second
 // RuntimeDir in the same process (an in-process test running two engines) is named
 // <pid>-<n>, so that its sockets never meet the first's.
 //

@@ -1,5 +1,5 @@
 -- Heartbeating workers in three languages. From the repository root after scripts/build.sh:
---     build/shell/drover examples/heartbeats.lua          (stop with Ctrl-C)
+--     build/drover examples/heartbeats.lua          (stop with Ctrl-C)
 -- Each worker reports what it does ("job 7", busy or idle) every second; one silent for
 -- 5 s is stopped, replaced and counted under "stalls" in status() (try `kill -STOP <pid>`).
 -- Relative paths (cmd, cwd) are taken from this file's directory.
@@ -11,4 +11,4 @@ pool "cpp" { cmd = "../build/examples/heartbeat_worker", n = 2 }
 -- on PATH may not have it; write "python3 workers/heartbeat_worker.py" if yours does).
 pool "py"  { cmd = "/usr/bin/python3 workers/heartbeat_worker.py", n = 2 }
 -- POSIX sh with `drover heartbeat`, one call per beat; DROVER_BIN is relative to the cwd.
-pool "sh"  { cmd = "workers/heartbeat_worker.sh", n = 1, env = { DROVER_BIN = "../build/shell/drover" } }
+pool "sh"  { cmd = "workers/heartbeat_worker.sh", n = 1, env = { DROVER_BIN = "../build/drover" } }

@@ -5,7 +5,7 @@
 #   scripts/http-transcript.sh > bench/http-transcript.md   (after scripts/build.sh)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${DROVER_BIN:-$root/build/shell/drover}
+bin=${DROVER_BIN:-$root/build/drover}
 dir=$(mktemp -d)
 trap 'kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
 cat >"$dir/pools.lua" <<'CONF'

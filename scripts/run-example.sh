@@ -5,4 +5,4 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-exec build/shell/drover examples/pools.lua "$@"
+exec build/drover examples/pools.lua "$@"

@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Adapter for ../shared/peers/peerbench.py: drover with one pool of N `/bin/sleep MARKER`.
 # Verbs: start N MARKER DIR | resize N DIR | status DIR | stop DIR. `start` prints the master pid.
-# Needs DROVER_BIN (default: build/shell/drover of this repository).
+# Needs DROVER_BIN (default: build/drover of this repository).
 # Resize goes through drover's own interface: rewrite the config and send SIGHUP (a live
 # reload: workers that stay are never touched).
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-DROVER_BIN=${DROVER_BIN:-$here/../../build/shell/drover}
+DROVER_BIN=${DROVER_BIN:-$here/../../build/drover}
 verb=$1; shift
 conf() { # N MARKER DIR
   # As the peers' adapters do (supervisord startsecs=0/startretries=1000, PM2 min_uptime 0,

@@ -9,7 +9,7 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 peers=$root/../shared/peers
 json=$root/bench/peers/last-run.jsonl
 "$root/bench/peers/install-peers.sh" >&2
-export DROVER_BIN=${DROVER_BIN:-$root/build/shell/drover}
+export DROVER_BIN=${DROVER_BIN:-$root/build/drover}
 [[ -x $DROVER_BIN ]] || "$root/scripts/build.sh" >&2
 [[ -x $DROVER_BIN ]] || { echo "run.sh: no drover binary at $DROVER_BIN" >&2; exit 1; }
 : >"$json"  # peerbench appends

@@ -74,7 +74,7 @@ void sleep_until(Clock::time_point until) {
 // The socket side: a PUB connected to the engine's SUB. A PUB drops what it sends before
 // the engine's subscription has arrived (ZeroMQ's "slow joiner"), so the first beat or two
 // may be lost; a worker that keeps sending does not care. A one-shot sender must wait for
-// the subscription instead: see shell/heartbeat_command.cpp.
+// the subscription instead: see app/heartbeat_command.cpp.
 class Heartbeat {
  public:
   Heartbeat(std::string endpoint, std::string pool) : pool_(std::move(pool)) {

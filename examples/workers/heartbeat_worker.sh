@@ -9,7 +9,7 @@
 # or give it a pool of its own (paths relative to the config file's directory):
 #
 #     pool "sh" { cmd = "workers/heartbeat_worker.sh", heartbeat = { timeout = 5 },
-#                 env = { DROVER_BIN = "../build/shell/drover" } }
+#                 env = { DROVER_BIN = "../build/drover" } }
 #
 # Environment (drover sets DROVER_HEARTBEAT, DROVER_POOL and DROVER_SLOT; `drover heartbeat`
 # reads the first two itself):

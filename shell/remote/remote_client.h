@@ -2,7 +2,7 @@
 // API (control/http_control.h), so the shell's bindings, help and completion serve
 // another drover exactly as they serve the local one: one on another host (TCP, with a
 // bearer token), or one of this user's on this host through its unix control socket
-// (shell/control_socket.h; no token: the socket's mode and the server's peer check are
+// (app/control_socket.h; no token: the socket's mode and the server's peer check are
 // the access control).
 //
 // HTTP is libcurl's: it speaks over a unix socket (CURLOPT_UNIX_SOCKET_PATH), which

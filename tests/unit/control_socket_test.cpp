@@ -10,7 +10,7 @@
 #include <cstring>
 #include <string>
 
-#include "shell/control_socket.h"
+#include "app/control_socket.h"
 #include "tests/support/scoped_env.h"
 
 using namespace drover;

@@ -9,7 +9,7 @@
 #include <fstream>
 #include <string>
 
-#include "shell/http_token.h"
+#include "app/http_token.h"
 #include "tests/support/scoped_env.h"
 
 using namespace drover;

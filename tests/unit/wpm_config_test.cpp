@@ -1,4 +1,4 @@
-#include "shell/config/wpm_config.h"
+#include "config/wpm_config.h"
 
 #include <doctest/doctest.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "shell/pid_file.h"
+#include "app/pid_file.h"
 
 #include <fcntl.h>
 #include <sys/file.h>

@@ -1,4 +1,4 @@
-#include "shell/control_socket.h"
+#include "app/control_socket.h"
 
 #include <dirent.h>
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-#include "shell/http_token.h"
+#include "app/http_token.h"
 
 #include <fcntl.h>
 #include <pwd.h>

@@ -6,7 +6,7 @@
 //
 // Which drover (issue 12):
 //   (nothing)    the one drover of this user running on this host, through its control
-//                socket (shell/control_socket.h); none, or several, is an error that says
+//                socket (app/control_socket.h); none, or several, is an error that says
 //                where it looked, or lists them by pid
 //   PID          that drover of this user, through its control socket. A number is a PID
 //                when a live drover of this user has it, else a PORT on 127.0.0.1
@@ -14,7 +14,7 @@
 //   HOST:PORT    a drover serving --http; also ":PORT", "PORT", "http://HOST:PORT"
 // Over the socket no token is sent: its mode and the server's peer check decide. Over TCP
 // the token comes from --token-file, else DROVER_HTTP_TOKEN, else the file drover makes
-// for itself (shell/http_token.h), so the same user on the same host needs no flags.
+// for itself (app/http_token.h), so the same user on the same host needs no flags.
 //
 // The same Lua REPL, bindings, help pages and completion (of the remote pool names), over
 // the remote drover's HTTP/JSON API (RemoteClient). -e runs code, prints its values and

@@ -1,4 +1,4 @@
-#include "shell/attach_command.h"
+#include "app/attach_command.h"
 
 #include <pthread.h>
 #include <signal.h>
@@ -15,8 +15,8 @@
 #include "control/http_auth.h"
 #include "engine/runtime_dir.h"
 #include "shell/autoscale/autoscaler.h"
-#include "shell/control_socket.h"
-#include "shell/http_token.h"
+#include "app/control_socket.h"
+#include "app/http_token.h"
 #include "shell/lua/lua_state.h"
 #include "shell/lua/script_loader.h"
 #include "shell/remote/remote_client.h"

@@ -17,7 +17,7 @@
 // it: the worker drover spawned (or a descendant of it, for a `sh -c` line or a subshell),
 // alive for as long as the worker is and known to the engine from the first call. So the
 // default pid is getppid(); --pid overrides it for a wrapper that knows better.
-#include "shell/heartbeat_command.h"
+#include "app/heartbeat_command.h"
 
 #include <unistd.h>
 

@@ -1,4 +1,4 @@
-#include "shell/config/wpm_config.h"
+#include "config/wpm_config.h"
 
 #include <sys/stat.h>
 #include <unistd.h>

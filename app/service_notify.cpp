@@ -1,4 +1,4 @@
-#include "shell/service_notify.h"
+#include "app/service_notify.h"
 
 #include <sys/socket.h>
 #include <sys/un.h>

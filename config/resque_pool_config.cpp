@@ -1,4 +1,4 @@
-#include "shell/config/resque_pool_config.h"
+#include "config/resque_pool_config.h"
 
 #include <cstdlib>
 #include <map>

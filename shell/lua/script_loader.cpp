@@ -3,6 +3,8 @@
 #include <cctype>
 #include <filesystem>
 
+#include <fmt/format.h>
+
 namespace drover {
 
 namespace {
@@ -67,7 +69,13 @@ std::string no_script_message(const std::string& path, const std::vector<std::st
   for (auto& d : policy_dirs()) all.push_back(std::move(d));
   for (const auto& d : all)
     if (!d.empty()) where += ", " + d;
-  return "load: no script " + path + " (looked in " + where + ")";
+  std::string message = "load: no script " + path + " (looked in " + where + ")";
+  // load "scripts/queue_proportional.lua" (or "../scripts/...") from before the shipped
+  // policies moved to policies/ and became loadable by name: say the name.
+  const std::string stem = std::filesystem::path(path).stem().string();
+  if (stem != path && is_policy_name(stem) && !resolve_script(stem, {}).empty())
+    message += fmt::format("; a shipped policy has this name: load \"{}\"", stem);
+  return message;
 }
 
 bool is_policy_name(std::string_view s) {

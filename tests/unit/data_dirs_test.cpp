@@ -100,3 +100,10 @@ TEST_CASE("data dirs: this build tree's policies are the source tree's") {
   CHECK(resolve_script("queue_proportional", {}) ==
         (fs::path(DROVER_SOURCE_DIR) / "policies/queue_proportional.lua").lexically_normal().string());
 }
+
+TEST_CASE("data dirs: a load of a policy's old path names the policy to load instead") {
+  const std::string old_path = no_script_message("../scripts/queue_proportional.lua", {});
+  CHECK(old_path.find("no script ../scripts/queue_proportional.lua") != std::string::npos);
+  CHECK(old_path.find("a shipped policy has this name: load \"queue_proportional\"") != std::string::npos);
+  CHECK(no_script_message("../scripts/no_such_policy.lua", {}).find("shipped policy") == std::string::npos);
+}

@@ -44,14 +44,17 @@ auto with_shell(AutoscaleRoutesTarget& t, Fn fn) -> decltype(fn(std::declval<She
 
 AutoscaleHooks make_autoscale_hooks(std::shared_ptr<AutoscaleRoutesTarget> target) {
   AutoscaleHooks hooks;
+  // A read: the Autoscaler's published copy, so a chunk running at the prompt (which
+  // holds the Lua lock) does not hold up a dashboard or a monitoring poll.
   hooks.list = [target]() -> Result<json> {
-    return with_shell(*target, [](ShellContext& ctx) -> Result<json> {
-      json policies = json::array();
-      for (const auto& i : ctx.autoscaler->list()) policies.push_back(info_json(i));
-      json out = {{"policies", policies}};
-      out["budget"] = ctx.autoscaler->budget() > 0 ? json(ctx.autoscaler->budget()) : json(nullptr);
-      return out;
-    });
+    std::lock_guard hold_target(target->mu);
+    if (!target->ctx || !target->ctx->autoscaler) return Status::unavailable("no shell is running policies");
+    const AutoscaleView view = target->ctx->autoscaler->published();
+    json policies = json::array();
+    for (const auto& i : view.policies) policies.push_back(info_json(i));
+    json out = {{"policies", policies}};
+    out["budget"] = view.budget > 0 ? json(view.budget) : json(nullptr);
+    return out;
   };
   hooks.set_enabled = [target](const std::string& pool, bool on) -> Status {
     return with_shell(*target, [&](ShellContext& ctx) -> Status {

@@ -143,6 +143,7 @@ void Autoscaler::add(AutoscaleSpec spec) {
   if (auto it = policies_.find(pool); it != policies_.end()) retire(std::move(it->second));
   policies_[pool] = std::move(p);
   sync_registries();
+  publish();
   poke();
 }
 
@@ -153,6 +154,7 @@ bool Autoscaler::remove(const std::string& pool) {
   policies_.erase(it);
   probes_.remove(pool);
   sync_registries();
+  publish();
   return true;
 }
 
@@ -168,7 +170,20 @@ bool Autoscaler::set_enabled(const std::string& pool, bool enabled) {
     p.due = Mono::now();
     poke();
   }
+  publish();
   return true;
+}
+
+void Autoscaler::publish() {
+  if (reloading_) return;  // half a file's policies: readers keep the whole of the last
+  AutoscaleView view{list(), budget_};
+  std::lock_guard lock(published_mu_);
+  published_ = std::move(view);
+}
+
+AutoscaleView Autoscaler::published() const {
+  std::lock_guard lock(published_mu_);
+  return published_;
 }
 
 std::vector<AutoscaleInfo> Autoscaler::list() const {
@@ -250,6 +265,7 @@ int Autoscaler::unload(const std::string& owner) {
     ++n;
   }
   sync_registries();
+  publish();
   return n;
 }
 
@@ -283,6 +299,7 @@ void Autoscaler::commit_reload() {
   aside_timers_.clear();
   reloading_.reset();
   sync_registries();
+  publish();
 }
 
 void Autoscaler::rollback_reload() {
@@ -299,6 +316,7 @@ void Autoscaler::rollback_reload() {
   aside_timers_.clear();
   reloading_.reset();
   sync_registries();
+  publish();
   poke();
 }
 
@@ -392,6 +410,7 @@ Autoscaler::Mono::time_point Autoscaler::tick() {
     ~EndOfTick() {
       a.ticking_ = false;
       a.retired_.clear();
+      a.publish();
     }
   } end_of_tick{*this};
   if (!due.empty()) run_policies(due, mono_s());

@@ -75,6 +75,12 @@ struct AutoscaleInfo {
   uint64_t overruns = 0;  // calls past the time budget inside C code, which cannot be interrupted
 };
 
+// list() and budget() together, as of the last change or policy run.
+struct AutoscaleView {
+  std::vector<AutoscaleInfo> policies;
+  int budget = 0;
+};
+
 class Autoscaler {
  public:
   // L: the shell's main state (policies are called on a coroutine of it). Starts the thread.
@@ -89,6 +95,10 @@ class Autoscaler {
   // off: the policy is kept but not called; on: called again, errors and suspension cleared.
   bool set_enabled(const std::string& pool, bool enabled);
   std::vector<AutoscaleInfo> list() const;
+  // What list() and budget() said after the last change or tick, copied out under a lock
+  // of its own: for readers that must not wait for the Lua lock (the HTTP routes, while a
+  // chunk runs at the prompt). Any thread.
+  AutoscaleView published() const;
   // This thread is the one that runs policies and timers.
   bool on_own_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
   // The latest queue depth of a pool's probe, for status(); nullopt when unknown.
@@ -107,7 +117,10 @@ class Autoscaler {
   size_t timer_count() const { return timers_.size(); }
 
   // budget{max_workers = N}: the sum of every pool's size that policies may not exceed. 0: none.
-  void set_budget(int max_workers) { budget_ = max_workers; }
+  void set_budget(int max_workers) {
+    budget_ = max_workers;
+    publish();
+  }
   int budget() const { return budget_; }
 
   // Everything a script defined (policies, timers): unload "file.lua". Returns how many.
@@ -145,6 +158,7 @@ class Autoscaler {
   void retire(std::unique_ptr<Policy> p);
   void poke();
   void sync_registries();  // installs/removes registry probes to match the pools and policies
+  void publish();          // refreshes published(); Lua lock held
 
   ShellContext& ctx_;
   lua_State* L_;
@@ -170,6 +184,9 @@ class Autoscaler {
   std::vector<std::unique_ptr<Timer>> aside_timers_;
   bool ticking_ = false;                         // inside tick(), Lua lock held
   std::vector<std::unique_ptr<Policy>> retired_;  // freed when the tick ends
+
+  mutable std::mutex published_mu_;  // guards published_ only
+  AutoscaleView published_;
 
   std::mutex wake_mu_;  // guards stop_ and poked_; never held with the Lua lock taken after it
   std::condition_variable cv_;

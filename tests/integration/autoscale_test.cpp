@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "shell/autoscale/autoscale_routes.h"
 #include "shell/autoscale/autoscaler.h"
 #include "shell/lua/lua_state.h"
 #include "tests/support/redis_server.h"
@@ -327,4 +328,33 @@ TEST_CASE("autoscale: a policy may redefine itself - and a timer unload a script
   CHECK(size_becomes(engine, "bar", 2));
   CHECK(wait_until([&] { return shell.eval("#autoscale.list()") == "1"; }, 5s));
   CHECK(size_of(engine, "foo") == 3);
+}
+
+TEST_CASE("autoscale: GET /api/v1/autoscale answers while a chunk at the prompt holds the Lua lock") {
+  TempDir dir;
+  Engine engine(engine_options(dir));
+  REQUIRE(engine.apply({fake_pool("default", 1)}));
+  Shell shell(engine);
+  REQUIRE(shell.run("autoscale 'default' { every = 0.2, min = 1, max = 3, cooldown = 0,"
+                    " policy = function(m) return 2, 'two' end }") == "");
+  REQUIRE(shell.run("budget { max_workers = 7 }") == "");
+  auto target = std::make_shared<AutoscaleRoutesTarget>();
+  target->ctx = &shell.ctx;
+  AutoscaleHooks hooks = make_autoscale_hooks(target);
+  std::unique_lock prompt_chunk(shell.ctx.lua_lock);  // as a long chunk at the prompt would
+  const auto asked = std::chrono::steady_clock::now();
+  auto listed = hooks.list();
+  // Below kLuaWait (2 s): the read did not wait for the lock.
+  CHECK(std::chrono::steady_clock::now() - asked < 1s);
+  REQUIRE(listed);
+  REQUIRE((*listed)["policies"].size() == 1);
+  CHECK((*listed)["policies"][0]["pool"] == "default");
+  CHECK((*listed)["budget"] == 7);
+  // A change still needs the lock, and says it is busy rather than wait for ever.
+  Status changed;
+  std::thread([&] { changed = hooks.set_enabled("default", false); }).join();  // another thread, as HTTP's
+  CHECK(changed.code() == Status::Code::kUnavailable);
+  prompt_chunk.unlock();
+  CHECK(hooks.set_enabled("default", false));
+  target->ctx = nullptr;
 }

@@ -210,7 +210,9 @@ Status RemoteClient::check() {
 }
 
 EngineSnapshot RemoteClient::snapshot() {
-  Reply r = request("GET", "/api/v1/snapshot");
+  // With the pools' secrets, as a local shell sees them: whoever may attach may change a
+  // pool's env and so may read it, and write_config() must not write "(redacted)".
+  Reply r = request("GET", "/api/v1/snapshot?secrets=1");
   if (Status s = status_of(r, "snapshot"); !s) throw std::runtime_error(s.message());
   auto snap = snapshot_from_json(json::parse(r.body, nullptr, false));
   if (!snap) throw std::runtime_error("snapshot from " + describe() + ": " + snap.error().message());

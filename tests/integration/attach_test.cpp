@@ -272,3 +272,21 @@ TEST_CASE("attach: a kill -9'd drover's runtime directory is removed by the next
   CHECK(second.wait_exit(10s) == 0);
   CHECK_FALSE(std::filesystem::exists(own));  // a drover that stops removes its own
 }
+
+TEST_CASE("attach: write_config() writes the pools' secrets as they are - not the redacted view") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"), "pool 'a' { cmd = { '" + std::string(fake_worker_path()) +
+                                        "', 'sleep' }, n = 1, env = { DB_PASSWORD = 's3cret-pw' } }\n");
+  DroverProcess host({dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0"}, dir.file("host.err"),
+                     kTokenEnv);
+  const int port = host.http_port();
+  REQUIRE(port > 0);
+  REQUIRE(wait_until([&] { return host.workers().size() == 1; }, 5s));
+  Attach a = attach(dir, port, {"-e", "write_config('" + dir.file("written.lua") + "')"});
+  CHECK(a.rc == 0);
+  const std::string written = read_file(dir.file("written.lua"));
+  CHECK(written.find("s3cret-pw") != std::string::npos);
+  CHECK(written.find("(redacted)") == std::string::npos);
+  host.signal(SIGTERM);
+  CHECK(host.wait_exit(10s) == 0);
+}

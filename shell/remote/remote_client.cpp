@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "control/api_limits.h"
 #include "control/snapshot_json.h"
 
 namespace drover {
@@ -272,7 +274,8 @@ Status RemoteClient::signal_workers(int sig, const std::optional<std::string>& p
 }
 
 std::vector<LogLine> RemoteClient::log_tail(size_t n, const std::optional<std::string>& pool) {
-  std::string path = fmt::format("/api/v1/log?n={}", n);
+  // "All of it" (log.grep, log.rew) is as much as the server serves: it refuses more.
+  std::string path = fmt::format("/api/v1/log?n={}", std::min(n, kLogTailMaxLines));
   if (pool) path += "&pool=" + encode(*pool);
   Reply r = request("GET", path);
   if (Status s = status_of(r, "log"); !s) throw std::runtime_error(s.message());

@@ -236,7 +236,17 @@ Status RemoteClient::apply(std::vector<PoolSpec>, bool) {
   return Status::invalid("an attached shell has no config file to apply: reload on the drover host (kill -HUP)");
 }
 
-Status RemoteClient::remove_pool(const std::string& name) { return status_of(request("DELETE", pool_path(name)), ""); }
+Result<std::map<std::string, int>> RemoteClient::merge_sizes(const std::map<std::string, int>& sizes) {
+  Reply r = request("PATCH", "/api/v1/config", json(sizes).dump());
+  if (Status s = status_of(r, ""); !s) return s;
+  const json answer = json::parse(r.body, nullptr, false);  // held: its elements are read below
+  if (!answer.is_object() || !answer.contains("pools") || !answer["pools"].is_object())
+    return Status::invalid(fmt::format("{} answered PATCH /api/v1/config without its pools", describe()));
+  std::map<std::string, int> out;
+  for (const auto& [name, n] : answer["pools"].items())
+    if (n.is_number_integer()) out[name] = n.get<int>();
+  return out;
+}
 
 Status RemoteClient::set_enabled(const std::string& pool, bool enabled) {
   return status_of(request("PATCH", pool_path(pool), json{{"enabled", enabled}}.dump()), "");

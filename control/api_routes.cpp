@@ -13,10 +13,12 @@
 
 #include <fmt/format.h>
 
+#include "control/api_limits.h"
 #include "control/http_control.h"
 #include "control/http_reply.h"
 #include "control/json_views.h"
 #include "control/secret_env.h"
+#include "engine/size_batch.h"
 #include "control/snapshot_json.h"
 
 namespace drover {
@@ -259,43 +261,37 @@ void HttpControl::api_routes() {
     send_json(res, json{{"pool", name}, {"slot", slot}, {"signal", signal_name(sig)}});
   }, kJsonBody);
   // The shell's config{}: {"foo": 2, "bar": 0} merges sizes live; 0 or false removes a pool.
-  // The whole body is checked before anything changes.
+  // One engine call (Engine::resize) checks the whole body before anything changes and
+  // answers with the sizes it produced.
   on("PATCH", "/api/v1/config", [this](const HttpRequest& req, HttpResponse& res) {
     auto body = json_body(req, res);
     if (!body) return;
-    std::lock_guard lock(define_mu_);
-    EngineSnapshot snap = engine_.snapshot();
     std::map<std::string, int> sizes;
-    std::vector<std::string> removes;
     for (const auto& [name, value] : body->items()) {
-      if (!snap.find(name)) return fail(req, res, 404, "not_found", no_pool(name));
       auto n = json_int(value, 0, INT_MAX);
-      if ((value.is_boolean() && !value.get<bool>()) || n == 0) {
-        removes.push_back(name);
-      } else if (n) {
-        sizes[name] = *n;
-      } else {
+      if (value.is_boolean() && !value.get<bool>()) n = 0;
+      if (!n)
         return fail(req, res, 400, "bad_size",
                     fmt::format("\"{}\": {} must be a whole number >= 0 or false", name, value.dump()));
-      }
+      sizes[name] = *n;
     }
-    if (!sizes.empty())
-      if (auto r = engine_.configure(sizes); !r)
-        return fail(req, res, http_code(r.error()), "bad_size", r.error().message());
-    for (const auto& name : removes) engine_.remove_pool(name);
-    json out = json::object();
-    for (const auto& p : engine_.snapshot().pools)
-      if (std::find(removes.begin(), removes.end(), p.spec.name) == removes.end()) out[p.spec.name] = p.spec.n;
-    send_json(res, json{{"pools", out}});
+    std::lock_guard lock(define_mu_);
+    auto r = engine_.resize(size_batch_from_config(sizes));
+    if (!r) {
+      const bool unknown = r.error().code() == Status::Code::kNotFound;
+      return fail(req, res, http_code(r.error()), unknown ? "not_found" : "bad_size", r.error().message());
+    }
+    send_json(res, json{{"pools", *r}});
   }, kJsonBody);
-  // The last n lines (default 100, at most 10000), of one pool with ?pool=.
+  // The last n lines (default 100, at most kLogTailMaxLines), of one pool with ?pool=.
   on("GET", "/api/v1/log", [this](const HttpRequest& req, HttpResponse& res) {
     size_t n = 100;
     if (req.has_param("n")) {
       const std::string v = req.get_param_value("n");
       auto [end, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-      if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > 10000)
-        return fail(req, res, 400, "bad_number", fmt::format("n = '{}' must be a whole number in 1..10000", v));
+      if (ec != std::errc() || end != v.data() + v.size() || n < 1 || n > kLogTailMaxLines)
+        return fail(req, res, 400, "bad_number",
+                    fmt::format("n = '{}' must be a whole number in 1..{}", v, kLogTailMaxLines));
     }
     std::optional<std::string> pool;
     if (req.has_param("pool")) pool = req.get_param_value("pool");

@@ -21,8 +21,9 @@
 //   DELETE /api/v1/pools/NAME                   stop and remove
 //   GET    /api/v1/pools/NAME/workers           its workers
 //   POST   /api/v1/pools/NAME/workers/SLOT/signal   {"signal": "HUP" | 1}
-//   PATCH  /api/v1/config                       {"name": n | false}: the shell's config{}
-//   GET    /api/v1/log?n=&pool=                 the last n lines
+//   PATCH  /api/v1/config                       {"name": n | false}: the shell's config{}, 0 or false
+//                                               removes; all or nothing; answers {"pools": sizes}
+//   GET    /api/v1/log?n=&pool=                 the last n lines (n <= kLogTailMaxLines)
 //   GET    /api/v1/log/follow?pool=             Server-Sent Events, one `data: {line}` per line
 //   GET    /api/v1/events?pool=                 Server-Sent Events, `event: KIND` + `data: {event}`
 //   GET    /api/v1/autoscale, POST /api/v1/autoscale/POOL/on|off   through AutoscaleHooks (501 without)

@@ -142,6 +142,9 @@ Status Engine::remove_pool(const std::string& name) {
 Result<std::map<std::string, int>> Engine::configure(const std::map<std::string, int>& sizes) {
   return impl_->call([sizes](Supervisor& s) { return s.configure(sizes); });
 }
+Result<std::map<std::string, int>> Engine::resize(SizeBatch batch) {
+  return impl_->call([batch = std::move(batch)](Supervisor& s) { return s.resize(batch); });
+}
 void Engine::resize_all_by(int delta) {
   impl_->call([delta](Supervisor& s) { s.resize_all_by(delta); });
 }

@@ -22,6 +22,7 @@
 #include "engine/containment.h"
 #include "engine/events.h"
 #include "engine/pool_spec.h"
+#include "engine/size_batch.h"
 #include "engine/snapshot.h"
 #include "engine/status.h"
 #include "engine/subscription.h"
@@ -87,6 +88,12 @@ class Engine {
   // scale-down stops the newest first. Unknown names or out-of-range n reject the batch.
   // Returns the resulting sizes of all pools.
   Result<std::map<std::string, int>> configure(const std::map<std::string, int>& sizes);
+  // configure() with removals, in one call (config{}, PATCH /api/v1/config): the whole
+  // batch is checked first (an unknown or draining pool to resize, an n out of range, a
+  // name both resized and removed: nothing applied), then the resizes and removals are
+  // applied together. A removal of a pool that is not there is no error. Returns the
+  // resulting sizes of all pools, those being removed left out.
+  Result<std::map<std::string, int>> resize(SizeBatch batch);
   // TTIN/TTOU semantics: add delta to every pool's n (clamped at 0 and the cap).
   void resize_all_by(int delta);
 

@@ -180,15 +180,22 @@ Status Supervisor::remove_pool(const std::string& name) {
 }
 
 Result<std::map<std::string, int>> Supervisor::configure(const std::map<std::string, int>& sizes) {
+  return resize(SizeBatch{sizes, {}});
+}
+
+Result<std::map<std::string, int>> Supervisor::resize(const SizeBatch& batch) {
   if (shutting_down_) return Status::unavailable("engine is shutting down");
-  for (const auto& [name, n] : sizes) {
+  // Everything is checked before anything changes: the batch applies whole or not at all.
+  for (const auto& [name, n] : batch.sizes) {
     Pool* pool = find_pool(name);
     if (!pool || pool->removing) return Status::not_found(fmt::format("no pool named \"{}\"", name));
     if (n < 0 || n > options_.limits.max_workers_per_pool)
       return Status::invalid(fmt::format("pool \"{}\": n = {} is out of range 0..{}", name, n,
                                          options_.limits.max_workers_per_pool));
+    if (batch.remove.count(name))
+      return Status::invalid(fmt::format("pool \"{}\" is both resized and removed", name));
   }
-  for (const auto& [name, n] : sizes) {
+  for (const auto& [name, n] : batch.sizes) {
     Pool& pool = *find_pool(name);
     if (pool.spec.n == n) continue;
     const int old = pool.spec.n;
@@ -196,6 +203,8 @@ Result<std::map<std::string, int>> Supervisor::configure(const std::map<std::str
     emit_event(EventKind::kPoolResized, &pool, -1, 0, fmt::format("{} -> {}", old, n));
     mark_dirty(pool);
   }
+  // A pool that is not there (or already draining) is already removed: not an error.
+  for (const auto& name : batch.remove) remove_pool(name);
   std::map<std::string, int> out;
   for (const auto& [name, p] : pools_)
     if (!p->removing) out[name] = p->spec.n;

@@ -47,6 +47,7 @@ class Supervisor {
   Status apply(std::vector<PoolSpec> specs, bool remove_missing);
   Status remove_pool(const std::string& name);
   Result<std::map<std::string, int>> configure(const std::map<std::string, int>& sizes);
+  Result<std::map<std::string, int>> resize(const SizeBatch& batch);
   void resize_all_by(int delta);
   Status start(const std::optional<std::string>& pool);
   Status stop(const std::optional<std::string>& pool);

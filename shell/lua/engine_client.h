@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "engine/engine.h"
+#include "engine/size_batch.h"
 
 namespace drover {
 
@@ -22,8 +23,10 @@ class EngineClient {
 
   virtual EngineSnapshot snapshot() = 0;
   virtual Result<std::map<std::string, int>> configure(const std::map<std::string, int>& sizes) = 0;
+  // config{}: name -> n merged in one engine call, n = 0 removing the pool (SizeBatch);
+  // all or nothing. Returns the resulting sizes, pools being removed left out.
+  virtual Result<std::map<std::string, int>> merge_sizes(const std::map<std::string, int>& sizes) = 0;
   virtual Status apply(std::vector<PoolSpec> specs, bool remove_missing) = 0;
-  virtual Status remove_pool(const std::string& name) = 0;
   virtual Status start(const std::optional<std::string>& pool) = 0;
   virtual Status stop(const std::optional<std::string>& pool) = 0;
   virtual Status signal_workers(int sig, const std::optional<std::string>& pool) = 0;
@@ -48,10 +51,12 @@ class LocalClient final : public EngineClient {
   Result<std::map<std::string, int>> configure(const std::map<std::string, int>& sizes) override {
     return engine_.configure(sizes);
   }
+  Result<std::map<std::string, int>> merge_sizes(const std::map<std::string, int>& sizes) override {
+    return engine_.resize(size_batch_from_config(sizes));
+  }
   Status apply(std::vector<PoolSpec> specs, bool remove_missing) override {
     return engine_.apply(std::move(specs), remove_missing);
   }
-  Status remove_pool(const std::string& name) override { return engine_.remove_pool(name); }
   Status start(const std::optional<std::string>& pool) override { return engine_.start(pool); }
   Status stop(const std::optional<std::string>& pool) override { return engine_.stop(pool); }
   Status signal_workers(int sig, const std::optional<std::string>& pool) override {

@@ -2,6 +2,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -10,6 +11,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "control/api_limits.h"
 #include "control/snapshot_json.h"
 
 namespace drover {
@@ -236,7 +238,17 @@ Status RemoteClient::apply(std::vector<PoolSpec>, bool) {
   return Status::invalid("an attached shell has no config file to apply: reload on the drover host (kill -HUP)");
 }
 
-Status RemoteClient::remove_pool(const std::string& name) { return status_of(request("DELETE", pool_path(name)), ""); }
+Result<std::map<std::string, int>> RemoteClient::merge_sizes(const std::map<std::string, int>& sizes) {
+  Reply r = request("PATCH", "/api/v1/config", json(sizes).dump());
+  if (Status s = status_of(r, ""); !s) return s;
+  const json answer = json::parse(r.body, nullptr, false);  // held: its elements are read below
+  if (!answer.is_object() || !answer.contains("pools") || !answer["pools"].is_object())
+    return Status::invalid(fmt::format("{} answered PATCH /api/v1/config without its pools", describe()));
+  std::map<std::string, int> out;
+  for (const auto& [name, n] : answer["pools"].items())
+    if (n.is_number_integer()) out[name] = n.get<int>();
+  return out;
+}
 
 Status RemoteClient::set_enabled(const std::string& pool, bool enabled) {
   return status_of(request("PATCH", pool_path(pool), json{{"enabled", enabled}}.dump()), "");
@@ -274,7 +286,8 @@ Status RemoteClient::signal_workers(int sig, const std::optional<std::string>& p
 }
 
 std::vector<LogLine> RemoteClient::log_tail(size_t n, const std::optional<std::string>& pool) {
-  std::string path = fmt::format("/api/v1/log?n={}", n);
+  // "All of it" (log.grep, log.rew) is as much as the server serves: it refuses more.
+  std::string path = fmt::format("/api/v1/log?n={}", std::min(n, kLogTailMaxLines));
   if (pool) path += "&pool=" + encode(*pool);
   Reply r = request("GET", path);
   if (Status s = status_of(r, "log"); !s) throw std::runtime_error(s.message());

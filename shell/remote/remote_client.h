@@ -57,8 +57,9 @@ class RemoteClient final : public EngineClient {
 
   EngineSnapshot snapshot() override;
   Result<std::map<std::string, int>> configure(const std::map<std::string, int>& sizes) override;
+  // One PATCH /api/v1/config: the server validates and applies the batch whole.
+  Result<std::map<std::string, int>> merge_sizes(const std::map<std::string, int>& sizes) override;
   Status apply(std::vector<PoolSpec> specs, bool remove_missing) override;
-  Status remove_pool(const std::string& name) override;
   Status start(const std::optional<std::string>& pool) override;
   Status stop(const std::optional<std::string>& pool) override;
   Status signal_workers(int sig, const std::optional<std::string>& pool) override;

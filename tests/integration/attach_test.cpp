@@ -87,6 +87,42 @@ TEST_CASE("attach: -e runs against the remote engine - values printed - a resize
   CHECK(host.wait_exit(10s) == 0);
 }
 
+TEST_CASE("attach: config{} resizes and removes in one batch - a bad name applies none of it - log.grep rew ff work") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"), pools_lua(2));
+  DroverProcess host({dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0"}, dir.file("host.err"),
+                     kTokenEnv);
+  const int port = host.http_port();
+  REQUIRE(port > 0);
+  REQUIRE(wait_until([&] { return host.counts() == std::map<std::string, size_t>{{"a", 2}, {"b", 1}}; }, 5s));
+
+  // Refused whole: b is not removed for the sake of a pool that is not there.
+  Attach a = attach(dir, port, {"-e", "config{a = 3, b = 0, nope = 1}"});
+  CHECK(a.rc == 1);
+  CHECK(a.out.find("config: no pool named \"nope\"") != std::string::npos);
+  a = attach(dir, port, {"-e", "(function() local c = config() return c.a .. ',' .. tostring(c.b) end)()"});
+  CHECK(a.rc == 0);
+  CHECK(a.out == "\"2,1\"\n");  // a string, printed as Lua would write it
+
+  // One batch: a grows and b goes; config{} answers the sizes it produced, b left out.
+  a = attach(dir, port, {"-e", "(function() local c = config{a = 3, b = 0} return c.a .. ',' .. tostring(c.b) end)()"});
+  CHECK(a.rc == 0);
+  CHECK(a.out == "\"3,nil\"\n");
+  CHECK(wait_until([&] { return host.counts() == std::map<std::string, size_t>{{"a", 3}}; }, 5s));
+
+  // The whole in-memory tail, as the server serves it: grep counts, rew and ff page.
+  a = attach(dir, port, {"-e", "log.grep('spawned pid')"});
+  CHECK(a.rc == 0);
+  CHECK(a.out.find("spawned pid") != std::string::npos);
+  CHECK(a.err.find("refused") == std::string::npos);
+  a = attach(dir, port, {"-e", "log.rew(3)", "-e", "log.ff(2)"});
+  CHECK(a.rc == 0);
+  REQUIRE(a.out.size() > 3);
+  CHECK(a.out.substr(a.out.size() - 3) == "\n1\n");  // back 3, forward 2: one page from the end
+  host.signal(SIGTERM);
+  CHECK(host.wait_exit(10s) == 0);
+}
+
 TEST_CASE("attach: a drover that wants a token - refused without it - served with it from a file or the environment") {
   TempDir dir;
   write_file(dir.file("pools.lua"), pools_lua(1));

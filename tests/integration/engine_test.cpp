@@ -522,6 +522,71 @@ TEST_CASE("engine: bad input is refused whole and changes nothing") {
   check_no_zombie_left();
 }
 
+namespace {
+
+// Waits for the event of `kind` on `pool`, skipping others: the engine says when a pool
+// has gone, so the test need not poll its snapshot.
+bool wait_for_event(Subscription& sub, EventKind kind, const std::string& pool, Duration timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    const auto left = std::chrono::duration_cast<Duration>(deadline - std::chrono::steady_clock::now());
+    if (left <= Duration::zero()) return false;
+    auto item = sub.pop(left);
+    if (!item) continue;
+    if (const Event* ev = std::get_if<Event>(&*item); ev && ev->kind == kind && ev->pool == pool) return true;
+  }
+}
+
+}  // namespace
+
+TEST_CASE("engine: resize with removals is one batch - a bad name applies none of it - a good one resizes and removes") {
+  TempDir dir;
+  {
+    EngineOptions o = engine_options(dir);
+    o.limits.max_workers_per_pool = 8;
+    Engine e(o);
+    REQUIRE(e.apply({fake_pool("a", 1), fake_pool("b", 1), fake_pool("c", 1)}));
+    REQUIRE(wait_until([&] { return pool_running(e, "a", 1) && pool_running(e, "b", 1) && pool_running(e, "c", 1); }, 5s));
+    const auto b_pids = running_pids(e.snapshot(), "b");
+    auto events = e.subscribe(1000, {.events = true, .log_lines = false});
+
+    // Refused whole: a removal beside an unknown pool, an n over the cap, or one name
+    // both resized and removed leaves every pool as it was.
+    auto unknown = e.resize(SizeBatch{{{"a", 3}, {"nosuch", 2}}, {"b"}});
+    REQUIRE_FALSE(unknown);
+    CHECK(unknown.error().code() == Status::Code::kNotFound);
+    CHECK(unknown.error().message().find("nosuch") != std::string::npos);
+    auto over_cap = e.resize(SizeBatch{{{"a", 9}}, {"b"}});
+    REQUIRE_FALSE(over_cap);
+    CHECK(over_cap.error().code() == Status::Code::kInvalidArgument);
+    auto both = e.resize(SizeBatch{{{"b", 2}}, {"b"}});
+    REQUIRE_FALSE(both);
+    CHECK(both.error().message().find("\"b\"") != std::string::npos);
+    EngineSnapshot snap = e.snapshot();
+    CHECK(snap.pools.size() == 3);
+    CHECK(pool_of(snap, "a").spec.n == 1);
+    CHECK_FALSE(pool_of(snap, "b").removing);
+    CHECK(running_pids(snap, "b") == b_pids);
+    for (const char* pool : {"a", "b", "c", "nosuch"}) CHECK(drain_events(*events, pool).empty());
+
+    // Applied together: a grows, b goes, c stays; the answer leaves b out at once, and a
+    // removal of a pool that is not there is already done.
+    auto sizes = e.resize(size_batch_from_config({{"a", 2}, {"b", 0}, {"ghost", 0}}));
+    REQUIRE(sizes);
+    CHECK(*sizes == std::map<std::string, int>{{"a", 2}, {"c", 1}});
+    CHECK(wait_for_event(*events, EventKind::kPoolRemoved, "b", 5s));
+    CHECK(all_dead(b_pids));
+    CHECK(e.snapshot().find("b") == nullptr);
+    CHECK(wait_until([&] { return pool_running(e, "a", 2); }, 5s));
+    // configure() keeps its meaning: 0 is a pool with no workers, not a removal.
+    auto zero = e.configure({{"c", 0}});
+    REQUIRE(zero);
+    CHECK(zero->at("c") == 0);
+    CHECK(e.snapshot().find("c") != nullptr);
+  }
+  check_no_zombie_left();
+}
+
 TEST_CASE("engine: destruction stops every worker gracefully and leaves no process") {
   TempDir dir;
   std::vector<pid_t> sleepers, stubborn;

@@ -289,6 +289,43 @@ TEST_CASE("http: the JSON API - pools listed - patched live - removed - config m
   for (const auto& l : lines) CHECK(l["pool"] == "foo");
 }
 
+TEST_CASE("http: PATCH /api/v1/config is one batch - a bad name applies none of it - a resize with a removal answers its sizes") {
+  Served s({fake_pool("foo", 1), fake_pool("bar", 1), fake_pool("baz", 1)});
+  REQUIRE(wait_until([&] {
+    return pool_running(s.engine, "foo", 1) && pool_running(s.engine, "bar", 1) && pool_running(s.engine, "baz", 1);
+  }, 5s));
+  auto events = s.engine.subscribe(1000, {.events = true, .log_lines = false});
+
+  // A removal beside an unknown pool: refused, and bar is not touched.
+  auto r = s.client->Patch("/api/v1/config", R"({"foo": 2, "bar": false, "nope": 1})", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 404);
+  CHECK(r->body.find("nope") != std::string::npos);
+  {
+    const EngineSnapshot snap = s.engine.snapshot();
+    CHECK(pool_of(snap, "foo").spec.n == 1);
+    REQUIRE(snap.find("bar") != nullptr);
+    CHECK_FALSE(pool_of(snap, "bar").removing);
+  }
+  while (auto item = events->pop(Duration::zero()))
+    if (const Event* ev = std::get_if<Event>(&*item))
+      CHECK((ev->kind != EventKind::kPoolResized && ev->kind != EventKind::kPoolRemoved));
+
+  // The same without the bad name: one request resizes foo and removes bar, answering the
+  // sizes it produced (bar left out); a removal of what is not there is already done.
+  r = s.client->Patch("/api/v1/config", R"({"foo": 2, "bar": false, "ghost": 0})", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  const json answer = json::parse(r->body);
+  CHECK(answer["pools"] == json{{"baz", 1}, {"foo", 2}});
+  bool removed = false;
+  while (!removed)
+    if (auto item = events->pop(5s); !item) break;
+    else if (const Event* ev = std::get_if<Event>(&*item)) removed = ev->kind == EventKind::kPoolRemoved && ev->pool == "bar";
+  CHECK(removed);
+  CHECK(wait_until([&] { return pool_running(s.engine, "foo", 2); }, 5s));
+}
+
 TEST_CASE("http: the JSON API refuses bad input whole and changes nothing") {
   Served s({fake_pool("foo", 2)});
   REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 2); }, 5s));

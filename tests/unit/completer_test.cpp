@@ -12,7 +12,9 @@ struct NoEngine final : EngineClient {
   EngineSnapshot snapshot() override { return {}; }
   Result<std::map<std::string, int>> configure(const std::map<std::string, int>&) override { return Status::invalid("x"); }
   Status apply(std::vector<PoolSpec>, bool) override { return Status::ok(); }
-  Status remove_pool(const std::string&) override { return Status::ok(); }
+  Result<std::map<std::string, int>> merge_sizes(const std::map<std::string, int>&) override {
+    return Status::invalid("x");
+  }
   Status start(const std::optional<std::string>&) override { return Status::ok(); }
   Status stop(const std::optional<std::string>&) override { return Status::ok(); }
   Status signal_workers(int, const std::optional<std::string>&) override { return Status::ok(); }

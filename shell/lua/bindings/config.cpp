@@ -85,27 +85,16 @@ int l_config(lua_State* L) {
     } else {
       luaL_typeerror(L, 1, "table of pool sizes or spec string");
     }
-    // Check every name before touching anything: the whole call applies or none of it.
-    std::map<std::string, int> existing = current_sizes(ctx.client);
-    std::map<std::string, int> resize;
-    std::vector<std::string> remove;
-    for (const auto& [name, n] : wanted) {
-      if (!existing.count(name)) {
-        if (n == 0) continue;  // removing what is not there is already done
-        luaL_error(L, "config: no pool named \"%s\"; define it (with a command) in the config file and reload()",
-                   name.c_str());
-      }
-      if (n == 0) remove.push_back(name);
-      else resize[name] = n;
+    // One engine call: it checks the whole batch before applying any of it, and answers
+    // with the sizes it produced (no snapshot after).
+    auto sizes = ctx.client.merge_sizes(wanted);
+    if (!sizes) {
+      if (sizes.error().code() == Status::Code::kNotFound)
+        luaL_error(L, "config: %s; define it (with a command) in the config file and reload()",
+                   sizes.error().message().c_str());
+      luaL_error(L, "config: %s", sizes.error().message().c_str());
     }
-    if (!resize.empty()) {
-      auto r = ctx.client.configure(resize);
-      if (!r) luaL_error(L, "config: %s", r.error().message().c_str());
-    }
-    for (const auto& name : remove) check_status(L, ctx.client.remove_pool(name));
-    auto sizes = current_sizes(ctx.client);
-    for (const auto& name : remove) sizes.erase(name);  // may still be draining
-    push_sizes(L, sizes);
+    push_sizes(L, *sizes);
     return 1;
   });
 }

@@ -11,6 +11,8 @@ namespace drover {
 namespace {
 
 constexpr size_t kPage = 20;
+// Every line in memory: more than any ring holds. A remote client asks its server for
+// as many as it serves (RemoteClient::log_tail).
 constexpr size_t kWholeRing = 1'000'000;
 
 std::string render_line(const LogLine& line, bool color) {

@@ -2,7 +2,9 @@
 
 #include <pthread.h>
 
+#include <algorithm>
 #include <condition_variable>
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <thread>
@@ -40,9 +42,18 @@ class Engine::Impl {
     thread_.join();
   }
 
+  // fn(supervisor) on the loop thread; nullopt once the loop has ended.
   template <typename Fn>
   auto call(Fn fn) {
     return inbox_.call([this, fn = std::move(fn)]() mutable { return fn(*supervisor_); });
+  }
+  // For the calls that return a Status or a Result: the engine having finished is a
+  // Status like any other refusal.
+  template <typename Fn>
+  auto call_status(Fn fn) -> std::invoke_result_t<Fn, Supervisor&> {
+    auto answer = call(std::move(fn));
+    if (!answer) return Status::unavailable("the engine has finished");
+    return std::move(*answer);
   }
   void post(std::function<void(Supervisor&)> fn) {
     inbox_.post([this, fn = std::move(fn)] { fn(*supervisor_); });
@@ -62,6 +73,20 @@ class Engine::Impl {
     return finished_;
   }
   const Clock& clock() const { return clock_; }
+  // What the engine looked like when its loop ended: snapshot() and log_tail() answer
+  // from these afterwards, so a reader that comes late sees the end, not an error.
+  EngineSnapshot final_snapshot() const {
+    std::lock_guard lock(mu_);
+    return final_snapshot_;
+  }
+  std::vector<LogLine> final_log(size_t n, const std::optional<std::string>& pool) const {
+    std::lock_guard lock(mu_);
+    std::vector<LogLine> out;
+    for (auto it = final_log_.rbegin(); it != final_log_.rend() && out.size() < n; ++it)
+      if (!pool || it->pool == *pool) out.push_back(*it);
+    std::reverse(out.begin(), out.end());
+    return out;
+  }
 
  private:
   void run(std::promise<void>& ready) {
@@ -89,6 +114,14 @@ class Engine::Impl {
     } catch (const std::exception& e) {
       // The loop itself failing (epoll_wait error) is a bug or a dying machine.
       std::fprintf(stderr, "drover: engine loop failed: %s\n", e.what());
+    }
+    {
+      // Kept before the inbox closes: a call that finds it closed reads these.
+      EngineSnapshot last = supervisor_->snapshot();
+      std::vector<LogLine> lines = supervisor_->log_tail(SIZE_MAX, std::nullopt);
+      std::lock_guard lock(mu_);
+      final_snapshot_ = std::move(last);
+      final_log_ = std::move(lines);
     }
     inbox_.close();
     signals_.reset();
@@ -126,58 +159,63 @@ class Engine::Impl {
   mutable std::mutex mu_;
   std::condition_variable cv_;
   bool finished_ = false;
+  EngineSnapshot final_snapshot_;     // guarded by mu_
+  std::vector<LogLine> final_log_;    // guarded by mu_
 };
 
 Engine::Engine(EngineOptions options) : impl_(std::make_unique<Impl>(std::move(options))) {}
 Engine::~Engine() = default;
 
 Status Engine::apply(std::vector<PoolSpec> specs, bool remove_missing) {
-  return impl_->call([specs = std::move(specs), remove_missing](Supervisor& s) mutable {
+  return impl_->call_status([specs = std::move(specs), remove_missing](Supervisor& s) mutable {
     return s.apply(std::move(specs), remove_missing);
   });
 }
 Status Engine::remove_pool(const std::string& name) {
-  return impl_->call([name](Supervisor& s) { return s.remove_pool(name); });
+  return impl_->call_status([name](Supervisor& s) { return s.remove_pool(name); });
 }
 Result<std::map<std::string, int>> Engine::configure(const std::map<std::string, int>& sizes) {
-  return impl_->call([sizes](Supervisor& s) { return s.configure(sizes); });
+  return impl_->call_status([sizes](Supervisor& s) { return s.configure(sizes); });
 }
 Result<std::map<std::string, int>> Engine::resize(SizeBatch batch) {
-  return impl_->call([batch = std::move(batch)](Supervisor& s) { return s.resize(batch); });
+  return impl_->call_status([batch = std::move(batch)](Supervisor& s) { return s.resize(batch); });
 }
 void Engine::resize_all_by(int delta) {
   impl_->call([delta](Supervisor& s) { s.resize_all_by(delta); });
 }
 Status Engine::start(const std::optional<std::string>& pool) {
-  return impl_->call([pool](Supervisor& s) { return s.start(pool); });
+  return impl_->call_status([pool](Supervisor& s) { return s.start(pool); });
 }
 Status Engine::stop(const std::optional<std::string>& pool) {
-  return impl_->call([pool](Supervisor& s) { return s.stop(pool); });
+  return impl_->call_status([pool](Supervisor& s) { return s.stop(pool); });
 }
 Status Engine::signal_workers(int sig, const std::optional<std::string>& pool) {
-  return impl_->call([sig, pool](Supervisor& s) { return s.signal_workers(sig, pool); });
+  return impl_->call_status([sig, pool](Supervisor& s) { return s.signal_workers(sig, pool); });
 }
 Status Engine::signal_worker(const std::string& pool, int slot, int sig) {
-  return impl_->call([pool, slot, sig](Supervisor& s) { return s.signal_worker(pool, slot, sig); });
+  return impl_->call_status([pool, slot, sig](Supervisor& s) { return s.signal_worker(pool, slot, sig); });
 }
 EngineSnapshot Engine::snapshot() {
   const Clock& clock = impl_->clock();
   const TimePoint posted = clock.now();
-  return impl_->call([&clock, posted](Supervisor& s) {
+  auto snap = impl_->call([&clock, posted](Supervisor& s) {
     EngineSnapshot snap = s.snapshot();
     snap.loop_lag_s = to_seconds(clock.now() - posted);  // the inbox's wait: the loop's lag
     return snap;
   });
+  return snap ? std::move(*snap) : impl_->final_snapshot();
 }
 std::vector<LogLine> Engine::log_tail(size_t n, const std::optional<std::string>& pool) {
-  return impl_->call([n, pool](Supervisor& s) { return s.log_tail(n, pool); });
+  auto lines = impl_->call([n, pool](Supervisor& s) { return s.log_tail(n, pool); });
+  return lines ? std::move(*lines) : impl_->final_log(n, pool);
 }
 void Engine::reopen_log() {
   impl_->call([](Supervisor& s) { s.reopen_log(); });
 }
 std::shared_ptr<Subscription> Engine::subscribe(size_t capacity, Subscription::Filter f) {
   auto sub = std::make_shared<Subscription>(capacity, f);
-  impl_->call([sub](Supervisor& s) { s.add_subscriber(sub); });
+  // After the end there is nothing more to follow: the subscription comes back closed.
+  if (!impl_->call([sub](Supervisor& s) { s.add_subscriber(sub); })) sub->close();
   return sub;
 }
 void Engine::report(EventKind kind, std::string pool, std::string text) {

@@ -9,7 +9,10 @@
 // so it does not need SIGCHLD and does not steal other children's exit statuses.
 //
 // Errors: bad input returns a Status naming the pool and field and changes nothing;
-// a batch (apply, configure) is validated whole before any of it is applied.
+// a batch (apply, configure) is validated whole before any of it is applied. Once the
+// engine has finished (its loop ended), every call that changes something returns
+// kUnavailable "the engine has finished"; snapshot() and log_tail() answer with the state
+// the loop ended in, and subscribe() with a closed subscription. No call throws for it.
 #pragma once
 
 #include <map>

@@ -11,6 +11,7 @@
 #include <functional>
 #include <future>
 #include <mutex>
+#include <optional>
 #include <type_traits>
 #include <vector>
 
@@ -27,18 +28,22 @@ class Inbox {
   // Any thread. Returns false once the inbox is closed (the engine has finished).
   bool post(Command cmd);
 
-  // Any thread except the loop's. Runs fn on the loop thread and returns its value; an
-  // exception thrown by fn is rethrown here. Throws std::runtime_error if closed.
+  // Any thread except the loop's. Runs fn on the loop thread and returns its value, or
+  // nullopt once the inbox is closed: the engine having finished is an answer, not an
+  // exception, so callers turn it into a Status where they stand. An exception thrown by
+  // fn (a bug) is rethrown here. A void fn gives std::optional<Done>.
+  struct Done {};
   template <typename Fn>
-  auto call(Fn fn) -> std::invoke_result_t<Fn> {
+  auto call(Fn fn) {
     using R = std::invoke_result_t<Fn>;
-    auto promise = std::make_shared<std::promise<R>>();
+    using Value = std::conditional_t<std::is_void_v<R>, Done, R>;
+    auto promise = std::make_shared<std::promise<Value>>();
     auto future = promise->get_future();
     bool posted = post([promise, fn = std::move(fn)]() mutable {
       try {
         if constexpr (std::is_void_v<R>) {
           fn();
-          promise->set_value();
+          promise->set_value(Done{});
         } else {
           promise->set_value(fn());
         }
@@ -46,14 +51,14 @@ class Inbox {
         promise->set_exception(std::current_exception());
       }
     });
-    if (!posted) throw std::runtime_error("engine has finished");
-    return future.get();
+    if (!posted) return std::optional<Value>();
+    return std::optional<Value>(future.get());
   }
 
   // Loop thread: runs every queued command. Returns how many ran.
   size_t drain();
   // Loop thread: refuse further posts and run what is queued. Pending call()ers get
-  // their answers; later ones get an exception.
+  // their answers; later ones get nullopt.
   void close();
 
  private:

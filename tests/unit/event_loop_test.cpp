@@ -54,17 +54,23 @@ TEST_CASE("inbox: commands from other threads run on the loop thread - in order"
   });
   std::vector<int> seen;
   for (int i = 0; i < 100; ++i) inbox.post([&seen, i] { seen.push_back(i); });
-  int answer = inbox.call([&] {
+  std::optional<int> answer = inbox.call([&] {
     CHECK(std::this_thread::get_id() == loop_thread);
     return static_cast<int>(seen.size());
   });
-  CHECK(answer == 100);
+  CHECK(answer == std::optional<int>(100));
   CHECK_THROWS_AS(inbox.call([]() -> int { throw std::runtime_error("bad command"); }), std::runtime_error);
   // The loop survived the throwing command.
-  CHECK(inbox.call([] { return 7; }) == 7);
+  CHECK(inbox.call([] { return 7; }) == std::optional<int>(7));
   inbox.post([&] { loop.stop(); });
   t.join();
   for (int i = 0; i < 100; ++i) CHECK(seen[i] == i);
+  // Closed (the engine has finished): a call is answered with nullopt and never runs.
+  inbox.close();
+  bool ran = false;
+  CHECK_FALSE(inbox.call([&] { ran = true; return 1; }).has_value());
+  CHECK_FALSE(inbox.call([&] { ran = true; }).has_value());
+  CHECK_FALSE(ran);
 }
 
 TEST_CASE("event loop: the longest wake-up is kept until taken - then starts over") {

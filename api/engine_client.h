@@ -1,9 +1,26 @@
-// EngineClient: what the shell's bindings may ask of an engine, local or remote.
+// EngineClient: the one API above the engine. The shell's bindings call it; the HTTP
+// routes under /api/v1 (control/) are its wire form, one route per call; RemoteClient
+// (shell/remote/) is the same API over that wire, so `drover attach` runs every shell
+// command as a local shell does (tests/integration/attach_parity_test.cpp compares them).
 //
-// The same bindings serve `drover pools.lua` (LocalClient, in-process) and, with the
-// control-plane issue, `drover attach host:port` (a RemoteClient over HTTP/JSON), as one
-// neovim API serves Lua and RPC. Every call returns values; none hands out references
-// into engine state. Calls may block briefly on the engine's inbox, never on workers.
+//   call             route                                          local
+//   snapshot         GET    /api/v1/snapshot                        Engine::snapshot
+//   configure        PATCH  /api/v1/pools      {"foo": 3}            Engine::configure
+//   merge_sizes      PATCH  /api/v1/config     {"foo": 3, "bar": 0}  Engine::resize
+//   start / stop     POST   /api/v1/start|stop {"pool": "foo"}?      Engine::start/stop
+//   signal_workers   POST   /api/v1/signal     {"signal", "pool"?}   Engine::signal_workers
+//   signal_worker    POST   /api/v1/pools/P/workers/SLOT/signal      Engine::signal_worker
+//   log_tail         GET    /api/v1/log?n=&pool=                    Engine::log_tail
+//   subscribe        GET    /api/v1/events, /api/v1/log/follow (SSE) Engine::subscribe
+//   autoscale        GET    /api/v1/autoscale                       the shell's Autoscaler
+//   set_autoscale    POST   /api/v1/autoscale/P/on|off              the shell's Autoscaler
+// The rest are the local shell's own machinery, not routes: apply (a reload of the config
+// files, which only the host has), and what the autoscaler reports into the engine it
+// runs beside (report, set_queue_gauge, set_worker_busy).
+//
+// Every call returns values, never references into engine state, and every failure is a
+// Status: a bad argument, the engine having finished, the remote drover gone. Calls may
+// block briefly on the engine's inbox or the network, never on workers.
 #pragma once
 
 #include <map>
@@ -12,26 +29,35 @@
 #include <string>
 #include <vector>
 
+#include "api/autoscale_view.h"
 #include "engine/engine.h"
-#include "engine/size_batch.h"
 
 namespace drover {
+
+using SizeMap = std::map<std::string, int>;
 
 class EngineClient {
  public:
   virtual ~EngineClient() = default;
 
-  virtual EngineSnapshot snapshot() = 0;
-  virtual Result<std::map<std::string, int>> configure(const std::map<std::string, int>& sizes) = 0;
+  virtual Result<EngineSnapshot> snapshot() = 0;
+  // name -> n for existing pools (0: no workers, the pool kept); all or nothing. Returns
+  // every pool's size after.
+  virtual Result<SizeMap> configure(const SizeMap& sizes) = 0;
   // config{}: name -> n merged in one engine call, n = 0 removing the pool (SizeBatch);
   // all or nothing. Returns the resulting sizes, pools being removed left out.
-  virtual Result<std::map<std::string, int>> merge_sizes(const std::map<std::string, int>& sizes) = 0;
+  virtual Result<SizeMap> merge_sizes(const SizeMap& sizes) = 0;
   virtual Status apply(std::vector<PoolSpec> specs, bool remove_missing) = 0;
   virtual Status start(const std::optional<std::string>& pool) = 0;
   virtual Status stop(const std::optional<std::string>& pool) = 0;
   virtual Status signal_workers(int sig, const std::optional<std::string>& pool) = 0;
-  virtual std::vector<LogLine> log_tail(size_t n, const std::optional<std::string>& pool) = 0;
+  virtual Status signal_worker(const std::string& pool, int slot, int sig) = 0;
+  virtual Result<std::vector<LogLine>> log_tail(size_t n, const std::optional<std::string>& pool) = 0;
   virtual std::shared_ptr<Subscription> subscribe(size_t capacity, Subscription::Filter filter) = 0;
+  virtual Result<AutoscaleView> autoscale() = 0;
+  // kNotFound: no policy for that pool.
+  virtual Status set_autoscale(const std::string& pool, bool enabled) = 0;
+
   virtual void report(EventKind kind, std::string pool, std::string text) = 0;
   virtual void set_queue_gauge(const std::string& pool, const QueueGauge& gauge) = 0;
   virtual void set_worker_busy(const std::string& pool, std::string source, std::vector<WorkerBusy> workers) = 0;
@@ -41,48 +67,8 @@ class EngineClient {
   // Who the shell talks to, for what it says when that one goes: "drover" here, "the
   // drover at 127.0.0.1:8010" attached.
   virtual std::string name() const { return "drover"; }
-};
-
-// The in-process engine. Does not own it.
-class LocalClient final : public EngineClient {
- public:
-  explicit LocalClient(Engine& engine) : engine_(engine) {}
-  EngineSnapshot snapshot() override { return engine_.snapshot(); }
-  Result<std::map<std::string, int>> configure(const std::map<std::string, int>& sizes) override {
-    return engine_.configure(sizes);
-  }
-  Result<std::map<std::string, int>> merge_sizes(const std::map<std::string, int>& sizes) override {
-    return engine_.resize(size_batch_from_config(sizes));
-  }
-  Status apply(std::vector<PoolSpec> specs, bool remove_missing) override {
-    return engine_.apply(std::move(specs), remove_missing);
-  }
-  Status start(const std::optional<std::string>& pool) override { return engine_.start(pool); }
-  Status stop(const std::optional<std::string>& pool) override { return engine_.stop(pool); }
-  Status signal_workers(int sig, const std::optional<std::string>& pool) override {
-    return engine_.signal_workers(sig, pool);
-  }
-  std::vector<LogLine> log_tail(size_t n, const std::optional<std::string>& pool) override {
-    return engine_.log_tail(n, pool);
-  }
-  std::shared_ptr<Subscription> subscribe(size_t capacity, Subscription::Filter filter) override {
-    return engine_.subscribe(capacity, filter);
-  }
-  void report(EventKind kind, std::string pool, std::string text) override {
-    engine_.report(kind, std::move(pool), std::move(text));
-  }
-  void set_queue_gauge(const std::string& pool, const QueueGauge& gauge) override {
-    engine_.set_queue_gauge(pool, gauge);
-  }
-  void set_worker_busy(const std::string& pool, std::string source, std::vector<WorkerBusy> workers) override {
-    engine_.set_worker_busy(pool, std::move(source), std::move(workers));
-  }
-  void shutdown() override { engine_.shutdown(); }
-  void kill_all() override { engine_.kill_all(); }
-  bool wait_finished(Duration timeout) override { return engine_.wait_finished(timeout); }
-
- private:
-  Engine& engine_;
+  // Attached to a drover elsewhere: policies run there, not in this shell.
+  virtual bool remote() const { return false; }
 };
 
 }  // namespace drover

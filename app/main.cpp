@@ -27,6 +27,7 @@
 
 #include <fmt/format.h>
 
+#include "api/local_client.h"
 #include "engine/engine.h"
 #include "engine/runtime_dir.h"
 #include "engine/spec_string.h"
@@ -393,7 +394,8 @@ struct LuaShell {
       auto pools = load_pools(args, &no_pools);
       // An emptied file (a deploy cut short, an editor's truncation) would stop every
       // worker; a config that means it says so.
-      if (pools && pools->empty() && !no_pools && !client.snapshot().pools.empty())
+      const auto live = client.snapshot();
+      if (pools && pools->empty() && !no_pools && live && !live->pools.empty())
         return drover::Status::invalid(fmt::format(
             "{} defines no pool, and a reload would remove every running pool: refused (a config that means it "
             "says no_pools())",
@@ -408,12 +410,14 @@ struct LuaShell {
     lua.emplace(ctx);
     autoscaler.emplace(ctx, lua->get());
     ctx.autoscaler = &*autoscaler;
+    client.serve_autoscale(&*autoscaler);
     if (!args.config.empty())
       ctx.reload_policies = [this, path = args.config] { return drover::load_config_policies(ctx, *lua, path); };
   }
   ~LuaShell() {
     // The policies' thread stops before the state it runs in; it waits for the lock.
     drover::LuaUnlocked let_it_finish(ctx.lua_lock);
+    client.serve_autoscale(nullptr);
     autoscaler.reset();
   }
   drover::LocalClient client;

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/local_client.h"
 #include "engine/engine.h"
 #include "shell/lua/lua_state.h"
 #include "shell/lua/pretty.h"

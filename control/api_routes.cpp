@@ -260,6 +260,66 @@ void HttpControl::api_routes() {
     }
     send_json(res, json{{"pool", name}, {"slot", slot}, {"signal", signal_name(sig)}});
   }, kJsonBody);
+  // {"foo": 3, "bar": 0}: resizes existing pools live, all or nothing (0: no workers, the
+  // pool kept; PATCH /api/v1/config is the one where 0 removes). Answers every pool's size.
+  on("PATCH", "/api/v1/pools", [this](const HttpRequest& req, HttpResponse& res) {
+    auto body = json_body(req, res);
+    if (!body) return;
+    std::map<std::string, int> sizes;
+    for (const auto& [name, value] : body->items()) {
+      auto n = json_int(value, 0, INT_MAX);
+      if (!n) return fail(req, res, 400, "bad_size", fmt::format("\"{}\": {} must be a whole number >= 0", name, value.dump()));
+      sizes[name] = *n;
+    }
+    std::lock_guard lock(define_mu_);
+    auto r = engine_.configure(sizes);
+    if (!r) {
+      const bool unknown = r.error().code() == Status::Code::kNotFound;
+      return fail(req, res, http_code(r.error()), unknown ? "not_found" : "bad_size", r.error().message());
+    }
+    send_json(res, json{{"pools", *r}});
+  }, kJsonBody);
+  // {} for every pool, {"pool": NAME} for one: the shell's start() and stop().
+  auto start_or_stop = [this](bool start) {
+    return [this, start](const HttpRequest& req, HttpResponse& res) {
+      auto body = json_body(req, res);
+      if (!body) return;
+      std::optional<std::string> pool;
+      for (const auto& [key, v] : body->items()) {
+        if (key != "pool") return fail(req, res, 400, "bad_field", fmt::format("\"{}\" is not a field this takes (pool)", key));
+        if (Problem p = read_string(key, v, pool.emplace())) return fail(req, res, 400, "bad_field", *p);
+      }
+      Status st = start ? engine_.start(pool) : engine_.stop(pool);
+      if (!st) return fail(req, res, http_code(st), st.code() == Status::Code::kNotFound ? "not_found" : "failed",
+                           st.message());
+      send_json(res, json{{start ? "started" : "stopped", pool ? json(*pool) : json("all")}});
+    };
+  };
+  on("POST", "/api/v1/start", start_or_stop(true), kJsonBody);
+  on("POST", "/api/v1/stop", start_or_stop(false), kJsonBody);
+  // {"signal": "USR1"} to every worker's process group, {"pool": NAME} for one pool's: the
+  // shell's kill().
+  on("POST", "/api/v1/signal", [this](const HttpRequest& req, HttpResponse& res) {
+    auto body = json_body(req, res);
+    if (!body) return;
+    std::optional<std::string> pool;
+    int sig = 0;
+    for (const auto& [key, v] : body->items()) {
+      if (key == "signal") {
+        if (!(sig = signal_from_json(v)))
+          return fail(req, res, 400, "bad_field", fmt::format("\"signal\": {} is not a signal name or number", v.dump()));
+      } else if (key == "pool") {
+        if (Problem p = read_string(key, v, pool.emplace())) return fail(req, res, 400, "bad_field", *p);
+      } else {
+        return fail(req, res, 400, "bad_field", fmt::format("\"{}\" is not a field this takes (signal, pool)", key));
+      }
+    }
+    if (!sig) return fail(req, res, 400, "bad_field", "\"signal\" is required");
+    Status st = engine_.signal_workers(sig, pool);
+    if (!st) return fail(req, res, http_code(st), st.code() == Status::Code::kNotFound ? "not_found" : "failed",
+                         st.message());
+    send_json(res, json{{"signal", signal_name(sig)}, {"pool", pool ? json(*pool) : json("all")}});
+  }, kJsonBody);
   // The shell's config{}: {"foo": 2, "bar": 0} merges sizes live; 0 or false removes a pool.
   // One engine call (Engine::resize) checks the whole body before anything changes and
   // answers with the sizes it produced.

@@ -153,9 +153,9 @@ void HttpControl::handle(HttpRequest& req, HttpResponse& res) {
   try {
     m.route->handler(req, res);
   } catch (const std::exception& e) {
+    // A bug: the engine's own refusals (the engine having finished among them) are Status
+    // values that routes answer with their codes.
     res = HttpResponse{};
-    // The engine's inbox refuses calls once its loop has ended: that is a shutdown, not a bug.
-    if (engine_.finished()) return fail(req, res, 503, "unavailable", "the engine has shut down");
     fail(req, res, 500, "internal", e.what());
   } catch (...) {
     res = HttpResponse{};

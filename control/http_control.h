@@ -21,6 +21,10 @@
 //   DELETE /api/v1/pools/NAME                   stop and remove
 //   GET    /api/v1/pools/NAME/workers           its workers
 //   POST   /api/v1/pools/NAME/workers/SLOT/signal   {"signal": "HUP" | 1}
+//   PATCH  /api/v1/pools                        {"name": n}: live resize of existing pools, all or
+//                                               nothing; answers {"pools": sizes}
+//   POST   /api/v1/start, /api/v1/stop          {} every pool, {"pool": NAME} one: start() and stop()
+//   POST   /api/v1/signal                       {"signal": "USR1", "pool"?}: kill() to every worker
 //   PATCH  /api/v1/config                       {"name": n | false}: the shell's config{}, 0 or false
 //                                               removes; all or nothing; answers {"pools": sizes}
 //   GET    /api/v1/log?n=&pool=                 the last n lines (n <= kLogTailMaxLines)

@@ -1,5 +1,6 @@
 #include "shell/autoscale/autoscale_routes.h"
 
+#include "control/autoscale_json.h"
 #include "shell/autoscale/autoscaler.h"
 
 namespace drover {
@@ -7,27 +8,6 @@ namespace drover {
 namespace {
 
 using nlohmann::json;
-
-json info_json(const AutoscaleInfo& i) {
-  json j = {{"pool", i.pool},
-            {"every", i.every_s},
-            {"min", i.limits.min},
-            {"max", i.limits.max},
-            {"cooldown", i.limits.cooldown_s},
-            {"enabled", i.enabled},
-            {"suspended", i.suspended},
-            {"errors", i.errors_in_row},
-            {"runs", i.runs},
-            {"changes", i.changes},
-            {"overruns", i.overruns}};
-  j["queue"] = i.queue ? json(*i.queue) : json(nullptr);
-  j["recommended"] = i.last_recommended >= 0 ? json(i.last_recommended) : json(nullptr);
-  if (!i.last_error.empty()) j["last_error"] = i.last_error;
-  if (!i.last_reason.empty()) j["last_reason"] = i.last_reason;
-  if (!i.probe.empty()) j["probe"] = i.probe;
-  if (!i.owner.empty()) j["script"] = i.owner;
-  return j;
-}
 
 // Runs fn with the Lua lock, or says why not.
 template <typename Fn>
@@ -49,12 +29,7 @@ AutoscaleHooks make_autoscale_hooks(std::shared_ptr<AutoscaleRoutesTarget> targe
   hooks.list = [target]() -> Result<json> {
     std::lock_guard hold_target(target->mu);
     if (!target->ctx || !target->ctx->autoscaler) return Status::unavailable("no shell is running policies");
-    const AutoscaleView view = target->ctx->autoscaler->published();
-    json policies = json::array();
-    for (const auto& i : view.policies) policies.push_back(info_json(i));
-    json out = {{"policies", policies}};
-    out["budget"] = view.budget > 0 ? json(view.budget) : json(nullptr);
-    return out;
+    return autoscale_view_json(target->ctx->autoscaler->published());
   };
   hooks.set_enabled = [target](const std::string& pool, bool on) -> Status {
     return with_shell(*target, [&](ShellContext& ctx) -> Status {

@@ -176,9 +176,13 @@ bool Autoscaler::set_enabled(const std::string& pool, bool enabled) {
 
 void Autoscaler::publish() {
   if (reloading_) return;  // half a file's policies: readers keep the whole of the last
-  AutoscaleView view{list(), budget_};
+  AutoscaleView v = view();
   std::lock_guard lock(published_mu_);
-  published_ = std::move(view);
+  published_ = std::move(v);
+}
+
+AutoscaleView Autoscaler::view() const {
+  return AutoscaleView{list(), budget_, static_cast<int>(timers_.size())};
 }
 
 AutoscaleView Autoscaler::published() const {
@@ -232,6 +236,7 @@ int Autoscaler::add_timer(double every_s, int fn_ref, std::string owner, double 
   const int id = t->id;
   timers_[id] = std::move(t);
   poke();
+  publish();
   return id;
 }
 
@@ -240,6 +245,7 @@ bool Autoscaler::cancel_timer(int id) {
   if (it == timers_.end()) return false;
   luaL_unref(L_, LUA_REGISTRYINDEX, it->second->fn_ref);
   timers_.erase(it);
+  publish();
   return true;
 }
 
@@ -321,8 +327,10 @@ void Autoscaler::rollback_reload() {
 }
 
 void Autoscaler::sync_pool_registries() {
+  const auto snap = ctx_.client.snapshot();
+  if (!snap) return;  // the engine has finished: nothing to read registries for
   pool_registries_.clear();
-  for (const PoolSnapshot& ps : ctx_.client.snapshot().pools) {
+  for (const PoolSnapshot& ps : snap->pools) {
     const BusyRegistry& b = ps.spec.busy_registry;
     if (!b.enabled()) continue;
     auto layout = queue_layout_from_name(b.layout);
@@ -486,8 +494,9 @@ void Autoscaler::fail(Policy& p, const std::string& why) {
 }
 
 void Autoscaler::run_policies(const std::vector<Policy*>& due, double now_mono) {
-  const EngineSnapshot snap = ctx_.client.snapshot();
-  if (snap.shutting_down) return;  // nothing to scale into
+  const auto got = ctx_.client.snapshot();
+  if (!got || got->shutting_down) return;  // nothing to scale into
+  const EngineSnapshot& snap = *got;
   const SystemSample sys = system_.sample();
   // Every autoscaled pool's processes in one /proc scan, so CPU intervals stay aligned.
   std::map<std::string, std::vector<pid_t>> roots;

@@ -31,6 +31,7 @@
 #include <thread>
 #include <vector>
 
+#include "api/autoscale_view.h"
 #include "autoscale/probe_runner.h"
 #include "autoscale/process_sampler.h"
 #include "autoscale/scale_decider.h"
@@ -59,29 +60,7 @@ struct AutoscaleSpec {
   std::string owner;                         // the script that defined it; empty: typed at the shell
 };
 
-// One policy as autoscale.list() shows it.
-struct AutoscaleInfo {
-  std::string pool, owner, probe;
-  double every_s = 0;
-  ScaleLimits limits;
-  bool enabled = true, suspended = false;
-  int errors_in_row = 0;
-  std::string last_error;
-  std::optional<double> queue;   // the latest depth
-  int last_recommended = -1;     // -1: not run yet
-  std::string last_reason;       // of the last change
-  double last_run_wall_s = 0;
-  uint64_t runs = 0, changes = 0;
-  uint64_t overruns = 0;  // calls past the time budget inside C code, which cannot be interrupted
-};
-
-// list() and budget() together, as of the last change or policy run.
-struct AutoscaleView {
-  std::vector<AutoscaleInfo> policies;
-  int budget = 0;
-};
-
-class Autoscaler {
+class Autoscaler final : public AutoscaleControl {
  public:
   // L: the shell's main state (policies are called on a coroutine of it). Starts the thread.
   Autoscaler(ShellContext& ctx, lua_State* L);
@@ -93,8 +72,10 @@ class Autoscaler {
   void add(AutoscaleSpec spec);
   bool remove(const std::string& pool);
   // off: the policy is kept but not called; on: called again, errors and suspension cleared.
-  bool set_enabled(const std::string& pool, bool enabled);
+  bool set_enabled(const std::string& pool, bool enabled) override;
   std::vector<AutoscaleInfo> list() const;
+  // list(), budget() and the timers now (Lua lock held): what a local shell's API serves.
+  AutoscaleView view() const override;
   // What list() and budget() said after the last change or tick, copied out under a lock
   // of its own: for readers that must not wait for the Lua lock (the HTTP routes, while a
   // chunk runs at the prompt). Any thread.

@@ -11,7 +11,7 @@
 
 #include "engine/pool_spec.h"
 #include "engine/status.h"
-#include "shell/lua/engine_client.h"
+#include "api/engine_client.h"
 #include "shell/lua/lua_lock.h"
 
 struct lua_State;

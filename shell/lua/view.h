@@ -8,6 +8,7 @@
 #include <string>
 
 #include "engine/snapshot.h"
+#include "engine/status.h"
 
 namespace drover {
 
@@ -41,7 +42,14 @@ void set_heartbeat_fields(lua_State* L, const WorkerSnapshot& w);
 void consume_interrupt(lua_State* L);
 
 // Raises a Lua error with the Status's message when it is not ok.
-class Status;
 void check_status(lua_State* L, const Status& s);
+
+// The value of an API call, or a Lua error with the Status saying why there is none (the
+// engine has finished, the attached drover is gone).
+template <typename T>
+T checked(lua_State* L, Result<T> r) {
+  if (!r) check_status(L, r.error());
+  return std::move(*r);
+}
 
 }  // namespace drover

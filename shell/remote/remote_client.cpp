@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "control/api_limits.h"
+#include "control/autoscale_json.h"
 #include "control/snapshot_json.h"
 
 namespace drover {
@@ -198,6 +199,7 @@ Status RemoteClient::status_of(const Reply& r, const std::string& what) {
                                        "DROVER_HTTP_TOKEN"));
   if (r.status == 404) return Status::not_found(r.error);
   if (r.status == 409) return Status::exists(r.error);
+  if (r.status == 503) return Status::unavailable(r.error);
   if (r.status >= 300) return Status::invalid(what.empty() ? r.error : what + ": " + r.error);
   return Status::ok();
 }
@@ -211,86 +213,78 @@ Status RemoteClient::check() {
   return snapshot_from_json(j) ? Status::ok() : Status::invalid("its snapshot does not parse: not a drover of this version?");
 }
 
-EngineSnapshot RemoteClient::snapshot() {
+Result<EngineSnapshot> RemoteClient::snapshot() {
   // With the pools' secrets, as a local shell sees them: whoever may attach may change a
   // pool's env and so may read it, and write_config() must not write "(redacted)".
   Reply r = request("GET", "/api/v1/snapshot?secrets=1");
-  if (Status s = status_of(r, "snapshot"); !s) throw std::runtime_error(s.message());
+  if (Status s = status_of(r, ""); !s) return s;
   auto snap = snapshot_from_json(json::parse(r.body, nullptr, false));
-  if (!snap) throw std::runtime_error("snapshot from " + describe() + ": " + snap.error().message());
-  return std::move(*snap);
+  if (!snap) return Status::invalid("the snapshot from " + describe() + ": " + snap.error().message());
+  return snap;
 }
 
-Result<std::map<std::string, int>> RemoteClient::configure(const std::map<std::string, int>& sizes) {
-  // Pool by pool through PATCH /pools/NAME {"n"}: PATCH /config would take 0 for a removal.
-  // Checked first, so that a batch with an unknown name changes nothing, as locally.
-  EngineSnapshot snap = snapshot();
-  for (const auto& [name, n] : sizes)
-    if (!snap.find(name)) return Status::not_found(fmt::format("no pool named \"{}\"", name));
-  for (const auto& [name, n] : sizes)
-    if (Status s = status_of(request("PATCH", pool_path(name), json{{"n", n}}.dump()), name); !s) return s;
-  std::map<std::string, int> out;
-  for (const auto& p : snapshot().pools) out[p.spec.name] = p.spec.n;
+namespace {
+
+// {"pools": {"foo": 3, ...}} from PATCH /api/v1/pools and /api/v1/config.
+Result<SizeMap> sizes_from_answer(const std::string& body, const std::string& what) {
+  const json answer = json::parse(body, nullptr, false);  // held: its elements are read below
+  if (!answer.is_object() || !answer.contains("pools") || !answer["pools"].is_object())
+    return Status::invalid(what + " was answered without its pools");
+  SizeMap out;
+  for (const auto& [name, n] : answer["pools"].items())
+    if (n.is_number_integer()) out[name] = n.get<int>();
   return out;
+}
+
+// {"pool": NAME} or {} for "every pool".
+std::string pool_body(const std::optional<std::string>& pool) {
+  return pool ? json{{"pool", *pool}}.dump() : std::string("{}");
+}
+
+}  // namespace
+
+Result<SizeMap> RemoteClient::configure(const SizeMap& sizes) {
+  Reply r = request("PATCH", "/api/v1/pools", json(sizes).dump());
+  if (Status s = status_of(r, ""); !s) return s;
+  return sizes_from_answer(r.body, fmt::format("PATCH /api/v1/pools at {}", describe()));
 }
 
 Status RemoteClient::apply(std::vector<PoolSpec>, bool) {
   return Status::invalid("an attached shell has no config file to apply: reload on the drover host (kill -HUP)");
 }
 
-Result<std::map<std::string, int>> RemoteClient::merge_sizes(const std::map<std::string, int>& sizes) {
+Result<SizeMap> RemoteClient::merge_sizes(const SizeMap& sizes) {
   Reply r = request("PATCH", "/api/v1/config", json(sizes).dump());
   if (Status s = status_of(r, ""); !s) return s;
-  const json answer = json::parse(r.body, nullptr, false);  // held: its elements are read below
-  if (!answer.is_object() || !answer.contains("pools") || !answer["pools"].is_object())
-    return Status::invalid(fmt::format("{} answered PATCH /api/v1/config without its pools", describe()));
-  std::map<std::string, int> out;
-  for (const auto& [name, n] : answer["pools"].items())
-    if (n.is_number_integer()) out[name] = n.get<int>();
-  return out;
-}
-
-Status RemoteClient::set_enabled(const std::string& pool, bool enabled) {
-  return status_of(request("PATCH", pool_path(pool), json{{"enabled", enabled}}.dump()), "");
+  return sizes_from_answer(r.body, fmt::format("PATCH /api/v1/config at {}", describe()));
 }
 
 Status RemoteClient::start(const std::optional<std::string>& pool) {
-  if (pool) return set_enabled(*pool, true);
-  for (const auto& p : snapshot().pools)
-    if (Status s = set_enabled(p.spec.name, true); !s) return s;
-  return Status::ok();
+  return status_of(request("POST", "/api/v1/start", pool_body(pool)), "");
 }
 
 Status RemoteClient::stop(const std::optional<std::string>& pool) {
-  if (pool) return set_enabled(*pool, false);
-  for (const auto& p : snapshot().pools)
-    if (Status s = set_enabled(p.spec.name, false); !s) return s;
-  return Status::ok();
+  return status_of(request("POST", "/api/v1/stop", pool_body(pool)), "");
 }
 
 Status RemoteClient::signal_workers(int sig, const std::optional<std::string>& pool) {
-  EngineSnapshot snap = snapshot();
-  if (pool && !snap.find(*pool)) return Status::not_found(fmt::format("no pool named \"{}\"", *pool));
-  for (const auto& p : snap.pools) {
-    if (pool && p.spec.name != *pool) continue;
-    for (const auto& w : p.workers) {
-      if (!w.pid) continue;
-      Reply r = request("POST", fmt::format("{}/workers/{}/signal", pool_path(p.spec.name), w.slot),
-                        json{{"signal", sig}}.dump());
-      // A worker that exited between the snapshot and the signal is no error.
-      if (r.status != 404 && r.status != 409)
-        if (Status s = status_of(r, "signal"); !s) return s;
-    }
-  }
-  return Status::ok();
+  json body = {{"signal", sig}};
+  if (pool) body["pool"] = *pool;
+  return status_of(request("POST", "/api/v1/signal", body.dump()), "");
 }
 
-std::vector<LogLine> RemoteClient::log_tail(size_t n, const std::optional<std::string>& pool) {
+Status RemoteClient::signal_worker(const std::string& pool, int slot, int sig) {
+  Reply r = request("POST", fmt::format("{}/workers/{}/signal", pool_path(pool), slot), json{{"signal", sig}}.dump());
+  if (r.status == 409) return Status::unavailable(r.error);  // the slot has no process now
+  return status_of(r, "");
+}
+
+Result<std::vector<LogLine>> RemoteClient::log_tail(size_t n, const std::optional<std::string>& pool) {
   // "All of it" (log.grep, log.rew) is as much as the server serves: it refuses more.
-  std::string path = fmt::format("/api/v1/log?n={}", std::min(n, kLogTailMaxLines));
+  std::string path = fmt::format("/api/v1/log?n={}", std::clamp<size_t>(n, 1, kLogTailMaxLines));
   if (pool) path += "&pool=" + encode(*pool);
   Reply r = request("GET", path);
-  if (Status s = status_of(r, "log"); !s) throw std::runtime_error(s.message());
+  if (Status s = status_of(r, ""); !s) return s;
   json j = json::parse(r.body, nullptr, false);
   const json& lines = j.is_object() && j.contains("lines") ? j["lines"] : j;
   std::vector<LogLine> out;
@@ -298,6 +292,17 @@ std::vector<LogLine> RemoteClient::log_tail(size_t n, const std::optional<std::s
   for (const auto& l : lines)
     if (auto line = log_line_from_json(l)) out.push_back(std::move(*line));
   return out;
+}
+
+Result<AutoscaleView> RemoteClient::autoscale() {
+  Reply r = request("GET", "/api/v1/autoscale");
+  if (Status s = status_of(r, ""); !s) return s;
+  return autoscale_view_from_json(json::parse(r.body, nullptr, false));
+}
+
+Status RemoteClient::set_autoscale(const std::string& pool, bool enabled) {
+  return status_of(request("POST", fmt::format("/api/v1/autoscale/{}/{}", encode(pool), enabled ? "on" : "off"), "{}"),
+                   "");
 }
 
 void RemoteClient::report(EventKind kind, std::string pool, std::string text) {

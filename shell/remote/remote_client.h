@@ -6,7 +6,7 @@
 // the access control).
 //
 // HTTP is libcurl's: it speaks over a unix socket (CURLOPT_UNIX_SOCKET_PATH), which
-// httplib's client cannot. Each call is one or a few requests on a kept-alive connection
+// httplib's client cannot. Each call is one request on a kept-alive connection
 // (one curl handle), serialized by a mutex (the REPL and the autoscaler's thread may call
 // at once): connect within 3 s, answer within 10 s. subscribe() opens the server's
 // Server-Sent Event streams (/api/v1/events, /api/v1/log/follow), each on a thread and a
@@ -15,8 +15,9 @@
 //
 // What an attached shell does not do to the remote drover: shutdown()/exit() detaches
 // (the remote drover and its workers go on), kill_all() is refused, apply() (a reload of
-// config files the shell does not have) is refused. report(), set_queue_gauge() and
-// set_worker_busy() of a policy run in the attached shell go nowhere but its own screen.
+// config files the shell does not have) is refused, and so are autoscale policies (they
+// run on the host: autoscale.list() shows the host's). report() of an every() timer of
+// the attached shell goes to its own screen.
 #pragma once
 
 #include <atomic>
@@ -26,7 +27,7 @@
 #include <thread>
 #include <vector>
 
-#include "shell/lua/engine_client.h"
+#include "api/engine_client.h"
 
 // libcurl's handle types, as <curl/curl.h> declares them.
 typedef void CURL;
@@ -54,16 +55,20 @@ class RemoteClient final : public EngineClient {
   Status check();
   std::string describe() const;  // "127.0.0.1:8010" or the socket's path
   std::string name() const override { return "the drover at " + describe(); }
+  bool remote() const override { return true; }
 
-  EngineSnapshot snapshot() override;
-  Result<std::map<std::string, int>> configure(const std::map<std::string, int>& sizes) override;
-  // One PATCH /api/v1/config: the server validates and applies the batch whole.
-  Result<std::map<std::string, int>> merge_sizes(const std::map<std::string, int>& sizes) override;
+  Result<EngineSnapshot> snapshot() override;
+  // Each one request: api/engine_client.h lists the routes.
+  Result<SizeMap> configure(const SizeMap& sizes) override;
+  Result<SizeMap> merge_sizes(const SizeMap& sizes) override;
   Status apply(std::vector<PoolSpec> specs, bool remove_missing) override;
   Status start(const std::optional<std::string>& pool) override;
   Status stop(const std::optional<std::string>& pool) override;
   Status signal_workers(int sig, const std::optional<std::string>& pool) override;
-  std::vector<LogLine> log_tail(size_t n, const std::optional<std::string>& pool) override;
+  Status signal_worker(const std::string& pool, int slot, int sig) override;
+  Result<std::vector<LogLine>> log_tail(size_t n, const std::optional<std::string>& pool) override;
+  Result<AutoscaleView> autoscale() override;
+  Status set_autoscale(const std::string& pool, bool enabled) override;
   std::shared_ptr<Subscription> subscribe(size_t capacity, Subscription::Filter filter) override;
   void report(EventKind kind, std::string pool, std::string text) override;
   void set_queue_gauge(const std::string&, const QueueGauge&) override {}
@@ -86,7 +91,6 @@ class RemoteClient final : public EngineClient {
   // "Authorization: Bearer TOKEN" for TCP with a token, else null; the caller frees it.
   curl_slist* auth_header() const;
   Status status_of(const Reply& r, const std::string& what);
-  Status set_enabled(const std::string& pool, bool enabled);
   // One SSE connection feeding a subscription until either side ends it.
   struct Stream {
     std::shared_ptr<Subscription> sub;

@@ -78,7 +78,8 @@ struct Repl::Impl {
         completer(l.get(),
                   [this] {
                     std::vector<std::string> names;
-                    for (const auto& p : ctx.client.snapshot().pools) names.push_back(p.spec.name);
+                    if (auto snap = ctx.client.snapshot())
+                      for (const auto& p : snap->pools) names.push_back(p.spec.name);
                     return names;
                   }),
         editor(std::getenv("DROVER_HISTORY") ? std::getenv("DROVER_HISTORY") : default_history_path(),

@@ -8,6 +8,7 @@
 #include <optional>
 #include <thread>
 
+#include "api/local_client.h"
 #include "shell/autoscale/autoscale_routes.h"
 #include "shell/autoscale/autoscaler.h"
 #include "shell/lua/lua_state.h"
@@ -26,8 +27,12 @@ struct Shell {
     lua.emplace(ctx);
     autoscaler.emplace(ctx, lua->get());
     ctx.autoscaler = &*autoscaler;
+    client.serve_autoscale(&*autoscaler);
   }
-  ~Shell() { autoscaler.reset(); }
+  ~Shell() {
+    client.serve_autoscale(nullptr);
+    autoscaler.reset();
+  }
   // Runs a chunk as the prompt would (holding the Lua lock); "" or the error.
   std::string run(const std::string& code) {
     std::lock_guard hold(ctx.lua_lock);

@@ -9,16 +9,19 @@ using namespace drover;
 namespace {
 // A client is needed to build the state; completion itself never calls it.
 struct NoEngine final : EngineClient {
-  EngineSnapshot snapshot() override { return {}; }
-  Result<std::map<std::string, int>> configure(const std::map<std::string, int>&) override { return Status::invalid("x"); }
+  Result<EngineSnapshot> snapshot() override { return EngineSnapshot{}; }
+  Result<SizeMap> configure(const SizeMap&) override { return Status::invalid("x"); }
   Status apply(std::vector<PoolSpec>, bool) override { return Status::ok(); }
-  Result<std::map<std::string, int>> merge_sizes(const std::map<std::string, int>&) override {
-    return Status::invalid("x");
-  }
+  Result<SizeMap> merge_sizes(const SizeMap&) override { return Status::invalid("x"); }
   Status start(const std::optional<std::string>&) override { return Status::ok(); }
   Status stop(const std::optional<std::string>&) override { return Status::ok(); }
   Status signal_workers(int, const std::optional<std::string>&) override { return Status::ok(); }
-  std::vector<LogLine> log_tail(size_t, const std::optional<std::string>&) override { return {}; }
+  Status signal_worker(const std::string&, int, int) override { return Status::ok(); }
+  Result<std::vector<LogLine>> log_tail(size_t, const std::optional<std::string>&) override {
+    return std::vector<LogLine>{};
+  }
+  Result<AutoscaleView> autoscale() override { return AutoscaleView{}; }
+  Status set_autoscale(const std::string&, bool) override { return Status::ok(); }
   std::shared_ptr<Subscription> subscribe(size_t c, Subscription::Filter f) override {
     return std::make_shared<Subscription>(c, f);
   }

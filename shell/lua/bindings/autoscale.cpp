@@ -120,11 +120,16 @@ void read_queue(lua_State* L, int idx, AutoscaleSpec& spec, const std::string& w
 // autoscale("foo", {...}) once both halves are known.
 int define(lua_State* L, const std::string& pool, int idx) {
   ShellContext& ctx = shell_context_of(L);
+  // A policy belongs with the pools it sizes: one defined here would stop scaling the
+  // moment this shell detached, and the host's autoscale.list() would not show it.
+  if (ctx.client.remote())
+    luaL_error(L, "autoscale \"%s\": policies run on the drover host: define it in its config (or a file it "
+               "loads) and reload there", pool.c_str());
   Autoscaler& as = autoscaler_of(L, ctx);
   const std::string what = fmt::format("autoscale \"{}\"", pool);
   luaL_checktype(L, idx, LUA_TTABLE);
   check_fields(L, idx, what, {"every", "min", "max", "cooldown", "step_up", "step_down", "timeout", "queue", "policy"});
-  const EngineSnapshot snap = ctx.client.snapshot();
+  const EngineSnapshot snap = checked(L, ctx.client.snapshot());
   if (!snap.find(pool)) {
     std::string names;
     for (const auto& p : snap.pools) names += (names.empty() ? "" : ", ") + p.spec.name;
@@ -191,8 +196,8 @@ std::string render_list(const std::vector<AutoscaleInfo>& list, int budget, size
 int l_autoscale_list(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
-    Autoscaler& as = autoscaler_of(L, ctx);
-    const auto list = as.list();
+    const AutoscaleView view = checked(L, ctx.client.autoscale());
+    const auto& list = view.policies;
     lua_createtable(L, static_cast<int>(list.size()), 0);
     for (size_t k = 0; k < list.size(); ++k) {
       const auto& i = list[k];
@@ -215,7 +220,7 @@ int l_autoscale_list(lua_State* L) {
       if (!i.owner.empty()) set_string(L, "script", i.owner);
       lua_rawseti(L, -2, static_cast<lua_Integer>(k + 1));
     }
-    attach_view(L, render_list(list, as.budget(), as.timer_count()));
+    attach_view(L, render_list(list, view.budget, static_cast<size_t>(view.timers)));
     return 1;
   });
 }
@@ -224,7 +229,9 @@ int switch_policy(lua_State* L, bool on) {
   return guarded(L, [L, on] {
     ShellContext& ctx = shell_context_of(L);
     const std::string pool = luaL_checkstring(L, 1);
-    if (!autoscaler_of(L, ctx).set_enabled(pool, on))
+    const Status st = ctx.client.set_autoscale(pool, on);
+    if (st.code() != Status::Code::kNotFound) check_status(L, st);
+    else
       return luaL_error(L, "autoscale.%s: no policy for \"%s\" (autoscale.list() shows them)", on ? "on" : "off",
                         pool.c_str());
     lua_pushboolean(L, 1);
@@ -246,6 +253,14 @@ int l_autoscale_cancel(lua_State* L) {
 int l_budget(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
+    if (ctx.client.remote()) {
+      // The host's budget, read through the API; it is set where its policies run.
+      if (!lua_isnoneornil(L, 1)) luaL_error(L, "budget{}: the budget is set on the drover host, in its config");
+      const int budget = checked(L, ctx.client.autoscale()).budget;
+      if (budget > 0) lua_pushinteger(L, budget);
+      else lua_pushnil(L);
+      return 1;
+    }
     Autoscaler& as = autoscaler_of(L, ctx);
     if (!lua_isnoneornil(L, 1)) {
       luaL_checktype(L, 1, LUA_TTABLE);

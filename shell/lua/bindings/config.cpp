@@ -31,9 +31,9 @@ void push_sizes(lua_State* L, const std::map<std::string, int>& sizes) {
   }
 }
 
-std::map<std::string, int> current_sizes(EngineClient& client) {
+std::map<std::string, int> current_sizes(lua_State* L, EngineClient& client) {
   std::map<std::string, int> sizes;
-  for (const auto& p : client.snapshot().pools) sizes[p.spec.name] = p.spec.n;
+  for (const auto& p : checked(L, client.snapshot()).pools) sizes[p.spec.name] = p.spec.n;
   return sizes;
 }
 
@@ -72,7 +72,7 @@ int l_config(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
     if (lua_isnoneornil(L, 1)) {
-      push_sizes(L, current_sizes(ctx.client));
+      push_sizes(L, current_sizes(L, ctx.client));
       return 1;
     }
     std::map<std::string, int> wanted;
@@ -103,10 +103,10 @@ int l_reload(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
     if (!ctx.load_config) luaL_error(L, "reload: this shell has no config file to re-read");
-    const std::vector<PoolSnapshot> before = ctx.client.snapshot().pools;
+    const std::vector<PoolSnapshot> before = checked(L, ctx.client.snapshot()).pools;
     if (Status s = reload_config(ctx); !s) luaL_error(L, "reload: %s (nothing changed)", s.message().c_str());
-    fmt::print(ctx.out, "{}", reload_summary(before, ctx.client.snapshot().pools));
-    push_sizes(L, current_sizes(ctx.client));
+    fmt::print(ctx.out, "{}", reload_summary(before, checked(L, ctx.client.snapshot()).pools));
+    push_sizes(L, current_sizes(L, ctx.client));
     return 1;
   });
 }
@@ -188,7 +188,7 @@ int l_write_config(lua_State* L) {
       force = lua_toboolean(L, -1);
       lua_pop(L, 1);
     }
-    const EngineSnapshot snap = ctx.client.snapshot();
+    const EngineSnapshot snap = checked(L, ctx.client.snapshot());
     const auto existing = read_whole(path);
     if (existing && !force && existing->rfind(kWrittenByDrover, 0) != 0) {
       if (path.size() < 4 || path.substr(path.size() - 4) != ".lua")

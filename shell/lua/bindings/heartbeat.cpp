@@ -3,6 +3,7 @@
 // is shown by status() and pstree(); this is the socket's side.
 #include "shell/lua/binding.h"
 #include "shell/lua/shell_context.h"
+#include "shell/lua/view.h"
 
 namespace drover {
 
@@ -15,7 +16,7 @@ void set_count(lua_State* L, const char* key, uint64_t v) {
 
 int l_heartbeat(lua_State* L) {
   return guarded(L, [L] {
-    const HeartbeatStats hb = shell_context_of(L).client.snapshot().heartbeat;
+    const HeartbeatStats hb = checked(L, shell_context_of(L).client.snapshot()).heartbeat;
     lua_createtable(L, 0, 7);
     // endpoint: what workers get in DROVER_HEARTBEAT; endpoints: every bound socket
     // (the first is that one; --heartbeat and --wpm-compat add more).

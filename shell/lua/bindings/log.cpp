@@ -106,10 +106,10 @@ int l_tail(lua_State* L) {
     ShellContext& ctx = shell_context_of(L);
     TailArgs a = read_tail_args(L, 1);
     if (a.n) {
-      print_lines(ctx, ctx.client.log_tail(*a.n, a.pool));
+      print_lines(ctx, checked(L, ctx.client.log_tail(*a.n, a.pool)));
       return 0;
     }
-    print_lines(ctx, ctx.client.log_tail(10, a.pool));
+    print_lines(ctx, checked(L, ctx.client.log_tail(10, a.pool)));
     follow(L, ctx, a.pool, std::nullopt);
     return 0;
   });
@@ -133,7 +133,7 @@ int l_grep(lua_State* L) {
     std::string pattern = luaL_checkstring(L, 1);
     TailArgs a = read_tail_args(L, 2);
     lua_Integer count = 0;
-    for (const auto& line : ctx.client.log_tail(kWholeRing, a.pool))
+    for (const auto& line : checked(L, ctx.client.log_tail(kWholeRing, a.pool)))
       if (matches(L, line.text, pattern)) {
         fmt::print(ctx.out, "{}\n", render_line(line, ctx.color));
         ++count;
@@ -148,7 +148,7 @@ int l_grep(lua_State* L) {
 int page(lua_State* L, bool back) {
   ShellContext& ctx = shell_context_of(L);
   size_t n = static_cast<size_t>(luaL_optinteger(L, 1, kPage));
-  auto lines = ctx.client.log_tail(kWholeRing, std::nullopt);
+  auto lines = checked(L, ctx.client.log_tail(kWholeRing, std::nullopt));
   if (back) ctx.log_offset = std::min(lines.size(), ctx.log_offset + n);
   else ctx.log_offset = ctx.log_offset > n ? ctx.log_offset - n : 0;
   size_t end = lines.size() - ctx.log_offset;
@@ -166,7 +166,7 @@ int l_ff(lua_State* L) {
 
 int l_path(lua_State* L) {
   return guarded(L, [L] {
-    std::string path = shell_context_of(L).client.snapshot().log_path;
+    std::string path = checked(L, shell_context_of(L).client.snapshot()).log_path;
     if (path.empty()) lua_pushnil(L);
     else lua_pushstring(L, path.c_str());
     return 1;

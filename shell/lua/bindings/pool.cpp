@@ -28,7 +28,7 @@ int l_stop(lua_State* L) {
     check_status(L, ctx.client.stop(pool));
     int live = 0;
     bool said = false;
-    while ((live = count_live(ctx.client.snapshot(), pool)) > 0 && !ctx.interrupted) {
+    while ((live = count_live(checked(L, ctx.client.snapshot()), pool)) > 0 && !ctx.interrupted) {
       // A terminal gets a counter in place; anything else one line, once.
       if (ctx.color) fmt::print(ctx.out, "\r\x1b[Kstopping: {} worker{} draining", live, live == 1 ? "" : "s");
       else if (!said) fmt::print(ctx.out, "stopping: {} worker{} draining (Ctrl-C stops waiting)\n", live, live == 1 ? "" : "s");
@@ -105,7 +105,7 @@ int l_settle(lua_State* L) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(seconds);
     std::string why;
     for (;;) {
-      why = unsettled(ctx.client.snapshot());
+      why = unsettled(checked(L, ctx.client.snapshot()));
       if (why.empty() || ctx.interrupted || std::chrono::steady_clock::now() >= deadline) break;
       LuaUnlocked waiting(ctx.lua_lock);
       std::this_thread::sleep_for(std::chrono::milliseconds(50));

@@ -185,7 +185,7 @@ std::string worker_line(const std::string& head, const std::string& pool, const 
 int l_pstree(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
-    EngineSnapshot snap = ctx.client.snapshot();
+    EngineSnapshot snap = checked(L, ctx.client.snapshot());
     auto procs = read_proc_table();
     std::map<pid_t, std::vector<pid_t>> kids;
     for (const auto& [pid, info] : procs) kids[info.ppid].push_back(pid);

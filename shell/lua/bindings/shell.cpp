@@ -78,7 +78,7 @@ int l_exit(lua_State* L) {
         killed = true;
       }
       int live = 0;
-      for (const auto& p : ctx.client.snapshot().pools) live += p.running + p.stopping;
+      for (const auto& p : checked(L, ctx.client.snapshot()).pools) live += p.running + p.stopping;
       if (ctx.color) {
         fmt::print(ctx.out, "\r\x1b[Kexit: {} worker{} draining", live, live == 1 ? "" : "s");
         std::fflush(ctx.out);

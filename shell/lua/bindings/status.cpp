@@ -131,7 +131,7 @@ void push_pool(lua_State* L, const PoolSnapshot& p) {
 int l_status(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
-    EngineSnapshot snap = ctx.client.snapshot();
+    EngineSnapshot snap = checked(L, ctx.client.snapshot());
     lua_createtable(L, 0, 5);
     set_integer(L, "pid", snap.pid);
     lua_pushnumber(L, snap.uptime_s);
@@ -155,7 +155,7 @@ int l_status(lua_State* L) {
 
 int l_pools(lua_State* L) {
   return guarded(L, [L] {
-    EngineSnapshot snap = shell_context_of(L).client.snapshot();
+    EngineSnapshot snap = checked(L, shell_context_of(L).client.snapshot());
     lua_createtable(L, static_cast<int>(snap.pools.size()), 0);
     lua_Integer i = 0;
     for (const auto& p : snap.pools) {  // the snapshot is sorted by name
@@ -168,7 +168,7 @@ int l_pools(lua_State* L) {
 
 int l_pid(lua_State* L) {
   return guarded(L, [L] {
-    lua_pushinteger(L, shell_context_of(L).client.snapshot().pid);
+    lua_pushinteger(L, checked(L, shell_context_of(L).client.snapshot()).pid);
     return 1;
   });
 }

@@ -7,7 +7,7 @@
 
 #include <fmt/format.h>
 
-#include "shell/lua/lua_limits.h"
+#include "shell/autoscale/policy_call.h"
 
 namespace drover {
 
@@ -448,29 +448,22 @@ Autoscaler::Mono::time_point Autoscaler::tick() {
 
 std::optional<std::string> Autoscaler::call(int ref, int nargs, int nresults, double budget_s,
                                             const std::string& pool, const std::string& what, uint64_t* overruns) {
-  // The function goes below its arguments.
-  lua_rawgeti(co_, LUA_REGISTRYINDEX, ref);
-  lua_insert(co_, -(nargs + 1));
-  // The budget is enforced by LuaRun's count hook, between Lua instructions only: a policy
+  LuaCall c = call_lua(co_, ref, nargs, nresults, budget_s);
+  if (c.overran) report_overrun(c.took_s, budget_s, pool, what, overruns);
+  return c.error;
+}
+
+void Autoscaler::report_overrun(double took_s, double budget_s, const std::string& pool, const std::string& what,
+                                uint64_t* overruns) {
+  // The budget is enforced by LuaRun's count hook, between Lua instructions only: a call
   // blocked inside a C function (os.execute("sleep 60")) is beyond its reach, and holds
-  // the Lua lock that long. Such an overrun is measured here, reported and counted.
-  LuaRun run(co_, nullptr, budget_s);
-  const int status = lua_pcall(co_, nargs, nresults, 0);
-  const double took = run.elapsed_s();
-  std::optional<std::string> err;
-  if (status != LUA_OK) {
-    err = run.error_text(co_, status);
-    lua_pop(co_, 1);
-  }
-  if (took > budget_s && !run.timed_out() && !lua_stopping()) {
-    if (overruns) ++*overruns;
-    ctx_.client.report(EventKind::kPolicyWarning, pool,
-                       fmt::format("{} took {:.2f} s, past its time budget of {:g} s, inside a C function that cannot "
-                                   "be interrupted (os.execute, io.*, a slow string.find...); the Lua shell waited "
-                                   "that long",
-                                   what, took, budget_s));
-  }
-  return err;
+  // the Lua lock that long. Such an overrun is measured, reported and counted.
+  if (overruns) ++*overruns;
+  ctx_.client.report(EventKind::kPolicyWarning, pool,
+                     fmt::format("{} took {:.2f} s, past its time budget of {:g} s, inside a C function that cannot "
+                                 "be interrupted (os.execute, io.*, a slow string.find...); the Lua shell waited "
+                                 "that long",
+                                 what, took_s, budget_s));
 }
 
 void Autoscaler::fail(Policy& p, const std::string& why) {
@@ -505,11 +498,7 @@ void Autoscaler::run_policies(const std::vector<Policy*>& due, double now_mono) 
       ctx_.client.report(EventKind::kPolicyWarning, p->spec.pool, "queue probe fn: " + *err);
       continue;
     }
-    int isnum = 0;
-    const double v = lua_tonumberx(co_, -1, &isnum);
-    lua_pop(co_, 1);
-    if (isnum && std::isfinite(v) && v >= 0) p->fn_depth = v;
-    else p->fn_depth.reset();
+    p->fn_depth = check_probe_answer(co_);
   }
   // Every due policy answers first; then the budget is shared among all that grow at
   // once (fit_budget), and the changes go to the engine in one configure().
@@ -610,35 +599,19 @@ std::optional<Autoscaler::Wanted> Autoscaler::run_policy(Policy& p, const Engine
   ++p.runs;
   p.last_run_wall_s = m.now;
 
-  push_policy_metrics(co_, m);
-  auto err = call(p.spec.policy_ref, 1, 2, p.spec.time_budget_s, p.spec.pool, "policy", &p.overruns);
-  if (p.retired) {  // it redefined or removed itself: the new definition answers next time
-    lua_settop(co_, 0);
+  PolicyCall c = call_policy(co_, p.spec.policy_ref, m, p.spec.time_budget_s);
+  if (c.overran) report_overrun(c.took_s, p.spec.time_budget_s, p.spec.pool, "policy", &p.overruns);
+  if (p.retired) return std::nullopt;  // it redefined or removed itself: the new definition answers next time
+  if (c.error) {
+    fail(p, *c.error);
     return std::nullopt;
   }
-  if (err) {
-    fail(p, *err);
-    return std::nullopt;
-  }
-  // (answer, reason) on co_'s stack.
-  std::string reason;
-  if (lua_type(co_, -1) == LUA_TSTRING) reason = lua_tostring(co_, -1);
-  const int type = lua_type(co_, -2);
-  int isnum = 0;
-  const double desired = lua_tonumberx(co_, -2, &isnum);
-  lua_pop(co_, 2);
-  if (type == LUA_TNIL) {  // no opinion: keep the size
+  if (!c.answer.size) {  // no opinion: keep the size
     p.errors_in_row = 0;
     return std::nullopt;
   }
-  if (type != LUA_TNUMBER || !isnum) {
-    fail(p, fmt::format("returned a {}, not a number of workers", lua_typename(co_, type)));
-    return std::nullopt;
-  }
-  if (!std::isfinite(desired) || desired < 0) {
-    fail(p, fmt::format("returned {}, not a number of workers (finite, >= 0)", desired));
-    return std::nullopt;
-  }
+  const double desired = *c.answer.size;
+  std::string reason = std::move(c.answer.reason);
   p.errors_in_row = 0;
   p.last_error.clear();
   const int current = ps->spec.n;

@@ -36,6 +36,7 @@
 #include "autoscale/scale_decider.h"
 #include "autoscale/system_sampler.h"
 #include "autoscale/worker_registry_probe.h"
+#include "shell/autoscale/policy_call.h"
 #include "shell/autoscale/policy_metrics.h"
 #include "shell/lua/shell_context.h"
 
@@ -48,7 +49,7 @@ inline constexpr double kBusyRegistryEvery = 1.0;  // s between reads of a pool'
 struct AutoscaleSpec {
   std::string pool;
   double every_s = 5;
-  double time_budget_s = 0.25;  // a call that runs longer is interrupted and counts as an error
+  double time_budget_s = kDefaultPolicyBudget;  // a call that runs longer is interrupted and counts as an error
   ScaleLimits limits;
   int policy_ref = LUA_NOREF;                // registry ref of the policy function (owned from here on)
   std::unique_ptr<QueueProbe> probe;         // Redis or command probe, or null
@@ -112,7 +113,7 @@ class Autoscaler {
   void sync_pool_registries();
 
   // every(sec, fn): returns the timer's id.
-  int add_timer(double every_s, int fn_ref, std::string owner, double time_budget_s = 0.25);
+  int add_timer(double every_s, int fn_ref, std::string owner, double time_budget_s = kDefaultPolicyBudget);
   bool cancel_timer(int id);
   size_t timer_count() const { return timers_.size(); }
 
@@ -146,13 +147,14 @@ class Autoscaler {
   };
   std::optional<Wanted> run_policy(Policy& p, const EngineSnapshot& snap, const SystemSample& sys,
                                    const std::map<std::string, ProcessTotals>& procs, double now_mono);
-  // Calls the function at `ref` with nargs already pushed on co_ under the time budget.
-  // Leaves nresults values on co_ on success; returns the error text otherwise.
-  // A Lua call on co_ under its time budget and the state's memory cap. A call that
+  // call_lua (policy_call.h) on co_: the function at `ref` with nargs already pushed,
+  // leaving nresults values on success; returns the error text otherwise. A call that
   // overran inside a C function, where the budget cannot reach, is reported under `pool`
-  // as `what` ("policy", "queue probe fn", "every(5) timer 3") and counted in *overruns.
+  // as `what` ("queue probe fn", "every(5) timer 3") and counted in *overruns.
   std::optional<std::string> call(int ref, int nargs, int nresults, double budget_s, const std::string& pool,
                                   const std::string& what, uint64_t* overruns);
+  void report_overrun(double took_s, double budget_s, const std::string& pool, const std::string& what,
+                      uint64_t* overruns);
   void fail(Policy& p, const std::string& why);
   void release(Policy& p);
   void retire(std::unique_ptr<Policy> p);

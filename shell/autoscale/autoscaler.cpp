@@ -13,14 +13,9 @@ namespace drover {
 
 namespace {
 
-using Mono = std::chrono::steady_clock;
-
-double mono_s() { return std::chrono::duration<double>(Mono::now().time_since_epoch()).count(); }
-double wall_s() {
+// The ProbeRunner stamps its readings on the real wall clock: their age is measured on it.
+double real_wall_s() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-Mono::duration seconds(double s) {
-  return std::chrono::duration_cast<Mono::duration>(std::chrono::duration<double>(s));
 }
 
 // Worker registries share the ProbeRunner with the queue probes, under "busy:" + pool.
@@ -38,8 +33,8 @@ struct Autoscaler::Policy {
   bool enabled = true, suspended = false;
   int errors_in_row = 0;
   std::string last_error;
-  Mono::time_point due;
-  std::optional<double> last_call_mono;
+  TimePoint due;
+  std::optional<double> last_call_s;  // now_s() of the previous call, for m.dt
   std::deque<PolicySample> history;
   // The fn probe's last answer (it runs here, not on the ProbeRunner).
   std::optional<double> fn_depth;
@@ -56,14 +51,15 @@ struct Autoscaler::Timer {
   double time_budget_s = 0.25;
   int fn_ref = LUA_NOREF;
   std::string owner;
-  Mono::time_point due;
+  TimePoint due;
   int errors_in_row = 0;
   bool suspended = false;
 };
 
-Autoscaler::Autoscaler(ShellContext& ctx, lua_State* L)
+Autoscaler::Autoscaler(ShellContext& ctx, lua_State* L, AutoscalerOptions options)
     : ctx_(ctx),
       L_(L),
+      clock_(*options.clock),
       probes_([&ctx](const std::string& key, const std::string& text) {
         const bool registry = key.rfind(kRegistryKey, 0) == 0;
         ctx.client.report(EventKind::kPolicyWarning, registry ? key.substr(kRegistryKey.size()) : key,
@@ -71,6 +67,7 @@ Autoscaler::Autoscaler(ShellContext& ctx, lua_State* L)
       }) {
   co_ = lua_newthread(L_);
   co_ref_ = luaL_ref(L_, LUA_REGISTRYINDEX);  // anchors the coroutine against the GC
+  if (!options.own_thread) return;
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "drover-autoscale");
     run();
@@ -83,7 +80,7 @@ Autoscaler::~Autoscaler() {
     stop_ = true;
   }
   cv_.notify_all();
-  thread_.join();
+  if (thread_.joinable()) thread_.join();
   // The thread is gone; the state is still alive (the LuaState outlives us): drop our refs.
   for (auto& [_, p] : policies_) release(*p);
   for (auto& p : aside_policies_) release(*p);
@@ -126,7 +123,7 @@ void Autoscaler::add(AutoscaleSpec spec) {
     if (spec.probe_fn_ref != LUA_NOREF) p->probe_describe = "fn (Lua)";
   }
   p->spec = std::move(spec);
-  p->due = Mono::now();
+  p->due = clock_.now();
   // A redefinition (a reload, a tweak at the prompt) keeps what the pool has seen: the
   // cooldown's memory and the history, so that it is not a fresh start that shrinks at once.
   Policy* before = nullptr;
@@ -167,7 +164,7 @@ bool Autoscaler::set_enabled(const std::string& pool, bool enabled) {
     p.suspended = false;
     p.errors_in_row = 0;
     p.last_error.clear();
-    p.due = Mono::now();
+    p.due = clock_.now();
     poke();
   }
   publish();
@@ -216,7 +213,7 @@ std::optional<double> Autoscaler::queue_depth(const std::string& pool) const {
   if (it == policies_.end()) return std::nullopt;
   if (it->second->spec.probe_fn_ref != LUA_NOREF) return it->second->fn_depth;
   auto s = probes_.latest(pool);
-  if (!s || !s->reading.depth || wall_s() - s->taken_at_s > stale_after_s(it->second->spec.every_s))
+  if (!s || !s->reading.depth || real_wall_s() - s->taken_at_s > stale_after_s(it->second->spec.every_s))
     return std::nullopt;
   return s->reading.depth;
 }
@@ -228,7 +225,7 @@ int Autoscaler::add_timer(double every_s, int fn_ref, std::string owner, double 
   t->fn_ref = fn_ref;
   t->owner = std::move(owner);
   t->time_budget_s = time_budget_s;
-  t->due = Mono::now() + seconds(every_s);  // every(5, f) first runs in 5 s, as setInterval does
+  t->due = clock_.now() + seconds_f(every_s);  // every(5, f) first runs in 5 s, as setInterval does
   const int id = t->id;
   timers_[id] = std::move(t);
   poke();
@@ -308,7 +305,7 @@ void Autoscaler::rollback_reload() {
   for (auto& p : aside_policies_) {
     // If the failed run's add() replaced or removed its probe, the policy sees m.queue =
     // nil until the next good reload. Rare: a file that fails after its autoscale lines.
-    p->due = Mono::now();
+    p->due = clock_.now();
     policies_[p->spec.pool] = std::move(p);
   }
   for (auto& t : aside_timers_) timers_[t->id] = std::move(t);
@@ -372,9 +369,11 @@ void Autoscaler::sync_registries() {
 
 void Autoscaler::run() {
   std::unique_lock wake(wake_mu_);
-  Mono::time_point next = Mono::now();
+  TimePoint next = clock_.now();
   while (!stop_) {
-    cv_.wait_until(wake, next, [this] { return stop_ || poked_; });
+    // A wait for as long as the clock says, so that any Clock will do (the steady one's
+    // time points are the condition variable's own).
+    cv_.wait_for(wake, next - clock_.now(), [this] { return stop_ || poked_; });
     if (stop_) break;
     poked_ = false;
     wake.unlock();
@@ -384,7 +383,7 @@ void Autoscaler::run() {
         next = tick();
       } catch (const std::exception& e) {
         // An engine that has finished answers with exceptions: nothing is left to scale.
-        next = Mono::now() + std::chrono::seconds(1);
+        next = clock_.now() + std::chrono::seconds(1);
         (void)e;
       }
     }
@@ -392,15 +391,15 @@ void Autoscaler::run() {
   }
 }
 
-Autoscaler::Mono::time_point Autoscaler::tick() {
-  const auto now = Mono::now();
+TimePoint Autoscaler::tick() {
+  const TimePoint now = clock_.now();
   auto next = now + std::chrono::seconds(3600);
   std::vector<Policy*> due;
   for (auto& [_, p] : policies_) {
     if (!p->enabled || p->suspended) continue;
     if (p->due <= now) {
       due.push_back(p.get());
-      p->due = now + seconds(p->spec.every_s);
+      p->due = now + seconds_f(p->spec.every_s);
     }
     next = std::min(next, p->due);
   }
@@ -413,13 +412,13 @@ Autoscaler::Mono::time_point Autoscaler::tick() {
       a.publish();
     }
   } end_of_tick{*this};
-  if (!due.empty()) run_policies(due, mono_s());
+  if (!due.empty()) run_policies(due, now_s());
   std::vector<int> due_timers;
   for (auto& [id, t] : timers_) {
     if (t->suspended) continue;
     if (t->due <= now) {
       due_timers.push_back(id);
-      t->due = now + seconds(t->every_s);
+      t->due = now + seconds_f(t->every_s);
     }
     next = std::min(next, t->due);
   }
@@ -478,7 +477,7 @@ void Autoscaler::fail(Policy& p, const std::string& why) {
                                          : "; size kept"));
 }
 
-void Autoscaler::run_policies(const std::vector<Policy*>& due, double now_mono) {
+void Autoscaler::run_policies(const std::vector<Policy*>& due, double now) {
   const EngineSnapshot snap = ctx_.client.snapshot();
   if (snap.shutting_down) return;  // nothing to scale into
   const SystemSample sys = system_.sample();
@@ -506,7 +505,7 @@ void Autoscaler::run_policies(const std::vector<Policy*>& due, double now_mono) 
   for (Policy* p : due) {
     // An earlier policy of this tick may have removed this one (autoscale.off from Lua).
     if (p->retired || !p->enabled) continue;
-    if (auto w = run_policy(*p, snap, sys, procs, now_mono)) wanted[p->spec.pool] = std::move(*w);
+    if (auto w = run_policy(*p, snap, sys, procs, now)) wanted[p->spec.pool] = std::move(*w);
   }
   if (wanted.empty()) return;
   std::map<std::string, int> now_sizes;
@@ -545,7 +544,7 @@ void Autoscaler::run_policies(const std::vector<Policy*>& due, double now_mono) 
 std::optional<Autoscaler::Wanted> Autoscaler::run_policy(Policy& p, const EngineSnapshot& snap,
                                                           const SystemSample& sys,
                                                           const std::map<std::string, ProcessTotals>& procs,
-                                                          double now_mono) {
+                                                          double now) {
   const PoolSnapshot* ps = snap.find(p.spec.pool);
   if (!ps) {
     fail(p, fmt::format("no pool \"{}\" (removed?)", p.spec.pool));
@@ -555,8 +554,8 @@ std::optional<Autoscaler::Wanted> Autoscaler::run_policy(Policy& p, const Engine
   PolicyMetrics m;
   m.name = p.spec.pool;
   m.now = wall_s();
-  if (p.last_call_mono) m.dt = now_mono - *p.last_call_mono;
-  p.last_call_mono = now_mono;
+  if (p.last_call_s) m.dt = now - *p.last_call_s;
+  p.last_call_s = now;
   m.queue = queue_depth(p.spec.pool);
   if (p.spec.probe_fn_ref == LUA_NOREF) {
     if (auto s = probes_.latest(p.spec.pool); s && m.queue) {
@@ -615,7 +614,7 @@ std::optional<Autoscaler::Wanted> Autoscaler::run_policy(Policy& p, const Engine
   p.errors_in_row = 0;
   p.last_error.clear();
   const int current = ps->spec.n;
-  ScaleDecision d = p.decider.decide(now_mono, current, desired);
+  ScaleDecision d = p.decider.decide(now, current, desired);
   p.last_recommended = d.recommended;
   if (reason.empty()) reason = m.queue ? fmt::format("queue {:g}", *m.queue) : "policy";
   return Wanted{d.target, reason, d.note};

@@ -14,6 +14,13 @@
 // negative number), or runs past its time budget is reported; after kMaxErrorsInRow in a
 // row it is suspended until autoscale.on. Its pool keeps its size meanwhile.
 //
+// Time: the schedule (when a policy or timer is due), the cooldown's clock, m.now and m.dt
+// come from an injected Clock (engine/clock.h), the steady one in the product. Tests give
+// a FakeClock and no thread of its own (AutoscalerOptions::own_thread = false), advance
+// the clock and call tick_now(): ticks happen when the test says, and nothing sleeps.
+// Two times stay real: a call's time budget (policy_call.h says why) and the age of the
+// ProbeRunner's readings, which it stamps on the real clock as it reads real queues.
+//
 // Threads: every method except the constructor and destructor must be called with the Lua
 // lock held (the bindings are). The destructor stops the thread; call it before the Lua
 // state and the engine go.
@@ -36,6 +43,7 @@
 #include "autoscale/scale_decider.h"
 #include "autoscale/system_sampler.h"
 #include "autoscale/worker_registry_probe.h"
+#include "engine/clock.h"
 #include "shell/autoscale/policy_call.h"
 #include "shell/autoscale/policy_metrics.h"
 #include "shell/lua/shell_context.h"
@@ -82,10 +90,17 @@ struct AutoscaleView {
   int budget = 0;
 };
 
+struct AutoscalerOptions {
+  const Clock* clock = &SteadyClock::instance();  // outlives the Autoscaler
+  // false: no thread; ticks run when the owner calls tick_now() (tests, on a FakeClock).
+  bool own_thread = true;
+};
+
 class Autoscaler {
  public:
-  // L: the shell's main state (policies are called on a coroutine of it). Starts the thread.
-  Autoscaler(ShellContext& ctx, lua_State* L);
+  // L: the shell's main state (policies are called on a coroutine of it). Starts the
+  // thread unless told not to.
+  Autoscaler(ShellContext& ctx, lua_State* L, AutoscalerOptions options = {});
   ~Autoscaler();
   Autoscaler(const Autoscaler&) = delete;
   Autoscaler& operator=(const Autoscaler&) = delete;
@@ -100,8 +115,13 @@ class Autoscaler {
   // of its own: for readers that must not wait for the Lua lock (the HTTP routes, while a
   // chunk runs at the prompt). Any thread.
   AutoscaleView published() const;
-  // This thread is the one that runs policies and timers.
-  bool on_own_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  // A tick is running a policy, probe fn or timer (on whatever thread runs the tick): the
+  // Lua code running now is theirs, not the prompt's. Lua lock held.
+  bool in_tick() const { return ticking_; }
+  // Runs one tick now, as the thread would at the clock's now(): the due policies and
+  // timers. Returns when the next one is due. Lua lock held; for an Autoscaler without a
+  // thread of its own (a test advancing a FakeClock), else the thread does it.
+  TimePoint tick_now() { return tick(); }
   // The latest queue depth of a pool's probe, for status(); nullopt when unknown.
   std::optional<double> queue_depth(const std::string& pool) const;
 
@@ -135,18 +155,18 @@ class Autoscaler {
  private:
   struct Policy;
   struct Timer;
-  using Mono = std::chrono::steady_clock;
-
   void run();
-  Mono::time_point tick();  // Lua lock held; returns when the next call is due
-  void run_policies(const std::vector<Policy*>& due, double now_mono);
+  TimePoint tick();  // Lua lock held; returns when the next call is due
+  double now_s() const { return to_seconds(clock_.now().time_since_epoch()); }  // for the deciders, m.dt
+  double wall_s() const { return static_cast<double>(clock_.wall_ms()) / 1000; }  // m.now
+  void run_policies(const std::vector<Policy*>& due, double now);  // now: now_s()
   // A policy's decided size (before the budget), with the reason and the decider's note.
   struct Wanted {
     int target = 0;
     std::string reason, note;
   };
   std::optional<Wanted> run_policy(Policy& p, const EngineSnapshot& snap, const SystemSample& sys,
-                                   const std::map<std::string, ProcessTotals>& procs, double now_mono);
+                                   const std::map<std::string, ProcessTotals>& procs, double now);
   // call_lua (policy_call.h) on co_: the function at `ref` with nargs already pushed,
   // leaving nresults values on success; returns the error text otherwise. A call that
   // overran inside a C function, where the budget cannot reach, is reported under `pool`
@@ -164,6 +184,7 @@ class Autoscaler {
 
   ShellContext& ctx_;
   lua_State* L_;
+  const Clock& clock_;
   lua_State* co_ = nullptr;  // the coroutine policies run on
   int co_ref_ = LUA_NOREF;
   ProbeRunner probes_;

@@ -26,36 +26,6 @@ double stale_after_s(double every_s) { return std::max(10.0, 3 * every_s); }
 
 }  // namespace
 
-struct Autoscaler::Policy {
-  AutoscaleSpec spec;
-  ScaleDecider decider;
-  std::string probe_describe;
-  bool enabled = true, suspended = false;
-  int errors_in_row = 0;
-  std::string last_error;
-  TimePoint due;
-  std::optional<double> last_call_s;  // now_s() of the previous call, for m.dt
-  std::deque<PolicySample> history;
-  // The fn probe's last answer (it runs here, not on the ProbeRunner).
-  std::optional<double> fn_depth;
-  int last_recommended = -1;
-  std::string last_reason;
-  double last_run_wall_s = 0;
-  uint64_t runs = 0, changes = 0, overruns = 0;
-  bool retired = false;  // replaced or removed, possibly by a Lua call of this very tick
-};
-
-struct Autoscaler::Timer {
-  int id = 0;
-  double every_s = 1;
-  double time_budget_s = 0.25;
-  int fn_ref = LUA_NOREF;
-  std::string owner;
-  TimePoint due;
-  int errors_in_row = 0;
-  bool suspended = false;
-};
-
 Autoscaler::Autoscaler(ShellContext& ctx, lua_State* L, AutoscalerOptions options)
     : ctx_(ctx),
       L_(L),
@@ -64,7 +34,8 @@ Autoscaler::Autoscaler(ShellContext& ctx, lua_State* L, AutoscalerOptions option
         const bool registry = key.rfind(kRegistryKey, 0) == 0;
         ctx.client.report(EventKind::kPolicyWarning, registry ? key.substr(kRegistryKey.size()) : key,
                           registry ? "busy states unknown: " + text : text);
-      }) {
+      }),
+      policies_(L, probes_, clock_) {
   co_ = lua_newthread(L_);
   co_ref_ = luaL_ref(L_, LUA_REGISTRYINDEX);  // anchors the coroutine against the GC
   if (!options.own_thread) return;
@@ -81,26 +52,9 @@ Autoscaler::~Autoscaler() {
   }
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
-  // The thread is gone; the state is still alive (the LuaState outlives us): drop our refs.
-  for (auto& [_, p] : policies_) release(*p);
-  for (auto& p : aside_policies_) release(*p);
-  for (auto& [_, t] : timers_) luaL_unref(L_, LUA_REGISTRYINDEX, t->fn_ref);
-  for (auto& t : aside_timers_) luaL_unref(L_, LUA_REGISTRYINDEX, t->fn_ref);
+  // The thread is gone; the state is still alive (the LuaState outlives us): drop our
+  // coroutine's ref (the policies' and timers' go with policies_).
   luaL_unref(L_, LUA_REGISTRYINDEX, co_ref_);
-}
-
-void Autoscaler::release(Policy& p) {
-  luaL_unref(L_, LUA_REGISTRYINDEX, p.spec.policy_ref);
-  luaL_unref(L_, LUA_REGISTRYINDEX, p.spec.probe_fn_ref);
-  p.spec.policy_ref = p.spec.probe_fn_ref = LUA_NOREF;
-}
-
-void Autoscaler::retire(std::unique_ptr<Policy> p) {
-  // A policy (or probe, or timer) may redefine or remove policies while a tick holds
-  // pointers to them: they are kept until the tick ends, marked so it skips them.
-  release(*p);
-  p->retired = true;
-  if (ticking_) retired_.push_back(std::move(p));
 }
 
 void Autoscaler::poke() {
@@ -112,53 +66,23 @@ void Autoscaler::poke() {
 }
 
 void Autoscaler::add(AutoscaleSpec spec) {
-  auto p = std::make_unique<Policy>();
-  const std::string pool = spec.pool;
-  p->decider = ScaleDecider(spec.limits);
-  if (spec.probe) {
-    p->probe_describe = spec.probe->describe();
-    probes_.add(pool, std::move(spec.probe), spec.every_s);
-  } else {
-    probes_.remove(pool);
-    if (spec.probe_fn_ref != LUA_NOREF) p->probe_describe = "fn (Lua)";
-  }
-  p->spec = std::move(spec);
-  p->due = clock_.now();
-  // A redefinition (a reload, a tweak at the prompt) keeps what the pool has seen: the
-  // cooldown's memory and the history, so that it is not a fresh start that shrinks at once.
-  Policy* before = nullptr;
-  if (auto it = policies_.find(pool); it != policies_.end()) before = it->second.get();
-  for (auto& a : aside_policies_)
-    if (a->spec.pool == pool) before = a.get();
-  if (before) {
-    p->decider = before->decider;
-    p->decider.set_limits(p->spec.limits);
-    p->history = before->history;
-    p->runs = before->runs;
-    p->changes = before->changes;
-  }
-  if (auto it = policies_.find(pool); it != policies_.end()) retire(std::move(it->second));
-  policies_[pool] = std::move(p);
+  policies_.add(std::move(spec));
   sync_registries();
   publish();
   poke();
 }
 
 bool Autoscaler::remove(const std::string& pool) {
-  auto it = policies_.find(pool);
-  if (it == policies_.end()) return false;
-  retire(std::move(it->second));
-  policies_.erase(it);
-  probes_.remove(pool);
+  if (!policies_.remove(pool)) return false;
   sync_registries();
   publish();
   return true;
 }
 
 bool Autoscaler::set_enabled(const std::string& pool, bool enabled) {
-  auto it = policies_.find(pool);
-  if (it == policies_.end()) return false;
-  Policy& p = *it->second;
+  AutoscalePolicy* found = policies_.find(pool);
+  if (!found) return false;
+  AutoscalePolicy& p = *found;
   p.enabled = enabled;
   if (enabled) {
     p.suspended = false;
@@ -172,7 +96,7 @@ bool Autoscaler::set_enabled(const std::string& pool, bool enabled) {
 }
 
 void Autoscaler::publish() {
-  if (reloading_) return;  // half a file's policies: readers keep the whole of the last
+  if (policies_.reloading()) return;  // half a file's policies: readers keep the whole of the last
   AutoscaleView view{list(), budget_};
   std::lock_guard lock(published_mu_);
   published_ = std::move(view);
@@ -185,7 +109,7 @@ AutoscaleView Autoscaler::published() const {
 
 std::vector<AutoscaleInfo> Autoscaler::list() const {
   std::vector<AutoscaleInfo> out;
-  for (const auto& [pool, p] : policies_) {
+  for (const auto& [pool, p] : policies_.policies()) {
     AutoscaleInfo i;
     i.pool = pool;
     i.owner = p->spec.owner;
@@ -209,109 +133,37 @@ std::vector<AutoscaleInfo> Autoscaler::list() const {
 }
 
 std::optional<double> Autoscaler::queue_depth(const std::string& pool) const {
-  auto it = policies_.find(pool);
-  if (it == policies_.end()) return std::nullopt;
-  if (it->second->spec.probe_fn_ref != LUA_NOREF) return it->second->fn_depth;
+  const AutoscalePolicy* p = policies_.find(pool);
+  if (!p) return std::nullopt;
+  if (p->spec.probe_fn_ref != LUA_NOREF) return p->fn_depth;
   auto s = probes_.latest(pool);
-  if (!s || !s->reading.depth || real_wall_s() - s->taken_at_s > stale_after_s(it->second->spec.every_s))
+  if (!s || !s->reading.depth || real_wall_s() - s->taken_at_s > stale_after_s(p->spec.every_s))
     return std::nullopt;
   return s->reading.depth;
 }
 
 int Autoscaler::add_timer(double every_s, int fn_ref, std::string owner, double time_budget_s) {
-  auto t = std::make_unique<Timer>();
-  t->id = next_timer_id_++;
-  t->every_s = every_s;
-  t->fn_ref = fn_ref;
-  t->owner = std::move(owner);
-  t->time_budget_s = time_budget_s;
-  t->due = clock_.now() + seconds_f(every_s);  // every(5, f) first runs in 5 s, as setInterval does
-  const int id = t->id;
-  timers_[id] = std::move(t);
+  const int id = policies_.add_timer(every_s, fn_ref, std::move(owner), time_budget_s);
   poke();
   return id;
 }
 
-bool Autoscaler::cancel_timer(int id) {
-  auto it = timers_.find(id);
-  if (it == timers_.end()) return false;
-  luaL_unref(L_, LUA_REGISTRYINDEX, it->second->fn_ref);
-  timers_.erase(it);
-  return true;
-}
-
 int Autoscaler::unload(const std::string& owner) {
-  int n = 0;
-  for (auto it = policies_.begin(); it != policies_.end();) {
-    if (it->second->spec.owner != owner) {
-      ++it;
-      continue;
-    }
-    retire(std::move(it->second));
-    probes_.remove(it->first);
-    it = policies_.erase(it);
-    ++n;
-  }
-  for (auto it = timers_.begin(); it != timers_.end();) {
-    if (it->second->owner != owner) {
-      ++it;
-      continue;
-    }
-    luaL_unref(L_, LUA_REGISTRYINDEX, it->second->fn_ref);
-    it = timers_.erase(it);
-    ++n;
-  }
+  const int n = policies_.unload(owner);
   sync_registries();
   publish();
   return n;
 }
 
-void Autoscaler::begin_reload(const std::string& owner) {
-  reloading_ = owner;
-  for (auto it = policies_.begin(); it != policies_.end();) {
-    if (it->second->spec.owner != owner) {
-      ++it;
-      continue;
-    }
-    aside_policies_.push_back(std::move(it->second));
-    it = policies_.erase(it);
-  }
-  for (auto it = timers_.begin(); it != timers_.end();) {
-    if (it->second->owner != owner) {
-      ++it;
-      continue;
-    }
-    aside_timers_.push_back(std::move(it->second));
-    it = timers_.erase(it);
-  }
-}
-
 void Autoscaler::commit_reload() {
-  for (auto& p : aside_policies_) {
-    if (!policies_.count(p->spec.pool)) probes_.remove(p->spec.pool);
-    retire(std::move(p));
-  }
-  for (auto& t : aside_timers_) luaL_unref(L_, LUA_REGISTRYINDEX, t->fn_ref);
-  aside_policies_.clear();
-  aside_timers_.clear();
-  reloading_.reset();
+  policies_.commit_reload();
   sync_registries();
   publish();
 }
 
 void Autoscaler::rollback_reload() {
-  if (!reloading_) return;
-  unload(*reloading_);  // what the failed run managed to define
-  for (auto& p : aside_policies_) {
-    // If the failed run's add() replaced or removed its probe, the policy sees m.queue =
-    // nil until the next good reload. Rare: a file that fails after its autoscale lines.
-    p->due = clock_.now();
-    policies_[p->spec.pool] = std::move(p);
-  }
-  for (auto& t : aside_timers_) timers_[t->id] = std::move(t);
-  aside_policies_.clear();
-  aside_timers_.clear();
-  reloading_.reset();
+  if (!policies_.reloading()) return;
+  policies_.rollback_reload();
   sync_registries();
   publish();
   poke();
@@ -333,11 +185,11 @@ void Autoscaler::sync_registries() {
   // What each pool should have: its own `busy` field first, else its policy's queue.
   std::map<std::string, Registry> want;
   for (const auto& [pool, spec] : pool_registries_) want[pool] = {spec, kBusyRegistryEvery};
-  auto from_policy = [&](const Policy& p) {
+  auto from_policy = [&](const AutoscalePolicy& p) {
     if (p.spec.registry && !want.count(p.spec.pool)) want[p.spec.pool] = {*p.spec.registry, p.spec.every_s};
   };
-  for (const auto& [_, p] : policies_) from_policy(*p);
-  for (const auto& p : aside_policies_) from_policy(*p);  // a reload in progress: still running
+  for (const auto& [_, p] : policies_.policies()) from_policy(*p);
+  for (const auto& p : policies_.aside_policies()) from_policy(*p);  // a reload in progress: still running
   for (auto it = registries_.begin(); it != registries_.end();) {
     if (want.count(it->first)) {
       ++it;
@@ -394,8 +246,8 @@ void Autoscaler::run() {
 TimePoint Autoscaler::tick() {
   const TimePoint now = clock_.now();
   auto next = now + std::chrono::seconds(3600);
-  std::vector<Policy*> due;
-  for (auto& [_, p] : policies_) {
+  std::vector<AutoscalePolicy*> due;
+  for (auto& [_, p] : policies_.policies()) {
     if (!p->enabled || p->suspended) continue;
     if (p->due <= now) {
       due.push_back(p.get());
@@ -403,18 +255,17 @@ TimePoint Autoscaler::tick() {
     }
     next = std::min(next, p->due);
   }
-  ticking_ = true;
+  policies_.begin_tick();
   struct EndOfTick {  // also when a Lua call unwinds through here
     Autoscaler& a;
     ~EndOfTick() {
-      a.ticking_ = false;
-      a.retired_.clear();
+      a.policies_.end_tick();
       a.publish();
     }
   } end_of_tick{*this};
   if (!due.empty()) run_policies(due, now_s());
   std::vector<int> due_timers;
-  for (auto& [id, t] : timers_) {
+  for (auto& [id, t] : policies_.timers()) {
     if (t->suspended) continue;
     if (t->due <= now) {
       due_timers.push_back(id);
@@ -423,19 +274,18 @@ TimePoint Autoscaler::tick() {
     next = std::min(next, t->due);
   }
   for (int id : due_timers) {
-    auto it = timers_.find(id);
-    if (it == timers_.end()) continue;  // cancelled by an earlier timer of this tick
-    Timer& t = *it->second;
-    const int ref = t.fn_ref;
-    const double budget = t.time_budget_s;
-    auto err = call(ref, 0, 0, budget, "", fmt::format("every({}) timer {}", t.every_s, id), nullptr);
-    it = timers_.find(id);
-    if (it == timers_.end()) continue;  // it cancelled itself
+    const AutoscaleTimer* t = policies_.find_timer(id);
+    if (!t) continue;  // cancelled by an earlier timer of this tick
+    const int ref = t->fn_ref;
+    const double budget = t->time_budget_s;
+    auto err = call(ref, 0, 0, budget, "", fmt::format("every({}) timer {}", t->every_s, id), nullptr);
+    AutoscaleTimer* after = policies_.find_timer(id);
+    if (!after) continue;  // it cancelled itself
     if (!err) {
-      it->second->errors_in_row = 0;
+      after->errors_in_row = 0;
       continue;
     }
-    Timer& again = *it->second;
+    AutoscaleTimer& again = *after;
     const bool suspend = ++again.errors_in_row >= kMaxErrorsInRow;
     again.suspended = suspend;
     ctx_.client.report(EventKind::kPolicyWarning, "",
@@ -465,7 +315,7 @@ void Autoscaler::report_overrun(double took_s, double budget_s, const std::strin
                                  what, took_s, budget_s));
 }
 
-void Autoscaler::fail(Policy& p, const std::string& why) {
+void Autoscaler::fail(AutoscalePolicy& p, const std::string& why) {
   p.last_error = why;
   const bool suspend = ++p.errors_in_row >= kMaxErrorsInRow;
   if (suspend) p.suspended = true;
@@ -477,19 +327,19 @@ void Autoscaler::fail(Policy& p, const std::string& why) {
                                          : "; size kept"));
 }
 
-void Autoscaler::run_policies(const std::vector<Policy*>& due, double now) {
+void Autoscaler::run_policies(const std::vector<AutoscalePolicy*>& due, double now) {
   const EngineSnapshot snap = ctx_.client.snapshot();
   if (snap.shutting_down) return;  // nothing to scale into
   const SystemSample sys = system_.sample();
   // Every autoscaled pool's processes in one /proc scan, so CPU intervals stay aligned.
   std::map<std::string, std::vector<pid_t>> roots;
-  for (const auto& [pool, _] : policies_)
+  for (const auto& [pool, _] : policies_.policies())
     if (const PoolSnapshot* ps = snap.find(pool))
       for (const auto& w : ps->workers)
         if (w.pid) roots[pool].push_back(w.pid);
   const auto procs = procs_.sample(roots);
   // Lua fn probes of the due pools first, so that m.pools sees fresh depths.
-  for (Policy* p : due) {
+  for (AutoscalePolicy* p : due) {
     if (p->retired || p->spec.probe_fn_ref == LUA_NOREF) continue;
     auto err = call(p->spec.probe_fn_ref, 0, 1, p->spec.time_budget_s, p->spec.pool, "queue probe fn", &p->overruns);
     if (err) {
@@ -502,7 +352,7 @@ void Autoscaler::run_policies(const std::vector<Policy*>& due, double now) {
   // Every due policy answers first; then the budget is shared among all that grow at
   // once (fit_budget), and the changes go to the engine in one configure().
   std::map<std::string, Wanted> wanted;
-  for (Policy* p : due) {
+  for (AutoscalePolicy* p : due) {
     // An earlier policy of this tick may have removed this one (autoscale.off from Lua).
     if (p->retired || !p->enabled) continue;
     if (auto w = run_policy(*p, snap, sys, procs, now)) wanted[p->spec.pool] = std::move(*w);
@@ -527,9 +377,9 @@ void Autoscaler::run_policies(const std::vector<Policy*>& due, double now) {
   auto sizes = ctx_.client.configure(changes);
   for (auto& [pool, w] : wanted) {
     if (!changes.count(pool)) continue;
-    auto it = policies_.find(pool);
-    if (it == policies_.end()) continue;
-    Policy& p = *it->second;
+    AutoscalePolicy* found = policies_.find(pool);
+    if (!found) continue;
+    AutoscalePolicy& p = *found;
     if (!sizes) {
       fail(p, "resize refused: " + sizes.error().message());
       continue;
@@ -541,7 +391,7 @@ void Autoscaler::run_policies(const std::vector<Policy*>& due, double now) {
   }
 }
 
-std::optional<Autoscaler::Wanted> Autoscaler::run_policy(Policy& p, const EngineSnapshot& snap,
+std::optional<Autoscaler::Wanted> Autoscaler::run_policy(AutoscalePolicy& p, const EngineSnapshot& snap,
                                                           const SystemSample& sys,
                                                           const std::map<std::string, ProcessTotals>& procs,
                                                           double now) {
@@ -581,7 +431,7 @@ std::optional<Autoscaler::Wanted> Autoscaler::run_policy(Policy& p, const Engine
   m.min = p.spec.limits.min;
   m.max = p.spec.limits.max;
   if (budget_ > 0) m.budget = budget_;
-  for (const auto& [name, other] : policies_) {
+  for (const auto& [name, other] : policies_.policies()) {
     PoolView v;
     v.queue = queue_depth(name);
     if (auto s = probes_.latest(name); s && v.queue) v.inflight = s->reading.inflight;

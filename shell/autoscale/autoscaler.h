@@ -1,6 +1,9 @@
 // Autoscaler: runs the shell's autoscale policies and every() timers on a thread of its
 // own, against an EngineClient, so that a slow policy, a slow probe or a busy REPL never
-// delays supervision (the engine loop only ever sees configure() calls).
+// delays supervision (the engine loop only ever sees configure() calls). What is defined,
+// who owns which ref and the reload transaction are PolicyRegistry's (policy_registry.h);
+// how a policy is called and its answer checked, call_policy's (policy_call.h). This
+// class keeps the thread, the tick, the budget, the worker registries and what list() shows.
 //
 // Each tick, for the policies that are due: one engine snapshot, one /proc sample, the
 // latest queue readings (Redis and command probes run on the ProbeRunner's thread; Lua
@@ -46,27 +49,13 @@
 #include "engine/clock.h"
 #include "shell/autoscale/policy_call.h"
 #include "shell/autoscale/policy_metrics.h"
+#include "shell/autoscale/policy_registry.h"
 #include "shell/lua/shell_context.h"
 
 namespace drover {
 
 inline constexpr int kMaxErrorsInRow = 3;
 inline constexpr double kBusyRegistryEvery = 1.0;  // s between reads of a pool's `busy` registry
-
-// What autoscale "foo" { ... } says, once read and checked by the binding.
-struct AutoscaleSpec {
-  std::string pool;
-  double every_s = 5;
-  double time_budget_s = kDefaultPolicyBudget;  // a call that runs longer is interrupted and counts as an error
-  ScaleLimits limits;
-  int policy_ref = LUA_NOREF;                // registry ref of the policy function (owned from here on)
-  std::unique_ptr<QueueProbe> probe;         // Redis or command probe, or null
-  int probe_fn_ref = LUA_NOREF;              // a Lua fn probe, or LUA_NOREF
-  // queue = redis{ rq | resque | sidekiq | celery = ... }: the queue system's worker
-  // registry, read on the policy's schedule for the workers' busy states.
-  std::optional<WorkerRegistrySpec> registry;
-  std::string owner;                         // the script that defined it; empty: typed at the shell
-};
 
 // One policy as autoscale.list() shows it.
 struct AutoscaleInfo {
@@ -117,7 +106,7 @@ class Autoscaler {
   AutoscaleView published() const;
   // A tick is running a policy, probe fn or timer (on whatever thread runs the tick): the
   // Lua code running now is theirs, not the prompt's. Lua lock held.
-  bool in_tick() const { return ticking_; }
+  bool in_tick() const { return policies_.ticking(); }
   // Runs one tick now, as the thread would at the clock's now(): the due policies and
   // timers. Returns when the next one is due. Lua lock held; for an Autoscaler without a
   // thread of its own (a test advancing a FakeClock), else the thread does it.
@@ -134,8 +123,8 @@ class Autoscaler {
 
   // every(sec, fn): returns the timer's id.
   int add_timer(double every_s, int fn_ref, std::string owner, double time_budget_s = kDefaultPolicyBudget);
-  bool cancel_timer(int id);
-  size_t timer_count() const { return timers_.size(); }
+  bool cancel_timer(int id) { return policies_.cancel_timer(id); }
+  size_t timer_count() const { return policies_.timers().size(); }
 
   // budget{max_workers = N}: the sum of every pool's size that policies may not exceed. 0: none.
   void set_budget(int max_workers) {
@@ -148,24 +137,22 @@ class Autoscaler {
   int unload(const std::string& owner);
   // A reload of the file `owner`: what it defined is put aside (still running) until
   // commit (dropped) or rollback (kept, and what the new run defined is dropped).
-  void begin_reload(const std::string& owner);
+  void begin_reload(const std::string& owner) { policies_.begin_reload(owner); }
   void commit_reload();
   void rollback_reload();
 
  private:
-  struct Policy;
-  struct Timer;
   void run();
   TimePoint tick();  // Lua lock held; returns when the next call is due
   double now_s() const { return to_seconds(clock_.now().time_since_epoch()); }  // for the deciders, m.dt
   double wall_s() const { return static_cast<double>(clock_.wall_ms()) / 1000; }  // m.now
-  void run_policies(const std::vector<Policy*>& due, double now);  // now: now_s()
+  void run_policies(const std::vector<AutoscalePolicy*>& due, double now);  // now: now_s()
   // A policy's decided size (before the budget), with the reason and the decider's note.
   struct Wanted {
     int target = 0;
     std::string reason, note;
   };
-  std::optional<Wanted> run_policy(Policy& p, const EngineSnapshot& snap, const SystemSample& sys,
+  std::optional<Wanted> run_policy(AutoscalePolicy& p, const EngineSnapshot& snap, const SystemSample& sys,
                                    const std::map<std::string, ProcessTotals>& procs, double now);
   // call_lua (policy_call.h) on co_: the function at `ref` with nargs already pushed,
   // leaving nresults values on success; returns the error text otherwise. A call that
@@ -175,9 +162,7 @@ class Autoscaler {
                                   const std::string& what, uint64_t* overruns);
   void report_overrun(double took_s, double budget_s, const std::string& pool, const std::string& what,
                       uint64_t* overruns);
-  void fail(Policy& p, const std::string& why);
-  void release(Policy& p);
-  void retire(std::unique_ptr<Policy> p);
+  void fail(AutoscalePolicy& p, const std::string& why);
   void poke();
   void sync_registries();  // installs/removes registry probes to match the pools and policies
   void publish();          // refreshes published(); Lua lock held
@@ -190,8 +175,7 @@ class Autoscaler {
   ProbeRunner probes_;
   SystemSampler system_;
   ProcessSampler procs_;
-  std::map<std::string, std::unique_ptr<Policy>> policies_;
-  std::map<int, std::unique_ptr<Timer>> timers_;
+  PolicyRegistry policies_;  // the policies and timers; after probes_, which it adds their probes to
   struct Registry {
     WorkerRegistrySpec spec;
     double every_s = 1;
@@ -199,14 +183,7 @@ class Autoscaler {
   };
   std::map<std::string, WorkerRegistrySpec> pool_registries_;  // pools' busy fields
   std::map<std::string, Registry> registries_;                 // installed in probes_ (key "busy:" + pool)
-  int next_timer_id_ = 1;
   int budget_ = 0;
-  // begin_reload's set-aside: the file's policies and timers before the reload.
-  std::optional<std::string> reloading_;
-  std::vector<std::unique_ptr<Policy>> aside_policies_;
-  std::vector<std::unique_ptr<Timer>> aside_timers_;
-  bool ticking_ = false;                         // inside tick(), Lua lock held
-  std::vector<std::unique_ptr<Policy>> retired_;  // freed when the tick ends
 
   mutable std::mutex published_mu_;  // guards published_ only
   AutoscaleView published_;

@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "shell/autoscale/policy_call.h"
+#include "shell/autoscale/policy_inputs.h"
 
 namespace drover {
 
@@ -328,16 +329,18 @@ void Autoscaler::fail(AutoscalePolicy& p, const std::string& why) {
 }
 
 void Autoscaler::run_policies(const std::vector<AutoscalePolicy*>& due, double now) {
-  const EngineSnapshot snap = ctx_.client.snapshot();
+  TickReadings r;
+  r.snap = ctx_.client.snapshot();
+  const EngineSnapshot& snap = r.snap;
   if (snap.shutting_down) return;  // nothing to scale into
-  const SystemSample sys = system_.sample();
+  r.sys = system_.sample();
   // Every autoscaled pool's processes in one /proc scan, so CPU intervals stay aligned.
   std::map<std::string, std::vector<pid_t>> roots;
   for (const auto& [pool, _] : policies_.policies())
     if (const PoolSnapshot* ps = snap.find(pool))
       for (const auto& w : ps->workers)
         if (w.pid) roots[pool].push_back(w.pid);
-  const auto procs = procs_.sample(roots);
+  r.procs = procs_.sample(roots);
   // Lua fn probes of the due pools first, so that m.pools sees fresh depths.
   for (AutoscalePolicy* p : due) {
     if (p->retired || p->spec.probe_fn_ref == LUA_NOREF) continue;
@@ -355,7 +358,7 @@ void Autoscaler::run_policies(const std::vector<AutoscalePolicy*>& due, double n
   for (AutoscalePolicy* p : due) {
     // An earlier policy of this tick may have removed this one (autoscale.off from Lua).
     if (p->retired || !p->enabled) continue;
-    if (auto w = run_policy(*p, snap, sys, procs, now)) wanted[p->spec.pool] = std::move(*w);
+    if (auto w = run_policy(*p, r, now)) wanted[p->spec.pool] = std::move(*w);
   }
   if (wanted.empty()) return;
   std::map<std::string, int> now_sizes;
@@ -391,59 +394,34 @@ void Autoscaler::run_policies(const std::vector<AutoscalePolicy*>& due, double n
   }
 }
 
-std::optional<Autoscaler::Wanted> Autoscaler::run_policy(AutoscalePolicy& p, const EngineSnapshot& snap,
-                                                          const SystemSample& sys,
-                                                          const std::map<std::string, ProcessTotals>& procs,
-                                                          double now) {
-  const PoolSnapshot* ps = snap.find(p.spec.pool);
+std::map<std::string, PoolInputs> Autoscaler::pool_inputs() const {
+  std::map<std::string, PoolInputs> out;
+  for (const auto& [pool, p] : policies_.policies()) {
+    PoolInputs& in = out[pool];
+    in.limits = p->spec.limits;
+    in.queue = queue_depth(pool);
+    in.fn_probe = p->spec.probe_fn_ref != LUA_NOREF;
+    if (auto s = probes_.latest(pool); s && in.queue) {
+      in.rate = s->rate;
+      in.inflight = s->reading.inflight;
+    }
+  }
+  return out;
+}
+
+std::optional<Autoscaler::Wanted> Autoscaler::run_policy(AutoscalePolicy& p, const TickReadings& r, double now) {
+  const PoolSnapshot* ps = r.snap.find(p.spec.pool);
   if (!ps) {
     fail(p, fmt::format("no pool \"{}\" (removed?)", p.spec.pool));
     return std::nullopt;
   }
   if (!ps->enabled) return std::nullopt;  // stopped by the operator: not ours to size until start()
-  PolicyMetrics m;
-  m.name = p.spec.pool;
-  m.now = wall_s();
-  if (p.last_call_s) m.dt = now - *p.last_call_s;
+  std::optional<double> dt;
+  if (p.last_call_s) dt = now - *p.last_call_s;
   p.last_call_s = now;
-  m.queue = queue_depth(p.spec.pool);
-  if (p.spec.probe_fn_ref == LUA_NOREF) {
-    if (auto s = probes_.latest(p.spec.pool); s && m.queue) {
-      m.queue_rate = s->rate;
-      m.inflight = s->reading.inflight;
-    }
-  } else if (!p.history.empty() && p.history.back().queue && m.queue && m.dt && *m.dt > 0) {
-    m.queue_rate = (*m.queue - *p.history.back().queue) / *m.dt;
-  }
-  m.load1 = sys.load1;
-  m.load5 = sys.load5;
-  m.load15 = sys.load15;
-  if (sys.cpu >= 0) m.cpu = sys.cpu;
-  m.cpus = sys.cpus;
-  m.mem_available = static_cast<double>(sys.mem_available_bytes);
-  m.mem_total = static_cast<double>(sys.mem_total_bytes);
-  m.workers = {ps->target, ps->running, ps->busy, ps->idle, ps->stalled};
-  if (auto it = procs.find(p.spec.pool); it != procs.end()) {
-    m.pool_cpu = it->second.cpu;
-    m.pool_rss = static_cast<double>(it->second.rss_bytes);
-    m.pool_processes = it->second.processes;
-  }
-  m.min = p.spec.limits.min;
-  m.max = p.spec.limits.max;
-  if (budget_ > 0) m.budget = budget_;
-  for (const auto& [name, other] : policies_.policies()) {
-    PoolView v;
-    v.queue = queue_depth(name);
-    if (auto s = probes_.latest(name); s && v.queue) v.inflight = s->reading.inflight;
-    if (const PoolSnapshot* os = snap.find(name))
-      v.workers = {os->target, os->running, os->busy, os->idle, os->stalled};
-    v.min = other->spec.limits.min;
-    v.max = other->spec.limits.max;
-    m.pools[name] = v;
-  }
+  // The queues as of now (an earlier policy of this tick may have redefined one).
+  const PolicyMetrics m = build_policy_metrics(p.spec.pool, r, pool_inputs(), wall_s(), dt, p.history, budget_);
   ctx_.client.set_queue_gauge(p.spec.pool, {m.queue, m.inflight, static_cast<int64_t>(m.now * 1000)});
-  m.history = p.history;
-  record_history(m);
   p.history = m.history;
   ++p.runs;
   p.last_run_wall_s = m.now;

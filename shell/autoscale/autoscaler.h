@@ -2,8 +2,9 @@
 // own, against an EngineClient, so that a slow policy, a slow probe or a busy REPL never
 // delays supervision (the engine loop only ever sees configure() calls). What is defined,
 // who owns which ref and the reload transaction are PolicyRegistry's (policy_registry.h);
-// how a policy is called and its answer checked, call_policy's (policy_call.h). This
-// class keeps the thread, the tick, the budget, the worker registries and what list() shows.
+// how a policy is called and its answer checked, call_policy's (policy_call.h); the table
+// m, build_policy_metrics' (policy_inputs.h). This class keeps the thread, the tick (what
+// it reads, what the answers become), the budget, the worker registries and list().
 //
 // Each tick, for the policies that are due: one engine snapshot, one /proc sample, the
 // latest queue readings (Redis and command probes run on the ProbeRunner's thread; Lua
@@ -48,6 +49,7 @@
 #include "autoscale/worker_registry_probe.h"
 #include "engine/clock.h"
 #include "shell/autoscale/policy_call.h"
+#include "shell/autoscale/policy_inputs.h"
 #include "shell/autoscale/policy_metrics.h"
 #include "shell/autoscale/policy_registry.h"
 #include "shell/lua/shell_context.h"
@@ -152,8 +154,9 @@ class Autoscaler {
     int target = 0;
     std::string reason, note;
   };
-  std::optional<Wanted> run_policy(AutoscalePolicy& p, const EngineSnapshot& snap, const SystemSample& sys,
-                                   const std::map<std::string, ProcessTotals>& procs, double now);
+  std::optional<Wanted> run_policy(AutoscalePolicy& p, const TickReadings& r, double now);
+  // Every policy's pool: its limits and queue reading, for build_policy_metrics.
+  std::map<std::string, PoolInputs> pool_inputs() const;
   // call_lua (policy_call.h) on co_: the function at `ref` with nargs already pushed,
   // leaving nresults values on success; returns the error text otherwise. A call that
   // overran inside a C function, where the budget cannot reach, is reported under `pool`

@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "shell/autoscale/busy_registries.h"
 #include "shell/autoscale/policy_call.h"
 #include "shell/autoscale/policy_inputs.h"
 
@@ -20,7 +21,7 @@ double real_wall_s() {
 }
 
 // Worker registries share the ProbeRunner with the queue probes, under "busy:" + pool.
-const std::string kRegistryKey = "busy:";
+const std::string kRegistryKey = BusyRegistries::kKeyPrefix;
 
 // A reading older than this is no reading: the probe is stuck or failing.
 double stale_after_s(double every_s) { return std::max(10.0, 3 * every_s); }
@@ -36,7 +37,8 @@ Autoscaler::Autoscaler(ShellContext& ctx, lua_State* L, AutoscalerOptions option
         ctx.client.report(EventKind::kPolicyWarning, registry ? key.substr(kRegistryKey.size()) : key,
                           registry ? "busy states unknown: " + text : text);
       }),
-      policies_(L, probes_, clock_) {
+      policies_(L, probes_, clock_),
+      busy_(probes_, ctx.client) {
   co_ = lua_newthread(L_);
   co_ref_ = luaL_ref(L_, LUA_REGISTRYINDEX);  // anchors the coroutine against the GC
   if (!options.own_thread) return;
@@ -68,14 +70,14 @@ void Autoscaler::poke() {
 
 void Autoscaler::add(AutoscaleSpec spec) {
   policies_.add(std::move(spec));
-  sync_registries();
+  busy_.sync(policies_);
   publish();
   poke();
 }
 
 bool Autoscaler::remove(const std::string& pool) {
   if (!policies_.remove(pool)) return false;
-  sync_registries();
+  busy_.sync(policies_);
   publish();
   return true;
 }
@@ -151,73 +153,28 @@ int Autoscaler::add_timer(double every_s, int fn_ref, std::string owner, double 
 
 int Autoscaler::unload(const std::string& owner) {
   const int n = policies_.unload(owner);
-  sync_registries();
+  busy_.sync(policies_);
   publish();
   return n;
 }
 
 void Autoscaler::commit_reload() {
   policies_.commit_reload();
-  sync_registries();
+  busy_.sync(policies_);
   publish();
 }
 
 void Autoscaler::rollback_reload() {
   if (!policies_.reloading()) return;
   policies_.rollback_reload();
-  sync_registries();
+  busy_.sync(policies_);
   publish();
   poke();
 }
 
 void Autoscaler::sync_pool_registries() {
-  pool_registries_.clear();
-  for (const PoolSnapshot& ps : ctx_.client.snapshot().pools) {
-    const BusyRegistry& b = ps.spec.busy_registry;
-    if (!b.enabled()) continue;
-    auto layout = queue_layout_from_name(b.layout);
-    if (!layout) continue;  // validate_pool_spec let it through: cannot happen
-    pool_registries_[ps.spec.name] = WorkerRegistrySpec{b.url, *layout, b.ns, b.timeout_s, ""};
-  }
-  sync_registries();
-}
-
-void Autoscaler::sync_registries() {
-  // What each pool should have: its own `busy` field first, else its policy's queue.
-  std::map<std::string, Registry> want;
-  for (const auto& [pool, spec] : pool_registries_) want[pool] = {spec, kBusyRegistryEvery};
-  auto from_policy = [&](const AutoscalePolicy& p) {
-    if (p.spec.registry && !want.count(p.spec.pool)) want[p.spec.pool] = {*p.spec.registry, p.spec.every_s};
-  };
-  for (const auto& [_, p] : policies_.policies()) from_policy(*p);
-  for (const auto& p : policies_.aside_policies()) from_policy(*p);  // a reload in progress: still running
-  for (auto it = registries_.begin(); it != registries_.end();) {
-    if (want.count(it->first)) {
-      ++it;
-      continue;
-    }
-    probes_.remove(kRegistryKey + it->first);
-    it = registries_.erase(it);
-  }
-  for (const auto& [pool, r] : want) {
-    if (auto it = registries_.find(pool); it != registries_.end() && it->second == r) continue;
-    auto probe = make_worker_registry_probe(r.spec);
-    if (!probe) {  // checked where the spec was read: only a bug lands here
-      ctx_.client.report(EventKind::kPolicyWarning, pool, "busy states unknown: " + probe.error().message());
-      continue;
-    }
-    // A failed read tells the engine of no worker, so that after kBusyReportMisses of them
-    // (a dead Redis) the workers' busy states are unknown again rather than stale.
-    auto on_read = [client = &ctx_.client, pool, source = std::string(queue_layout_name(r.spec.layout))](
-                       const QueueReading& reading) {
-      std::vector<WorkerBusy> busy;
-      if (reading.workers)
-        for (const RegisteredWorker& w : *reading.workers) busy.push_back({static_cast<pid_t>(w.pid), w.busy});
-      client->set_worker_busy(pool, source, std::move(busy));
-    };
-    probes_.add(kRegistryKey + pool, std::move(*probe), r.every_s, std::move(on_read));
-    registries_[pool] = r;
-  }
+  busy_.set_pools(ctx_.client.snapshot());
+  busy_.sync(policies_);
 }
 
 void Autoscaler::run() {

@@ -3,8 +3,9 @@
 // delays supervision (the engine loop only ever sees configure() calls). What is defined,
 // who owns which ref and the reload transaction are PolicyRegistry's (policy_registry.h);
 // how a policy is called and its answer checked, call_policy's (policy_call.h); the table
-// m, build_policy_metrics' (policy_inputs.h). This class keeps the thread, the tick (what
-// it reads, what the answers become), the budget, the worker registries and list().
+// m, build_policy_metrics' (policy_inputs.h); the worker registries, BusyRegistries'
+// (busy_registries.h). This class keeps the thread, the tick (what it reads, what the
+// answers become), the budget and what list() shows.
 //
 // Each tick, for the policies that are due: one engine snapshot, one /proc sample, the
 // latest queue readings (Redis and command probes run on the ProbeRunner's thread; Lua
@@ -48,6 +49,7 @@
 #include "autoscale/system_sampler.h"
 #include "autoscale/worker_registry_probe.h"
 #include "engine/clock.h"
+#include "shell/autoscale/busy_registries.h"
 #include "shell/autoscale/policy_call.h"
 #include "shell/autoscale/policy_inputs.h"
 #include "shell/autoscale/policy_metrics.h"
@@ -57,7 +59,6 @@
 namespace drover {
 
 inline constexpr int kMaxErrorsInRow = 3;
-inline constexpr double kBusyRegistryEvery = 1.0;  // s between reads of a pool's `busy` registry
 
 // One policy as autoscale.list() shows it.
 struct AutoscaleInfo {
@@ -116,11 +117,8 @@ class Autoscaler {
   // The latest queue depth of a pool's probe, for status(); nullopt when unknown.
   std::optional<double> queue_depth(const std::string& pool) const;
 
-  // Worker registries (busy states for scale-down, worker_registry_probe.h): a pool's
-  // `busy` field, read every kBusyRegistryEvery s, else its policy's redis{} queue, read on
-  // the policy's schedule. The readings go to the engine (set_worker_busy) from the probe
-  // thread. Call after the pools change (config load, reload): it reads their specs from
-  // a snapshot.
+  // Worker registries (busy states for scale-down, busy_registries.h). Call after the
+  // pools change (config load, reload): it reads their specs from a snapshot.
   void sync_pool_registries();
 
   // every(sec, fn): returns the timer's id.
@@ -167,7 +165,6 @@ class Autoscaler {
                       uint64_t* overruns);
   void fail(AutoscalePolicy& p, const std::string& why);
   void poke();
-  void sync_registries();  // installs/removes registry probes to match the pools and policies
   void publish();          // refreshes published(); Lua lock held
 
   ShellContext& ctx_;
@@ -179,13 +176,7 @@ class Autoscaler {
   SystemSampler system_;
   ProcessSampler procs_;
   PolicyRegistry policies_;  // the policies and timers; after probes_, which it adds their probes to
-  struct Registry {
-    WorkerRegistrySpec spec;
-    double every_s = 1;
-    bool operator==(const Registry&) const = default;
-  };
-  std::map<std::string, WorkerRegistrySpec> pool_registries_;  // pools' busy fields
-  std::map<std::string, Registry> registries_;                 // installed in probes_ (key "busy:" + pool)
+  BusyRegistries busy_;      // the worker registries, also in probes_
   int budget_ = 0;
 
   mutable std::mutex published_mu_;  // guards published_ only

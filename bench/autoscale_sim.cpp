@@ -2,10 +2,11 @@
 // on one bursty arrival trace (autoscale_sim_model.h), in 1 s steps.
 //
 // The drover rows run the real thing: each policy is the script in policies/, built from
-// a config chunk as a user writes it, called every second with the table of the real
-// push_policy_metrics, and its answer goes through the real ScaleDecider (min 1, max 50,
-// cooldown 30 s) and, for the two-queue row, fit_budget. Only the world is simulated: the
-// queue, the workers, the clock and the machine's load (busy workers, on 16 CPUs).
+// a config chunk as a user writes it, called every second through the product's
+// call_policy (the real table m, time budget and answer check), and its answer goes
+// through the real ScaleDecider (min 1, max 50, cooldown 30 s) and, for the two-queue
+// row, fit_budget. Only the world is simulated: the queue, the workers, the clock and the
+// machine's load (busy workers, on 16 CPUs).
 //
 //   build-policies/bench/autoscale_sim [--series LABEL_TEXT]
 #include <lua.hpp>
@@ -23,7 +24,9 @@
 
 #include "autoscale/scale_decider.h"
 #include "autoscale_sim_model.h"
+#include "shell/autoscale/policy_call.h"
 #include "shell/autoscale/policy_metrics.h"
+#include "shell/lua/lua_limits.h"
 #include "shell/lua/script_loader.h"
 
 using namespace drover;
@@ -41,10 +44,14 @@ constexpr int kQueueTarget = 5;        // jobs per worker for every queue-driven
   std::exit(1);
 }
 
-// One Lua state holding one policy, with `load "x"` as the shell has it.
+// One Lua state holding one policy, with `load "x"` as the shell has it, under the
+// shell's memory cap. Calls go through the product's call_policy (policy_call.h): the
+// same time budget and the same answer check as the live autoscaler, so an answer the
+// product would refuse stops the simulation with the product's words.
 class LuaPolicy {
  public:
-  explicit LuaPolicy(const std::string& chunk) : L_(luaL_newstate()) {
+  explicit LuaPolicy(const std::string& chunk) : L_(new_limited_state(memory_)) {
+    if (!L_) die("no memory for a Lua state");
     luaL_openlibs(L_);
     lua_pushcfunction(L_, l_load);
     lua_setglobal(L_, "load");
@@ -59,17 +66,9 @@ class LuaPolicy {
 
   // The policy's answer; nil keeps the size.
   std::optional<double> call(const PolicyMetrics& m) {
-    lua_rawgeti(L_, LUA_REGISTRYINDEX, ref_);
-    push_policy_metrics(L_, m);
-    if (lua_pcall(L_, 1, 2, 0) != LUA_OK) die(lua_tostring(L_, -1));
-    std::optional<double> n;
-    if (lua_isnumber(L_, -2))
-      n = lua_tonumber(L_, -2);
-    else if (!lua_isnil(L_, -2))
-      die("a policy returned a " + std::string(luaL_typename(L_, -2)));
-    lua_pop(L_, 2);
-    if (n && !(std::isfinite(*n) && *n >= 0)) die("a policy returned " + std::to_string(*n));
-    return n;
+    PolicyCall c = call_policy(L_, ref_, m, kDefaultPolicyBudget, &memory_);
+    if (c.error) die("policy: " + *c.error);
+    return c.answer.size;
   }
 
  private:
@@ -83,6 +82,7 @@ class LuaPolicy {
     lua_call(L, 0, LUA_MULTRET);
     return lua_gettop(L) - base;
   }
+  LuaMemory memory_{lua_limit_settings().memory_bytes};
   lua_State* L_;
   int ref_ = LUA_NOREF;
 };

@@ -7,70 +7,41 @@
 
 #include <fmt/format.h>
 
-#include "shell/lua/lua_limits.h"
+#include "shell/autoscale/busy_registries.h"
+#include "shell/autoscale/policy_call.h"
+#include "shell/autoscale/policy_inputs.h"
 
 namespace drover {
 
 namespace {
 
-using Mono = std::chrono::steady_clock;
-
-double mono_s() { return std::chrono::duration<double>(Mono::now().time_since_epoch()).count(); }
-double wall_s() {
+// The ProbeRunner stamps its readings on the real wall clock: their age is measured on it.
+double real_wall_s() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-Mono::duration seconds(double s) {
-  return std::chrono::duration_cast<Mono::duration>(std::chrono::duration<double>(s));
 }
 
 // Worker registries share the ProbeRunner with the queue probes, under "busy:" + pool.
-const std::string kRegistryKey = "busy:";
+const std::string kRegistryKey = BusyRegistries::kKeyPrefix;
 
 // A reading older than this is no reading: the probe is stuck or failing.
 double stale_after_s(double every_s) { return std::max(10.0, 3 * every_s); }
 
 }  // namespace
 
-struct Autoscaler::Policy {
-  AutoscaleSpec spec;
-  ScaleDecider decider;
-  std::string probe_describe;
-  bool enabled = true, suspended = false;
-  int errors_in_row = 0;
-  std::string last_error;
-  Mono::time_point due;
-  std::optional<double> last_call_mono;
-  std::deque<PolicySample> history;
-  // The fn probe's last answer (it runs here, not on the ProbeRunner).
-  std::optional<double> fn_depth;
-  int last_recommended = -1;
-  std::string last_reason;
-  double last_run_wall_s = 0;
-  uint64_t runs = 0, changes = 0, overruns = 0;
-  bool retired = false;  // replaced or removed, possibly by a Lua call of this very tick
-};
-
-struct Autoscaler::Timer {
-  int id = 0;
-  double every_s = 1;
-  double time_budget_s = 0.25;
-  int fn_ref = LUA_NOREF;
-  std::string owner;
-  Mono::time_point due;
-  int errors_in_row = 0;
-  bool suspended = false;
-};
-
-Autoscaler::Autoscaler(ShellContext& ctx, lua_State* L)
+Autoscaler::Autoscaler(ShellContext& ctx, lua_State* L, AutoscalerOptions options)
     : ctx_(ctx),
       L_(L),
+      clock_(*options.clock),
       probes_([&ctx](const std::string& key, const std::string& text) {
         const bool registry = key.rfind(kRegistryKey, 0) == 0;
         ctx.client.report(EventKind::kPolicyWarning, registry ? key.substr(kRegistryKey.size()) : key,
                           registry ? "busy states unknown: " + text : text);
-      }) {
+      }),
+      policies_(L, probes_, clock_),
+      busy_(probes_, ctx.client) {
   co_ = lua_newthread(L_);
   co_ref_ = luaL_ref(L_, LUA_REGISTRYINDEX);  // anchors the coroutine against the GC
+  if (!options.own_thread) return;
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "drover-autoscale");
     run();
@@ -83,27 +54,10 @@ Autoscaler::~Autoscaler() {
     stop_ = true;
   }
   cv_.notify_all();
-  thread_.join();
-  // The thread is gone; the state is still alive (the LuaState outlives us): drop our refs.
-  for (auto& [_, p] : policies_) release(*p);
-  for (auto& p : aside_policies_) release(*p);
-  for (auto& [_, t] : timers_) luaL_unref(L_, LUA_REGISTRYINDEX, t->fn_ref);
-  for (auto& t : aside_timers_) luaL_unref(L_, LUA_REGISTRYINDEX, t->fn_ref);
+  if (thread_.joinable()) thread_.join();
+  // The thread is gone; the state is still alive (the LuaState outlives us): drop our
+  // coroutine's ref (the policies' and timers' go with policies_).
   luaL_unref(L_, LUA_REGISTRYINDEX, co_ref_);
-}
-
-void Autoscaler::release(Policy& p) {
-  luaL_unref(L_, LUA_REGISTRYINDEX, p.spec.policy_ref);
-  luaL_unref(L_, LUA_REGISTRYINDEX, p.spec.probe_fn_ref);
-  p.spec.policy_ref = p.spec.probe_fn_ref = LUA_NOREF;
-}
-
-void Autoscaler::retire(std::unique_ptr<Policy> p) {
-  // A policy (or probe, or timer) may redefine or remove policies while a tick holds
-  // pointers to them: they are kept until the tick ends, marked so it skips them.
-  release(*p);
-  p->retired = true;
-  if (ticking_) retired_.push_back(std::move(p));
 }
 
 void Autoscaler::poke() {
@@ -115,59 +69,29 @@ void Autoscaler::poke() {
 }
 
 void Autoscaler::add(AutoscaleSpec spec) {
-  auto p = std::make_unique<Policy>();
-  const std::string pool = spec.pool;
-  p->decider = ScaleDecider(spec.limits);
-  if (spec.probe) {
-    p->probe_describe = spec.probe->describe();
-    probes_.add(pool, std::move(spec.probe), spec.every_s);
-  } else {
-    probes_.remove(pool);
-    if (spec.probe_fn_ref != LUA_NOREF) p->probe_describe = "fn (Lua)";
-  }
-  p->spec = std::move(spec);
-  p->due = Mono::now();
-  // A redefinition (a reload, a tweak at the prompt) keeps what the pool has seen: the
-  // cooldown's memory and the history, so that it is not a fresh start that shrinks at once.
-  Policy* before = nullptr;
-  if (auto it = policies_.find(pool); it != policies_.end()) before = it->second.get();
-  for (auto& a : aside_policies_)
-    if (a->spec.pool == pool) before = a.get();
-  if (before) {
-    p->decider = before->decider;
-    p->decider.set_limits(p->spec.limits);
-    p->history = before->history;
-    p->runs = before->runs;
-    p->changes = before->changes;
-  }
-  if (auto it = policies_.find(pool); it != policies_.end()) retire(std::move(it->second));
-  policies_[pool] = std::move(p);
-  sync_registries();
+  policies_.add(std::move(spec));
+  busy_.sync(policies_);
   publish();
   poke();
 }
 
 bool Autoscaler::remove(const std::string& pool) {
-  auto it = policies_.find(pool);
-  if (it == policies_.end()) return false;
-  retire(std::move(it->second));
-  policies_.erase(it);
-  probes_.remove(pool);
-  sync_registries();
+  if (!policies_.remove(pool)) return false;
+  busy_.sync(policies_);
   publish();
   return true;
 }
 
 bool Autoscaler::set_enabled(const std::string& pool, bool enabled) {
-  auto it = policies_.find(pool);
-  if (it == policies_.end()) return false;
-  Policy& p = *it->second;
+  AutoscalePolicy* found = policies_.find(pool);
+  if (!found) return false;
+  AutoscalePolicy& p = *found;
   p.enabled = enabled;
   if (enabled) {
     p.suspended = false;
     p.errors_in_row = 0;
     p.last_error.clear();
-    p.due = Mono::now();
+    p.due = clock_.now();
     poke();
   }
   publish();
@@ -175,14 +99,14 @@ bool Autoscaler::set_enabled(const std::string& pool, bool enabled) {
 }
 
 void Autoscaler::publish() {
-  if (reloading_) return;  // half a file's policies: readers keep the whole of the last
+  if (policies_.reloading()) return;  // half a file's policies: readers keep the whole of the last
   AutoscaleView v = view();
   std::lock_guard lock(published_mu_);
   published_ = std::move(v);
 }
 
 AutoscaleView Autoscaler::view() const {
-  return AutoscaleView{list(), budget_, static_cast<int>(timers_.size())};
+  return AutoscaleView{list(), budget_, static_cast<int>(policies_.timers().size())};
 }
 
 AutoscaleView Autoscaler::published() const {
@@ -192,7 +116,7 @@ AutoscaleView Autoscaler::published() const {
 
 std::vector<AutoscaleInfo> Autoscaler::list() const {
   std::vector<AutoscaleInfo> out;
-  for (const auto& [pool, p] : policies_) {
+  for (const auto& [pool, p] : policies_.policies()) {
     AutoscaleInfo i;
     i.pool = pool;
     i.owner = p->spec.owner;
@@ -216,112 +140,45 @@ std::vector<AutoscaleInfo> Autoscaler::list() const {
 }
 
 std::optional<double> Autoscaler::queue_depth(const std::string& pool) const {
-  auto it = policies_.find(pool);
-  if (it == policies_.end()) return std::nullopt;
-  if (it->second->spec.probe_fn_ref != LUA_NOREF) return it->second->fn_depth;
+  const AutoscalePolicy* p = policies_.find(pool);
+  if (!p) return std::nullopt;
+  if (p->spec.probe_fn_ref != LUA_NOREF) return p->fn_depth;
   auto s = probes_.latest(pool);
-  if (!s || !s->reading.depth || wall_s() - s->taken_at_s > stale_after_s(it->second->spec.every_s))
+  if (!s || !s->reading.depth || real_wall_s() - s->taken_at_s > stale_after_s(p->spec.every_s))
     return std::nullopt;
   return s->reading.depth;
 }
 
 int Autoscaler::add_timer(double every_s, int fn_ref, std::string owner, double time_budget_s) {
-  auto t = std::make_unique<Timer>();
-  t->id = next_timer_id_++;
-  t->every_s = every_s;
-  t->fn_ref = fn_ref;
-  t->owner = std::move(owner);
-  t->time_budget_s = time_budget_s;
-  t->due = Mono::now() + seconds(every_s);  // every(5, f) first runs in 5 s, as setInterval does
-  const int id = t->id;
-  timers_[id] = std::move(t);
+  const int id = policies_.add_timer(every_s, fn_ref, std::move(owner), time_budget_s);
   poke();
   publish();
   return id;
 }
 
 bool Autoscaler::cancel_timer(int id) {
-  auto it = timers_.find(id);
-  if (it == timers_.end()) return false;
-  luaL_unref(L_, LUA_REGISTRYINDEX, it->second->fn_ref);
-  timers_.erase(it);
+  if (!policies_.cancel_timer(id)) return false;
   publish();
   return true;
 }
 
 int Autoscaler::unload(const std::string& owner) {
-  int n = 0;
-  for (auto it = policies_.begin(); it != policies_.end();) {
-    if (it->second->spec.owner != owner) {
-      ++it;
-      continue;
-    }
-    retire(std::move(it->second));
-    probes_.remove(it->first);
-    it = policies_.erase(it);
-    ++n;
-  }
-  for (auto it = timers_.begin(); it != timers_.end();) {
-    if (it->second->owner != owner) {
-      ++it;
-      continue;
-    }
-    luaL_unref(L_, LUA_REGISTRYINDEX, it->second->fn_ref);
-    it = timers_.erase(it);
-    ++n;
-  }
-  sync_registries();
+  const int n = policies_.unload(owner);
+  busy_.sync(policies_);
   publish();
   return n;
 }
 
-void Autoscaler::begin_reload(const std::string& owner) {
-  reloading_ = owner;
-  for (auto it = policies_.begin(); it != policies_.end();) {
-    if (it->second->spec.owner != owner) {
-      ++it;
-      continue;
-    }
-    aside_policies_.push_back(std::move(it->second));
-    it = policies_.erase(it);
-  }
-  for (auto it = timers_.begin(); it != timers_.end();) {
-    if (it->second->owner != owner) {
-      ++it;
-      continue;
-    }
-    aside_timers_.push_back(std::move(it->second));
-    it = timers_.erase(it);
-  }
-}
-
 void Autoscaler::commit_reload() {
-  for (auto& p : aside_policies_) {
-    if (!policies_.count(p->spec.pool)) probes_.remove(p->spec.pool);
-    retire(std::move(p));
-  }
-  for (auto& t : aside_timers_) luaL_unref(L_, LUA_REGISTRYINDEX, t->fn_ref);
-  aside_policies_.clear();
-  aside_timers_.clear();
-  reloading_.reset();
-  sync_registries();
+  policies_.commit_reload();
+  busy_.sync(policies_);
   publish();
 }
 
 void Autoscaler::rollback_reload() {
-  if (!reloading_) return;
-  unload(*reloading_);  // what the failed run managed to define
-  for (auto& p : aside_policies_) {
-    // If the failed run's add() replaced or removed its probe, the policy sees m.queue =
-    // nil until the next good reload. Rare: a file that fails after its autoscale lines.
-    p->due = Mono::now();
-    policies_[p->spec.pool] = std::move(p);
-  }
-  for (auto& t : aside_timers_) timers_[t->id] = std::move(t);
-  aside_policies_.clear();
-  aside_timers_.clear();
-  reloading_.reset();
-  sync_registries();
+  if (!policies_.reloading()) return;
+  policies_.rollback_reload();
+  busy_.sync(policies_);
   publish();
   poke();
 }
@@ -329,60 +186,17 @@ void Autoscaler::rollback_reload() {
 void Autoscaler::sync_pool_registries() {
   const auto snap = ctx_.client.snapshot();
   if (!snap) return;  // the engine has finished: nothing to read registries for
-  pool_registries_.clear();
-  for (const PoolSnapshot& ps : snap->pools) {
-    const BusyRegistry& b = ps.spec.busy_registry;
-    if (!b.enabled()) continue;
-    auto layout = queue_layout_from_name(b.layout);
-    if (!layout) continue;  // validate_pool_spec let it through: cannot happen
-    pool_registries_[ps.spec.name] = WorkerRegistrySpec{b.url, *layout, b.ns, b.timeout_s, ""};
-  }
-  sync_registries();
-}
-
-void Autoscaler::sync_registries() {
-  // What each pool should have: its own `busy` field first, else its policy's queue.
-  std::map<std::string, Registry> want;
-  for (const auto& [pool, spec] : pool_registries_) want[pool] = {spec, kBusyRegistryEvery};
-  auto from_policy = [&](const Policy& p) {
-    if (p.spec.registry && !want.count(p.spec.pool)) want[p.spec.pool] = {*p.spec.registry, p.spec.every_s};
-  };
-  for (const auto& [_, p] : policies_) from_policy(*p);
-  for (const auto& p : aside_policies_) from_policy(*p);  // a reload in progress: still running
-  for (auto it = registries_.begin(); it != registries_.end();) {
-    if (want.count(it->first)) {
-      ++it;
-      continue;
-    }
-    probes_.remove(kRegistryKey + it->first);
-    it = registries_.erase(it);
-  }
-  for (const auto& [pool, r] : want) {
-    if (auto it = registries_.find(pool); it != registries_.end() && it->second == r) continue;
-    auto probe = make_worker_registry_probe(r.spec);
-    if (!probe) {  // checked where the spec was read: only a bug lands here
-      ctx_.client.report(EventKind::kPolicyWarning, pool, "busy states unknown: " + probe.error().message());
-      continue;
-    }
-    // A failed read tells the engine of no worker, so that after kBusyReportMisses of them
-    // (a dead Redis) the workers' busy states are unknown again rather than stale.
-    auto on_read = [client = &ctx_.client, pool, source = std::string(queue_layout_name(r.spec.layout))](
-                       const QueueReading& reading) {
-      std::vector<WorkerBusy> busy;
-      if (reading.workers)
-        for (const RegisteredWorker& w : *reading.workers) busy.push_back({static_cast<pid_t>(w.pid), w.busy});
-      client->set_worker_busy(pool, source, std::move(busy));
-    };
-    probes_.add(kRegistryKey + pool, std::move(*probe), r.every_s, std::move(on_read));
-    registries_[pool] = r;
-  }
+  busy_.set_pools(*snap);
+  busy_.sync(policies_);
 }
 
 void Autoscaler::run() {
   std::unique_lock wake(wake_mu_);
-  Mono::time_point next = Mono::now();
+  TimePoint next = clock_.now();
   while (!stop_) {
-    cv_.wait_until(wake, next, [this] { return stop_ || poked_; });
+    // A wait for as long as the clock says, so that any Clock will do (the steady one's
+    // time points are the condition variable's own).
+    cv_.wait_for(wake, next - clock_.now(), [this] { return stop_ || poked_; });
     if (stop_) break;
     poked_ = false;
     wake.unlock();
@@ -392,7 +206,7 @@ void Autoscaler::run() {
         next = tick();
       } catch (const std::exception& e) {
         // An engine that has finished answers with exceptions: nothing is left to scale.
-        next = Mono::now() + std::chrono::seconds(1);
+        next = clock_.now() + std::chrono::seconds(1);
         (void)e;
       }
     }
@@ -400,51 +214,49 @@ void Autoscaler::run() {
   }
 }
 
-Autoscaler::Mono::time_point Autoscaler::tick() {
-  const auto now = Mono::now();
+TimePoint Autoscaler::tick() {
+  const TimePoint now = clock_.now();
   auto next = now + std::chrono::seconds(3600);
-  std::vector<Policy*> due;
-  for (auto& [_, p] : policies_) {
+  std::vector<AutoscalePolicy*> due;
+  for (auto& [_, p] : policies_.policies()) {
     if (!p->enabled || p->suspended) continue;
     if (p->due <= now) {
       due.push_back(p.get());
-      p->due = now + seconds(p->spec.every_s);
+      p->due = now + seconds_f(p->spec.every_s);
     }
     next = std::min(next, p->due);
   }
-  ticking_ = true;
+  policies_.begin_tick();
   struct EndOfTick {  // also when a Lua call unwinds through here
     Autoscaler& a;
     ~EndOfTick() {
-      a.ticking_ = false;
-      a.retired_.clear();
+      a.policies_.end_tick();
       a.publish();
     }
   } end_of_tick{*this};
-  if (!due.empty()) run_policies(due, mono_s());
+  if (!due.empty()) run_policies(due, now_s());
   std::vector<int> due_timers;
-  for (auto& [id, t] : timers_) {
+  for (auto& [id, t] : policies_.timers()) {
     if (t->suspended) continue;
     if (t->due <= now) {
       due_timers.push_back(id);
-      t->due = now + seconds(t->every_s);
+      t->due = now + seconds_f(t->every_s);
     }
     next = std::min(next, t->due);
   }
   for (int id : due_timers) {
-    auto it = timers_.find(id);
-    if (it == timers_.end()) continue;  // cancelled by an earlier timer of this tick
-    Timer& t = *it->second;
-    const int ref = t.fn_ref;
-    const double budget = t.time_budget_s;
-    auto err = call(ref, 0, 0, budget, "", fmt::format("every({}) timer {}", t.every_s, id), nullptr);
-    it = timers_.find(id);
-    if (it == timers_.end()) continue;  // it cancelled itself
+    const AutoscaleTimer* t = policies_.find_timer(id);
+    if (!t) continue;  // cancelled by an earlier timer of this tick
+    const int ref = t->fn_ref;
+    const double budget = t->time_budget_s;
+    auto err = call(ref, 0, 0, budget, "", fmt::format("every({}) timer {}", t->every_s, id), nullptr);
+    AutoscaleTimer* after = policies_.find_timer(id);
+    if (!after) continue;  // it cancelled itself
     if (!err) {
-      it->second->errors_in_row = 0;
+      after->errors_in_row = 0;
       continue;
     }
-    Timer& again = *it->second;
+    AutoscaleTimer& again = *after;
     const bool suspend = ++again.errors_in_row >= kMaxErrorsInRow;
     again.suspended = suspend;
     ctx_.client.report(EventKind::kPolicyWarning, "",
@@ -456,32 +268,25 @@ Autoscaler::Mono::time_point Autoscaler::tick() {
 
 std::optional<std::string> Autoscaler::call(int ref, int nargs, int nresults, double budget_s,
                                             const std::string& pool, const std::string& what, uint64_t* overruns) {
-  // The function goes below its arguments.
-  lua_rawgeti(co_, LUA_REGISTRYINDEX, ref);
-  lua_insert(co_, -(nargs + 1));
-  // The budget is enforced by LuaRun's count hook, between Lua instructions only: a policy
-  // blocked inside a C function (os.execute("sleep 60")) is beyond its reach, and holds
-  // the Lua lock that long. Such an overrun is measured here, reported and counted.
-  LuaRun run(co_, nullptr, budget_s);
-  const int status = lua_pcall(co_, nargs, nresults, 0);
-  const double took = run.elapsed_s();
-  std::optional<std::string> err;
-  if (status != LUA_OK) {
-    err = run.error_text(co_, status);
-    lua_pop(co_, 1);
-  }
-  if (took > budget_s && !run.timed_out() && !lua_stopping()) {
-    if (overruns) ++*overruns;
-    ctx_.client.report(EventKind::kPolicyWarning, pool,
-                       fmt::format("{} took {:.2f} s, past its time budget of {:g} s, inside a C function that cannot "
-                                   "be interrupted (os.execute, io.*, a slow string.find...); the Lua shell waited "
-                                   "that long",
-                                   what, took, budget_s));
-  }
-  return err;
+  LuaCall c = call_lua(co_, ref, nargs, nresults, budget_s);
+  if (c.overran) report_overrun(c.took_s, budget_s, pool, what, overruns);
+  return c.error;
 }
 
-void Autoscaler::fail(Policy& p, const std::string& why) {
+void Autoscaler::report_overrun(double took_s, double budget_s, const std::string& pool, const std::string& what,
+                                uint64_t* overruns) {
+  // The budget is enforced by LuaRun's count hook, between Lua instructions only: a call
+  // blocked inside a C function (os.execute("sleep 60")) is beyond its reach, and holds
+  // the Lua lock that long. Such an overrun is measured, reported and counted.
+  if (overruns) ++*overruns;
+  ctx_.client.report(EventKind::kPolicyWarning, pool,
+                     fmt::format("{} took {:.2f} s, past its time budget of {:g} s, inside a C function that cannot "
+                                 "be interrupted (os.execute, io.*, a slow string.find...); the Lua shell waited "
+                                 "that long",
+                                 what, took_s, budget_s));
+}
+
+void Autoscaler::fail(AutoscalePolicy& p, const std::string& why) {
   p.last_error = why;
   const bool suspend = ++p.errors_in_row >= kMaxErrorsInRow;
   if (suspend) p.suspended = true;
@@ -493,20 +298,22 @@ void Autoscaler::fail(Policy& p, const std::string& why) {
                                          : "; size kept"));
 }
 
-void Autoscaler::run_policies(const std::vector<Policy*>& due, double now_mono) {
-  const auto got = ctx_.client.snapshot();
+void Autoscaler::run_policies(const std::vector<AutoscalePolicy*>& due, double now) {
+  auto got = ctx_.client.snapshot();
   if (!got || got->shutting_down) return;  // nothing to scale into
-  const EngineSnapshot& snap = *got;
-  const SystemSample sys = system_.sample();
+  TickReadings r;
+  r.snap = std::move(*got);
+  const EngineSnapshot& snap = r.snap;
+  r.sys = system_.sample();
   // Every autoscaled pool's processes in one /proc scan, so CPU intervals stay aligned.
   std::map<std::string, std::vector<pid_t>> roots;
-  for (const auto& [pool, _] : policies_)
+  for (const auto& [pool, _] : policies_.policies())
     if (const PoolSnapshot* ps = snap.find(pool))
       for (const auto& w : ps->workers)
         if (w.pid) roots[pool].push_back(w.pid);
-  const auto procs = procs_.sample(roots);
+  r.procs = procs_.sample(roots);
   // Lua fn probes of the due pools first, so that m.pools sees fresh depths.
-  for (Policy* p : due) {
+  for (AutoscalePolicy* p : due) {
     if (p->retired || p->spec.probe_fn_ref == LUA_NOREF) continue;
     auto err = call(p->spec.probe_fn_ref, 0, 1, p->spec.time_budget_s, p->spec.pool, "queue probe fn", &p->overruns);
     if (err) {
@@ -514,19 +321,15 @@ void Autoscaler::run_policies(const std::vector<Policy*>& due, double now_mono) 
       ctx_.client.report(EventKind::kPolicyWarning, p->spec.pool, "queue probe fn: " + *err);
       continue;
     }
-    int isnum = 0;
-    const double v = lua_tonumberx(co_, -1, &isnum);
-    lua_pop(co_, 1);
-    if (isnum && std::isfinite(v) && v >= 0) p->fn_depth = v;
-    else p->fn_depth.reset();
+    p->fn_depth = check_probe_answer(co_);
   }
   // Every due policy answers first; then the budget is shared among all that grow at
   // once (fit_budget), and the changes go to the engine in one configure().
   std::map<std::string, Wanted> wanted;
-  for (Policy* p : due) {
+  for (AutoscalePolicy* p : due) {
     // An earlier policy of this tick may have removed this one (autoscale.off from Lua).
     if (p->retired || !p->enabled) continue;
-    if (auto w = run_policy(*p, snap, sys, procs, now_mono)) wanted[p->spec.pool] = std::move(*w);
+    if (auto w = run_policy(*p, r, now)) wanted[p->spec.pool] = std::move(*w);
   }
   if (wanted.empty()) return;
   std::map<std::string, int> now_sizes;
@@ -548,9 +351,9 @@ void Autoscaler::run_policies(const std::vector<Policy*>& due, double now_mono) 
   auto sizes = ctx_.client.configure(changes);
   for (auto& [pool, w] : wanted) {
     if (!changes.count(pool)) continue;
-    auto it = policies_.find(pool);
-    if (it == policies_.end()) continue;
-    Policy& p = *it->second;
+    AutoscalePolicy* found = policies_.find(pool);
+    if (!found) continue;
+    AutoscalePolicy& p = *found;
     if (!sizes) {
       fail(p, "resize refused: " + sizes.error().message());
       continue;
@@ -562,96 +365,55 @@ void Autoscaler::run_policies(const std::vector<Policy*>& due, double now_mono) 
   }
 }
 
-std::optional<Autoscaler::Wanted> Autoscaler::run_policy(Policy& p, const EngineSnapshot& snap,
-                                                          const SystemSample& sys,
-                                                          const std::map<std::string, ProcessTotals>& procs,
-                                                          double now_mono) {
-  const PoolSnapshot* ps = snap.find(p.spec.pool);
+std::map<std::string, PoolInputs> Autoscaler::pool_inputs() const {
+  std::map<std::string, PoolInputs> out;
+  for (const auto& [pool, p] : policies_.policies()) {
+    PoolInputs& in = out[pool];
+    in.limits = p->spec.limits;
+    in.queue = queue_depth(pool);
+    in.fn_probe = p->spec.probe_fn_ref != LUA_NOREF;
+    if (auto s = probes_.latest(pool); s && in.queue) {
+      in.rate = s->rate;
+      in.inflight = s->reading.inflight;
+    }
+  }
+  return out;
+}
+
+std::optional<Autoscaler::Wanted> Autoscaler::run_policy(AutoscalePolicy& p, const TickReadings& r, double now) {
+  const PoolSnapshot* ps = r.snap.find(p.spec.pool);
   if (!ps) {
     fail(p, fmt::format("no pool \"{}\" (removed?)", p.spec.pool));
     return std::nullopt;
   }
   if (!ps->enabled) return std::nullopt;  // stopped by the operator: not ours to size until start()
-  PolicyMetrics m;
-  m.name = p.spec.pool;
-  m.now = wall_s();
-  if (p.last_call_mono) m.dt = now_mono - *p.last_call_mono;
-  p.last_call_mono = now_mono;
-  m.queue = queue_depth(p.spec.pool);
-  if (p.spec.probe_fn_ref == LUA_NOREF) {
-    if (auto s = probes_.latest(p.spec.pool); s && m.queue) {
-      m.queue_rate = s->rate;
-      m.inflight = s->reading.inflight;
-    }
-  } else if (!p.history.empty() && p.history.back().queue && m.queue && m.dt && *m.dt > 0) {
-    m.queue_rate = (*m.queue - *p.history.back().queue) / *m.dt;
-  }
-  m.load1 = sys.load1;
-  m.load5 = sys.load5;
-  m.load15 = sys.load15;
-  if (sys.cpu >= 0) m.cpu = sys.cpu;
-  m.cpus = sys.cpus;
-  m.mem_available = static_cast<double>(sys.mem_available_bytes);
-  m.mem_total = static_cast<double>(sys.mem_total_bytes);
-  m.workers = {ps->target, ps->running, ps->busy, ps->idle, ps->stalled};
-  if (auto it = procs.find(p.spec.pool); it != procs.end()) {
-    m.pool_cpu = it->second.cpu;
-    m.pool_rss = static_cast<double>(it->second.rss_bytes);
-    m.pool_processes = it->second.processes;
-  }
-  m.min = p.spec.limits.min;
-  m.max = p.spec.limits.max;
-  if (budget_ > 0) m.budget = budget_;
-  for (const auto& [name, other] : policies_) {
-    PoolView v;
-    v.queue = queue_depth(name);
-    if (auto s = probes_.latest(name); s && v.queue) v.inflight = s->reading.inflight;
-    if (const PoolSnapshot* os = snap.find(name))
-      v.workers = {os->target, os->running, os->busy, os->idle, os->stalled};
-    v.min = other->spec.limits.min;
-    v.max = other->spec.limits.max;
-    m.pools[name] = v;
-  }
+  std::optional<double> dt;
+  if (p.last_call_s) dt = now - *p.last_call_s;
+  p.last_call_s = now;
+  // The queues as of now (an earlier policy of this tick may have redefined one).
+  const PolicyMetrics m = build_policy_metrics(p.spec.pool, r, pool_inputs(), wall_s(), dt, p.history, budget_);
   ctx_.client.set_queue_gauge(p.spec.pool, {m.queue, m.inflight, static_cast<int64_t>(m.now * 1000)});
-  m.history = p.history;
-  record_history(m);
   p.history = m.history;
   ++p.runs;
   p.last_run_wall_s = m.now;
 
-  push_policy_metrics(co_, m);
-  auto err = call(p.spec.policy_ref, 1, 2, p.spec.time_budget_s, p.spec.pool, "policy", &p.overruns);
-  if (p.retired) {  // it redefined or removed itself: the new definition answers next time
-    lua_settop(co_, 0);
+  PolicyCall c = call_policy(co_, p.spec.policy_ref, m, p.spec.time_budget_s);
+  if (c.overran) report_overrun(c.took_s, p.spec.time_budget_s, p.spec.pool, "policy", &p.overruns);
+  if (p.retired) return std::nullopt;  // it redefined or removed itself: the new definition answers next time
+  if (c.error) {
+    fail(p, *c.error);
     return std::nullopt;
   }
-  if (err) {
-    fail(p, *err);
-    return std::nullopt;
-  }
-  // (answer, reason) on co_'s stack.
-  std::string reason;
-  if (lua_type(co_, -1) == LUA_TSTRING) reason = lua_tostring(co_, -1);
-  const int type = lua_type(co_, -2);
-  int isnum = 0;
-  const double desired = lua_tonumberx(co_, -2, &isnum);
-  lua_pop(co_, 2);
-  if (type == LUA_TNIL) {  // no opinion: keep the size
+  if (!c.answer.size) {  // no opinion: keep the size
     p.errors_in_row = 0;
     return std::nullopt;
   }
-  if (type != LUA_TNUMBER || !isnum) {
-    fail(p, fmt::format("returned a {}, not a number of workers", lua_typename(co_, type)));
-    return std::nullopt;
-  }
-  if (!std::isfinite(desired) || desired < 0) {
-    fail(p, fmt::format("returned {}, not a number of workers (finite, >= 0)", desired));
-    return std::nullopt;
-  }
+  const double desired = *c.answer.size;
+  std::string reason = std::move(c.answer.reason);
   p.errors_in_row = 0;
   p.last_error.clear();
   const int current = ps->spec.n;
-  ScaleDecision d = p.decider.decide(now_mono, current, desired);
+  ScaleDecision d = p.decider.decide(now, current, desired);
   p.last_recommended = d.recommended;
   if (reason.empty()) reason = m.queue ? fmt::format("queue {:g}", *m.queue) : "policy";
   return Wanted{d.target, reason, d.note};

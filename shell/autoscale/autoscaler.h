@@ -1,6 +1,11 @@
 // Autoscaler: runs the shell's autoscale policies and every() timers on a thread of its
 // own, against an EngineClient, so that a slow policy, a slow probe or a busy REPL never
-// delays supervision (the engine loop only ever sees configure() calls).
+// delays supervision (the engine loop only ever sees configure() calls). What is defined,
+// who owns which ref and the reload transaction are PolicyRegistry's (policy_registry.h);
+// how a policy is called and its answer checked, call_policy's (policy_call.h); the table
+// m, build_policy_metrics' (policy_inputs.h); the worker registries, BusyRegistries'
+// (busy_registries.h). This class keeps the thread, the tick (what it reads, what the
+// answers become), the budget and what list() shows.
 //
 // Each tick, for the policies that are due: one engine snapshot, one /proc sample, the
 // latest queue readings (Redis and command probes run on the ProbeRunner's thread; Lua
@@ -13,6 +18,13 @@
 // Safety: a policy that errors, returns something that is not a number (or NaN, or a
 // negative number), or runs past its time budget is reported; after kMaxErrorsInRow in a
 // row it is suspended until autoscale.on. Its pool keeps its size meanwhile.
+//
+// Time: the schedule (when a policy or timer is due), the cooldown's clock, m.now and m.dt
+// come from an injected Clock (engine/clock.h), the steady one in the product. Tests give
+// a FakeClock and no thread of its own (AutoscalerOptions::own_thread = false), advance
+// the clock and call tick_now(): ticks happen when the test says, and nothing sleeps.
+// Two times stay real: a call's time budget (policy_call.h says why) and the age of the
+// ProbeRunner's readings, which it stamps on the real clock as it reads real queues.
 //
 // Threads: every method except the constructor and destructor must be called with the Lua
 // lock held (the bindings are). The destructor stops the thread; call it before the Lua
@@ -37,33 +49,29 @@
 #include "autoscale/scale_decider.h"
 #include "autoscale/system_sampler.h"
 #include "autoscale/worker_registry_probe.h"
+#include "engine/clock.h"
+#include "shell/autoscale/busy_registries.h"
+#include "shell/autoscale/policy_call.h"
+#include "shell/autoscale/policy_inputs.h"
 #include "shell/autoscale/policy_metrics.h"
+#include "shell/autoscale/policy_registry.h"
 #include "shell/lua/shell_context.h"
 
 namespace drover {
 
 inline constexpr int kMaxErrorsInRow = 3;
-inline constexpr double kBusyRegistryEvery = 1.0;  // s between reads of a pool's `busy` registry
 
-// What autoscale "foo" { ... } says, once read and checked by the binding.
-struct AutoscaleSpec {
-  std::string pool;
-  double every_s = 5;
-  double time_budget_s = 0.25;  // a call that runs longer is interrupted and counts as an error
-  ScaleLimits limits;
-  int policy_ref = LUA_NOREF;                // registry ref of the policy function (owned from here on)
-  std::unique_ptr<QueueProbe> probe;         // Redis or command probe, or null
-  int probe_fn_ref = LUA_NOREF;              // a Lua fn probe, or LUA_NOREF
-  // queue = redis{ rq | resque | sidekiq | celery = ... }: the queue system's worker
-  // registry, read on the policy's schedule for the workers' busy states.
-  std::optional<WorkerRegistrySpec> registry;
-  std::string owner;                         // the script that defined it; empty: typed at the shell
+struct AutoscalerOptions {
+  const Clock* clock = &SteadyClock::instance();  // outlives the Autoscaler
+  // false: no thread; ticks run when the owner calls tick_now() (tests, on a FakeClock).
+  bool own_thread = true;
 };
 
 class Autoscaler final : public AutoscaleControl {
  public:
-  // L: the shell's main state (policies are called on a coroutine of it). Starts the thread.
-  Autoscaler(ShellContext& ctx, lua_State* L);
+  // L: the shell's main state (policies are called on a coroutine of it). Starts the
+  // thread unless told not to.
+  Autoscaler(ShellContext& ctx, lua_State* L, AutoscalerOptions options = {});
   ~Autoscaler();
   Autoscaler(const Autoscaler&) = delete;
   Autoscaler& operator=(const Autoscaler&) = delete;
@@ -80,22 +88,24 @@ class Autoscaler final : public AutoscaleControl {
   // of its own: for readers that must not wait for the Lua lock (the HTTP routes, while a
   // chunk runs at the prompt). Any thread.
   AutoscaleView published() const;
-  // This thread is the one that runs policies and timers.
-  bool on_own_thread() const { return std::this_thread::get_id() == thread_.get_id(); }
+  // A tick is running a policy, probe fn or timer (on whatever thread runs the tick): the
+  // Lua code running now is theirs, not the prompt's. Lua lock held.
+  bool in_tick() const { return policies_.ticking(); }
+  // Runs one tick now, as the thread would at the clock's now(): the due policies and
+  // timers. Returns when the next one is due. Lua lock held; for an Autoscaler without a
+  // thread of its own (a test advancing a FakeClock), else the thread does it.
+  TimePoint tick_now() { return tick(); }
   // The latest queue depth of a pool's probe, for status(); nullopt when unknown.
   std::optional<double> queue_depth(const std::string& pool) const;
 
-  // Worker registries (busy states for scale-down, worker_registry_probe.h): a pool's
-  // `busy` field, read every kBusyRegistryEvery s, else its policy's redis{} queue, read on
-  // the policy's schedule. The readings go to the engine (set_worker_busy) from the probe
-  // thread. Call after the pools change (config load, reload): it reads their specs from
-  // a snapshot.
+  // Worker registries (busy states for scale-down, busy_registries.h). Call after the
+  // pools change (config load, reload): it reads their specs from a snapshot.
   void sync_pool_registries();
 
   // every(sec, fn): returns the timer's id.
-  int add_timer(double every_s, int fn_ref, std::string owner, double time_budget_s = 0.25);
+  int add_timer(double every_s, int fn_ref, std::string owner, double time_budget_s = kDefaultPolicyBudget);
   bool cancel_timer(int id);
-  size_t timer_count() const { return timers_.size(); }
+  size_t timer_count() const { return policies_.timers().size(); }
 
   // budget{max_workers = N}: the sum of every pool's size that policies may not exceed. 0: none.
   void set_budget(int max_workers) {
@@ -108,63 +118,47 @@ class Autoscaler final : public AutoscaleControl {
   int unload(const std::string& owner);
   // A reload of the file `owner`: what it defined is put aside (still running) until
   // commit (dropped) or rollback (kept, and what the new run defined is dropped).
-  void begin_reload(const std::string& owner);
+  void begin_reload(const std::string& owner) { policies_.begin_reload(owner); }
   void commit_reload();
   void rollback_reload();
 
  private:
-  struct Policy;
-  struct Timer;
-  using Mono = std::chrono::steady_clock;
-
   void run();
-  Mono::time_point tick();  // Lua lock held; returns when the next call is due
-  void run_policies(const std::vector<Policy*>& due, double now_mono);
+  TimePoint tick();  // Lua lock held; returns when the next call is due
+  double now_s() const { return to_seconds(clock_.now().time_since_epoch()); }  // for the deciders, m.dt
+  double wall_s() const { return static_cast<double>(clock_.wall_ms()) / 1000; }  // m.now
+  void run_policies(const std::vector<AutoscalePolicy*>& due, double now);  // now: now_s()
   // A policy's decided size (before the budget), with the reason and the decider's note.
   struct Wanted {
     int target = 0;
     std::string reason, note;
   };
-  std::optional<Wanted> run_policy(Policy& p, const EngineSnapshot& snap, const SystemSample& sys,
-                                   const std::map<std::string, ProcessTotals>& procs, double now_mono);
-  // Calls the function at `ref` with nargs already pushed on co_ under the time budget.
-  // Leaves nresults values on co_ on success; returns the error text otherwise.
-  // A Lua call on co_ under its time budget and the state's memory cap. A call that
+  std::optional<Wanted> run_policy(AutoscalePolicy& p, const TickReadings& r, double now);
+  // Every policy's pool: its limits and queue reading, for build_policy_metrics.
+  std::map<std::string, PoolInputs> pool_inputs() const;
+  // call_lua (policy_call.h) on co_: the function at `ref` with nargs already pushed,
+  // leaving nresults values on success; returns the error text otherwise. A call that
   // overran inside a C function, where the budget cannot reach, is reported under `pool`
-  // as `what` ("policy", "queue probe fn", "every(5) timer 3") and counted in *overruns.
+  // as `what` ("queue probe fn", "every(5) timer 3") and counted in *overruns.
   std::optional<std::string> call(int ref, int nargs, int nresults, double budget_s, const std::string& pool,
                                   const std::string& what, uint64_t* overruns);
-  void fail(Policy& p, const std::string& why);
-  void release(Policy& p);
-  void retire(std::unique_ptr<Policy> p);
+  void report_overrun(double took_s, double budget_s, const std::string& pool, const std::string& what,
+                      uint64_t* overruns);
+  void fail(AutoscalePolicy& p, const std::string& why);
   void poke();
-  void sync_registries();  // installs/removes registry probes to match the pools and policies
   void publish();          // refreshes published(); Lua lock held
 
   ShellContext& ctx_;
   lua_State* L_;
+  const Clock& clock_;
   lua_State* co_ = nullptr;  // the coroutine policies run on
   int co_ref_ = LUA_NOREF;
   ProbeRunner probes_;
   SystemSampler system_;
   ProcessSampler procs_;
-  std::map<std::string, std::unique_ptr<Policy>> policies_;
-  std::map<int, std::unique_ptr<Timer>> timers_;
-  struct Registry {
-    WorkerRegistrySpec spec;
-    double every_s = 1;
-    bool operator==(const Registry&) const = default;
-  };
-  std::map<std::string, WorkerRegistrySpec> pool_registries_;  // pools' busy fields
-  std::map<std::string, Registry> registries_;                 // installed in probes_ (key "busy:" + pool)
-  int next_timer_id_ = 1;
+  PolicyRegistry policies_;  // the policies and timers; after probes_, which it adds their probes to
+  BusyRegistries busy_;      // the worker registries, also in probes_
   int budget_ = 0;
-  // begin_reload's set-aside: the file's policies and timers before the reload.
-  std::optional<std::string> reloading_;
-  std::vector<std::unique_ptr<Policy>> aside_policies_;
-  std::vector<std::unique_ptr<Timer>> aside_timers_;
-  bool ticking_ = false;                         // inside tick(), Lua lock held
-  std::vector<std::unique_ptr<Policy>> retired_;  // freed when the tick ends
 
   mutable std::mutex published_mu_;  // guards published_ only
   AutoscaleView published_;

@@ -37,7 +37,7 @@ int call_without_self(lua_State* L) {
 // stop; a policy or timer may not stop drover at all (its error is logged, as any).
 int l_os_exit(lua_State* L) {
   ShellContext& ctx = shell_context_of(L);
-  if (ctx.autoscaler && ctx.autoscaler->on_own_thread())
+  if (ctx.autoscaler && ctx.autoscaler->in_tick())
     return luaL_error(L, "os.exit is not available in a config file or a policy: it would end drover without "
                          "stopping its workers");
   lua_settop(L, 0);

@@ -1,6 +1,10 @@
 // Autoscaling end to end (issue 5): a real engine with real workers, the shell's Lua state
-// and its Autoscaler, a real redis-server. Policies run every 0.2 s here; waits are
-// generous deadlines, never fixed sleeps, except where a test checks that nothing happens.
+// and its Autoscaler, a real redis-server. The Autoscaler runs on a FakeClock without a
+// thread of its own: a test moves the clock and runs the tick itself (Shell::tick), so
+// "three periods later" or "the cooldown has not passed yet" is exact and nothing sleeps.
+// What still happens in real time (the probes reading Redis or a command, workers
+// starting, the engine's log) is waited for as an event, with a generous deadline. One
+// test runs the Autoscaler as the product does, on its own thread and the steady clock.
 #include <doctest/doctest.h>
 #include <signal.h>
 
@@ -10,6 +14,7 @@
 
 #include "api/local_client.h"
 #include "shell/autoscale/autoscale_routes.h"
+#include "engine/clock.h"
 #include "shell/autoscale/autoscaler.h"
 #include "shell/lua/lua_state.h"
 #include "tests/support/redis_server.h"
@@ -20,18 +25,37 @@ using namespace drover::test;
 
 namespace {
 
-// What `drover pools.lua` builds around an engine, minus the terminal.
+// What `drover pools.lua` builds around an engine, minus the terminal; its Autoscaler on
+// `clock`, ticking when the test says (or, own_thread, as the product: by itself).
 struct Shell {
-  explicit Shell(Engine& e) : client(e), ctx(client) {
+  enum Ticks { kByTest, kOwnThread };
+  explicit Shell(Engine& e, Ticks ticks = kByTest) : client(e), ctx(client) {
     ctx.script_dirs = {DROVER_SOURCE_DIR};
     lua.emplace(ctx);
-    autoscaler.emplace(ctx, lua->get());
+    AutoscalerOptions options;
+    if (ticks == kByTest) options = {.clock = &clock, .own_thread = false};
+    autoscaler.emplace(ctx, lua->get(), options);
     ctx.autoscaler = &*autoscaler;
     client.serve_autoscale(&*autoscaler);
   }
   ~Shell() {
     client.serve_autoscale(nullptr);
     autoscaler.reset();
+  }
+  // Moves the clock on by `by`, then runs one tick: what the thread does once `by` has
+  // passed. A policy added (or switched on) is due at once; then every `every` s.
+  void tick(Duration by = Duration::zero()) {
+    clock.advance(by);
+    std::lock_guard hold(ctx.lua_lock);
+    autoscaler->tick_now();
+  }
+  void ticks(int n, Duration every) {
+    for (int i = 0; i < n; ++i) tick(every);
+  }
+  // The pool's queue depth as autoscale.list() shows it: "nil" until a probe has read one.
+  // The probes read on the ProbeRunner's thread, in real time: wait for this before a tick.
+  bool queue_reads(const std::string& depth, std::chrono::milliseconds within = 5s) {
+    return wait_until([&] { return eval("autoscale.list()[1].queue") == depth; }, within);
   }
   // Runs a chunk as the prompt would (holding the Lua lock); "" or the error.
   std::string run(const std::string& code) {
@@ -52,6 +76,7 @@ struct Shell {
     lua_pop(L, 1);
     return v;
   }
+  FakeClock clock;  // the Autoscaler's, unless it has its own thread
   LocalClient client;
   ShellContext ctx;
   std::optional<LuaState> lua;
@@ -88,19 +113,21 @@ TEST_CASE("autoscale: an rq queue in a real Redis grows the pool and shrinks it 
   REQUIRE(shell.run(rq_policy(redis)) == "");
 
   push_jobs(redis, 50);
-  CHECK(size_becomes(engine, "default", 5));
+  REQUIRE(shell.queue_reads("50"));
+  shell.tick();
+  CHECK(size_of(engine, "default") == 5);
   CHECK(wait_until([&] { return pool_running(engine, "default", 5); }, 5s));
   CHECK(wait_until([&] { return log_contains(engine, "default autoscaled: 1 -> 5 (queue 50)"); }, 2s));
-  push_jobs(redis, 40);                          // 90 jobs: 9, clamped to max 8
-  CHECK(size_becomes(engine, "default", 8));
+  push_jobs(redis, 40);  // 90 jobs: 9, clamped to max 8
+  REQUIRE(shell.queue_reads("90"));
+  shell.tick(200ms);
+  CHECK(size_of(engine, "default") == 8);
   CHECK(wait_until([&] { return log_contains(engine, "default autoscaled: 5 -> 8 (queue 90; "); }, 2s));  // with the decider's note on the clamp
-  // Drained: back to min within a few periods.
-  const auto t0 = std::chrono::steady_clock::now();
+  // Drained: back to min at the next period (cooldown = 0).
   redis.run({"DEL", "rq:queue:default"});
-  CHECK(size_becomes(engine, "default", 1, 3s));
-  MESSAGE("drained to min in " << std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()
-                               << " s (policy every 0.2 s)");
-  CHECK(shell.eval("autoscale.list()[1].queue") == "0");
+  REQUIRE(shell.queue_reads("0"));
+  shell.tick(200ms);
+  CHECK(size_of(engine, "default") == 1);
   CHECK(shell.eval("autoscale.list()[1].changes") == "3");
   // The engine knows the depth too: status() (and /metrics, a remote shell) show it.
   CHECK(wait_until([&] { return shell.eval("status().pools.default.queue") == "0"; }, 2s));
@@ -115,16 +142,19 @@ TEST_CASE("autoscale: Redis stopped mid-run - a warning - no crash - sizes held 
   Shell shell(engine);
   REQUIRE(shell.run(rq_policy(redis)) == "");
   push_jobs(redis, 30);
-  REQUIRE(size_becomes(engine, "default", 3));
+  REQUIRE(shell.queue_reads("30"));
+  shell.tick();
+  REQUIRE(size_of(engine, "default") == 3);
 
   redis.stop();
   CHECK(wait_until([&] { return log_contains(engine, "policy-warning: queue probe redis://127.0.0.1:"); }, 5s));
+  REQUIRE(shell.queue_reads("nil"));
   // Held: the policy sees m.queue = nil and keeps the size, for many periods.
   for (int i = 0; i < 10; ++i) {
-    std::this_thread::sleep_for(100ms);
+    shell.tick(200ms);
     CHECK(size_of(engine, "default") == 3);
   }
-  CHECK(shell.eval("autoscale.list()[1].queue") == "nil");
+  CHECK(shell.eval("autoscale.list()[1].runs") == "11");
   CHECK(shell.eval("autoscale.list()[1].suspended") == "false");  // nil is no error
   // The engine still supervises: a killed worker comes back.
   const pid_t victim = running_pids(engine.snapshot(), "default").at(0);
@@ -136,7 +166,9 @@ TEST_CASE("autoscale: Redis stopped mid-run - a warning - no crash - sizes held 
 
   redis.start();  // empty: nothing persisted, so the queue reads 0
   CHECK(wait_until([&] { return log_contains(engine, ": recovered"); }, 40s));
-  CHECK(size_becomes(engine, "default", 1, 10s));
+  REQUIRE(shell.queue_reads("0"));
+  shell.tick(200ms);
+  CHECK(size_of(engine, "default") == 1);
 }
 
 TEST_CASE("autoscale: a policy that errors is reported and suspended after 3 in a row - the pool keeps its size") {
@@ -147,15 +179,19 @@ TEST_CASE("autoscale: a policy that errors is reported and suspended after 3 in 
   REQUIRE(shell.run("calls = 0\n"
                     "autoscale 'foo' { every = 0.1, max = 5, policy = function(m) calls = calls + 1; error('boom') end }") ==
           "");
+  shell.ticks(2, 100ms);
+  CHECK(shell.eval("autoscale.list()[1].suspended") == "false");
+  shell.tick(100ms);
+  CHECK(shell.eval("autoscale.list()[1].suspended") == "true");
   CHECK(wait_until([&] { return log_contains(engine, "suspended after 3 errors in a row"); }, 5s));
   CHECK(log_contains(engine, "foo policy-warning: policy: test:2: boom; size kept"));
-  std::this_thread::sleep_for(400ms);  // suspended: no more calls
+  shell.ticks(4, 100ms);  // suspended: no more calls
   CHECK(shell.eval("calls") == "3");
-  CHECK(shell.eval("autoscale.list()[1].suspended") == "true");
   CHECK(size_of(engine, "foo") == 2);
   // Fixed and resumed: it runs again.
   REQUIRE(shell.run("autoscale 'foo' { every = 0.1, max = 5, policy = function(m) return 4 end }") == "");
-  CHECK(size_becomes(engine, "foo", 4));
+  shell.tick();
+  CHECK(size_of(engine, "foo") == 4);
   CHECK(wait_until([&] { return pool_running(engine, "foo", 4); }, 5s));
 }
 
@@ -174,12 +210,16 @@ TEST_CASE("autoscale: junk answers are refused - a string - NaN - negative - inf
   for (const auto& [value, said] : junk) {
     INFO(value);
     REQUIRE(shell.run("autoscale 'foo' { every = 0.1, max = 5, policy = function(m) return " + value + " end }") == "");
+    shell.tick();
+    CHECK(shell.eval("autoscale.list()[1].errors") == "1");
     CHECK(wait_until([&] { return log_contains(engine, said); }, 5s));
     CHECK(size_of(engine, "foo") == 2);
   }
   // nil is no opinion: no error, no change.
   REQUIRE(shell.run("autoscale 'foo' { every = 0.1, max = 5, policy = function(m) runs = (runs or 0) + 1 end }") == "");
-  CHECK(wait_until([&] { return shell.eval("runs") == "5"; }, 5s));
+  shell.tick();
+  shell.ticks(4, 100ms);
+  CHECK(shell.eval("runs") == "5");
   CHECK(shell.eval("autoscale.list()[1].errors") == "0");
   CHECK(size_of(engine, "foo") == 2);
 }
@@ -191,6 +231,9 @@ TEST_CASE("autoscale: a policy that loops forever is cut off by its time budget 
   Shell shell(engine);
   REQUIRE(shell.run("autoscale 'foo' { every = 0.1, max = 5, timeout = 0.05, policy = function(m) while true do end end }") ==
           "");
+  shell.tick();  // the budget is on the real clock: each of these calls is cut off after 0.05 s
+  shell.ticks(2, 100ms);
+  CHECK(shell.eval("autoscale.list()[1].suspended") == "true");
   CHECK(wait_until([&] { return log_contains(engine, "ran past its time budget of 0.05 s, interrupted"); }, 5s));
   CHECK(wait_until([&] { return log_contains(engine, "suspended after 3 errors"); }, 5s));
   // The shell gets its state back between calls and after the suspension.
@@ -235,15 +278,14 @@ TEST_CASE("autoscale: the cooldown holds a shrink until every answer in the wind
   Shell shell(engine);
   REQUIRE(shell.run("want = 4\nautoscale 'foo' { every = 0.1, max = 5, cooldown = 2, policy = function(m) return want end }") ==
           "");
-  REQUIRE(size_becomes(engine, "foo", 4));  // growth: at once
+  shell.tick();
+  REQUIRE(size_of(engine, "foo") == 4);  // growth: at once
   REQUIRE(shell.run("want = 1") == "");
-  const auto t0 = std::chrono::steady_clock::now();
-  std::this_thread::sleep_for(700ms);
-  CHECK(size_of(engine, "foo") == 4);  // held: the window still remembers 4
-  CHECK(size_becomes(engine, "foo", 1, 6s));
-  const double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  CHECK(took >= 1.9);
-  MESSAGE("shrank after " << took << " s with cooldown = 2");
+  shell.ticks(19, 100ms);
+  CHECK(size_of(engine, "foo") == 4);  // held for 1.9 s: the window still remembers 4
+  CHECK(shell.eval("autoscale.list()[1].recommended") == "1");
+  shell.ticks(2, 100ms);
+  CHECK(size_of(engine, "foo") == 1);  // 2 s on, the 4 has left the window
 }
 
 TEST_CASE("autoscale: budget{} caps the sum of all pools - shared by what each asked") {
@@ -254,8 +296,9 @@ TEST_CASE("autoscale: budget{} caps the sum of all pools - shared by what each a
   REQUIRE(shell.run("budget{ max_workers = 10 }\n"
                     "autoscale 'a' { every = 0.1, max = 20, policy = function() return 20 end }\n"
                     "autoscale 'b' { every = 0.1, max = 20, policy = function() return 20 end }") == "");
-  CHECK(wait_until([&] { return size_of(engine, "a") + size_of(engine, "b") == 8; }, 5s));
-  std::this_thread::sleep_for(300ms);
+  shell.tick();
+  CHECK(size_of(engine, "a") + size_of(engine, "b") == 8);
+  shell.ticks(3, 100ms);
   auto snap = engine.snapshot();
   int total = 0;
   for (const auto& p : snap.pools) total += p.spec.n;
@@ -265,7 +308,9 @@ TEST_CASE("autoscale: budget{} caps the sum of all pools - shared by what each a
   CHECK(shell.eval("budget()") == "10");
   REQUIRE(shell.run("budget{ max_workers = false }") == "");
   CHECK(shell.eval("budget()") == "nil");
-  CHECK(wait_until([&] { return size_of(engine, "a") == 20 && size_of(engine, "b") == 20; }, 5s));
+  shell.tick(100ms);
+  CHECK(size_of(engine, "a") == 20);
+  CHECK(size_of(engine, "b") == 20);
 }
 
 TEST_CASE("autoscale: the shipped queue_proportional policy - load and unload - a command probe") {
@@ -281,18 +326,23 @@ TEST_CASE("autoscale: the shipped queue_proportional policy - load and unload - 
              "ticks = 0\n"
              "every(0.1, function() ticks = ticks + 1 end)\n");
   REQUIRE(shell.run("load '" + dir.file("mine.lua") + "'") == "");
-  CHECK(size_becomes(engine, "foo", 4));  // ceil(35 / 10)
+  REQUIRE(shell.queue_reads("35"));
+  shell.tick();
+  CHECK(size_of(engine, "foo") == 4);  // ceil(35 / 10)
+  CHECK(shell.eval("ticks") == "0");   // every(0.1, f) first runs 0.1 s on
   write_file(dir.file("depth"), "71\n");
-  CHECK(size_becomes(engine, "foo", 8));
-  CHECK(wait_until([&] { return shell.eval("ticks ~= '0' and ticks > 2") == "true"; }, 5s));
+  REQUIRE(shell.queue_reads("71"));
+  shell.tick(100ms);
+  CHECK(size_of(engine, "foo") == 8);
+  shell.ticks(2, 100ms);
+  CHECK(shell.eval("ticks") == "3");
   CHECK(shell.eval("autoscale.list()[1].script") == dir.file("mine.lua"));
   CHECK(shell.eval("unload '" + dir.file("mine.lua") + "'") == "2");  // the policy and the timer
   CHECK(shell.eval("#autoscale.list()") == "0");
-  const std::string ticks = shell.eval("ticks");
   write_file(dir.file("depth"), "5\n");
-  std::this_thread::sleep_for(400ms);
-  CHECK(size_of(engine, "foo") == 8);   // nobody sizes it any more
-  CHECK(shell.eval("ticks") == ticks);  // nor ticks
+  shell.ticks(4, 100ms);
+  CHECK(size_of(engine, "foo") == 8);  // nobody sizes it any more
+  CHECK(shell.eval("ticks") == "3");   // nor ticks
   // Lua's own load is still there for chunks.
   CHECK(shell.eval("load('return 6 * 7')()") == "42");
 }
@@ -305,7 +355,10 @@ TEST_CASE("autoscale: a Lua fn probe - m carries the workers and the machine") {
   REQUIRE(shell.run("depth = 12\nseen = nil\n"
                     "autoscale 'foo' { every = 0.1, max = 5, queue = fn(function() return depth end),\n"
                     "  policy = function(m) seen = m return nil end }") == "");
-  CHECK(wait_until([&] { return shell.eval("seen and seen.workers.running") == "2"; }, 5s));
+  REQUIRE(wait_until([&] { return pool_running(engine, "foo", 2); }, 5s));
+  shell.tick();
+  CHECK(shell.eval("seen.workers.running") == "2");
+  CHECK(shell.eval("seen.dt") == "nil");  // the first call
   CHECK(shell.eval("seen.queue") == "12");
   CHECK(shell.eval("seen.name") == "foo");
   CHECK(shell.eval("seen.workers.target") == "2");
@@ -314,8 +367,10 @@ TEST_CASE("autoscale: a Lua fn probe - m carries the workers and the machine") {
   CHECK(shell.eval("seen.cpus >= 1 and seen.load1 >= 0 and seen.mem_available > 0") == "true");
   CHECK(shell.eval("seen.pools.foo.queue") == "12");
   CHECK(shell.eval("seen.min .. '..' .. seen.max") == "1..5");
-  CHECK(wait_until([&] { return shell.eval("#seen.history >= 0 and #seen.history.now > 2") == "true"; }, 5s));
-  CHECK(shell.eval("seen.dt > 0") == "true");
+  CHECK(shell.eval("seen.now == " + std::to_string(shell.clock.wall_ms()) + " / 1000") == "true");  // its clock
+  shell.ticks(2, 100ms);
+  CHECK(shell.eval("#seen.history.now") == "3");
+  CHECK(shell.eval("string.format('%.3f', seen.dt)") == "0.100");
 }
 
 TEST_CASE("autoscale: a policy may redefine itself - and a timer unload a script - mid-tick") {
@@ -327,11 +382,17 @@ TEST_CASE("autoscale: a policy may redefine itself - and a timer unload a script
   REQUIRE(shell.run("autoscale 'foo' { every = 0.1, max = 5, policy = function(m)\n"
                     "  autoscale 'foo' { every = 0.1, max = 5, policy = function() return 3 end }\n"
                     "  return 5 end }") == "");
-  CHECK(size_becomes(engine, "foo", 3));
+  shell.tick();
+  CHECK(size_of(engine, "foo") == 1);  // 5 dropped
+  shell.tick();                        // the new definition is due at once
+  CHECK(size_of(engine, "foo") == 3);
   write_file(dir.file("bar.lua"), "autoscale 'bar' { every = 0.1, max = 5, policy = function() return 2 end }\n");
   REQUIRE(shell.run("load '" + dir.file("bar.lua") + "'\nevery(0.3, function() unload '" + dir.file("bar.lua") + "' end)") == "");
-  CHECK(size_becomes(engine, "bar", 2));
-  CHECK(wait_until([&] { return shell.eval("#autoscale.list()") == "1"; }, 5s));
+  shell.tick();
+  CHECK(size_of(engine, "bar") == 2);
+  CHECK(shell.eval("#autoscale.list()") == "2");
+  shell.ticks(3, 100ms);  // the timer's first call unloads bar.lua
+  CHECK(shell.eval("#autoscale.list()") == "1");
   CHECK(size_of(engine, "foo") == 3);
 }
 
@@ -362,4 +423,17 @@ TEST_CASE("autoscale: GET /api/v1/autoscale answers while a chunk at the prompt 
   prompt_chunk.unlock();
   CHECK(hooks.set_enabled("default", false));
   target->ctx = nullptr;
+}
+
+TEST_CASE("autoscale: on its own thread and the steady clock, as in drover - policies and timers run by themselves") {
+  TempDir dir;
+  Engine engine(engine_options(dir));
+  REQUIRE(engine.apply({fake_pool("foo", 1)}));
+  Shell shell(engine, Shell::kOwnThread);
+  REQUIRE(shell.run("ticks = 0\n"
+                    "autoscale 'foo' { every = 0.1, max = 5, policy = function(m) return 3 end }\n"
+                    "every(0.1, function() ticks = ticks + 1 end)") == "");
+  CHECK(size_becomes(engine, "foo", 3));
+  CHECK(wait_until([&] { return shell.eval("ticks >= 2") == "true"; }, 5s));
+  CHECK(wait_until([&] { return shell.eval("autoscale.list()[1].runs >= 2") == "true"; }, 5s));
 }

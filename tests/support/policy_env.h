@@ -1,8 +1,9 @@
 // PolicyEnv: a Lua state for testing policies/*.lua the way an autoscale config uses
 // them. It defines the global `load "x"` as the shell does (run the file found by the
 // shell's lookup, return its values; relative paths are taken from the source tree), builds a policy from
-// a chunk of configuration named "pools.lua", and calls it with the table of
-// push_policy_metrics. Header-only: unit tests include it directly.
+// a chunk of configuration named "pools.lua", and calls it as the autoscaler does
+// (call_policy: the table of push_policy_metrics, the answer check). Header-only: unit
+// tests include it directly.
 #pragma once
 
 #include <lua.hpp>
@@ -10,6 +11,9 @@
 #include <stdexcept>
 #include <string>
 
+#include <fmt/format.h>
+
+#include "shell/autoscale/policy_call.h"
 #include "shell/autoscale/policy_metrics.h"
 #include "shell/lua/script_loader.h"
 
@@ -19,8 +23,8 @@
 
 namespace drover::testing {
 
-// A policy's answer as text: n is "nil" or the number as Lua prints it; error is the
-// message when the call raised (n and why are then empty).
+// A policy's answer as text: n is "nil" or the number; error is the message when the
+// call raised or the answer was refused (n and why are then empty).
 struct Answer {
   std::string n, why, error;
 };
@@ -55,19 +59,17 @@ class PolicyEnv {
     return "";
   }
 
+  // Through the product's call_policy, so the tests see its answer check. No time
+  // budget: these tests are about what a policy answers, not how fast.
   Answer call(const PolicyMetrics& m) {
     Answer a;
-    lua_rawgeti(L_, LUA_REGISTRYINDEX, policy_ref_);
-    push_policy_metrics(L_, m);
-    if (lua_pcall(L_, 1, 2, 0) != LUA_OK) {
-      a.error = lua_tostring(L_, -1) ? lua_tostring(L_, -1) : "(no message)";
-      lua_pop(L_, 1);
+    PolicyCall c = call_policy(L_, policy_ref_, m, 0);
+    if (c.error) {
+      a.error = *c.error;
       return a;
     }
-    a.n = luaL_tolstring(L_, -2, nullptr);
-    lua_pop(L_, 1);
-    if (lua_isstring(L_, -1)) a.why = lua_tostring(L_, -1);
-    lua_pop(L_, 2);
+    a.n = c.answer.size ? fmt::format("{}", *c.answer.size) : "nil";
+    a.why = c.answer.reason;
     return a;
   }
 

@@ -139,7 +139,7 @@ int define(lua_State* L, const std::string& pool, int idx) {
   spec.pool = pool;
   spec.owner = owner_of(ctx);
   spec.every_s = number_field(L, idx, "every", what, 5, 0.1, 3600);
-  spec.time_budget_s = number_field(L, idx, "timeout", what, 0.25, 0.001, 10);
+  spec.time_budget_s = number_field(L, idx, "timeout", what, kDefaultPolicyBudget, 0.001, 10);
   if (lua_getfield(L, idx, "max") == LUA_TNIL)
     luaL_error(L, "%s: max is required: the most workers the policy may ask for", what.c_str());
   lua_pop(L, 1);

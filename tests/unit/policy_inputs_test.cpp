@@ -1,0 +1,88 @@
+// build_policy_metrics (shell/autoscale/policy_inputs.h): the table m from what a tick
+// read, without an engine, probes or Lua.
+#include "shell/autoscale/policy_inputs.h"
+
+#include <doctest/doctest.h>
+
+using namespace drover;
+
+namespace {
+
+PoolSnapshot pool(const std::string& name, int target, int running, int busy) {
+  PoolSnapshot ps;
+  ps.spec.name = name;
+  ps.spec.n = target;
+  ps.target = target;
+  ps.running = running;
+  ps.busy = busy;
+  ps.idle = running - busy;
+  return ps;
+}
+
+TickReadings readings() {
+  TickReadings r;
+  r.snap.pools = {pool("foo", 3, 2, 1), pool("bar", 5, 5, 5)};
+  r.sys.load1 = 1.5;
+  r.sys.cpus = 4;
+  r.sys.cpu = 0.25;
+  r.sys.mem_total_bytes = 8ull << 30;
+  r.procs["foo"] = ProcessTotals{.cpu = 1.5, .rss_bytes = 1000, .processes = 3};
+  return r;
+}
+
+}  // namespace
+
+TEST_CASE("policy inputs: m carries the pool, the machine, the limits, the budget and every autoscaled pool") {
+  std::map<std::string, PoolInputs> pools;
+  pools["foo"] = {.limits = {.min = 1, .max = 9}, .queue = 40, .inflight = 2, .rate = -3};
+  pools["bar"] = {.limits = {.min = 0, .max = 20}, .queue = std::nullopt, .inflight = 7};
+  const PolicyMetrics m = build_policy_metrics("foo", readings(), pools, 1704067200.5, 0.2, {}, 12);
+  CHECK(m.name == "foo");
+  CHECK(m.now == 1704067200.5);
+  CHECK(m.dt == 0.2);
+  CHECK(m.queue == 40.0);
+  CHECK(m.inflight == 2.0);
+  CHECK(m.queue_rate == -3.0);
+  CHECK(m.workers.target == 3);
+  CHECK(m.workers.busy == 1);
+  CHECK(m.workers.idle == 1);
+  CHECK(m.load1 == 1.5);
+  CHECK(m.cpu == 0.25);
+  CHECK(m.cpus == 4);
+  CHECK(m.pool_cpu == 1.5);
+  CHECK(m.pool_processes == 3);
+  CHECK(m.min == 1);
+  CHECK(m.max == 9);
+  CHECK(m.budget == 12);
+  REQUIRE(m.pools.size() == 2);
+  CHECK(m.pools.at("bar").workers.running == 5);
+  CHECK(m.pools.at("bar").max == 20);
+  CHECK_FALSE(m.pools.at("bar").inflight);  // no queue, so no inflight either
+  REQUIRE(m.history.size() == 1);           // this call, appended
+  CHECK(m.history.back().queue == 40.0);
+}
+
+TEST_CASE("policy inputs: unknown stays unknown - no queue, no rate or inflight; no budget, nil") {
+  std::map<std::string, PoolInputs> pools;
+  pools["foo"] = {.limits = {.min = 1, .max = 9}, .queue = std::nullopt, .inflight = 2, .rate = 1};
+  TickReadings r = readings();
+  r.sys.cpu = -1;  // no interval yet
+  const PolicyMetrics m = build_policy_metrics("foo", r, pools, 0, std::nullopt, {}, 0);
+  CHECK_FALSE(m.queue);
+  CHECK_FALSE(m.queue_rate);
+  CHECK_FALSE(m.inflight);
+  CHECK_FALSE(m.dt);
+  CHECK_FALSE(m.cpu);
+  CHECK_FALSE(m.budget);
+}
+
+TEST_CASE("policy inputs: a Lua fn probe's rate comes from the history") {
+  std::map<std::string, PoolInputs> pools;
+  pools["foo"] = {.limits = {.max = 9}, .queue = 30, .fn_probe = true};
+  std::deque<PolicySample> history{PolicySample{.now = 1, .queue = 10}};
+  const PolicyMetrics m = build_policy_metrics("foo", readings(), pools, 5, 4, history, 0);
+  CHECK(m.queue_rate == 5.0);  // (30 - 10) / 4 s
+  CHECK(m.history.size() == 2);
+  // The first call has no dt, so no rate.
+  CHECK_FALSE(build_policy_metrics("foo", readings(), pools, 5, std::nullopt, history, 0).queue_rate);
+}

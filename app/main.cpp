@@ -37,6 +37,7 @@
 #include "app/attach_command.h"
 #include "app/control_socket.h"
 #include "app/http_token.h"
+#include "app/options.h"
 #include "app/heartbeat_command.h"
 #include "app/service_notify.h"
 #include "shell/autoscale/autoscale_routes.h"
@@ -51,194 +52,9 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
-       drover heartbeat [--status TEXT] [--busy|--idle] ...   one keep-alive from a worker script (-h)
-       drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [--token-file PATH]  the shell of a running
-                        drover: without an address your one drover on this host (-h)
-
-  CONFIG.lua            pools defined in Lua: pool "name" { cmd = "...", n = 2 }
-  --workers SPEC        pools as a spec string: foo=2:bar=2:baz,quux=5:*=1
-  --cmd TEMPLATE        command for --workers and -c pools: {queue} is the pool's queue list as one
-                        word ("QUEUE={queue} rake resque:work"), {queues} one word per queue
-                        ("rq worker {queues}": rq worker baz quux)
-  -c, --resque-pool YML resque-pool's config ("foo,bar": 2; sections by RACK_ENV/RAILS_ENV/RESQUE_ENV);
-                        without --cmd the workers run `rake resque:work` (QUEUE and QUEUES set)
-  --wpm-config JSON     workerpoolmanager's task config (path, filesuffix, keepalives, autotasks):
-                        autotasks start, other tasks wait for start; keep-alives on its inbound_port;
-                        HTTP on 127.0.0.1:port unless --http; its pidfile unless --pid-file
-  --heartbeat ENDPOINT  bind the heartbeat socket here (repeatable; the first goes to the workers in
-                        DROVER_HEARTBEAT; default ipc:// in a 0700 dir); --wpm-config's is bound too
-  --wpm-compat          also bind tcp://127.0.0.1:5591, where workerpoolmanager's workers send
-  --http [HOST:PORT]    serve HTTP: /healthz, /metrics, workerpoolmanager's /tasks routes and the JSON
-                        API under /api/v1 (default 127.0.0.1:8010). A token is always required; on
-                        loopback, without one given, drover generates one in
-                        ${XDG_STATE_HOME:-~/.local/state}/drover/http-token (0600; kept for restarts,
-                        read by `drover attach`); beyond loopback give one
-  --http-token-file PATH  the token HTTP clients send as `Authorization: Bearer TOKEN` (mode 0600 or
-                        stricter); or DROVER_HTTP_TOKEN, which drover removes from its environment
-  --http-host NAME      a host name clients reach --http by (repeatable): requests must name an IP
-                        address, localhost or one of these in Host (DNS rebinding is refused)
-  -e CODE               run Lua CODE in the shell and print its values, then stop (repeatable)
-  -i                    with -e: stay in the interactive shell afterwards
-  --wait[=SECONDS]      before -e, wait for every pool to run its size (default 30 s); exit 1 with
-                        the reason if they do not (a health check: settle() in the shell)
-  --script FILE         run a Lua file with the shell's commands, then stop
-  --no-shell            engine only: log to stderr, stop on INT/TERM; sd_notify when NOTIFY_SOCKET is set
-  --log PATH            append worker output and engine events to PATH (rotated by size)
-  --pid-file PATH       write drover's pid to PATH while it runs (locked: a second drover with the
-                        same PATH fails; removed at exit if it still holds drover's pid)
-  --lua-memory MB       the memory limit of each Lua state: the config's, the shell's (default 256)
-  --lua-time SECONDS    the time budget of a config file's run, at start and on reload (default 10)
-  --contain MODE        how each worker's whole tree is held, so nothing it starts outlives it or
-                        drover: auto (default: cgroup where drover can create cgroups, else
-                        subreaper), cgroup, subreaper, group (process groups only)
-  -q, --quiet           with --no-shell: do not echo the log to stderr
-  --version, -h/--help
-Pool sources add up: CONFIG.lua, --workers, -c and --wpm-config may be combined (a Lua
-config's defaults{} reach --workers and -c pools); a pool defined twice is an error.
-Signals: INT/TERM/QUIT stop gracefully (twice: kill now), HUP re-reads every config file
-(the heartbeat endpoints stay), TTIN/TTOU add/remove one worker per pool, USR1/USR2/CONT go
-to every worker.
-In the shell, Ctrl-C interrupts the running command; Ctrl-D or exit() stops drover.
-)";
-
-struct Args {
-  std::string config;
-  std::string workers, cmd;
-  std::string resque_pool, wpm_config;
-  std::vector<std::string> heartbeat_endpoints;
-  std::string http, http_token_file;
-  std::vector<std::string> http_hosts;  // --http-host: names clients may reach drover by
-  bool wpm_compat = false;
-  std::string log_path, pid_file, script;
-  std::vector<std::string> exprs;
-  bool no_shell = false, stay = false, quiet = false;
-  std::optional<double> wait_s;  // --wait: settle() before -e
-  drover::LuaLimitSettings lua;
-  std::optional<drover::ContainMode> contain;
-};
-
-// A number in [lo, hi] from a flag's value, all of it ("10", "0.5"; not "10s", "nan").
-std::optional<double> number_in(const std::string& text, double lo, double hi) {
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end || errno || !std::isfinite(v) || v < lo || v > hi) return std::nullopt;
-  return v;
-}
-
-std::optional<Args> parse_args(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&](std::string& into) {
-      if (i + 1 >= argc) {
-        fmt::print(stderr, "drover: {} needs a value\n", arg);
-        return false;
-      }
-      into = argv[++i];
-      return true;
-    };
-    std::string expr;
-    if (arg == "--workers") {
-      if (!value(a.workers)) return std::nullopt;
-    } else if (arg == "--cmd") {
-      if (!value(a.cmd)) return std::nullopt;
-    } else if (arg == "-c" || arg == "--resque-pool") {
-      if (!value(a.resque_pool)) return std::nullopt;
-    } else if (arg == "--wpm-config") {
-      if (!value(a.wpm_config)) return std::nullopt;
-    } else if (arg == "--heartbeat") {
-      std::string ep;
-      if (!value(ep)) return std::nullopt;
-      a.heartbeat_endpoints.push_back(ep);
-    } else if (arg == "--http") {
-      // The address is optional: taken when the next argument reads as one, so that
-      // `--http pools.lua` still means the default address and a config file.
-      if (i + 1 < argc && drover::parse_listen_address(argv[i + 1])) a.http = argv[++i];
-      else a.http = drover::kDefaultHttpAddress;
-    } else if (arg == "--http-token-file") {
-      if (!value(a.http_token_file)) return std::nullopt;
-    } else if (arg == "--http-host") {
-      std::string name;
-      if (!value(name)) return std::nullopt;
-      a.http_hosts.push_back(name);
-    } else if (arg == "--wpm-compat") {
-      a.wpm_compat = true;
-    } else if (arg == "--log") {
-      if (!value(a.log_path)) return std::nullopt;
-    } else if (arg == "--contain") {
-      std::string mode;
-      if (!value(mode)) return std::nullopt;
-      if (!drover::contain_mode_from_name(mode, &a.contain)) {
-        fmt::print(stderr, "drover: --contain takes auto, cgroup, subreaper or group, not '{}'\n", mode);
-        return std::nullopt;
-      }
-    } else if (arg == "--pid-file") {
-      if (!value(a.pid_file)) return std::nullopt;
-    } else if (arg == "--lua-memory" || arg == "--lua-time") {
-      std::string v;
-      if (!value(v)) return std::nullopt;
-      const bool memory = arg == "--lua-memory";
-      auto n = memory ? number_in(v, 1, 1 << 20) : number_in(v, 0.1, 86400);
-      if (!n || (memory && *n != std::floor(*n))) {
-        fmt::print(stderr, "drover: {} takes {}, got '{}'\n", arg,
-                   memory ? "whole megabytes (1 to 1048576)" : "seconds (0.1 to 86400)", v);
-        return std::nullopt;
-      }
-      if (memory) a.lua.memory_bytes = static_cast<size_t>(*n) << 20;
-      else a.lua.config_time_s = *n;
-    } else if (arg == "--script") {
-      if (!value(a.script)) return std::nullopt;
-    } else if (arg == "-e") {
-      if (!value(expr)) return std::nullopt;
-      a.exprs.push_back(expr);
-    } else if (arg == "-i") {
-      a.stay = true;
-    } else if (arg == "--wait" || arg.rfind("--wait=", 0) == 0) {
-      // --wait[=SECONDS]: a bare --wait waits 30 s, as settle() does.
-      const std::string v = arg == "--wait" ? "30" : arg.substr(7);
-      char* end = nullptr;
-      const double s = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end || !(s >= 0 && s <= 86400)) {
-        fmt::print(stderr, "drover: --wait={}: seconds from 0 to 86400\n", v);
-        return std::nullopt;
-      }
-      a.wait_s = s;
-    } else if (arg == "--no-shell") {
-      a.no_shell = true;
-    } else if (arg == "-q" || arg == "--quiet") {
-      a.quiet = true;
-    } else if (arg == "-h" || arg == "--help") {
-      fmt::print("{}", kUsage);
-      std::exit(0);
-    } else if (arg == "--version") {
-      fmt::print("drover 0.1.0\n");
-      std::exit(0);
-    } else if (!arg.empty() && arg[0] == '-') {
-      fmt::print(stderr, "drover: unknown option '{}'\n{}", arg, kUsage);
-      return std::nullopt;
-    } else if (a.config.empty()) {
-      a.config = arg;
-    } else {
-      fmt::print(stderr, "drover: one config file only (got '{}' and '{}')\n", a.config, arg);
-      return std::nullopt;
-    }
-  }
-  if (a.config.empty() && a.workers.empty() && a.resque_pool.empty() && a.wpm_config.empty()) {
-    fmt::print(stderr, "drover: give a config file, --workers, -c or --wpm-config\n{}", kUsage);
-    return std::nullopt;
-  }
-  if (!a.cmd.empty() && a.workers.empty() && a.resque_pool.empty()) {
-    fmt::print(stderr, "drover: --cmd is the command of --workers and -c pools: give one of them\n");
-    return std::nullopt;
-  }
-  return a;
-}
-
 // Every pool source together. *no_pools: the Lua config says no_pools() (an empty set of
 // pools is meant).
-drover::Result<std::vector<drover::PoolSpec>> load_pools(const Args& a, bool* no_pools = nullptr) {
+drover::Result<std::vector<drover::PoolSpec>> load_pools(const drover::Options& a, bool* no_pools = nullptr) {
   std::vector<drover::PoolSpec> pools;
   drover::PoolSpec defaults;
   if (!a.config.empty()) {
@@ -270,7 +86,7 @@ drover::Result<std::vector<drover::PoolSpec>> load_pools(const Args& a, bool* no
 
 // The HTTP server's token: from --http-token-file or DROVER_HTTP_TOKEN (taken out of the
 // environment already), never both.
-drover::Result<drover::HttpOptions> http_options_from(const Args& a, const std::optional<std::string>& env_token) {
+drover::Result<drover::HttpOptions> http_options_from(const drover::Options& a, const std::optional<std::string>& env_token) {
   drover::HttpOptions options;
   if (!a.http_token_file.empty() && env_token)
     return drover::Status::invalid(
@@ -387,7 +203,7 @@ class StopWatch {
 // policies run all the same. The Lua lock is held by the caller from here on, except
 // where the REPL or a binding gives it up to let policies run.
 struct LuaShell {
-  LuaShell(drover::Engine& engine, const Args& args) : client(engine), ctx(client) {
+  LuaShell(drover::Engine& engine, const drover::Options& args) : client(engine), ctx(client) {
     ctx.load_config = [&args, this]() -> drover::Result<std::vector<drover::PoolSpec>> {
       bool no_pools = false;
       auto pools = load_pools(args, &no_pools);
@@ -444,7 +260,7 @@ int run_engine_only(drover::Engine& engine, drover::Subscription& events,
   return 0;
 }
 
-int run_shell(drover::Engine& engine, const Args& args, std::shared_ptr<drover::Subscription> events,
+int run_shell(drover::Engine& engine, const drover::Options& args, std::shared_ptr<drover::Subscription> events,
               LuaShell& shell) {
   drover::ShellContext& ctx = shell.ctx;
   drover::LuaState& lua = *shell.lua;
@@ -499,8 +315,11 @@ int main(int argc, char** argv) {
   const auto notify = drover::ServiceNotify::from_environment();
   const std::optional<std::string> env_token = drover::take_token_from_environment();
 
-  auto args = parse_args(argc, argv);
-  if (!args) return 2;
+  auto parsed = drover::parse_options(drover::args_of(argc, argv, 1));
+  std::fputs(parsed.out.c_str(), stdout);
+  std::fputs(parsed.err.c_str(), stderr);
+  if (!parsed.options) return parsed.exit_code;
+  std::optional<drover::Options>& args = parsed.options;
   drover::lua_limit_settings() = args->lua;
   drover::Result<std::vector<drover::PoolSpec>> pools = drover::Status::invalid("not read");
   {

@@ -40,6 +40,7 @@
 #include "app/options.h"
 #include "app/heartbeat_command.h"
 #include "app/service_notify.h"
+#include "app/starting_client.h"
 #include "shell/autoscale/autoscale_routes.h"
 #include "shell/autoscale/autoscaler.h"
 #include "shell/autoscale/policy_config.h"
@@ -52,17 +53,14 @@
 
 namespace {
 
-// Every pool source together. *no_pools: the Lua config says no_pools() (an empty set of
-// pools is meant).
-drover::Result<std::vector<drover::PoolSpec>> load_pools(const drover::Options& a, bool* no_pools = nullptr) {
+// Every pool source together: what the config file's run defined (`lua`, null without
+// one), then --workers, -c and --wpm-config.
+drover::Result<std::vector<drover::PoolSpec>> load_pools(const drover::Options& a, drover::LoadedConfig* lua) {
   std::vector<drover::PoolSpec> pools;
   drover::PoolSpec defaults;
-  if (!a.config.empty()) {
-    auto cfg = drover::load_config_file(a.config);
-    if (!cfg) return cfg.error();
-    pools = std::move(cfg->pools);
-    defaults = cfg->defaults;
-    if (no_pools) *no_pools = cfg->no_pools;
+  if (lua) {
+    pools = std::move(lua->pools);
+    defaults = lua->defaults;
   }
   if (!a.workers.empty()) {
     auto entries = drover::parse_spec_string(a.workers);
@@ -105,7 +103,7 @@ drover::Result<drover::HttpOptions> http_options_from(const drover::Options& a, 
   return options;
 }
 
-// TERM, INT or QUIT while the config is read at start, before the engine exists (it reads
+// TERM, INT or QUIT while the config runs at start, before the engine exists (it reads
 // them from a signalfd; until then they are blocked and would wait): every Lua run stops
 // at its next instruction, and a config sitting in a C function no hook reaches (an
 // os.execute("sleep 60")) ends with drover half a second later, as nothing has started.
@@ -200,21 +198,42 @@ class StopWatch {
 };
 
 // The shell's Lua state and its autoscaler, for both modes: with --no-shell the config's
-// policies run all the same. The Lua lock is held by the caller from here on, except
-// where the REPL or a binding gives it up to let policies run.
+// policies run all the same. Made before the engine, on a StartingClient: the config file
+// runs here, once (ConfigRun), and its pools start the engine. The Lua lock is held by the
+// caller from here on, except where the REPL or a binding gives it up to let policies run.
 struct LuaShell {
-  LuaShell(drover::Engine& engine, const drover::Options& args) : client(engine), ctx(client) {
+  LuaShell(drover::EngineClient& engine_client, const drover::Options& args) : client(engine_client), ctx(client) {
     ctx.load_config = [&args, this]() -> drover::Result<std::vector<drover::PoolSpec>> {
-      bool no_pools = false;
-      auto pools = load_pools(args, &no_pools);
+      staged.reset();
+      std::optional<drover::LoadedConfig> lua_config;
+      if (!args.config.empty()) {
+        staged.emplace(ctx, *lua);
+        auto ran = staged->run(args.config);
+        if (!ran) {
+          staged.reset();
+          return ran.error();
+        }
+        lua_config = std::move(*ran);
+      }
+      const bool no_pools = lua_config && lua_config->no_pools;
+      auto pools = load_pools(args, lua_config ? &*lua_config : nullptr);
+      drover::Status s = !pools ? pools.error() : staged ? staged->check_pools(*pools) : drover::Status::ok();
       // An emptied file (a deploy cut short, an editor's truncation) would stop every
       // worker; a config that means it says so.
-      if (pools && pools->empty() && !no_pools && !client.snapshot().pools.empty())
-        return drover::Status::invalid(fmt::format(
+      if (s && pools->empty() && !no_pools && !client.snapshot().pools.empty())
+        s = drover::Status::invalid(fmt::format(
             "{} defines no pool, and a reload would remove every running pool: refused (a config that means it "
             "says no_pools())",
             args.config.empty() ? "the configuration" : args.config));
+      if (!s) {
+        staged.reset();  // the run's policies go with it
+        return s;
+      }
       return pools;
+    };
+    ctx.finish_config = [this](bool applied) {
+      if (staged && applied) staged->commit();
+      staged.reset();
     };
     ctx.config_path = args.config;
     std::error_code ec;
@@ -224,18 +243,23 @@ struct LuaShell {
     lua.emplace(ctx);
     autoscaler.emplace(ctx, lua->get());
     ctx.autoscaler = &*autoscaler;
-    if (!args.config.empty())
-      ctx.reload_policies = [this, path = args.config] { return drover::load_config_policies(ctx, *lua, path); };
   }
   ~LuaShell() {
+    {
+      // A run never finished (drover stopped while starting): its policies are dropped.
+      std::unique_lock<drover::LuaLock> hold(ctx.lua_lock, std::defer_lock);
+      if (!ctx.lua_lock.held_here()) hold.lock();
+      staged.reset();
+    }
     // The policies' thread stops before the state it runs in; it waits for the lock.
     drover::LuaUnlocked let_it_finish(ctx.lua_lock);
     autoscaler.reset();
   }
-  drover::LocalClient client;
+  drover::EngineClient& client;
   drover::ShellContext ctx;
   std::optional<drover::LuaState> lua;
   std::optional<drover::Autoscaler> autoscaler;
+  std::optional<drover::ConfigRun> staged;  // between load_config and finish_config
 };
 
 // --no-shell: the main thread owns the config file and waits; the engine asks it to
@@ -321,10 +345,16 @@ int main(int argc, char** argv) {
   if (!parsed.options) return parsed.exit_code;
   std::optional<drover::Options>& args = parsed.options;
   drover::lua_limit_settings() = args->lua;
+  // The shell first, on a client the engine joins once it runs: the config file runs in
+  // the shell's state, once, and its pools (and settings) start the engine.
+  drover::StartingClient client;
+  std::optional<LuaShell> shell;
+  shell.emplace(client, *args);
+  std::unique_lock hold(shell->ctx.lua_lock);
   drover::Result<std::vector<drover::PoolSpec>> pools = drover::Status::invalid("not read");
   {
     StartupSignals watch;
-    pools = load_pools(*args);
+    pools = shell->ctx.load_config();
     if (int sig = watch.signal()) {
       fmt::print(stderr, "drover: {} while reading the config: stopped\n", sigabbrev_np(sig));
       return 128 + sig;
@@ -409,6 +439,16 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "drover: cannot start the engine: {}\n", e.what());
     return 1;
   }
+  client.attach(*engine);
+  // Whichever way main ends from here, the shell (its autoscaler's threads) goes before the engine.
+  struct ShellFirst {
+    std::optional<LuaShell>& shell;
+    std::unique_lock<drover::LuaLock>& hold;
+    ~ShellFirst() {
+      if (hold.owns_lock()) hold.unlock();
+      shell.reset();
+    }
+  } shell_first{shell, hold};
   std::optional<drover::PidFile> pid_file;
   if (!args->pid_file.empty()) {
     auto made = drover::PidFile::create(args->pid_file);
@@ -457,6 +497,8 @@ int main(int argc, char** argv) {
   auto events = engine->subscribe(1000, {.events = true, .log_lines = false});
   int rc = 0;
   auto applied = engine->apply(std::move(*pools));
+  if (applied) shell->autoscaler->sync_pool_registries();  // the pools' `busy` fields
+  shell->ctx.finish_config(applied.is_ok());                   // the config's policies, now that its pools run
   if (!applied && applied.code() == drover::Status::Code::kUnavailable && engine->finished()) {
     // TERM/INT/QUIT came while drover was starting: the stop it asked for, not an error.
     fmt::print(stderr, "drover: stopped while starting\n");
@@ -464,8 +506,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "drover: {}\n", applied.message());
     rc = 1;
   } else {
-    LuaShell shell(*engine, *args);
-    struct RoutesToShell {  // for as long as the shell lives
+    struct RoutesToShell {  // for as long as the shell runs
       drover::AutoscaleRoutesTarget& t;
       RoutesToShell(drover::AutoscaleRoutesTarget& target, drover::ShellContext& ctx) : t(target) {
         std::lock_guard lock(t.mu);
@@ -475,28 +516,18 @@ int main(int argc, char** argv) {
         std::lock_guard lock(t.mu);
         t.ctx = nullptr;
       }
-    } routes_to_shell(*autoscale_routes, shell.ctx);
-    std::unique_lock hold(shell.ctx.lua_lock);
-    shell.autoscaler->sync_pool_registries();  // the pools' `busy` fields
-    drover::Status policies = args->config.empty() ? drover::Status::ok()
-                                                   : drover::load_config_policies(shell.ctx, *shell.lua, args->config);
-    if (!policies && engine->snapshot().shutting_down) {
-      // TERM came while the config's policies were read: the stop it asked for.
-      fmt::print(stderr, "drover: stopped while starting\n");
-    } else if (!policies) {
-      fmt::print(stderr, "drover: {}\n", policies.message());
-      rc = 1;
+    } routes_to_shell(*autoscale_routes, shell->ctx);
+    notify.send(fmt::format("READY=1\nMAINPID={}", getpid()));
+    if (args->no_shell) {
+      hold.unlock();  // the policies have the state to themselves
+      rc = run_engine_only(*engine, *events, notify, *shell);
     } else {
-      notify.send(fmt::format("READY=1\nMAINPID={}", getpid()));
-      if (args->no_shell) {
-        hold.unlock();  // the policies have the state to themselves
-        rc = run_engine_only(*engine, *events, notify, shell);
-      } else {
-        rc = run_shell(*engine, *args, events, shell);
-      }
+      rc = run_shell(*engine, *args, events, *shell);
     }
   }
   notify.send("STOPPING=1");
+  if (hold.owns_lock()) hold.unlock();
+  shell.reset();
   http.reset();
   stop_watch.reset();
   engine.reset();  // graceful: every worker stopped and reaped

@@ -246,7 +246,7 @@ std::unique_ptr<CLI::App> drover_app(RawOptions& r) {
                   "same PATH fails; removed at exit if it still holds drover's pid)")
       ->type_name("PATH");
   app->add_option("--lua-memory", r.lua_memory,
-                  "the memory limit of each Lua state: the config's, the shell's (default 256)")
+                  "the memory limit of the shell's Lua state, where the config file runs (default 256)")
       ->type_name("MB");
   app->add_option("--lua-time", r.lua_time,
                   "the time budget of a config file's run, at start and on reload (default 10)")

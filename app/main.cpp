@@ -41,6 +41,7 @@
 #include "app/heartbeat_command.h"
 #include "app/service_notify.h"
 #include "app/starting_client.h"
+#include "app/stop_watch.h"
 #include "shell/autoscale/autoscale_routes.h"
 #include "shell/autoscale/autoscaler.h"
 #include "shell/autoscale/policy_config.h"
@@ -102,100 +103,6 @@ drover::Result<drover::HttpOptions> http_options_from(const drover::Options& a, 
   options.allowed_hosts = a.http_hosts;
   return options;
 }
-
-// TERM, INT or QUIT while the config runs at start, before the engine exists (it reads
-// them from a signalfd; until then they are blocked and would wait): every Lua run stops
-// at its next instruction, and a config sitting in a C function no hook reaches (an
-// os.execute("sleep 60")) ends with drover half a second later, as nothing has started.
-class StartupSignals {
- public:
-  StartupSignals() : thread_([this] { run(); }) {}
-  ~StartupSignals() {
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  // The signal that came, or 0.
-  int signal() const { return got_; }
-
- private:
-  void run() {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : {SIGTERM, SIGINT, SIGQUIT}) sigaddset(&set, s);
-    const timespec tick{0, 50'000'000};  // how soon the thread notices the end of loading
-    int sig = -1;
-    while (sig <= 0) {
-      {
-        std::lock_guard lock(mu_);
-        if (done_) return;
-      }
-      sig = sigtimedwait(&set, nullptr, &tick);
-    }
-    got_ = sig;
-    drover::stop_all_lua();
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return done_; })) return;
-    fmt::print(stderr, "drover: {} while reading the config, stuck in a C function: stopped\n", sigabbrev_np(sig));
-    _exit(128 + sig);
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::atomic<int> got_{0};
-  std::thread thread_;
-};
-
-// TERM always ends drover. The engine stops the workers on its own thread, without the Lua
-// lock; this thread makes sure Lua does not keep drover alive after that: when the
-// shutdown starts every Lua run is cut off (a looping reload, policy or REPL chunk), and
-// once the engine has finished drover exits within half a second even if Lua sits in a C
-// function (os.execute) holding the Lua lock that main or the autoscaler waits for.
-class StopWatch {
- public:
-  StopWatch(drover::Engine& engine, std::function<void()> before_exit)
-      : engine_(engine), before_exit_(std::move(before_exit)), thread_([this] { run(); }) {}
-  ~StopWatch() {
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  bool done() {
-    std::lock_guard lock(mu_);
-    return done_;
-  }
-  void run() {
-    auto events = engine_.subscribe(100, {.events = true, .log_lines = false});
-    while (!done() && !engine_.finished()) {
-      auto item = events->pop(std::chrono::milliseconds(100));
-      const auto* ev = item ? std::get_if<drover::Event>(&*item) : nullptr;
-      if (ev && ev->kind == drover::EventKind::kShutdownStarted) drover::stop_all_lua();
-    }
-    events->close();
-    if (done()) return;
-    drover::stop_all_lua();
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return done_; })) return;
-    fmt::print(stderr, "drover: every worker has stopped, but Lua is stuck in a C function (os.execute?): exiting "
-                       "without waiting for it\n");
-    before_exit_();
-    _exit(0);
-  }
-  drover::Engine& engine_;
-  std::function<void()> before_exit_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
 
 // The shell's Lua state and its autoscaler, for both modes: with --no-shell the config's
 // policies run all the same. Made before the engine, on a StartingClient: the config file
@@ -353,7 +260,7 @@ int main(int argc, char** argv) {
   std::unique_lock hold(shell->ctx.lua_lock);
   drover::Result<std::vector<drover::PoolSpec>> pools = drover::Status::invalid("not read");
   {
-    StartupSignals watch;
+    drover::StartupSignals watch;
     pools = shell->ctx.load_config();
     if (int sig = watch.signal()) {
       fmt::print(stderr, "drover: {} while reading the config: stopped\n", sigabbrev_np(sig));
@@ -459,7 +366,7 @@ int main(int argc, char** argv) {
     pid_file.emplace(std::move(*made));
   }
   // Destroyed before the engine (declared after it); main says it is done at the end.
-  std::optional<StopWatch> stop_watch;
+  std::optional<drover::StopWatch> stop_watch;
   stop_watch.emplace(*engine, [&pid_file] {
     if (pid_file) pid_file->remove_if_ours();
   });

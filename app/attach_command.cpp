@@ -17,6 +17,7 @@
 #include "shell/autoscale/autoscaler.h"
 #include "app/control_socket.h"
 #include "app/http_token.h"
+#include "app/options.h"
 #include "shell/lua/lua_state.h"
 #include "shell/lua/script_loader.h"
 #include "shell/remote/remote_client.h"
@@ -25,49 +26,6 @@
 namespace drover {
 
 namespace {
-
-constexpr const char* kUsage =
-    "usage: drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--token-file PATH]\n"
-    "  the shell of a running drover; exit or Ctrl-D detaches. Without an address: your one\n"
-    "  drover on this host; PID: your drover with that pid (else a number is a port);\n"
-    "  SOCKET: its control socket's path; HOST:PORT: a drover serving --http\n";
-
-struct AttachArgs {
-  std::string address;
-  std::vector<std::string> exprs;
-  bool stay = false;
-  std::string token_file;
-};
-
-std::optional<AttachArgs> parse(int argc, char** argv) {
-  AttachArgs a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    auto value = [&]() -> std::optional<std::string> {
-      if (i + 1 >= argc) return std::nullopt;
-      return std::string(argv[++i]);
-    };
-    if (arg == "-e") {
-      auto v = value();
-      if (!v) return std::nullopt;
-      a.exprs.push_back(*v);
-    } else if (arg == "-i") {
-      a.stay = true;
-    } else if (arg == "--token-file") {
-      auto v = value();
-      if (!v) return std::nullopt;
-      a.token_file = *v;
-    } else if (arg == "-h" || arg == "--help") {
-      return std::nullopt;
-    } else if (a.address.empty() && arg[0] != '-') {
-      a.address = arg;
-    } else {
-      fmt::print(stderr, "drover attach: unknown argument {}\n", arg);
-      return std::nullopt;
-    }
-  }
-  return a;
-}
 
 // Where to attach, and an exit status when that cannot be said: see attach_command.h.
 struct Target {
@@ -125,11 +83,11 @@ Status add_token(RemoteAddress& address, const std::string& token_file) {
 }  // namespace
 
 int run_attach_command(int argc, char** argv) {
-  auto args = parse(argc, argv);
-  if (!args) {
-    fmt::print(stderr, "{}", kUsage);
-    return 2;
-  }
+  auto parsed = parse_attach_options(args_of(argc, argv, 1));
+  std::fputs(parsed.out.c_str(), stdout);
+  std::fputs(parsed.err.c_str(), stderr);
+  if (!parsed.options) return parsed.exit_code;
+  const AttachOptions* args = &*parsed.options;
   Target target = find_target(args->address);
   if (!target.address) return target.rc;
   auto& address = target.address;

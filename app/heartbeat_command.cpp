@@ -22,7 +22,6 @@
 #include <unistd.h>
 
 #include <chrono>
-#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -33,112 +32,11 @@
 #include <nlohmann/json.hpp>
 #include <zmq.hpp>
 
+#include "app/options.h"
 #include "engine/heartbeat_message.h"
 
 namespace drover {
 namespace {
-
-constexpr const char* kHeartbeatUsage = R"(usage: drover heartbeat [options]
-
-Sends one keep-alive to the drover engine that runs this worker, then exits. For worker
-scripts: call it every few seconds, more often than the pool's heartbeat timeout.
-
-  --status TEXT         what the worker is doing ("job 42"); the engine keeps the last one
-  --busy | --idle       working on a job, or waiting for one (busy-aware scale-down)
-  --progress X          progress of the current job, a number in 0..1
-  --pid PID             the worker's pid (default: this command's parent, the script)
-  --endpoint EP         the engine's socket (default: $DROVER_HEARTBEAT)
-  --pool NAME           the pool (default: $DROVER_POOL)
-  --timeout SECONDS     how long to wait for the engine (default: 2)
-  -h, --help
-Exit status: 0 sent; 1 not sent (no endpoint or pool, or no engine listening); 2 bad usage.
-)";
-
-constexpr double kDefaultTimeoutS = 2.0;
-constexpr double kMaxTimeoutS = 3600.0;
-
-struct HeartbeatArgs {
-  std::optional<std::string> endpoint, pool, status;
-  std::optional<bool> busy;
-  std::optional<double> progress;
-  pid_t pid = 0;  // 0: getppid()
-  double timeout_s = kDefaultTimeoutS;
-};
-
-// A whole-string number, finite; nullopt for "", "1x", "nan".
-std::optional<double> parse_number(const std::string& s) {
-  if (s.empty()) return std::nullopt;
-  char* end = nullptr;
-  double v = std::strtod(s.c_str(), &end);
-  if (*end != '\0' || !std::isfinite(v)) return std::nullopt;
-  return v;
-}
-
-std::optional<pid_t> parse_pid(const std::string& s) {
-  if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos || s.size() > 10) return std::nullopt;
-  long long v = std::stoll(s);
-  if (v <= 0 || v > INT_MAX) return std::nullopt;
-  return static_cast<pid_t>(v);
-}
-
-int usage_error(const std::string& what) {
-  fmt::print(stderr, "drover heartbeat: {}\n(drover heartbeat --help for usage)\n", what);
-  return 2;
-}
-
-// Fills `a`; returns an exit code when the command is done already (help: 0, bad usage: 2).
-std::optional<int> parse_heartbeat_args(int argc, char** argv, HeartbeatArgs& a) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    std::string value;
-    auto take_value = [&] {
-      if (i + 1 >= argc) return false;
-      value = argv[++i];
-      return true;
-    };
-    auto needs_value = [&]() -> std::optional<int> { return usage_error(arg + " needs a value"); };
-    if (arg == "-h" || arg == "--help") {
-      fmt::print("{}", kHeartbeatUsage);
-      return 0;
-    } else if (arg == "--busy" || arg == "--idle") {
-      const bool busy = arg == "--busy";
-      if (a.busy && *a.busy != busy) return usage_error("--busy and --idle contradict each other");
-      a.busy = busy;
-    } else if (arg == "--status") {
-      if (!take_value()) return needs_value();
-      a.status = value;
-    } else if (arg == "--progress") {
-      if (!take_value()) return needs_value();
-      auto x = parse_number(value);
-      if (!x || *x < 0 || *x > 1) return usage_error(fmt::format("--progress wants a number in 0..1, got '{}'", value));
-      a.progress = *x;
-    } else if (arg == "--pid") {
-      if (!take_value()) return needs_value();
-      auto pid = parse_pid(value);
-      if (!pid) return usage_error(fmt::format("--pid wants a process id, got '{}'", value));
-      a.pid = *pid;
-    } else if (arg == "--endpoint") {
-      if (!take_value()) return needs_value();
-      if (value.empty()) return usage_error("--endpoint is empty");
-      a.endpoint = value;
-    } else if (arg == "--pool") {
-      if (!take_value()) return needs_value();
-      if (value.empty()) return usage_error("--pool is empty");
-      a.pool = value;
-    } else if (arg == "--timeout") {
-      if (!take_value()) return needs_value();
-      auto t = parse_number(value);
-      if (!t || *t <= 0 || *t > kMaxTimeoutS)
-        return usage_error(fmt::format("--timeout wants seconds in (0, {}], got '{}'", kMaxTimeoutS, value));
-      a.timeout_s = *t;
-    } else if (!arg.empty() && arg[0] == '-') {
-      return usage_error(fmt::format("unknown option '{}'", arg));
-    } else {
-      return usage_error(fmt::format("unexpected argument '{}'", arg));
-    }
-  }
-  return std::nullopt;
-}
 
 // From the option, else the environment; empty when neither says.
 std::string option_or_env(const std::optional<std::string>& option, const char* var) {
@@ -147,7 +45,7 @@ std::string option_or_env(const std::optional<std::string>& option, const char* 
   return env ? env : "";
 }
 
-std::string heartbeat_json(const HeartbeatArgs& a, pid_t pid) {
+std::string heartbeat_json(const HeartbeatOptions& a, pid_t pid) {
   nlohmann::json j;
   j["pid"] = pid;
   if (a.status) j["status"] = *a.status;
@@ -194,8 +92,11 @@ std::optional<std::string> send_heartbeat(const std::string& endpoint, const std
 }  // namespace
 
 int run_heartbeat_command(int argc, char** argv) {
-  HeartbeatArgs a;
-  if (auto done = parse_heartbeat_args(argc, argv, a)) return *done;
+  auto parsed = parse_heartbeat_options(args_of(argc, argv, 1));
+  std::fputs(parsed.out.c_str(), stdout);
+  std::fputs(parsed.err.c_str(), stderr);
+  if (!parsed.options) return parsed.exit_code;
+  const HeartbeatOptions& a = *parsed.options;
   const std::string endpoint = option_or_env(a.endpoint, "DROVER_HEARTBEAT");
   if (endpoint.empty()) {
     fmt::print(stderr, "drover heartbeat: DROVER_HEARTBEAT is not set: run this from a drover worker, or give --endpoint\n");
@@ -207,8 +108,11 @@ int run_heartbeat_command(int argc, char** argv) {
     return 1;
   }
   const std::string json = heartbeat_json(a, a.pid ? a.pid : getppid());
-  if (pool.size() > kMaxHeartbeatBytes || json.size() > kMaxHeartbeatBytes)
-    return usage_error(fmt::format("the message is over {} bytes (a long --status?)", kMaxHeartbeatBytes));
+  if (pool.size() > kMaxHeartbeatBytes || json.size() > kMaxHeartbeatBytes) {
+    fmt::print(stderr, "drover heartbeat: the message is over {} bytes (a long --status?)\n"
+               "(drover heartbeat --help for usage)\n", kMaxHeartbeatBytes);
+    return 2;
+  }
   try {
     if (auto err = send_heartbeat(endpoint, pool, json, a.timeout_s)) {
       fmt::print(stderr, "drover heartbeat: {}\n", *err);

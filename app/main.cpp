@@ -38,8 +38,10 @@
 #include "app/attach_command.h"
 #include "app/control_socket.h"
 #include "app/http_token.h"
+#include "app/options.h"
 #include "app/heartbeat_command.h"
 #include "app/service_notify.h"
+#include "app/stop_watch.h"
 #include "shell/autoscale/autoscale_routes.h"
 #include "shell/autoscale/autoscaler.h"
 #include "shell/autoscale/policy_config.h"
@@ -52,202 +54,14 @@
 
 namespace {
 
-constexpr const char* kUsage = R"(usage: drover [CONFIG.lua] [options]
-       drover heartbeat [--status TEXT] [--busy|--idle] ...   one keep-alive from a worker script (-h)
-       drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [--token-file PATH]  the shell of a running
-                        drover: without an address your one drover on this host (-h)
-
-  CONFIG.lua            pools defined in Lua: pool "name" { cmd = "...", n = 2 }
-  --workers SPEC        pools as a spec string: foo=2:bar=2:baz,quux=5:*=1
-  --cmd TEMPLATE        command for --workers and -c pools: {queue} is the pool's queue list as one
-                        word ("QUEUE={queue} rake resque:work"), {queues} one word per queue
-                        ("rq worker {queues}": rq worker baz quux)
-  -c, --resque-pool YML resque-pool's config ("foo,bar": 2; sections by RACK_ENV/RAILS_ENV/RESQUE_ENV);
-                        without --cmd the workers run `rake resque:work` (QUEUE and QUEUES set)
-  --wpm-config JSON     workerpoolmanager's task config (path, filesuffix, keepalives, autotasks):
-                        autotasks start, other tasks wait for start; keep-alives on its inbound_port;
-                        HTTP on 127.0.0.1:port unless --http; its pidfile unless --pid-file
-  --heartbeat ENDPOINT  bind the heartbeat socket here (repeatable; the first goes to the workers in
-                        DROVER_HEARTBEAT; default ipc:// in a 0700 dir); --wpm-config's is bound too
-  --wpm-compat          also bind tcp://127.0.0.1:5591, where workerpoolmanager's workers send
-  --http [HOST:PORT]    serve HTTP: /healthz, /metrics, workerpoolmanager's /tasks routes and the JSON
-                        API under /api/v1 (default 127.0.0.1:8010). A token is always required; on
-                        loopback, without one given, drover generates one in
-                        ${XDG_STATE_HOME:-~/.local/state}/drover/http-token (0600; kept for restarts,
-                        read by `drover attach`); beyond loopback give one
-  --http-token-file PATH  the token HTTP clients send as `Authorization: Bearer TOKEN` (mode 0600 or
-                        stricter); or DROVER_HTTP_TOKEN, which drover removes from its environment
-  --http-host NAME      a host name clients reach --http by (repeatable): requests must name an IP
-                        address, localhost or one of these in Host (DNS rebinding is refused)
-  -e CODE               run Lua CODE in the shell and print its values, then stop (repeatable)
-  -i                    with -e: stay in the interactive shell afterwards
-  --wait[=SECONDS]      before -e, wait for every pool to run its size (default 30 s); exit 1 with
-                        the reason if they do not (a health check: settle() in the shell)
-  --script FILE         run a Lua file with the shell's commands, then stop
-  --no-shell            engine only: log to stderr, stop on INT/TERM; sd_notify when NOTIFY_SOCKET is set
-  --log PATH            append worker output and engine events to PATH (rotated by size)
-  --pid-file PATH       write drover's pid to PATH while it runs (locked: a second drover with the
-                        same PATH fails; removed at exit if it still holds drover's pid)
-  --lua-memory MB       the memory limit of each Lua state: the config's, the shell's (default 256)
-  --lua-time SECONDS    the time budget of a config file's run, at start and on reload (default 10)
-  --contain MODE        how each worker's whole tree is held, so nothing it starts outlives it or
-                        drover: auto (default: cgroup where drover can create cgroups, else
-                        subreaper), cgroup, subreaper, group (process groups only)
-  -q, --quiet           with --no-shell: do not echo the log to stderr
-  --version, -h/--help
-Pool sources add up: CONFIG.lua, --workers, -c and --wpm-config may be combined (a Lua
-config's defaults{} reach --workers and -c pools); a pool defined twice is an error.
-Signals: INT/TERM/QUIT stop gracefully (twice: kill now), HUP re-reads every config file
-(the heartbeat endpoints stay), TTIN/TTOU add/remove one worker per pool, USR1/USR2/CONT go
-to every worker.
-In the shell, Ctrl-C interrupts the running command; Ctrl-D or exit() stops drover.
-)";
-
-struct Args {
-  std::string config;
-  std::string workers, cmd;
-  std::string resque_pool, wpm_config;
-  std::vector<std::string> heartbeat_endpoints;
-  std::string http, http_token_file;
-  std::vector<std::string> http_hosts;  // --http-host: names clients may reach drover by
-  bool wpm_compat = false;
-  std::string log_path, pid_file, script;
-  std::vector<std::string> exprs;
-  bool no_shell = false, stay = false, quiet = false;
-  std::optional<double> wait_s;  // --wait: settle() before -e
-  drover::LuaLimitSettings lua;
-  std::optional<drover::ContainMode> contain;
-};
-
-// A number in [lo, hi] from a flag's value, all of it ("10", "0.5"; not "10s", "nan").
-std::optional<double> number_in(const std::string& text, double lo, double hi) {
-  char* end = nullptr;
-  errno = 0;
-  const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || *end || errno || !std::isfinite(v) || v < lo || v > hi) return std::nullopt;
-  return v;
-}
-
-std::optional<Args> parse_args(int argc, char** argv) {
-  Args a;
-  for (int i = 1; i < argc; ++i) {
-    std::string arg = argv[i];
-    auto value = [&](std::string& into) {
-      if (i + 1 >= argc) {
-        fmt::print(stderr, "drover: {} needs a value\n", arg);
-        return false;
-      }
-      into = argv[++i];
-      return true;
-    };
-    std::string expr;
-    if (arg == "--workers") {
-      if (!value(a.workers)) return std::nullopt;
-    } else if (arg == "--cmd") {
-      if (!value(a.cmd)) return std::nullopt;
-    } else if (arg == "-c" || arg == "--resque-pool") {
-      if (!value(a.resque_pool)) return std::nullopt;
-    } else if (arg == "--wpm-config") {
-      if (!value(a.wpm_config)) return std::nullopt;
-    } else if (arg == "--heartbeat") {
-      std::string ep;
-      if (!value(ep)) return std::nullopt;
-      a.heartbeat_endpoints.push_back(ep);
-    } else if (arg == "--http") {
-      // The address is optional: taken when the next argument reads as one, so that
-      // `--http pools.lua` still means the default address and a config file.
-      if (i + 1 < argc && drover::parse_listen_address(argv[i + 1])) a.http = argv[++i];
-      else a.http = drover::kDefaultHttpAddress;
-    } else if (arg == "--http-token-file") {
-      if (!value(a.http_token_file)) return std::nullopt;
-    } else if (arg == "--http-host") {
-      std::string name;
-      if (!value(name)) return std::nullopt;
-      a.http_hosts.push_back(name);
-    } else if (arg == "--wpm-compat") {
-      a.wpm_compat = true;
-    } else if (arg == "--log") {
-      if (!value(a.log_path)) return std::nullopt;
-    } else if (arg == "--contain") {
-      std::string mode;
-      if (!value(mode)) return std::nullopt;
-      if (!drover::contain_mode_from_name(mode, &a.contain)) {
-        fmt::print(stderr, "drover: --contain takes auto, cgroup, subreaper or group, not '{}'\n", mode);
-        return std::nullopt;
-      }
-    } else if (arg == "--pid-file") {
-      if (!value(a.pid_file)) return std::nullopt;
-    } else if (arg == "--lua-memory" || arg == "--lua-time") {
-      std::string v;
-      if (!value(v)) return std::nullopt;
-      const bool memory = arg == "--lua-memory";
-      auto n = memory ? number_in(v, 1, 1 << 20) : number_in(v, 0.1, 86400);
-      if (!n || (memory && *n != std::floor(*n))) {
-        fmt::print(stderr, "drover: {} takes {}, got '{}'\n", arg,
-                   memory ? "whole megabytes (1 to 1048576)" : "seconds (0.1 to 86400)", v);
-        return std::nullopt;
-      }
-      if (memory) a.lua.memory_bytes = static_cast<size_t>(*n) << 20;
-      else a.lua.config_time_s = *n;
-    } else if (arg == "--script") {
-      if (!value(a.script)) return std::nullopt;
-    } else if (arg == "-e") {
-      if (!value(expr)) return std::nullopt;
-      a.exprs.push_back(expr);
-    } else if (arg == "-i") {
-      a.stay = true;
-    } else if (arg == "--wait" || arg.rfind("--wait=", 0) == 0) {
-      // --wait[=SECONDS]: a bare --wait waits 30 s, as settle() does.
-      const std::string v = arg == "--wait" ? "30" : arg.substr(7);
-      char* end = nullptr;
-      const double s = std::strtod(v.c_str(), &end);
-      if (v.empty() || *end || !(s >= 0 && s <= 86400)) {
-        fmt::print(stderr, "drover: --wait={}: seconds from 0 to 86400\n", v);
-        return std::nullopt;
-      }
-      a.wait_s = s;
-    } else if (arg == "--no-shell") {
-      a.no_shell = true;
-    } else if (arg == "-q" || arg == "--quiet") {
-      a.quiet = true;
-    } else if (arg == "-h" || arg == "--help") {
-      fmt::print("{}", kUsage);
-      std::exit(0);
-    } else if (arg == "--version") {
-      fmt::print("drover 0.1.0\n");
-      std::exit(0);
-    } else if (!arg.empty() && arg[0] == '-') {
-      fmt::print(stderr, "drover: unknown option '{}'\n{}", arg, kUsage);
-      return std::nullopt;
-    } else if (a.config.empty()) {
-      a.config = arg;
-    } else {
-      fmt::print(stderr, "drover: one config file only (got '{}' and '{}')\n", a.config, arg);
-      return std::nullopt;
-    }
-  }
-  if (a.config.empty() && a.workers.empty() && a.resque_pool.empty() && a.wpm_config.empty()) {
-    fmt::print(stderr, "drover: give a config file, --workers, -c or --wpm-config\n{}", kUsage);
-    return std::nullopt;
-  }
-  if (!a.cmd.empty() && a.workers.empty() && a.resque_pool.empty()) {
-    fmt::print(stderr, "drover: --cmd is the command of --workers and -c pools: give one of them\n");
-    return std::nullopt;
-  }
-  return a;
-}
-
-// Every pool source together. *no_pools: the Lua config says no_pools() (an empty set of
-// pools is meant).
-drover::Result<std::vector<drover::PoolSpec>> load_pools(const Args& a, bool* no_pools = nullptr) {
+// Every pool source together: what the config file's run defined (`lua`, null without
+// one), then --workers, -c and --wpm-config.
+drover::Result<std::vector<drover::PoolSpec>> load_pools(const drover::Options& a, drover::LoadedConfig* lua) {
   std::vector<drover::PoolSpec> pools;
   drover::PoolSpec defaults;
-  if (!a.config.empty()) {
-    auto cfg = drover::load_config_file(a.config);
-    if (!cfg) return cfg.error();
-    pools = std::move(cfg->pools);
-    defaults = cfg->defaults;
-    if (no_pools) *no_pools = cfg->no_pools;
+  if (lua) {
+    pools = std::move(lua->pools);
+    defaults = lua->defaults;
   }
   if (!a.workers.empty()) {
     auto entries = drover::parse_spec_string(a.workers);
@@ -271,7 +85,7 @@ drover::Result<std::vector<drover::PoolSpec>> load_pools(const Args& a, bool* no
 
 // The HTTP server's token: from --http-token-file or DROVER_HTTP_TOKEN (taken out of the
 // environment already), never both.
-drover::Result<drover::HttpOptions> http_options_from(const Args& a, const std::optional<std::string>& env_token) {
+drover::Result<drover::HttpOptions> http_options_from(const drover::Options& a, const std::optional<std::string>& env_token) {
   drover::HttpOptions options;
   if (!a.http_token_file.empty() && env_token)
     return drover::Status::invalid(
@@ -290,117 +104,44 @@ drover::Result<drover::HttpOptions> http_options_from(const Args& a, const std::
   return options;
 }
 
-// TERM, INT or QUIT while the config is read at start, before the engine exists (it reads
-// them from a signalfd; until then they are blocked and would wait): every Lua run stops
-// at its next instruction, and a config sitting in a C function no hook reaches (an
-// os.execute("sleep 60")) ends with drover half a second later, as nothing has started.
-class StartupSignals {
- public:
-  StartupSignals() : thread_([this] { run(); }) {}
-  ~StartupSignals() {
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  // The signal that came, or 0.
-  int signal() const { return got_; }
-
- private:
-  void run() {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int s : {SIGTERM, SIGINT, SIGQUIT}) sigaddset(&set, s);
-    const timespec tick{0, 50'000'000};  // how soon the thread notices the end of loading
-    int sig = -1;
-    while (sig <= 0) {
-      {
-        std::lock_guard lock(mu_);
-        if (done_) return;
-      }
-      sig = sigtimedwait(&set, nullptr, &tick);
-    }
-    got_ = sig;
-    drover::stop_all_lua();
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return done_; })) return;
-    fmt::print(stderr, "drover: {} while reading the config, stuck in a C function: stopped\n", sigabbrev_np(sig));
-    _exit(128 + sig);
-  }
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::atomic<int> got_{0};
-  std::thread thread_;
-};
-
-// TERM always ends drover. The engine stops the workers on its own thread, without the Lua
-// lock; this thread makes sure Lua does not keep drover alive after that: when the
-// shutdown starts every Lua run is cut off (a looping reload, policy or REPL chunk), and
-// once the engine has finished drover exits within half a second even if Lua sits in a C
-// function (os.execute) holding the Lua lock that main or the autoscaler waits for.
-class StopWatch {
- public:
-  StopWatch(drover::Engine& engine, std::function<void()> before_exit)
-      : engine_(engine), before_exit_(std::move(before_exit)), thread_([this] { run(); }) {}
-  ~StopWatch() {
-    {
-      std::lock_guard lock(mu_);
-      done_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  bool done() {
-    std::lock_guard lock(mu_);
-    return done_;
-  }
-  void run() {
-    auto events = engine_.subscribe(100, {.events = true, .log_lines = false});
-    while (!done() && !engine_.finished()) {
-      auto item = events->pop(std::chrono::milliseconds(100));
-      const auto* ev = item ? std::get_if<drover::Event>(&*item) : nullptr;
-      if (ev && ev->kind == drover::EventKind::kShutdownStarted) drover::stop_all_lua();
-    }
-    events->close();
-    if (done()) return;
-    drover::stop_all_lua();
-    std::unique_lock lock(mu_);
-    if (cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return done_; })) return;
-    fmt::print(stderr, "drover: every worker has stopped, but Lua is stuck in a C function (os.execute?): exiting "
-                       "without waiting for it\n");
-    before_exit_();
-    _exit(0);
-  }
-  drover::Engine& engine_;
-  std::function<void()> before_exit_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool done_ = false;
-  std::thread thread_;
-};
-
 // The shell's Lua state and its autoscaler, for both modes: with --no-shell the config's
-// policies run all the same. The Lua lock is held by the caller from here on, except
-// where the REPL or a binding gives it up to let policies run.
+// policies run all the same. Made before the engine, on a LocalClient it joins later: the config file
+// runs here, once (ConfigRun), and its pools start the engine. The Lua lock is held by the
+// caller from here on, except where the REPL or a binding gives it up to let policies run.
 struct LuaShell {
-  LuaShell(drover::Engine& engine, const Args& args) : client(engine), ctx(client) {
+  LuaShell(drover::LocalClient& engine_client, const drover::Options& args) : client(engine_client), ctx(client) {
     ctx.load_config = [&args, this]() -> drover::Result<std::vector<drover::PoolSpec>> {
-      bool no_pools = false;
-      auto pools = load_pools(args, &no_pools);
+      staged.reset();
+      std::optional<drover::LoadedConfig> lua_config;
+      if (!args.config.empty()) {
+        staged.emplace(ctx, *lua);
+        auto ran = staged->run(args.config);
+        if (!ran) {
+          staged.reset();
+          return ran.error();
+        }
+        lua_config = std::move(*ran);
+      }
+      const bool no_pools = lua_config && lua_config->no_pools;
+      auto pools = load_pools(args, lua_config ? &*lua_config : nullptr);
+      drover::Status s = !pools ? pools.error() : staged ? staged->check_pools(*pools) : drover::Status::ok();
       // An emptied file (a deploy cut short, an editor's truncation) would stop every
       // worker; a config that means it says so.
       const auto live = client.snapshot();
-      if (pools && pools->empty() && !no_pools && live && !live->pools.empty())
-        return drover::Status::invalid(fmt::format(
+      if (s && pools->empty() && !no_pools && live && !live->pools.empty())
+        s = drover::Status::invalid(fmt::format(
             "{} defines no pool, and a reload would remove every running pool: refused (a config that means it "
             "says no_pools())",
             args.config.empty() ? "the configuration" : args.config));
+      if (!s) {
+        staged.reset();  // the run's policies go with it
+        return s;
+      }
       return pools;
+    };
+    ctx.finish_config = [this](bool applied) {
+      if (staged && applied) staged->commit();
+      staged.reset();
     };
     ctx.config_path = args.config;
     std::error_code ec;
@@ -411,19 +152,24 @@ struct LuaShell {
     autoscaler.emplace(ctx, lua->get());
     ctx.autoscaler = &*autoscaler;
     client.serve_autoscale(&*autoscaler);
-    if (!args.config.empty())
-      ctx.reload_policies = [this, path = args.config] { return drover::load_config_policies(ctx, *lua, path); };
   }
   ~LuaShell() {
+    {
+      // A run never finished (drover stopped while starting): its policies are dropped.
+      std::unique_lock<drover::LuaLock> hold(ctx.lua_lock, std::defer_lock);
+      if (!ctx.lua_lock.held_here()) hold.lock();
+      staged.reset();
+    }
     // The policies' thread stops before the state it runs in; it waits for the lock.
     drover::LuaUnlocked let_it_finish(ctx.lua_lock);
     client.serve_autoscale(nullptr);
     autoscaler.reset();
   }
-  drover::LocalClient client;
+  drover::LocalClient& client;
   drover::ShellContext ctx;
   std::optional<drover::LuaState> lua;
   std::optional<drover::Autoscaler> autoscaler;
+  std::optional<drover::ConfigRun> staged;  // between load_config and finish_config
 };
 
 // --no-shell: the main thread owns the config file and waits; the engine asks it to
@@ -448,7 +194,7 @@ int run_engine_only(drover::Engine& engine, drover::Subscription& events,
   return 0;
 }
 
-int run_shell(drover::Engine& engine, const Args& args, std::shared_ptr<drover::Subscription> events,
+int run_shell(drover::Engine& engine, const drover::Options& args, std::shared_ptr<drover::Subscription> events,
               LuaShell& shell) {
   drover::ShellContext& ctx = shell.ctx;
   drover::LuaState& lua = *shell.lua;
@@ -503,13 +249,22 @@ int main(int argc, char** argv) {
   const auto notify = drover::ServiceNotify::from_environment();
   const std::optional<std::string> env_token = drover::take_token_from_environment();
 
-  auto args = parse_args(argc, argv);
-  if (!args) return 2;
+  auto parsed = drover::parse_options(drover::args_of(argc, argv, 1));
+  std::fputs(parsed.out.c_str(), stdout);
+  std::fputs(parsed.err.c_str(), stderr);
+  if (!parsed.options) return parsed.exit_code;
+  std::optional<drover::Options>& args = parsed.options;
   drover::lua_limit_settings() = args->lua;
+  // The shell first, on a client the engine joins once it runs: the config file runs in
+  // the shell's state, once, and its pools (and settings) start the engine.
+  drover::LocalClient client;
+  std::optional<LuaShell> shell;
+  shell.emplace(client, *args);
+  std::unique_lock hold(shell->ctx.lua_lock);
   drover::Result<std::vector<drover::PoolSpec>> pools = drover::Status::invalid("not read");
   {
-    StartupSignals watch;
-    pools = load_pools(*args);
+    drover::StartupSignals watch;
+    pools = shell->ctx.load_config();
     if (int sig = watch.signal()) {
       fmt::print(stderr, "drover: {} while reading the config: stopped\n", sigabbrev_np(sig));
       return 128 + sig;
@@ -594,6 +349,16 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "drover: cannot start the engine: {}\n", e.what());
     return 1;
   }
+  client.attach(*engine);
+  // Whichever way main ends from here, the shell (its autoscaler's threads) goes before the engine.
+  struct ShellFirst {
+    std::optional<LuaShell>& shell;
+    std::unique_lock<drover::LuaLock>& hold;
+    ~ShellFirst() {
+      if (hold.owns_lock()) hold.unlock();
+      shell.reset();
+    }
+  } shell_first{shell, hold};
   std::optional<drover::PidFile> pid_file;
   if (!args->pid_file.empty()) {
     auto made = drover::PidFile::create(args->pid_file);
@@ -604,7 +369,7 @@ int main(int argc, char** argv) {
     pid_file.emplace(std::move(*made));
   }
   // Destroyed before the engine (declared after it); main says it is done at the end.
-  std::optional<StopWatch> stop_watch;
+  std::optional<drover::StopWatch> stop_watch;
   stop_watch.emplace(*engine, [&pid_file] {
     if (pid_file) pid_file->remove_if_ours();
   });
@@ -642,6 +407,8 @@ int main(int argc, char** argv) {
   auto events = engine->subscribe(1000, {.events = true, .log_lines = false});
   int rc = 0;
   auto applied = engine->apply(std::move(*pools));
+  if (applied) shell->autoscaler->sync_pool_registries();  // the pools' `busy` fields
+  shell->ctx.finish_config(applied.is_ok());                   // the config's policies, now that its pools run
   if (!applied && applied.code() == drover::Status::Code::kUnavailable && engine->finished()) {
     // TERM/INT/QUIT came while drover was starting: the stop it asked for, not an error.
     fmt::print(stderr, "drover: stopped while starting\n");
@@ -649,8 +416,7 @@ int main(int argc, char** argv) {
     fmt::print(stderr, "drover: {}\n", applied.message());
     rc = 1;
   } else {
-    LuaShell shell(*engine, *args);
-    struct RoutesToShell {  // for as long as the shell lives
+    struct RoutesToShell {  // for as long as the shell runs
       drover::AutoscaleRoutesTarget& t;
       RoutesToShell(drover::AutoscaleRoutesTarget& target, drover::ShellContext& ctx) : t(target) {
         std::lock_guard lock(t.mu);
@@ -660,28 +426,18 @@ int main(int argc, char** argv) {
         std::lock_guard lock(t.mu);
         t.ctx = nullptr;
       }
-    } routes_to_shell(*autoscale_routes, shell.ctx);
-    std::unique_lock hold(shell.ctx.lua_lock);
-    shell.autoscaler->sync_pool_registries();  // the pools' `busy` fields
-    drover::Status policies = args->config.empty() ? drover::Status::ok()
-                                                   : drover::load_config_policies(shell.ctx, *shell.lua, args->config);
-    if (!policies && engine->snapshot().shutting_down) {
-      // TERM came while the config's policies were read: the stop it asked for.
-      fmt::print(stderr, "drover: stopped while starting\n");
-    } else if (!policies) {
-      fmt::print(stderr, "drover: {}\n", policies.message());
-      rc = 1;
+    } routes_to_shell(*autoscale_routes, shell->ctx);
+    notify.send(fmt::format("READY=1\nMAINPID={}", getpid()));
+    if (args->no_shell) {
+      hold.unlock();  // the policies have the state to themselves
+      rc = run_engine_only(*engine, *events, notify, *shell);
     } else {
-      notify.send(fmt::format("READY=1\nMAINPID={}", getpid()));
-      if (args->no_shell) {
-        hold.unlock();  // the policies have the state to themselves
-        rc = run_engine_only(*engine, *events, notify, shell);
-      } else {
-        rc = run_shell(*engine, *args, events, shell);
-      }
+      rc = run_shell(*engine, *args, events, *shell);
     }
   }
   notify.send("STOPPING=1");
+  if (hold.owns_lock()) hold.unlock();
+  shell.reset();
   http.reset();
   stop_watch.reset();
   engine.reset();  // graceful: every worker stopped and reaped

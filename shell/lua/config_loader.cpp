@@ -1,7 +1,9 @@
 // The Lua config loader.
 //
-// A config is a Lua chunk run once in a private state: `defaults{...}` and
-// `pool "name" {...}` are C functions that read their table straight into PoolSpecs.
+// A config is a Lua chunk run once, in a private state (load_config_file) or, as drover
+// runs it, in the shell's state (ConfigRecorder; shell/autoscale/policy_config.h):
+// `defaults{...}` and `pool "name" {...}` are C functions that read their table straight
+// into PoolSpecs.
 // Every check happens inside those calls and fails with luaL_error, so the message is
 // prefixed with the file:line of the call in the config -- the line of `pool "name"`
 // (Lua gives a call the line its expression starts on, even when the table spans many
@@ -58,6 +60,8 @@ Loader& loader_of(lua_State* L) {
   lua_rawgetp(L, LUA_REGISTRYINDEX, &kLoaderKey);
   auto* l = static_cast<Loader*>(lua_touserdata(L, -1));
   lua_pop(L, 1);
+  // In the shell's state the functions outlive the run (a policy may close over them).
+  if (!l) luaL_error(L, "pool, defaults and no_pools define pools only while the config file runs");
   return *l;
 }
 
@@ -161,9 +165,40 @@ std::vector<std::string> read_argv(lua_State* L, const std::string& what) {
 // busy = redis{ rq = "default", url = "redis://..." }: where the job queue keeps its
 // workers' busy state. In this state redis{} returns its table as written, so the fields
 // are checked here, with the messages the shell's redis{} gives.
+// The same from the shell's own redis{} (drover runs the config in the shell's state),
+// which has checked its fields already and returns them as a queue:
+// { kind = "redis", layout = "rq", name = ..., url = ..., namespace = ..., timeout = ... }.
+BusyRegistry read_shell_busy_registry(lua_State* L, const std::string& what) {
+  BusyRegistry r;
+  auto field = [&](const char* f) {
+    lua_getfield(L, -1, f);
+    std::string v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+    lua_pop(L, 1);
+    return v;
+  };
+  r.layout = field("layout");
+  if (r.layout != "rq" && r.layout != "resque" && r.layout != "sidekiq" && r.layout != "celery")
+    luaL_error(L, "%s: busy: name the queue system: busy = redis{ rq = \"default\" } (or resque, sidekiq, celery)",
+               what.c_str());
+  if (std::string url = field("url"); !url.empty()) r.url = url;
+  if (std::string ns = field("namespace"); !ns.empty()) r.ns = ns;
+  lua_getfield(L, -1, "timeout");
+  if (lua_type(L, -1) == LUA_TNUMBER) r.timeout_s = lua_tonumber(L, -1);
+  lua_pop(L, 1);
+  if (!(r.timeout_s > 0 && r.timeout_s <= 60))
+    luaL_error(L, "%s: busy.timeout must be in (0, 60] seconds, got %f", what.c_str(), r.timeout_s);
+  return r;
+}
+
 BusyRegistry read_busy_registry(lua_State* L, const std::string& what) {
   BusyRegistry r;
   if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) return r;  // busy = false: none
+  if (lua_istable(L, -1)) {
+    lua_getfield(L, -1, "kind");
+    const bool from_shell = lua_type(L, -1) == LUA_TSTRING && std::strcmp(lua_tostring(L, -1), "redis") == 0;
+    lua_pop(L, 1);
+    if (from_shell) return read_shell_busy_registry(L, what);
+  }
   if (!lua_istable(L, -1))
     luaL_error(L, "%s: busy must be redis{ rq = \"QUEUE\" } (or resque, sidekiq, celery), got %s", what.c_str(),
                luaL_typename(L, -1));
@@ -374,6 +409,24 @@ int l_no_pools(lua_State* L) {
 // config must never end the process that loads it: reload() runs inside the live master.
 int l_no_exit(lua_State* L) { return luaL_error(L, "os.exit is not available in a config file"); }
 
+// What is wrong with a run that ended without an error: a pool name left without its body,
+// or no_pools() next to a pool. Empty when nothing is.
+std::string after_run_error(const Loader& ld, const std::string& label) {
+  for (const auto& p : ld.pending)
+    if (!p.defined)
+      return fmt::format("{}pool \"{}\" has no definition; write pool \"{}\" {{ cmd = ..., n = ... }}", p.where,
+                         p.name, p.name);
+  if (ld.config.no_pools && !ld.config.pools.empty())
+    return fmt::format("{}: no_pools() says this config defines no pool, but it defines pool \"{}\"", label,
+                       ld.config.pools[0].name);
+  return "";
+}
+
+void set_loader(lua_State* L, Loader* ld) {
+  lua_pushlightuserdata(L, ld);
+  lua_rawsetp(L, LUA_REGISTRYINDEX, &kLoaderKey);
+}
+
 int message_handler(lua_State* L) {
   // As lua.c's msghandler, without the traceback: the message already names file:line.
   if (lua_isstring(L, 1)) return 1;
@@ -399,8 +452,7 @@ Result<LoadedConfig> load(LoadChunk load_chunk, const std::string& label, const 
   Status::Code code = Status::Code::kInvalidArgument;
   try {
     luaL_openlibs(L);
-    lua_pushlightuserdata(L, &ld);
-    lua_rawsetp(L, LUA_REGISTRYINDEX, &kLoaderKey);
+    set_loader(L, &ld);
     lua_register(L, "defaults", guarded<l_defaults>);
     lua_register(L, "pool", guarded<l_pool>);
     lua_register(L, "no_pools", l_no_pools);
@@ -418,24 +470,49 @@ Result<LoadedConfig> load(LoadChunk load_chunk, const std::string& label, const 
       error = run.error_text(L, status);
       if (status == LUA_ERRFILE) code = Status::Code::kIoError;
     }
-    for (const auto& p : ld.pending) {
-      if (!error.empty() || p.defined) continue;
-      error = fmt::format("{}pool \"{}\" has no definition; write pool \"{}\" {{ cmd = ..., n = ... }}", p.where,
-                          p.name, p.name);
-      break;
-    }
+    if (error.empty()) error = after_run_error(ld, label);
   } catch (const std::exception& e) {
     error = e.what();
   }
   lua_close(L);
-  if (error.empty() && ld.config.no_pools && !ld.config.pools.empty())
-    error = fmt::format("{}: no_pools() says this config defines no pool, but it defines pool \"{}\"",
-                        label, ld.config.pools[0].name);
   if (!error.empty()) return code == Status::Code::kIoError ? Status::io_error(error) : Status::invalid(error);
   return std::move(ld.config);
 }
 
 }  // namespace
+
+struct ConfigRecorder::Impl {
+  Loader ld;
+  std::string label;
+};
+
+ConfigRecorder::ConfigRecorder(lua_State* L, const std::string& path, const EngineLimits& limits)
+    : L_(L), impl_(std::make_unique<Impl>()) {
+  std::error_code ec;
+  const std::string dir = std::filesystem::absolute(path, ec).parent_path().lexically_normal().string();
+  impl_->ld.limits = limits;
+  impl_->ld.base_dir = dir;
+  impl_->ld.config.defaults.cwd = dir;  // pools run from the config file's directory
+  impl_->label = path;
+  set_loader(L_, &impl_->ld);
+}
+
+ConfigRecorder::~ConfigRecorder() { set_loader(L_, nullptr); }
+
+void ConfigRecorder::install(int env_index) {
+  env_index = lua_absindex(L_, env_index);
+  lua_pushcfunction(L_, guarded<l_defaults>);
+  lua_setfield(L_, env_index, "defaults");
+  lua_pushcfunction(L_, guarded<l_pool>);
+  lua_setfield(L_, env_index, "pool");
+  lua_pushcfunction(L_, l_no_pools);
+  lua_setfield(L_, env_index, "no_pools");
+}
+
+Result<LoadedConfig> ConfigRecorder::finish() {
+  if (std::string error = after_run_error(impl_->ld, impl_->label); !error.empty()) return Status::invalid(error);
+  return std::move(impl_->ld.config);
+}
 
 Result<LoadedConfig> load_config_file(const std::string& path, const EngineLimits& limits) {
   std::error_code ec;

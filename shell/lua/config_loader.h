@@ -4,17 +4,21 @@
 //     pool "foo" { cmd = "python3 worker.py", n = 2, env = { MODE = "fast" } }
 //     pool "bar" { cmd = { "./bar", "--fast" }, n = 2, cwd = "/srv/bar" }
 //
-// The file runs in a fresh Lua state whose globals are the standard library plus
-// `defaults` and `pool`; every error (syntax, unknown field, wrong type, bad value,
+// load_config_file runs the file in a fresh Lua state whose globals are the standard
+// library plus `defaults` and `pool` (drover itself runs it in the shell's state, with a
+// ConfigRecorder, below); every error (syntax, unknown field, wrong type, bad value,
 // duplicate pool) points at the file and line. A relative cwd is taken relative to the
 // config file's directory, so a config runs the same from anywhere.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <vector>
 
 #include "engine/pool_spec.h"
 #include "engine/status.h"
+
+struct lua_State;
 
 namespace drover {
 
@@ -24,6 +28,26 @@ struct LoadedConfig {
   // The file says no_pools(): defining no pool is meant, and a reload with it may remove
   // every running pool (without it, such a reload is refused: an emptied file is a mistake).
   bool no_pools = false;
+};
+
+// The same pool, defaults and no_pools for a config file run in a state of the caller's: the
+// shell's, where the file's other lines (autoscale, every, budget) are live, so that the
+// file runs once (shell/autoscale/policy_config.h). For the scope of a run: install() puts
+// the three functions in the run's environment table, the caller runs the chunk, and
+// finish() returns what it defined (or the error of a pool left without its body).
+class ConfigRecorder {
+ public:
+  ConfigRecorder(lua_State* L, const std::string& path, const EngineLimits& limits = {});
+  ~ConfigRecorder();
+  ConfigRecorder(const ConfigRecorder&) = delete;
+  ConfigRecorder& operator=(const ConfigRecorder&) = delete;
+  void install(int env_index);
+  Result<LoadedConfig> finish();
+
+ private:
+  struct Impl;
+  lua_State* L_;
+  std::unique_ptr<Impl> impl_;
 };
 
 Result<LoadedConfig> load_config_file(const std::string& path, const EngineLimits& limits = {});

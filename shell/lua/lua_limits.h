@@ -27,7 +27,7 @@ namespace drover {
 
 // The process-wide settings, set by main from its flags before any thread starts.
 struct LuaLimitSettings {
-  size_t memory_bytes = size_t{256} << 20;  // per Lua state: the config's, the shell's
+  size_t memory_bytes = size_t{256} << 20;  // per Lua state: the shell's (where the config runs)
   double config_time_s = 10;                // a config file's run, at start and on reload
 };
 LuaLimitSettings& lua_limit_settings();

@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "engine/pool_spec.h"
@@ -24,12 +25,16 @@ struct ShellContext {
   explicit ShellContext(EngineClient& c) : client(c) {}
 
   EngineClient& client;
-  // Re-reads the configuration drover was started with (file and/or --workers); unset
-  // when there is nothing to re-read (an attached remote shell).
+  // Re-reads the configuration drover was started with (file and/or --workers): the pools
+  // to apply. Unset when there is nothing to re-read (an attached remote shell). The config
+  // file runs once, in this state (policy_config.h): its policies and timers are staged
+  // until finish_config(true) says the pools were applied; finish_config(false) drops them.
   std::function<Result<std::vector<PoolSpec>>()> load_config;
+  std::function<void(bool applied)> finish_config;
   std::string config_path;  // write_config()'s default target; empty: none
-  // Re-runs the config file's autoscale lines (after load_config's pools are applied).
-  std::function<Status()> reload_policies;
+  // While a config file runs: the pools its autoscale lines name, with their places
+  // ("pools.lua:3: "), checked once the pools to apply are known (ConfigRun::check_pools).
+  std::vector<std::pair<std::string, std::string>>* config_autoscaled = nullptr;
 
   FILE* out = stdout;
   bool color = false;  // stdout is a terminal: colours and box-drawing characters

@@ -419,10 +419,15 @@ TEST_CASE("drover binary: the config's autoscale lines run under --no-shell - a 
     INFO("log: ", read_file(dir.file("log")), "\nstderr: ", read_file(dir.file("err")));
     CHECK(wait_until([&] { return d.workers().size() == 3; }, 5s));
     CHECK(wait_until([&] { return read_file(dir.file("log")).find("a autoscaled: 1 -> 3 (") != std::string::npos; }, 2s));
-    // A reload whose policy half fails: pools applied, the old policy still sizes the pool.
+    // A reload whose policy line fails changes nothing (the file runs once: pools and
+    // policies stand or fall together); the old policy still sizes the pool.
     write_file(dir.file("pools.lua"), pool_lua("a", 1, "sleep") + "autoscale 'a' { max = 6 }\n");
     d.signal(SIGHUP);
-    CHECK(wait_until([&] { return read_file(dir.file("err")).find("policies kept") != std::string::npos; }, 5s));
+    CHECK(wait_until([&] {
+      const std::string err = read_file(dir.file("err"));
+      return err.find("reload failed, keeping the running config: ") != std::string::npos &&
+             err.find("pools.lua:2: autoscale \"a\": policy must be a function") != std::string::npos;
+    }, 5s));
     write_file(dir.file("depth"), "52\n");
     CHECK(wait_until([&] { return d.workers().size() == 6; }, 5s));
     d.signal(SIGTERM);
@@ -433,6 +438,48 @@ TEST_CASE("drover binary: the config's autoscale lines run under --no-shell - a 
   Drover bad({dir.file("bad.lua"), "--no-shell", "-q"}, dir.file("err2"));
   CHECK(bad.wait_exit(5s) == 1);
   CHECK(read_file(dir.file("err2")).find("bad.lua:2: autoscale \"b\": no such pool (pools: a)") != std::string::npos);
+  check_no_zombie_child();
+}
+
+TEST_CASE("drover binary: the config file runs once - at start and at each reload - its side effects happen once") {
+  TempDir dir;
+  // Its top-level code appends a line to `runs`; its pool and its policy come from the same run.
+  auto config = [&](int size) {
+    return "local f = assert(io.open('" + dir.file("runs") + "', 'a')) f:write('ran\\n') f:close()\n" +
+           pool_lua("a", 1, "sleep") + "autoscale 'a' { every = 0.1, max = 5, cooldown = 0, policy = function() return " +
+           std::to_string(size) + " end }\n";
+  };
+  auto runs = [&] {
+    const std::string text = read_file(dir.file("runs"));
+    return std::count(text.begin(), text.end(), '\n');
+  };
+  write_file(dir.file("pools.lua"), config(2));
+  {
+    Drover d({dir.file("pools.lua"), "--no-shell", "-q", "--log", dir.file("log")}, dir.file("err"));
+    INFO("log: ", read_file(dir.file("log")), "\nstderr: ", read_file(dir.file("err")));
+    // The policy sizes the pool: drover has started, the config's policies are live.
+    REQUIRE(wait_until([&] { return d.workers().size() == 2; }, 5s));
+    CHECK(runs() == 1);
+    write_file(dir.file("pools.lua"), config(3));
+    d.signal(SIGHUP);
+    REQUIRE(wait_until([&] { return d.workers().size() == 3; }, 5s));  // the reload's policy
+    CHECK(runs() == 2);
+    d.signal(SIGTERM);
+    CHECK(d.wait_exit(5s) == 0);
+  }
+  CHECK(runs() == 2);
+  // In the shell too: -e runs after the start, and reload() runs the file once more.
+  std::filesystem::remove(dir.file("runs"));
+  Drover e({dir.file("pools.lua"), "-e", "reload()"}, dir.file("err2"));
+  CHECK(e.wait_exit(10s) == 0);
+  CHECK(runs() == 2);
+  // A pool's busy = redis{...} is the shell's own redis{} there (a queue), read the same.
+  write_file(dir.file("busy.lua"), "pool 'w' { cmd = 'sleep 60', busy = redis{ rq = 'default', url = "
+                                   "'redis://127.0.0.1:1/0', timeout = 0.5 } }\n");
+  Drover busy({dir.file("busy.lua"), "-e", "print(status().pools.w ~= nil)"}, dir.file("err3"));
+  CHECK(busy.wait_exit(10s) == 0);
+  INFO("stderr: ", read_file(dir.file("err3")));
+  CHECK(read_file(dir.file("err3") + ".out") == "true\n");
   check_no_zombie_child();
 }
 

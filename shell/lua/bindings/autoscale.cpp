@@ -129,8 +129,12 @@ int define(lua_State* L, const std::string& pool, int idx) {
   const std::string what = fmt::format("autoscale \"{}\"", pool);
   luaL_checktype(L, idx, LUA_TTABLE);
   check_fields(L, idx, what, {"every", "min", "max", "cooldown", "step_up", "step_down", "timeout", "queue", "policy"});
-  const EngineSnapshot snap = checked(L, ctx.client.snapshot());
-  if (!snap.find(pool)) {
+  if (ctx.config_autoscaled) {
+    // A config file runs: its pools exist once it is applied, and are checked then.
+    luaL_where(L, 1);
+    ctx.config_autoscaled->emplace_back(pool, lua_tostring(L, -1));
+    lua_pop(L, 1);
+  } else if (const EngineSnapshot snap = checked(L, ctx.client.snapshot()); !snap.find(pool)) {
     std::string names;
     for (const auto& p : snap.pools) names += (names.empty() ? "" : ", ") + p.spec.name;
     luaL_error(L, "%s: no such pool (pools: %s)", what.c_str(), names.empty() ? "none" : names.c_str());

@@ -230,15 +230,13 @@ const Binding kBindings[] = {
 namespace {
 
 Status try_reload(ShellContext& ctx) {
-  auto specs = ctx.load_config();
+  auto specs = ctx.load_config();  // the config file's one run
   if (!specs) return specs.error();
-  if (Status s = ctx.client.apply(std::move(*specs), /*remove_missing=*/true); !s) return s;
-  if (ctx.autoscaler) ctx.autoscaler->sync_pool_registries();  // pools' `busy` fields
-  // Then the file's policies, now that the pools they name exist. Their error leaves the
-  // policies as they were, but the pools are already applied: say which half failed.
-  if (ctx.reload_policies)
-    if (Status s = ctx.reload_policies(); !s) return Status::invalid("pools reloaded, policies kept: " + s.message());
-  return Status::ok();
+  Status s = ctx.client.apply(std::move(*specs), /*remove_missing=*/true);
+  if (s && ctx.autoscaler) ctx.autoscaler->sync_pool_registries();  // pools' `busy` fields
+  // The file's policies replace the earlier run's once its pools exist, else they are dropped.
+  if (ctx.finish_config) ctx.finish_config(s.is_ok());
+  return s;
 }
 
 }  // namespace
@@ -247,10 +245,7 @@ Status reload_config(ShellContext& ctx) {
   if (!ctx.load_config) return Status::invalid("no config file to re-read");
   Status s = try_reload(ctx);
   // In the log too: a SIGHUP under --no-shell -q has no one watching stderr.
-  if (!s)
-    ctx.client.report(EventKind::kReloadFailed, "",
-                      s.message().rfind("pools reloaded", 0) == 0 ? s.message()
-                                                                  : "keeping the running config: " + s.message());
+  if (!s) ctx.client.report(EventKind::kReloadFailed, "", "keeping the running config: " + s.message());
   return s;
 }
 

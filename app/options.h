@@ -1,0 +1,91 @@
+// drover's command line and its subcommands': what each option says (the structs below)
+// and the parsers that fill them, built on CLI11 (options.cpp). The parsers print nothing
+// and never exit: they return what to print and the exit status, so they can be tested.
+//
+//   drover [CONFIG.lua] [options]          parse_options
+//   drover attach [ADDRESS] [options]      parse_attach_options
+//   drover heartbeat [options]             parse_heartbeat_options
+//
+// Every option takes its value as `--opt value` or `--opt=value` (short ones as `-e CODE`
+// or `-eCODE`); two take it only after '=' or not at all: --wait[=SECONDS] (a bare --wait
+// is 30 s) and --http [HOST:PORT], whose value is taken only when it reads as an address
+// (so `--http pools.lua` is the default address and a config file). The usage that -h
+// prints is generated from the options (CLI11), in drover's layout (a "usage:" synopsis,
+// then one row per option, described from column 24), which tools/make_man_page.cpp turns
+// into the man page's SYNOPSIS and OPTIONS.
+//
+// Exit status of a parse that ends the command: 0 for -h and --version (on stdout), 2 for
+// bad usage (on stderr, naming the option).
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/containment.h"
+#include "shell/lua/lua_limits.h"
+
+namespace drover {
+
+// drover [CONFIG.lua] [options]
+struct Options {
+  std::string config;
+  std::string workers, cmd;
+  std::string resque_pool, wpm_config;
+  std::vector<std::string> heartbeat_endpoints;   // --heartbeat, repeatable
+  std::string http, http_token_file;              // http: "" when --http is not given
+  std::vector<std::string> http_hosts;            // --http-host: names clients may reach drover by
+  bool wpm_compat = false;
+  std::string log_path, pid_file, script;
+  std::vector<std::string> exprs;                 // -e, repeatable, in order
+  bool no_shell = false, stay = false, quiet = false;
+  std::optional<double> wait_s;                   // --wait: settle() before -e
+  LuaLimitSettings lua;
+  std::optional<ContainMode> contain;
+};
+
+// drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--token-file PATH]
+struct AttachOptions {
+  std::string address;
+  std::vector<std::string> exprs;
+  bool stay = false;
+  std::string token_file;
+};
+
+// drover heartbeat [options]
+struct HeartbeatOptions {
+  std::optional<std::string> endpoint, pool, status;
+  std::optional<bool> busy;
+  std::optional<double> progress;
+  pid_t pid = 0;  // 0: getppid()
+  double timeout_s = 2.0;
+};
+
+// What a parse came to: the options to run with, or the exit status of a command that ends
+// here with `out` (help, version) or `err` (bad usage) to print.
+template <typename T>
+struct Parsed {
+  std::optional<T> options;
+  int exit_code = 0;
+  std::string out, err;
+};
+
+// args: the words after the program's name (after "attach" and "heartbeat" for those).
+Parsed<Options> parse_options(const std::vector<std::string>& args);
+Parsed<AttachOptions> parse_attach_options(const std::vector<std::string>& args);
+Parsed<HeartbeatOptions> parse_heartbeat_options(const std::vector<std::string>& args);
+
+// `drover --help`, `drover attach --help`, `drover heartbeat --help`.
+std::string drover_usage();
+std::string attach_usage();
+std::string heartbeat_usage();
+
+// The version CMake's project() gives, as --version prints it after "drover ".
+const char* drover_version();
+
+// argv[first..argc) as words.
+std::vector<std::string> args_of(int argc, char** argv, int first);
+
+}  // namespace drover

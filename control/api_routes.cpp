@@ -145,6 +145,31 @@ Result<PoolPatch> patch_from_body(const json& body) {
   return patch;
 }
 
+// A body of pool sizes, {"foo": 3, "bar": 0}; with zero_or_false (PATCH /api/v1/config,
+// the shell's config{}) false reads as 0, the size that removes the pool there.
+Result<std::map<std::string, int>> sizes_from_body(const json& body, bool zero_or_false) {
+  std::map<std::string, int> sizes;
+  for (const auto& [name, value] : body.items()) {
+    auto n = json_int(value, 0, INT_MAX);
+    if (zero_or_false && value.is_boolean() && !value.get<bool>()) n = 0;
+    if (!n)
+      return Status::invalid(fmt::format("\"{}\": {} must be a whole number >= 0{}", name, value.dump(),
+                                         zero_or_false ? " or false" : ""));
+    sizes[name] = *n;
+  }
+  return sizes;
+}
+
+// An engine call's refusal as a reply: the error word from its code where one says more
+// than `otherwise` ("not_found" for a missing pool, "unavailable" once the engine has
+// finished), the HTTP status from http_code.
+void fail_status(const HttpRequest& req, HttpResponse& res, const Status& st, const char* otherwise) {
+  const char* error = st.code() == Status::Code::kNotFound      ? "not_found"
+                      : st.code() == Status::Code::kUnavailable ? "unavailable"
+                                                                : otherwise;
+  fail(req, res, http_code(st), error, st.message());
+}
+
 }  // namespace
 
 // The engine's snapshot as a client may see it: pool env secrets masked
@@ -177,8 +202,7 @@ void HttpControl::api_routes() {
       return fail(req, res, 409, "exists",
                   fmt::format("a pool named \"{}\" exists; PATCH /api/v1/pools/{} changes it", name, name));
     if (Status st = engine_.apply({std::move(*spec)}); !st)
-      return fail(req, res, http_code(st), st.code() == Status::Code::kInvalidArgument ? "bad_field" : "failed",
-                  st.message());
+      return fail_status(req, res, st, st.code() == Status::Code::kInvalidArgument ? "bad_field" : "failed");
     EngineSnapshot snap = shown_snapshot(req);
     const PoolSnapshot* p = snap.find(name);
     if (!p) return fail(req, res, 409, "conflict", fmt::format("pool \"{}\" was removed as it was created", name));
@@ -212,12 +236,11 @@ void HttpControl::api_routes() {
       if (Status st = engine_.apply({std::move(spec)}); !st)
         return fail(req, res, http_code(st), "bad_field", st.message());
     } else if (patch->n) {
-      if (auto r = engine_.configure({{name, *patch->n}}); !r)
-        return fail(req, res, http_code(r.error()), "bad_size", r.error().message());
+      if (auto r = engine_.configure({{name, *patch->n}}); !r) return fail_status(req, res, r.error(), "bad_size");
     }
     if (patch->enabled)
       if (Status st = *patch->enabled ? engine_.start(name) : engine_.stop(name); !st)
-        return fail(req, res, http_code(st), "failed", st.message());
+        return fail_status(req, res, st, "failed");
     snap = shown_snapshot(req);
     const PoolSnapshot* p = snap.find(name);
     if (!p) return fail(req, res, 404, "not_found", no_pool(name));
@@ -225,7 +248,7 @@ void HttpControl::api_routes() {
   }, kJsonBody);
   on("DELETE", R"(/api/v1/pools/([^/]+))", [this](const HttpRequest& req, HttpResponse& res) {
     const std::string name = req.matches[1];
-    if (Status st = engine_.remove_pool(name); !st) return fail(req, res, http_code(st), "not_found", st.message());
+    if (Status st = engine_.remove_pool(name); !st) return fail_status(req, res, st, "failed");
     send_json(res, json{{"removed", name}});
   });
   on("GET", R"(/api/v1/pools/([^/]+)/workers)", [this](const HttpRequest& req, HttpResponse& res) {
@@ -265,18 +288,11 @@ void HttpControl::api_routes() {
   on("PATCH", "/api/v1/pools", [this](const HttpRequest& req, HttpResponse& res) {
     auto body = json_body(req, res);
     if (!body) return;
-    std::map<std::string, int> sizes;
-    for (const auto& [name, value] : body->items()) {
-      auto n = json_int(value, 0, INT_MAX);
-      if (!n) return fail(req, res, 400, "bad_size", fmt::format("\"{}\": {} must be a whole number >= 0", name, value.dump()));
-      sizes[name] = *n;
-    }
+    auto sizes = sizes_from_body(*body, false);
+    if (!sizes) return fail(req, res, 400, "bad_size", sizes.error().message());
     std::lock_guard lock(define_mu_);
-    auto r = engine_.configure(sizes);
-    if (!r) {
-      const bool unknown = r.error().code() == Status::Code::kNotFound;
-      return fail(req, res, http_code(r.error()), unknown ? "not_found" : "bad_size", r.error().message());
-    }
+    auto r = engine_.configure(*sizes);
+    if (!r) return fail_status(req, res, r.error(), "bad_size");
     send_json(res, json{{"pools", *r}});
   }, kJsonBody);
   // {} for every pool, {"pool": NAME} for one: the shell's start() and stop().
@@ -290,8 +306,7 @@ void HttpControl::api_routes() {
         if (Problem p = read_string(key, v, pool.emplace())) return fail(req, res, 400, "bad_field", *p);
       }
       Status st = start ? engine_.start(pool) : engine_.stop(pool);
-      if (!st) return fail(req, res, http_code(st), st.code() == Status::Code::kNotFound ? "not_found" : "failed",
-                           st.message());
+      if (!st) return fail_status(req, res, st, "failed");
       send_json(res, json{{start ? "started" : "stopped", pool ? json(*pool) : json("all")}});
     };
   };
@@ -316,8 +331,7 @@ void HttpControl::api_routes() {
     }
     if (!sig) return fail(req, res, 400, "bad_field", "\"signal\" is required");
     Status st = engine_.signal_workers(sig, pool);
-    if (!st) return fail(req, res, http_code(st), st.code() == Status::Code::kNotFound ? "not_found" : "failed",
-                         st.message());
+    if (!st) return fail_status(req, res, st, "failed");
     send_json(res, json{{"signal", signal_name(sig)}, {"pool", pool ? json(*pool) : json("all")}});
   }, kJsonBody);
   // The shell's config{}: {"foo": 2, "bar": 0} merges sizes live; 0 or false removes a pool.
@@ -326,21 +340,11 @@ void HttpControl::api_routes() {
   on("PATCH", "/api/v1/config", [this](const HttpRequest& req, HttpResponse& res) {
     auto body = json_body(req, res);
     if (!body) return;
-    std::map<std::string, int> sizes;
-    for (const auto& [name, value] : body->items()) {
-      auto n = json_int(value, 0, INT_MAX);
-      if (value.is_boolean() && !value.get<bool>()) n = 0;
-      if (!n)
-        return fail(req, res, 400, "bad_size",
-                    fmt::format("\"{}\": {} must be a whole number >= 0 or false", name, value.dump()));
-      sizes[name] = *n;
-    }
+    auto sizes = sizes_from_body(*body, true);
+    if (!sizes) return fail(req, res, 400, "bad_size", sizes.error().message());
     std::lock_guard lock(define_mu_);
-    auto r = engine_.resize(size_batch_from_config(sizes));
-    if (!r) {
-      const bool unknown = r.error().code() == Status::Code::kNotFound;
-      return fail(req, res, http_code(r.error()), unknown ? "not_found" : "bad_size", r.error().message());
-    }
+    auto r = engine_.resize(size_batch_from_config(*sizes));
+    if (!r) return fail_status(req, res, r.error(), "bad_size");
     send_json(res, json{{"pools", *r}});
   }, kJsonBody);
   // The last n lines (default 100, at most kLogTailMaxLines), of one pool with ?pool=.
@@ -363,7 +367,7 @@ void HttpControl::api_routes() {
   on("GET", "/api/v1/autoscale", [this](const HttpRequest& req, HttpResponse& res) {
     if (!autoscale_.list) return fail(req, res, 501, "not_implemented", "no autoscaler is wired into this server");
     auto r = autoscale_.list();
-    if (!r) return fail(req, res, http_code(r.error()), "failed", r.error().message());
+    if (!r) return fail_status(req, res, r.error(), "failed");
     send_json(res, *r);
   });
   on("POST", R"(/api/v1/autoscale/([^/]+)/(on|off))", [this](const HttpRequest& req, HttpResponse& res) {
@@ -371,8 +375,7 @@ void HttpControl::api_routes() {
       return fail(req, res, 501, "not_implemented", "no autoscaler is wired into this server");
     const std::string pool = req.matches[1];
     const bool on = req.matches[2] == "on";
-    if (Status st = autoscale_.set_enabled(pool, on); !st)
-      return fail(req, res, http_code(st), st.code() == Status::Code::kNotFound ? "not_found" : "failed", st.message());
+    if (Status st = autoscale_.set_enabled(pool, on); !st) return fail_status(req, res, st, "failed");
     send_json(res, json{{"pool", pool}, {"enabled", on}});
   });
 }

@@ -172,6 +172,7 @@ Status Supervisor::apply(std::vector<PoolSpec> specs, bool remove_missing) {
 }
 
 Status Supervisor::remove_pool(const std::string& name) {
+  if (shutting_down_) return Status::unavailable("engine is shutting down");
   Pool* pool = find_pool(name);
   if (!pool || pool->removing) return Status::not_found(fmt::format("no pool named \"{}\"", name));
   pool->removing = true;
@@ -237,6 +238,8 @@ Status Supervisor::start(const std::optional<std::string>& name) {
 }
 
 Status Supervisor::stop(const std::optional<std::string>& name) {
+  // Everything is stopping already; a "stopped" answer would claim a change it did not make.
+  if (shutting_down_) return Status::unavailable("engine is shutting down");
   return for_pools(name, [this](Pool& pool) {
     pool.enabled = false;
     mark_dirty(pool);

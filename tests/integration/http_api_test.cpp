@@ -348,3 +348,121 @@ TEST_CASE("http api: the autoscale routes answer 501 unwired - through the hooks
   CHECK(json::parse(r->body)["detail"] == "no autoscale policy for \"bar\"");
   CHECK(calls == std::vector<std::pair<std::string, bool>>{{"foo", false}});
 }
+
+TEST_CASE("http api: PATCH /api/v1/pools resizes several pools at once - 0 keeps the pool - all or nothing") {
+  Served s({fake_pool("foo", 1), fake_pool("bar", 1)});
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 1) && pool_running(s.engine, "bar", 1); }, 5s));
+  auto r = s.client->Patch("/api/v1/pools", R"({"foo": 3, "bar": 0})", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(json::parse(r->body) == json{{"pools", {{"bar", 0}, {"foo", 3}}}});
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 3); }, 5s));
+  REQUIRE(wait_until([&] { return running_pids(s.engine.snapshot(), "bar").empty(); }, 5s));
+  CHECK(s.engine.snapshot().find("bar"));  // 0 here is a size, not a removal
+
+  // A bad entry anywhere refuses the whole batch: foo stays at 3.
+  check_refused(s, {
+      {"PATCH", "/api/v1/pools", R"({"foo": 1, "nope": 2})", 404, "not_found", "nope"},
+      {"PATCH", "/api/v1/pools", R"({"foo": 1, "bar": -1})", 400, "bad_size", "\"bar\": -1 must be a whole number >= 0"},
+      {"PATCH", "/api/v1/pools", R"({"foo": 1, "bar": false})", 400, "bad_size", "\"bar\": false"},
+      {"PATCH", "/api/v1/pools", R"({"foo": 1.5})", 400, "bad_size", "\"foo\": 1.5"},
+      {"PATCH", "/api/v1/pools", R"([1])", 400, "bad_json", "JSON object"},
+  });
+  CHECK(pool_of(s.engine.snapshot(), "foo").target == 3);
+  // PATCH /api/v1/config is the one where 0 and false remove.
+  r = s.client->Patch("/api/v1/config", R"({"foo": 2, "bar": false})", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(json::parse(r->body) == json{{"pools", {{"foo", 2}}}});
+  REQUIRE(wait_until([&] { return !s.engine.snapshot().find("bar"); }, 5s));
+}
+
+TEST_CASE("http api: POST /api/v1/start and /stop - one pool or all - bad input refused, nothing changed") {
+  Served s({fake_pool("foo", 2), fake_pool("bar", 1)});
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 2) && pool_running(s.engine, "bar", 1); }, 5s));
+  auto r = s.client->Post("/api/v1/stop", R"({"pool": "foo"})", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(json::parse(r->body) == json{{"stopped", "foo"}});
+  REQUIRE(wait_until([&] { return running_pids(s.engine.snapshot(), "foo").empty(); }, 5s));
+  CHECK_FALSE(pool_of(s.engine.snapshot(), "foo").enabled);
+  CHECK(pool_running(s.engine, "bar", 1));  // the other pool untouched
+
+  r = s.client->Post("/api/v1/stop", "{}", "application/json");
+  REQUIRE(r);
+  CHECK(json::parse(r->body) == json{{"stopped", "all"}});
+  REQUIRE(wait_until([&] { return running_pids(s.engine.snapshot(), "bar").empty(); }, 5s));
+  r = s.client->Post("/api/v1/start", R"({"pool": "bar"})", "application/json");
+  REQUIRE(r);
+  CHECK(json::parse(r->body) == json{{"started", "bar"}});
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "bar", 1); }, 5s));
+  CHECK_FALSE(pool_of(s.engine.snapshot(), "foo").enabled);
+  r = s.client->Post("/api/v1/start", "{}", "application/json");
+  REQUIRE(r);
+  CHECK(json::parse(r->body) == json{{"started", "all"}});
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 2); }, 5s));
+
+  check_refused(s, {
+      {"POST", "/api/v1/stop", R"({"pool": "nope"})", 404, "not_found", "nope"},
+      {"POST", "/api/v1/start", R"({"pool": 3})", 400, "bad_field", "\"pool\": 3 must be a string"},
+      {"POST", "/api/v1/stop", R"({"pools": "foo"})", 400, "bad_field", "\"pools\" is not a field this takes"},
+      {"POST", "/api/v1/stop", "foo", 400, "bad_json", "JSON object"},
+  });
+  CHECK(pool_running(s.engine, "foo", 2));  // the refused stops stopped nothing
+  CHECK(pool_of(s.engine.snapshot(), "foo").enabled);
+}
+
+TEST_CASE("http api: POST /api/v1/signal - to one pool's workers or all - bad signals refused") {
+  Served s({fake_pool("foo", 2), fake_pool("bar", 1)});
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 2) && pool_running(s.engine, "bar", 1); }, 5s));
+  const auto foo = running_pids(s.engine.snapshot(), "foo");
+  const pid_t bar = running_pids(s.engine.snapshot(), "bar")[0];
+  for (pid_t pid : foo) REQUIRE(wait_until([&] { return catches_signal(pid, SIGTERM); }, 5s));
+  REQUIRE(wait_until([&] { return catches_signal(bar, SIGTERM); }, 5s));
+
+  // fake_worker exits on TERM (and the engine restarts it): who died shows who got it.
+  auto r = s.client->Post("/api/v1/signal", R"({"signal": "TERM", "pool": "foo"})", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(json::parse(r->body) == json{{"signal", "TERM"}, {"pool", "foo"}});
+  for (pid_t pid : foo) CHECK(wait_until([&] { return !pid_alive(pid); }, 5s));
+  CHECK(pid_alive(bar));
+  r = s.client->Post("/api/v1/signal", R"({"signal": 15})", "application/json");
+  REQUIRE(r);
+  CHECK(json::parse(r->body) == json{{"signal", "TERM"}, {"pool", "all"}});
+  CHECK(wait_until([&] { return !pid_alive(bar); }, 5s));
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 2) && pool_running(s.engine, "bar", 1); }, 5s));
+
+  check_refused(s, {
+      {"POST", "/api/v1/signal", R"({"pool": "foo"})", 400, "bad_field", "\"signal\" is required"},
+      {"POST", "/api/v1/signal", R"({"signal": "NOPE"})", 400, "bad_field", "\"signal\": \"NOPE\""},
+      {"POST", "/api/v1/signal", R"({"signal": 0})", 400, "bad_field", "\"signal\": 0"},
+      {"POST", "/api/v1/signal", R"({"signal": "HUP", "pool": "nope"})", 404, "not_found", "nope"},
+      {"POST", "/api/v1/signal", R"({"signal": "HUP", "slot": 1})", 400, "bad_field", "\"slot\" is not a field"},
+  });
+}
+
+TEST_CASE("http api: a shut-down engine - control routes answer 503 unavailable - signals still go out - reads answer") {
+  Served s({fake_pool("foo", 1)});
+  REQUIRE(wait_until([&] { return pool_running(s.engine, "foo", 1); }, 5s));
+  s.engine.shutdown();
+  REQUIRE(s.engine.wait_finished(5s));
+  // Shutting down, or its loop ended too ("the engine has finished"): either way nothing
+  // it answers may claim a change.
+  check_refused(s, {
+      {"PATCH", "/api/v1/pools", R"({"foo": 2})", 503, "unavailable", "engine"},
+      {"PATCH", "/api/v1/config", R"({"foo": 2})", 503, "unavailable", "engine"},
+      {"POST", "/api/v1/start", "{}", 503, "unavailable", "engine"},
+      {"POST", "/api/v1/stop", R"({"pool": "foo"})", 503, "unavailable", "engine"},
+      {"DELETE", "/api/v1/pools/foo", "", 503, "unavailable", "engine"},
+      {"POST", "/api/v1/pools", R"({"name": "bar", "cmd": "true"})", 503, "unavailable", "engine"},
+  });
+  // A signal is still taken (a SIGKILL for a stuck worker is what an operator sends then).
+  auto r = s.client->Post("/api/v1/signal", R"({"signal": "KILL"})", "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  r = s.client->Get("/api/v1/snapshot");  // a read answers with the last state
+  REQUIRE(r);
+  CHECK(r->status == 200);
+  CHECK(json::parse(r->body)["shutting_down"] == true);
+}

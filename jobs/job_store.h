@@ -1,0 +1,81 @@
+// Where jobs live: the one interface the engine, the shell and HTTP reach the queue by. The
+// SQLite store (sqlite_job_store.h) is the embedded default; a PostgreSQL store (several
+// hosts, the next issue) implements the same calls with the same schema and semantics.
+//
+// Time is a parameter (now_ms, wall clock), never read inside, so tests drive delays,
+// backoff and ages with a fake clock. Every call is all or nothing: a refused request
+// changes no job. A store is used from one thread (the store thread); it is not locked.
+#pragma once
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "engine/status.h"
+#include "jobs/job.h"
+
+namespace drover::jobs {
+
+struct JobFilter {
+  std::optional<std::string> topic;
+  std::optional<JobState> state;
+  JobId after = 0;     // paging: ids greater than this, oldest first
+  size_t limit = 100;  // at most kMaxListLimit
+};
+inline constexpr size_t kMaxListLimit = 10000;
+
+struct TopicStats {
+  std::string topic;
+  int64_t queued = 0;     // waiting and due (run_at <= now)
+  int64_t scheduled = 0;  // waiting, not due yet (a delay, a retry's backoff)
+  int64_t running = 0, done = 0, failed = 0, dead = 0, cancelled = 0;  // failed: waiting to retry
+  double oldest_age_s = 0;  // how long the oldest due job has waited since it became due; 0 if none
+
+  bool operator==(const TopicStats&) const = default;
+};
+
+// Finished jobs (done, dead, cancelled) are kept this long and this many, newest first.
+struct Retention {
+  size_t max_finished = 100000;
+  double max_age_s = 7 * 86400;
+};
+
+class JobStore {
+ public:
+  virtual ~JobStore() = default;
+
+  // Each request becomes a queued job, or, when its key names a job of its topic that
+  // waits or runs, returns that job (enqueued once, whatever the retries of a client). A
+  // bad request (empty topic, args that are not JSON, ...) refuses the whole batch.
+  virtual Result<std::vector<Job>> enqueue(const std::vector<JobRequest>& requests, int64_t now_ms) = 0;
+  // Up to n due jobs of the topic, highest priority first, then the longest due, marked
+  // running with their attempt counted: the job leaves "running" only through finish(),
+  // cancel() or requeue_running(). In that order.
+  virtual Result<std::vector<Job>> claim(const std::string& topic, size_t n, int64_t now_ms,
+                                         const std::string& host, const std::string& worker) = 0;
+  // A running job's end: done; or failed, due again at retry_at_ms; or dead when that was
+  // its last attempt. A job no longer running (cancelled meanwhile) is refused: the runner
+  // drops the outcome.
+  virtual Result<Job> finish(JobId id, const JobOutcome& outcome, int64_t now_ms, int64_t retry_at_ms) = 0;
+  // A waiting or running job cancelled (the runner stops a running one's process).
+  virtual Result<Job> cancel(JobId id, int64_t now_ms) = 0;
+  // A dead, failed or cancelled job queued again now, with its attempts anew.
+  virtual Result<Job> retry(JobId id, int64_t now_ms) = 0;
+  // Every dead job (of one topic) queued again; how many.
+  virtual Result<size_t> retry_dead(const std::optional<std::string>& topic, int64_t now_ms) = 0;
+  // A finished job deleted. A waiting or running one is refused: cancel it first.
+  virtual Status drop(JobId id) = 0;
+
+  virtual Result<Job> get(JobId id) = 0;
+  virtual Result<std::vector<Job>> list(const JobFilter& filter) = 0;
+  virtual Result<std::vector<TopicStats>> stats(int64_t now_ms) = 0;
+
+  // At start: the jobs a previous drover left running go back to queued, due now, their
+  // attempt counted (they may have run to the end unrecorded: the only duplicates there are).
+  virtual Result<std::vector<Job>> requeue_running(int64_t now_ms) = 0;
+  // Finished jobs past the retention deleted; how many.
+  virtual Result<size_t> prune(const Retention& retention, int64_t now_ms) = 0;
+};
+
+}  // namespace drover::jobs

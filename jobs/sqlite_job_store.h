@@ -1,0 +1,54 @@
+// The embedded job store: one SQLite file in WAL mode (drover's state directory), no server
+// to run. What a power cut can lose depends on `durability`: "full" (fsync at every commit:
+// nothing acknowledged), "normal" (the default: WAL without fsync per commit; the last
+// commits before the cut may go, never the file's consistency), "off" (tests and
+// throwaway queues). A crash of drover itself loses nothing committed under any of them.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "jobs/job_store.h"
+#include "jobs/sqlite_db.h"
+
+namespace drover::jobs {
+
+enum class Durability { kFull, kNormal, kOff };
+std::optional<Durability> durability_from_name(const std::string& name);
+
+class SqliteJobStore final : public JobStore {
+ public:
+  // Opens or creates the database and brings its schema up to date.
+  static Result<std::unique_ptr<SqliteJobStore>> open(const std::string& path, Durability d = Durability::kNormal);
+
+  // fn's calls commit together (one fsync for many transitions): the store thread's group
+  // commit. Each call inside stays all or nothing; fn's Status decides the group's fate.
+  Status group(const std::function<Status()>& fn);
+
+  Result<std::vector<Job>> enqueue(const std::vector<JobRequest>& requests, int64_t now_ms) override;
+  Result<std::vector<Job>> claim(const std::string& topic, size_t n, int64_t now_ms, const std::string& host,
+                                 const std::string& worker) override;
+  Result<Job> finish(JobId id, const JobOutcome& outcome, int64_t now_ms, int64_t retry_at_ms) override;
+  Result<Job> cancel(JobId id, int64_t now_ms) override;
+  Result<Job> retry(JobId id, int64_t now_ms) override;
+  Result<size_t> retry_dead(const std::optional<std::string>& topic, int64_t now_ms) override;
+  Status drop(JobId id) override;
+  Result<Job> get(JobId id) override;
+  Result<std::vector<Job>> list(const JobFilter& filter) override;
+  Result<std::vector<TopicStats>> stats(int64_t now_ms) override;
+  Result<std::vector<Job>> requeue_running(int64_t now_ms) override;
+  Result<size_t> prune(const Retention& retention, int64_t now_ms) override;
+
+ private:
+  explicit SqliteJobStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
+  Status migrate();
+  // The jobs a statement's rows describe (it selects kJobColumns).
+  Result<std::vector<Job>> read_jobs(SqliteStatement& st);
+  Result<Job> get_in_state(JobId id, const char* action, bool (*allowed)(JobState));
+
+  std::unique_ptr<SqliteDb> db_;
+};
+
+}  // namespace drover::jobs

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -44,6 +45,10 @@ struct Retention {
 class JobStore {
  public:
   virtual ~JobStore() = default;
+
+  // fn's calls commit together (one fsync for many transitions): the store thread's group
+  // commit. Each call inside stays all or nothing; fn's Status decides the group's fate.
+  virtual Status group(const std::function<Status()>& fn) = 0;
 
   // Each request becomes a queued job, or, when its key names a job of its topic that
   // waits or runs, returns that job (enqueued once, whatever the retries of a client). A

@@ -54,7 +54,22 @@ Result<std::unique_ptr<SqliteDb>> SqliteDb::open(const std::string& path) {
   return std::unique_ptr<SqliteDb>(new SqliteDb(db));
 }
 
-SqliteDb::~SqliteDb() { sqlite3_close(db_); }
+SqliteDb::~SqliteDb() {
+  cache_.clear();  // finalized before the close, which refuses while statements live
+  sqlite3_close(db_);
+}
+
+Result<SqliteStatement*> SqliteDb::cached(const std::string& sql) {
+  auto it = cache_.find(sql);
+  if (it == cache_.end()) {
+    auto st = prepare(sql);
+    if (!st) return st.error();
+    it = cache_.emplace(sql, std::make_unique<SqliteStatement>(std::move(*st))).first;
+  } else {
+    it->second->reset();
+  }
+  return it->second.get();
+}
 
 Status SqliteDb::error(const char* what) const {
   return Status::io_error(fmt::format("sqlite: {}: {}", what, sqlite3_errmsg(db_)));

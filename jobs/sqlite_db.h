@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 #include "engine/status.h"
 
@@ -53,6 +54,9 @@ class SqliteDb {
 
   Status exec(const char* sql);  // one or more statements, no binds
   Result<SqliteStatement> prepare(std::string_view sql);
+  // The statement for sql, prepared once per connection and reset for this use: the hot
+  // calls (enqueue, claim, finish) pay no parsing. Valid until the connection closes.
+  Result<SqliteStatement*> cached(const std::string& sql);
   int64_t changes() const { return sqlite3_changes64(db_); }
   bool in_transaction() const { return !sqlite3_get_autocommit(db_); }
   Status error(const char* what) const;
@@ -60,6 +64,7 @@ class SqliteDb {
  private:
   explicit SqliteDb(sqlite3* db) : db_(db) {}
   sqlite3* db_;
+  std::unordered_map<std::string, std::unique_ptr<SqliteStatement>> cache_;  // before db_ closes
 };
 
 // BEGIN IMMEDIATE; inside an open transaction (the store thread grouping many calls into

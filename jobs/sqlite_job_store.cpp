@@ -66,6 +66,8 @@ void sort_for_dispatch(std::vector<Job>& jobs) {
 
 }  // namespace
 
+Result<SqliteStatement*> SqliteJobStore::cached_sql(const std::string& sql) { return db_->cached(sql); }
+
 std::optional<Durability> durability_from_name(const std::string& name) {
   if (name == "full") return Durability::kFull;
   if (name == "normal") return Durability::kNormal;
@@ -145,34 +147,36 @@ Result<std::vector<Job>> SqliteJobStore::enqueue(const std::vector<JobRequest>& 
     if (Status s = validate_request(requests[i], fmt::format("jobs[{}]", i)); !s) return s;
   SqliteTransaction tx(*db_);
   if (!tx.begun()) return tx.begun();
-  auto existing = db_->prepare(fmt::format(
+  auto existing = cached_sql(fmt::format(
       "SELECT {} FROM drover_jobs WHERE topic = ?1 AND unique_key = ?2 AND state IN ('queued', 'failed', 'running')",
       kJobColumns));
-  auto insert = db_->prepare(fmt::format(
+  auto insert = cached_sql(fmt::format(
       "INSERT INTO drover_jobs (topic, args, priority, state, run_at_ms, attempt, max_attempts, timeout_s, "
       "unique_key, created_ms, started_ms, finished_ms, host, worker, result, error) "
       "VALUES (?1, ?2, ?3, 'queued', ?4, 0, ?5, ?6, ?7, ?8, 0, 0, '', '', '', '') RETURNING {}",
       kJobColumns));
   if (!existing) return existing.error();
+  SqliteStatement& find_key = **existing;
   if (!insert) return insert.error();
+  SqliteStatement& add = **insert;
   std::vector<Job> out;
   out.reserve(requests.size());
   for (const JobRequest& r : requests) {
     if (!r.key.empty()) {
-      existing->reset();
-      existing->bind(1, r.topic).bind(2, r.key);
-      auto found = read_jobs(*existing);
+      find_key.reset();
+      find_key.bind(1, r.topic).bind(2, r.key);
+      auto found = read_jobs(find_key);
       if (!found) return found.error();
       if (!found->empty()) {
         out.push_back(std::move(found->front()));
         continue;
       }
     }
-    insert->reset();
+    add.reset();
     const auto run_at = now_ms + static_cast<int64_t>(std::llround(r.delay_s * 1000));
-    insert->bind(1, r.topic).bind(2, r.args).bind(3, r.priority).bind(4, run_at).bind(5, r.max_attempts);
-    insert->bind(6, r.timeout_s).bind(7, r.key).bind(8, now_ms);
-    auto made = read_jobs(*insert);
+    add.bind(1, r.topic).bind(2, r.args).bind(3, r.priority).bind(4, run_at).bind(5, r.max_attempts);
+    add.bind(6, r.timeout_s).bind(7, r.key).bind(8, now_ms);
+    auto made = read_jobs(add);
     if (!made) return made.error();
     out.push_back(std::move(made->front()));
   }
@@ -185,15 +189,16 @@ Result<std::vector<Job>> SqliteJobStore::claim(const std::string& topic, size_t 
   if (n == 0) return std::vector<Job>{};
   SqliteTransaction tx(*db_);
   if (!tx.begun()) return tx.begun();
-  auto st = db_->prepare(fmt::format(
+  auto st = cached_sql(fmt::format(
       "UPDATE drover_jobs SET state = 'running', attempt = attempt + 1, started_ms = ?3, host = ?4, worker = ?5 "
       "WHERE id IN (SELECT id FROM drover_jobs WHERE topic = ?1 AND state IN ('queued', 'failed') "
       "AND run_at_ms <= ?3 ORDER BY priority DESC, run_at_ms, id LIMIT ?2) RETURNING {}",
       kJobColumns));
   if (!st) return st.error();
-  st->bind(1, topic).bind(2, static_cast<int64_t>(std::min<size_t>(n, kMaxListLimit))).bind(3, now_ms);
-  st->bind(4, host).bind(5, worker);
-  auto jobs = read_jobs(*st);
+  SqliteStatement& q = **st;
+  q.bind(1, topic).bind(2, static_cast<int64_t>(std::min<size_t>(n, kMaxListLimit))).bind(3, now_ms);
+  q.bind(4, host).bind(5, worker);
+  auto jobs = read_jobs(q);
   if (!jobs) return jobs;
   if (Status s = tx.commit(); !s) return s;
   sort_for_dispatch(*jobs);
@@ -216,16 +221,17 @@ Result<Job> SqliteJobStore::finish(JobId id, const JobOutcome& outcome, int64_t 
   JobState next = outcome.ok ? JobState::kDone
                   : job->attempt >= job->max_attempts ? JobState::kDead
                                                       : JobState::kFailed;
-  auto st = db_->prepare(fmt::format(
+  auto st = cached_sql(fmt::format(
       "UPDATE drover_jobs SET state = ?2, run_at_ms = ?3, finished_ms = ?4, result = ?5, error = ?6 "
       "WHERE id = ?1 RETURNING {}",
       kJobColumns));
   if (!st) return st.error();
-  st->bind(1, id).bind(2, job_state_name(next));
-  st->bind(3, next == JobState::kFailed ? retry_at_ms : job->run_at_ms);
-  st->bind(4, next == JobState::kFailed ? int64_t{0} : now_ms);
-  st->bind(5, outcome.ok ? outcome.output : job->result).bind(6, outcome.ok ? job->error : outcome.output);
-  auto jobs = read_jobs(*st);
+  SqliteStatement& q = **st;
+  q.bind(1, id).bind(2, job_state_name(next));
+  q.bind(3, next == JobState::kFailed ? retry_at_ms : job->run_at_ms);
+  q.bind(4, next == JobState::kFailed ? int64_t{0} : now_ms);
+  q.bind(5, outcome.ok ? outcome.output : job->result).bind(6, outcome.ok ? job->error : outcome.output);
+  auto jobs = read_jobs(q);
   if (!jobs) return jobs.error();
   if (Status s = tx.commit(); !s) return s;
   return std::move(jobs->front());
@@ -236,11 +242,12 @@ Result<Job> SqliteJobStore::cancel(JobId id, int64_t now_ms) {
   if (!tx.begun()) return tx.begun();
   auto job = get_in_state(id, "cancelled", waiting_or_running);
   if (!job) return job;
-  auto st = db_->prepare(fmt::format(
+  auto st = cached_sql(fmt::format(
       "UPDATE drover_jobs SET state = 'cancelled', finished_ms = ?2 WHERE id = ?1 RETURNING {}", kJobColumns));
   if (!st) return st.error();
-  st->bind(1, id).bind(2, now_ms);
-  auto jobs = read_jobs(*st);
+  SqliteStatement& q = **st;
+  q.bind(1, id).bind(2, now_ms);
+  auto jobs = read_jobs(q);
   if (!jobs) return jobs.error();
   if (Status s = tx.commit(); !s) return s;
   return std::move(jobs->front());
@@ -251,13 +258,14 @@ Result<Job> SqliteJobStore::retry(JobId id, int64_t now_ms) {
   if (!tx.begun()) return tx.begun();
   auto job = get_in_state(id, "retried", retryable);
   if (!job) return job;
-  auto st = db_->prepare(fmt::format(
+  auto st = cached_sql(fmt::format(
       "UPDATE drover_jobs SET state = 'queued', attempt = 0, run_at_ms = ?2, finished_ms = 0 "
       "WHERE id = ?1 RETURNING {}",
       kJobColumns));
   if (!st) return st.error();
-  st->bind(1, id).bind(2, now_ms);
-  auto jobs = read_jobs(*st);
+  SqliteStatement& q = **st;
+  q.bind(1, id).bind(2, now_ms);
+  auto jobs = read_jobs(q);
   if (!jobs) {
     // The unique index: another job with its key waits or runs now.
     if (jobs.error().message().find("UNIQUE") != std::string::npos)
@@ -272,13 +280,14 @@ Result<size_t> SqliteJobStore::retry_dead(const std::optional<std::string>& topi
   SqliteTransaction tx(*db_);
   if (!tx.begun()) return tx.begun();
   // A dead job whose key another job now holds stays dead (OR IGNORE skips it).
-  auto st = db_->prepare(
+  auto st = cached_sql(
       "UPDATE OR IGNORE drover_jobs SET state = 'queued', attempt = 0, run_at_ms = ?2, finished_ms = 0 "
       "WHERE state = 'dead' AND (?1 IS NULL OR topic = ?1)");
   if (!st) return st.error();
-  if (topic) st->bind(1, *topic);
-  st->bind(2, now_ms);
-  if (Status s = st->run(); !s) return s;
+  SqliteStatement& q = **st;
+  if (topic) q.bind(1, *topic);
+  q.bind(2, now_ms);
+  if (Status s = q.run(); !s) return s;
   const auto n = static_cast<size_t>(db_->changes());
   if (Status s = tx.commit(); !s) return s;
   return n;
@@ -289,18 +298,20 @@ Status SqliteJobStore::drop(JobId id) {
   if (!tx.begun()) return tx.begun();
   auto job = get_in_state(id, "dropped (cancel it first)", finished);
   if (!job) return job.error();
-  auto st = db_->prepare("DELETE FROM drover_jobs WHERE id = ?1");
+  auto st = cached_sql("DELETE FROM drover_jobs WHERE id = ?1");
   if (!st) return st.error();
-  st->bind(1, id);
-  if (Status s = st->run(); !s) return s;
+  SqliteStatement& q = **st;
+  q.bind(1, id);
+  if (Status s = q.run(); !s) return s;
   return tx.commit();
 }
 
 Result<Job> SqliteJobStore::get(JobId id) {
-  auto st = db_->prepare(fmt::format("SELECT {} FROM drover_jobs WHERE id = ?1", kJobColumns));
+  auto st = cached_sql(fmt::format("SELECT {} FROM drover_jobs WHERE id = ?1", kJobColumns));
   if (!st) return st.error();
-  st->bind(1, id);
-  auto jobs = read_jobs(*st);
+  SqliteStatement& q = **st;
+  q.bind(1, id);
+  auto jobs = read_jobs(q);
   if (!jobs) return jobs.error();
   if (jobs->empty()) return no_job(id);
   return std::move(jobs->front());
@@ -309,33 +320,35 @@ Result<Job> SqliteJobStore::get(JobId id) {
 Result<std::vector<Job>> SqliteJobStore::list(const JobFilter& f) {
   if (f.limit < 1 || f.limit > kMaxListLimit)
     return Status::invalid(fmt::format("limit {} must be 1 to {}", f.limit, kMaxListLimit));
-  auto st = db_->prepare(fmt::format(
+  auto st = cached_sql(fmt::format(
       "SELECT {} FROM drover_jobs WHERE id > ?1 AND (?2 IS NULL OR topic = ?2) AND (?3 IS NULL OR state = ?3) "
       "ORDER BY id LIMIT ?4",
       kJobColumns));
   if (!st) return st.error();
-  st->bind(1, f.after);
-  if (f.topic) st->bind(2, *f.topic);
-  if (f.state) st->bind(3, job_state_name(*f.state));
-  st->bind(4, static_cast<int64_t>(f.limit));
-  return read_jobs(*st);
+  SqliteStatement& q = **st;
+  q.bind(1, f.after);
+  if (f.topic) q.bind(2, *f.topic);
+  if (f.state) q.bind(3, job_state_name(*f.state));
+  q.bind(4, static_cast<int64_t>(f.limit));
+  return read_jobs(q);
 }
 
 Result<std::vector<TopicStats>> SqliteJobStore::stats(int64_t now_ms) {
   // A scan of the state index; the engine keeps live counts itself and asks this on start
   // and for the shell's jobs.stats().
-  auto st = db_->prepare(
+  auto st = cached_sql(
       "SELECT topic, state, count(*), sum(run_at_ms <= ?1), min(CASE WHEN run_at_ms <= ?1 THEN run_at_ms END) "
       "FROM drover_jobs GROUP BY topic, state ORDER BY topic");
   if (!st) return st.error();
-  st->bind(1, now_ms);
+  SqliteStatement& q = **st;
+  q.bind(1, now_ms);
   std::map<std::string, TopicStats> by_topic;
   Status error;
-  while (st->step(&error)) {
-    TopicStats& t = by_topic[st->text(0)];
-    t.topic = st->text(0);
-    const auto state = job_state_from_name(st->text(1));
-    const int64_t count = st->int64(2), due = st->int64(3);
+  while (q.step(&error)) {
+    TopicStats& t = by_topic[q.text(0)];
+    t.topic = q.text(0);
+    const auto state = job_state_from_name(q.text(1));
+    const int64_t count = q.int64(2), due = q.int64(3);
     if (!state) continue;
     switch (*state) {
       case JobState::kQueued: t.queued += due; t.scheduled += count - due; break;
@@ -345,8 +358,8 @@ Result<std::vector<TopicStats>> SqliteJobStore::stats(int64_t now_ms) {
       case JobState::kDead: t.dead = count; break;
       case JobState::kCancelled: t.cancelled = count; break;
     }
-    if (is_waiting(*state) && !st->is_null(4))
-      t.oldest_age_s = std::max(t.oldest_age_s, static_cast<double>(now_ms - st->int64(4)) / 1000.0);
+    if (is_waiting(*state) && !q.is_null(4))
+      t.oldest_age_s = std::max(t.oldest_age_s, static_cast<double>(now_ms - q.int64(4)) / 1000.0);
   }
   if (!error) return error;
   std::vector<TopicStats> out;
@@ -359,15 +372,16 @@ Result<std::vector<Job>> SqliteJobStore::requeue_running(int64_t now_ms) {
   if (!tx.begun()) return tx.begun();
   // As Oban rescues orphans: a job with attempts left runs again; one that was on its last
   // attempt is dead, since running it again would pass the attempts it was given.
-  auto st = db_->prepare(fmt::format(
+  auto st = cached_sql(fmt::format(
       "UPDATE drover_jobs SET state = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'dead' END, "
       "run_at_ms = ?1, finished_ms = CASE WHEN attempt < max_attempts THEN 0 ELSE ?1 END, "
       "error = CASE WHEN attempt < max_attempts THEN error ELSE 'drover stopped while its last attempt ran' END "
       "WHERE state = 'running' RETURNING {}",
       kJobColumns));
   if (!st) return st.error();
-  st->bind(1, now_ms);
-  auto jobs = read_jobs(*st);
+  SqliteStatement& q = **st;
+  q.bind(1, now_ms);
+  auto jobs = read_jobs(q);
   if (!jobs) return jobs;
   if (Status s = tx.commit(); !s) return s;
   std::sort(jobs->begin(), jobs->end(), [](const Job& a, const Job& b) { return a.id < b.id; });
@@ -377,13 +391,14 @@ Result<std::vector<Job>> SqliteJobStore::requeue_running(int64_t now_ms) {
 Result<size_t> SqliteJobStore::prune(const Retention& r, int64_t now_ms) {
   SqliteTransaction tx(*db_);
   if (!tx.begun()) return tx.begun();
-  auto st = db_->prepare(
+  auto st = cached_sql(
       "DELETE FROM drover_jobs WHERE state IN ('done', 'dead', 'cancelled') AND (finished_ms < ?1 OR id IN "
       "(SELECT id FROM drover_jobs WHERE state IN ('done', 'dead', 'cancelled') "
       "ORDER BY finished_ms DESC, id DESC LIMIT -1 OFFSET ?2))");
   if (!st) return st.error();
-  st->bind(1, now_ms - static_cast<int64_t>(r.max_age_s * 1000)).bind(2, static_cast<int64_t>(r.max_finished));
-  if (Status s = st->run(); !s) return s;
+  SqliteStatement& q = **st;
+  q.bind(1, now_ms - static_cast<int64_t>(r.max_age_s * 1000)).bind(2, static_cast<int64_t>(r.max_finished));
+  if (Status s = q.run(); !s) return s;
   const auto n = static_cast<size_t>(db_->changes());
   if (Status s = tx.commit(); !s) return s;
   return n;

@@ -23,9 +23,7 @@ class SqliteJobStore final : public JobStore {
   // Opens or creates the database and brings its schema up to date.
   static Result<std::unique_ptr<SqliteJobStore>> open(const std::string& path, Durability d = Durability::kNormal);
 
-  // fn's calls commit together (one fsync for many transitions): the store thread's group
-  // commit. Each call inside stays all or nothing; fn's Status decides the group's fate.
-  Status group(const std::function<Status()>& fn);
+  Status group(const std::function<Status()>& fn) override;
 
   Result<std::vector<Job>> enqueue(const std::vector<JobRequest>& requests, int64_t now_ms) override;
   Result<std::vector<Job>> claim(const std::string& topic, size_t n, int64_t now_ms, const std::string& host,
@@ -44,6 +42,7 @@ class SqliteJobStore final : public JobStore {
  private:
   explicit SqliteJobStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
   Status migrate();
+  Result<SqliteStatement*> cached_sql(const std::string& sql);
   // The jobs a statement's rows describe (it selects kJobColumns).
   Result<std::vector<Job>> read_jobs(SqliteStatement& st);
   Result<Job> get_in_state(JobId id, const char* action, bool (*allowed)(JobState));

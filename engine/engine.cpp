@@ -231,6 +231,15 @@ void Engine::set_worker_busy(const std::string& pool, std::string source, std::v
     s.set_worker_busy(pool, source, workers);
   });
 }
+void Engine::set_job_hooks(JobHooks hooks) {
+  impl_->call([hooks = std::move(hooks)](Supervisor& s) mutable { s.set_job_hooks(std::move(hooks)); });
+}
+void Engine::offer_jobs(const std::string& pool, std::vector<JobTicket> tickets) {
+  impl_->post([pool, tickets = std::move(tickets)](Supervisor& s) mutable { s.offer_jobs(pool, std::move(tickets)); });
+}
+Status Engine::cancel_job(int64_t id) {
+  return impl_->call_status([id](Supervisor& s) { return s.cancel_job(id); });
+}
 void Engine::shutdown() {
   impl_->post([](Supervisor& s) { s.shutdown(); });
 }

@@ -24,6 +24,7 @@
 #include "engine/clock.h"
 #include "engine/containment.h"
 #include "engine/events.h"
+#include "engine/job_ticket.h"
 #include "engine/pool_spec.h"
 #include "engine/size_batch.h"
 #include "engine/snapshot.h"
@@ -127,6 +128,16 @@ class Engine {
   // out (then unknown again); a spawn starts unknown. A heartbeat's busy takes precedence.
   // source names the records ("rq") for status(). Posted: returns at once.
   void set_worker_busy(const std::string& pool, std::string source, std::vector<WorkerBusy> workers);
+
+  // Exec mode (jobs pools). The dispatcher's hooks run on the loop thread and must not
+  // block. Offered tickets wait in the pool's window for a free slot; a pool that cannot
+  // take them (gone, stopped, not a jobs pool) gives them back through on_exit as
+  // kNotStarted. Posted: returns at once.
+  void set_job_hooks(JobHooks hooks);
+  void offer_jobs(const std::string& pool, std::vector<JobTicket> tickets);
+  // Stops the job's process (stop signal, SIGKILL at grace) or drops its waiting ticket;
+  // on_exit says kCancelled. kNotFound when no slot or window here holds it.
+  Status cancel_job(int64_t id);
 
   std::shared_ptr<Subscription> subscribe(size_t capacity = 10000, Subscription::Filter f = {});
 

@@ -5,6 +5,8 @@
 
 #include <sys/types.h>
 
+#include <algorithm>
+#include <deque>
 #include <map>
 #include <memory>
 #include <optional>
@@ -14,6 +16,7 @@
 #include "engine/backoff.h"
 #include "engine/event_loop.h"
 #include "engine/flap_detector.h"
+#include "engine/job_ticket.h"
 #include "engine/line_splitter.h"
 #include "engine/pool_spec.h"
 #include "engine/reconciler.h"
@@ -60,6 +63,15 @@ struct Slot {
   uint64_t spawn_token = 0;  // a spawn handed to a helper thread, awaiting its result
   TimePoint retry_at{};
 
+  // Exec mode: the job this slot's process runs (id 0: none), how it is being ended, and
+  // the tail of its output for the job's result.
+  JobTicket job;
+  JobExit::How job_end = JobExit::How::kExited;
+  EventLoop::TimerId job_timer = 0;
+  int job_stdin = -1;  // a memfd holding the args, until the spawn has taken it
+  bool job_counted = false;  // in its pool's jobs_running
+  std::string job_output;
+
   Backoff backoff;
   FlapDetector flap;
   int restarts = 0;
@@ -85,6 +97,20 @@ struct Pool {
   std::string busy_source;  // who last reported busy states (Engine::set_worker_busy): "rq", ...
 
   int target() const { return enabled && !removing ? spec.n : 0; }
+
+  // Exec mode: tickets waiting for a free slot, oldest first, and the slots running one
+  // that is not being stopped.
+  std::deque<JobTicket> job_window;
+  int jobs_running = 0;
+  int demand_said = 0;  // the free room last told to JobHooks::on_demand
+  uint64_t tickets_taken = 0;
+  // The slots reconcile keeps: n workers; in exec mode the running jobs plus the tickets
+  // that fit within n (a resize down lets running jobs finish instead of stopping them).
+  int wanted_slots() const {
+    if (!spec.jobs) return target();
+    if (target() == 0) return 0;
+    return std::max(jobs_running, std::min(spec.n, jobs_running + static_cast<int>(job_window.size())));
+  }
 };
 
 }  // namespace drover

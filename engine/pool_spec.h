@@ -94,6 +94,9 @@ struct PoolSpec {
   // false: a new pool is defined stopped and waits for start(name) (workerpoolmanager's
   // tasks outside `autotasks`). Read only when the pool is added; a reload keeps its state.
   bool autostart = true;
+  // Exec mode (the jobs issue): the command runs once per job of the pool's topic, n at a
+  // time, instead of n long-lived workers; an exit ends the job, not a worker to restart.
+  bool jobs = false;
 
   // Anything that changes how a worker is started: a change rolls the pool's workers.
   bool same_launch(const PoolSpec& o) const {

@@ -344,13 +344,17 @@ void Supervisor::reconcile_pool(Pool& pool) {
   for (const auto& [idx, s] : pool.slots)
     views.push_back({idx, s->phase, s->started_seq, s->has_process() ? s->generation : pool.generation,
                      s->effective_busy()});
-  ReconcilePlan plan = reconcile(pool.target(), views, pool.generation);
+  if (pool.spec.jobs && pool.target() == 0) give_back_tickets(pool);
+  ReconcilePlan plan = reconcile(pool.wanted_slots(), views, pool.generation);
+  // A job runs with the spec it started with: nothing to roll.
+  if (pool.spec.jobs) plan.roll = -1;
   for (int idx : plan.retire) {
     Slot& slot = *pool.slots.at(idx);
     if (slot.has_process()) {
       stop_slot(pool, slot, Slot::Phase::kRetiring);
     } else if (slot.phase == Slot::Phase::kStarting) {
       slot.phase = Slot::Phase::kRetiring;  // stopped as soon as its spawn lands
+      uncount_job(pool, slot);
     } else {
       drop_slot(pool, idx);
     }
@@ -361,8 +365,10 @@ void Supervisor::reconcile_pool(Pool& pool) {
     fresh.push_back(slot.get());
     pool.slots.emplace(idx, std::move(slot));
   }
+  if (pool.spec.jobs) assign_tickets(pool, fresh);
   spawn_many(pool, fresh);
   if (plan.roll >= 0) stop_slot(pool, *pool.slots.at(plan.roll), Slot::Phase::kRolling);
+  if (pool.spec.jobs) say_demand(pool);
   maybe_finish_pool(pool);
 }
 
@@ -383,6 +389,9 @@ void Supervisor::drop_slot(Pool& pool, int index) {
   if (it == pool.slots.end()) return;
   if (it->second->timer) loop_.cancel_timer(it->second->timer);
   cancel_stall_timer(*it->second);
+  Slot& slot = *it->second;
+  if (slot.job.id) end_job(pool, slot, JobExit::How::kNotStarted, false, "its slot went before it ran", 0);
+  if (slot.job_stdin >= 0) close(slot.job_stdin);
   pool.slots.erase(it);
 }
 
@@ -410,6 +419,8 @@ Result<SpawnRequest> Supervisor::prepare_spawn(Pool& pool, Slot& slot) {
   req.cwd = pool.spec.cwd;
   req.cgroup = contain_.worker_cgroup(pool.spec.name, slot.index, ++cgroup_seq_);
   req.announce_fd = guard_.announce_fd();
+  if (slot.job.id)
+    if (Status st = add_job_spawn(slot, req); !st) return st;
   return req;
 }
 
@@ -466,7 +477,8 @@ void Supervisor::on_spawned(SpawnOutcome out) {
   }
   // Retired while its spawn was under way (a resize down, a stop, shutdown).
   if (!out.result) {
-    drop_slot(*pool, slot.index);
+    if (slot.job.id) finish_spawn(*pool, slot, std::move(out.result));  // the job's failed attempt
+    else drop_slot(*pool, slot.index);
     return;
   }
   finish_spawn(*pool, slot, std::move(out.result));
@@ -474,6 +486,21 @@ void Supervisor::on_spawned(SpawnOutcome out) {
 }
 
 void Supervisor::finish_spawn(Pool& pool, Slot& slot, Result<SpawnedProcess> proc) {
+  if (slot.job_stdin >= 0) {
+    close(slot.job_stdin);
+    slot.job_stdin = -1;
+  }
+  if (!proc && slot.job.id) {
+    // A job whose command cannot start failed its attempt: the queue's retries and dead
+    // list take it from here, not this slot's backoff.
+    ++pool.counters.spawn_failures;
+    ++pool.counters.exited_bad;
+    emit_event(EventKind::kSpawnFailed, &pool, slot.index, 0, proc.error().message());
+    end_job(pool, slot, JobExit::How::kExited, false, proc.error().message(), 0);
+    drop_slot(pool, slot.index);
+    mark_dirty(pool);
+    return;
+  }
   if (!proc) {
     // A spawn failure is an exit with a reason: it goes through backoff and flapping like
     // any crash, so a missing command ends `flapping`, not in a spawn storm.
@@ -507,7 +534,9 @@ void Supervisor::finish_spawn(Pool& pool, Slot& slot, Result<SpawnedProcess> pro
   loop_.watch(slot.pidfd, [this, p, s](uint32_t) { on_process_exit(*p, *s); });
   loop_.watch(slot.out_fd, [this, p, s](uint32_t) { read_output(*p, *s, false, false); });
   loop_.watch(slot.err_fd, [this, p, s](uint32_t) { read_output(*p, *s, true, false); });
-  emit_event(EventKind::kWorkerSpawned, &pool, slot.index, slot.pid, "");
+  emit_event(EventKind::kWorkerSpawned, &pool, slot.index, slot.pid,
+             slot.job.id ? fmt::format("job {} attempt {}", slot.job.id, slot.job.attempt) : "");
+  if (slot.job.id) on_job_spawned(pool, slot);
 }
 
 void Supervisor::stop_slot(Pool& pool, Slot& slot, SlotView::Phase phase) {
@@ -515,6 +544,7 @@ void Supervisor::stop_slot(Pool& pool, Slot& slot, SlotView::Phase phase) {
   // either way, and as a retired one it is not replaced.
   slot.phase = phase;
   cancel_stall_timer(slot);
+  uncount_job(pool, slot);  // a job being stopped frees its place for the next ticket
   if (slot.stop_sent) return;
   slot.stop_sent = true;
   const bool group = effective_stop_to(pool.spec) == StopTo::kGroup;
@@ -620,6 +650,15 @@ void Supervisor::on_process_exit(Pool& pool, Slot& slot) {
              fmt::format("{} after {:.1f}s{}", slot.last_exit, to_seconds(uptime),
                          slot.killed_after_grace ? " (killed after grace)" : asked ? " (stopped)" : ""));
   slot.stalled = false;
+  if (slot.job.id) {
+    // An exit ends the job, whatever the slot's phase; the slot goes with it.
+    JobExit::How how = slot.job_end;
+    if (how == JobExit::How::kExited && asked) how = JobExit::How::kStopped;
+    end_job(pool, slot, how, how == JobExit::How::kExited && reason.ok(), slot.last_exit, to_seconds(uptime));
+    drop_slot(pool, slot.index);
+    mark_dirty(pool);
+    return;
+  }
   switch (slot.phase) {
     case Slot::Phase::kRetiring:
       drop_slot(pool, slot.index);
@@ -707,6 +746,7 @@ void Supervisor::read_output(Pool& pool, Slot& slot, bool err, bool drain) {
     line.text.reserve(text.size() + (cut ? 4 : 0));
     line.text.assign(text);
     if (cut) line.text += " ...";
+    if (slot.job.id) keep_job_output(slot, line.text);
     emit_line(std::move(line));
   };
   // One chunk per wake-up normally; at exit, everything that is buffered.

@@ -76,6 +76,11 @@ class Supervisor {
   // Engine::set_worker_busy (supervisor_busy.cpp).
   void set_worker_busy(const std::string& pool, const std::string& source, const std::vector<WorkerBusy>& workers);
 
+  // Exec mode (supervisor_jobs.cpp): the dispatcher's hooks, its tickets, a cancel.
+  void set_job_hooks(JobHooks hooks) { job_hooks_ = std::move(hooks); }
+  void offer_jobs(const std::string& pool, std::vector<JobTicket> tickets);
+  Status cancel_job(int64_t id);
+
  private:
   Pool* find_pool(const std::string& name);
   Status for_pools(const std::optional<std::string>& name, const std::function<void(Pool&)>& fn);
@@ -105,6 +110,18 @@ class Supervisor {
   void read_output(Pool& pool, Slot& slot, bool err, bool drain);
   void close_output(Slot& slot, bool err);
   void maybe_finish_pool(Pool& pool);
+
+  // Exec mode (supervisor_jobs.cpp).
+  // New slots of a jobs pool take the oldest waiting tickets; a slot without one is not made.
+  void assign_tickets(Pool& pool, std::vector<Slot*>& fresh);
+  Status add_job_spawn(Slot& slot, SpawnRequest& req);  // env and stdin for its ticket
+  void on_job_spawned(Pool& pool, Slot& slot);          // arms its timeout
+  void end_job(Pool& pool, Slot& slot, JobExit::How how, bool ok, std::string text, double run_s);
+  void stop_job(Pool& pool, Slot& slot, JobExit::How how);  // timeout, cancel
+  void uncount_job(Pool& pool, Slot& slot);  // it stops running (being stopped, ended, dropped)
+  void give_back_tickets(Pool& pool);        // its pool cannot run them (stopped, removed)
+  void say_demand(Pool& pool);
+  void keep_job_output(Slot& slot, std::string_view text);
 
   // Heartbeats (supervisor_heartbeats.cpp).
   void open_heartbeats();
@@ -161,6 +178,7 @@ class Supervisor {
   TimePoint hb_warned_at_{};
   uint64_t hb_ignored_quiet_ = 0;  // ignored since the last warning line
   EventLoop::TimerId hb_resume_timer_ = 0;
+  JobHooks job_hooks_;
   std::unique_ptr<SpawnQueue> spawn_queue_;  // last: destroyed (joined) first
 };
 

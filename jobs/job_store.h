@@ -63,6 +63,9 @@ class JobStore {
   // its last attempt. A job no longer running (cancelled meanwhile) is refused: the runner
   // drops the outcome.
   virtual Result<Job> finish(JobId id, const JobOutcome& outcome, int64_t now_ms, int64_t retry_at_ms) = 0;
+  // A running job given back unrun (its pool stopped before a slot took it): queued again,
+  // due as before, its attempt not counted. A job no longer running is refused.
+  virtual Result<Job> release(JobId id, int64_t now_ms) = 0;
   // A waiting or running job cancelled (the runner stops a running one's process).
   virtual Result<Job> cancel(JobId id, int64_t now_ms) = 0;
   // A dead, failed or cancelled job queued again now, with its attempts anew.

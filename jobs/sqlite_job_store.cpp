@@ -237,6 +237,24 @@ Result<Job> SqliteJobStore::finish(JobId id, const JobOutcome& outcome, int64_t 
   return std::move(jobs->front());
 }
 
+Result<Job> SqliteJobStore::release(JobId id, int64_t /*now_ms*/) {
+  SqliteTransaction tx(*db_);
+  if (!tx.begun()) return tx.begun();
+  auto job = get_in_state(id, "given back", [](JobState s) { return s == JobState::kRunning; });
+  if (!job) return job;
+  auto st = cached_sql(fmt::format(
+      "UPDATE drover_jobs SET state = 'queued', attempt = max(attempt - 1, 0), started_ms = 0, host = '', "
+      "worker = '' WHERE id = ?1 RETURNING {}",
+      kJobColumns));
+  if (!st) return st.error();
+  SqliteStatement& q = **st;
+  q.bind(1, id);
+  auto jobs = read_jobs(q);
+  if (!jobs) return jobs.error();
+  if (Status s = tx.commit(); !s) return s;
+  return std::move(jobs->front());
+}
+
 Result<Job> SqliteJobStore::cancel(JobId id, int64_t now_ms) {
   SqliteTransaction tx(*db_);
   if (!tx.begun()) return tx.begun();

@@ -43,6 +43,7 @@ class FlakyDisk final : public JobStore {
     return inner_->claim(t, n, now, h, w);
   }
   Result<Job> finish(JobId id, const JobOutcome& o, int64_t now, int64_t at) override { return inner_->finish(id, o, now, at); }
+  Result<Job> release(JobId id, int64_t now) override { return inner_->release(id, now); }
   Result<Job> cancel(JobId id, int64_t now) override { return inner_->cancel(id, now); }
   Result<Job> retry(JobId id, int64_t now) override { return inner_->retry(id, now); }
   Result<size_t> retry_dead(const std::optional<std::string>& t, int64_t now) override { return inner_->retry_dead(t, now); }

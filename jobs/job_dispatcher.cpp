@@ -1,0 +1,183 @@
+#include "jobs/job_dispatcher.h"
+
+#include <unistd.h>
+
+#include <climits>
+
+namespace drover::jobs {
+
+namespace {
+
+std::string this_host() {
+  char name[HOST_NAME_MAX + 1] = {};
+  if (gethostname(name, sizeof name - 1) != 0) return "localhost";
+  return name;
+}
+
+JobTicket ticket_of(const Job& j) {
+  JobTicket t;
+  t.id = j.id;
+  t.args = j.args;
+  t.attempt = j.attempt;
+  t.timeout_s = j.timeout_s;
+  return t;
+}
+
+// A failure's record: how it ended, then the tail of what it wrote.
+std::string failure_text(const JobExit& e) { return e.output.empty() ? e.text : e.text + "\n" + e.output; }
+
+}  // namespace
+
+JobDispatcher::JobDispatcher(Engine& engine, JobQueue& queue, DispatchOptions options)
+    : engine_(engine), queue_(queue), options_(std::move(options)) {
+  if (options_.host.empty()) options_.host = this_host();
+  JobHooks hooks;
+  hooks.on_demand = [this](const std::string& pool, int free, uint64_t taken) { on_demand(pool, free, taken); };
+  hooks.on_exit = [this](const JobExit& e) { on_exit(e); };
+  engine_.set_job_hooks(std::move(hooks));
+  poller_ = std::thread([this] { poll_loop(); });
+}
+
+JobDispatcher::~JobDispatcher() {
+  engine_.set_job_hooks({});  // after this the loop calls nothing of ours
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  poller_.join();
+  // The store thread answers in order: once this barrier is answered, so is every call
+  // of ours submitted before stopping_ was set, and none is submitted after (claim_for
+  // submits under mu_ and checks stopping_ first).
+  queue_.call<int>([](JobStore&, int64_t) -> Result<int> { return 0; }).get();
+}
+
+JobDispatcher::Counters JobDispatcher::counters() const {
+  std::lock_guard lock(mu_);
+  return counters_;
+}
+
+Result<std::vector<Job>> JobDispatcher::recover() {
+  return queue_.call<std::vector<Job>>([](JobStore& s, int64_t now) { return s.requeue_running(now); }).get();
+}
+
+std::future<Result<std::vector<Job>>> JobDispatcher::enqueue(std::vector<JobRequest> requests) {
+  auto promise = std::make_shared<std::promise<Result<std::vector<Job>>>>();
+  auto future = promise->get_future();
+  queue_.submit<std::vector<Job>>(
+      [requests = std::move(requests)](JobStore& s, int64_t now) { return s.enqueue(requests, now); },
+      [this, promise](Result<std::vector<Job>> r) {
+        if (r) {
+          // Hungry pools of these topics claim now, not at the next poll.
+          std::vector<std::string> topics;
+          {
+            std::lock_guard lock(mu_);
+            for (const Job& j : *r)
+              if (auto it = demand_.find(j.topic); it != demand_.end() && it->second.hungry) {
+                it->second.hungry = false;
+                topics.push_back(j.topic);
+              }
+          }
+          for (const auto& t : topics) claim_for(t);
+        }
+        promise->set_value(std::move(r));
+      });
+  return future;
+}
+
+Result<Job> JobDispatcher::cancel(JobId id) {
+  auto job = queue_.call<Job>([id](JobStore& s, int64_t now) { return s.cancel(id, now); }).get();
+  if (job) engine_.cancel_job(id);  // kNotFound: it was not running here
+  return job;
+}
+
+void JobDispatcher::on_demand(const std::string& pool, int free, uint64_t taken) {
+  {
+    std::lock_guard lock(mu_);
+    Demand& d = demand_[pool];
+    d.free = free;
+    d.taken = taken;
+  }
+  claim_for(pool);
+}
+
+void JobDispatcher::claim_for(const std::string& pool) {
+  std::lock_guard lock(mu_);
+  if (stopping_) return;
+  Demand& d = demand_[pool];
+  // Tickets offered but not yet in the engine's count fill room it already reported.
+  const auto in_flight = static_cast<int64_t>(d.offered) - static_cast<int64_t>(d.taken);
+  const int want = static_cast<int>(std::max<int64_t>(0, d.free - std::max<int64_t>(0, in_flight)));
+  if (want == 0 || d.claiming) return;
+  d.claiming = true;
+  const std::string host = options_.host;
+  // Submitted under mu_: the destructor's barrier then comes after it (see there).
+  queue_.submit<std::vector<Job>>(
+      [pool, want, host](JobStore& s, int64_t now) { return s.claim(pool, static_cast<size_t>(want), now, host, pool); },
+      [this, pool, want](Result<std::vector<Job>> r) {
+        std::vector<JobTicket> tickets;
+        if (r)
+          for (const Job& j : *r) tickets.push_back(ticket_of(j));
+        {
+          std::lock_guard lock(mu_);
+          Demand& d = demand_[pool];
+          d.claiming = false;
+          d.offered += tickets.size();
+          d.hungry = static_cast<int>(tickets.size()) < want;
+          counters_.claimed += tickets.size();
+          if (stopping_) return;  // the tickets stay running in the store: recover() requeues them
+        }
+        if (!tickets.empty()) engine_.offer_jobs(pool, std::move(tickets));
+        // Room reported while this claim ran (not hungry: there may be more due now).
+        if (r && !r->empty()) claim_for(pool);
+      });
+}
+
+int64_t JobDispatcher::retry_at(int attempt, int64_t now_ms) {
+  std::lock_guard lock(mu_);
+  const double u = std::uniform_real_distribution<double>(0, 1)(rng_);
+  return now_ms + static_cast<int64_t>(options_.backoff.delay_s(attempt, u) * 1000);
+}
+
+void JobDispatcher::on_exit(const JobExit& e) {
+  {
+    std::lock_guard lock(mu_);
+    if (e.how == JobExit::How::kNotStarted) ++counters_.given_back;
+    else if (e.ok) ++counters_.done;
+    else ++counters_.failed;
+  }
+  const JobId id = e.id;
+  std::function<Result<Job>(JobStore&, int64_t)> record;
+  if (e.how == JobExit::How::kNotStarted) {
+    record = [id](JobStore& s, int64_t now) { return s.release(id, now); };
+  } else if (e.how == JobExit::How::kCancelled) {
+    // Cancelled through cancel() the store says so already; through the engine alone, not yet.
+    record = [id](JobStore& s, int64_t now) { return s.cancel(id, now); };
+  } else if (e.ok) {
+    record = [id, out = e.output](JobStore& s, int64_t now) { return s.finish(id, {true, out}, now, 0); };
+  } else {
+    record = [this, id, text = failure_text(e)](JobStore& s, int64_t now) -> Result<Job> {
+      auto job = s.get(id);
+      if (!job) return job;
+      return s.finish(id, {false, text}, now, retry_at(job->attempt, now));
+    };
+  }
+  // A refusal here (the job was cancelled meanwhile, or dropped) leaves the store as it is.
+  queue_.submit<Job>(std::move(record), [](Result<Job>) {});
+}
+
+void JobDispatcher::poll_loop() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, options_.poll);
+    if (stopping_) return;
+    std::vector<std::string> hungry;
+    for (auto& [pool, d] : demand_)
+      if (d.hungry && !d.claiming) hungry.push_back(pool);
+    lock.unlock();
+    for (const auto& p : hungry) claim_for(p);
+    lock.lock();
+  }
+}
+
+}  // namespace drover::jobs

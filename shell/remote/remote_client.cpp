@@ -301,8 +301,8 @@ Result<AutoscaleView> RemoteClient::autoscale() {
 }
 
 Status RemoteClient::set_autoscale(const std::string& pool, bool enabled) {
-  return status_of(request("POST", fmt::format("/api/v1/autoscale/{}/{}", encode(pool), enabled ? "on" : "off"), "{}"),
-                   "");
+  // The route takes no body (the pool and the switch are its path): it refuses one, even {}.
+  return status_of(request("POST", fmt::format("/api/v1/autoscale/{}/{}", encode(pool), enabled ? "on" : "off")), "");
 }
 
 void RemoteClient::report(EventKind kind, std::string pool, std::string text) {

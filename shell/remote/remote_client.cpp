@@ -280,6 +280,8 @@ Status RemoteClient::signal_worker(const std::string& pool, int slot, int sig) {
 }
 
 Result<std::vector<LogLine>> RemoteClient::log_tail(size_t n, const std::optional<std::string>& pool) {
+  // No lines asked for (log.tail(0)): none, as locally; the server serves 1 and up.
+  if (n == 0) return std::vector<LogLine>{};
   // "All of it" (log.grep, log.rew) is as much as the server serves: it refuses more.
   std::string path = fmt::format("/api/v1/log?n={}", std::clamp<size_t>(n, 1, kLogTailMaxLines));
   if (pool) path += "&pool=" + encode(*pool);

@@ -158,8 +158,9 @@ Compared compare(const TempDir& dir, int port, const std::vector<std::string>& c
   return c;
 }
 
+// What the attached shell printed for the command (its last run, when it ran twice).
 const std::string& output_of(const Compared& c, const std::string& command) {
-  for (size_t i = 0; i < c.commands.size(); ++i)
+  for (size_t i = c.commands.size(); i-- > 0;)
     if (c.commands[i] == command) return c.attached[i];
   FAIL("no such command in the script: " << command);
   static const std::string none;
@@ -253,6 +254,19 @@ TEST_CASE("attach parity: reading commands print the same local and attached - s
           "autoscale.off 'nope'",
           "autoscale.on 'a'",
           "log.tail{n = 2.5}",
+          "log.tail(-1)",
+          "log.tail{pool = 'nope', n = 3}",
+          "log.grep('spawned', {pool = 'nope'})",
+          "kill(0)",
+          "kill('CONT', 5)",
+          "config(5)",
+          "config 'a=x'",
+          "config{}",
+          "settle(-1)",
+          "every(0, print)",
+          "autoscale.cancel(99)",
+          "unload()",
+          "write_config('/nonexistent/dir/pools.lua')",
           "config()",
       });
   // Not vacuous: the host's pools, policy and budget are what the attached shell saw.
@@ -304,10 +318,16 @@ TEST_CASE("attach parity: commands that change the pools do the same local and a
           "pools()",
           "config()",
           "status()",
+          "start 'b'",  // no such pool now, either way
+          "autoscale.off 'b'",  // b's policy outlives its pool: switched off all the same
+          "autoscale.off 'b'",
+          "(autoscale.list()[1].enabled)",
       });
   CHECK(output_of(c, "status().pools.a.target") == "3\n");
   CHECK(output_of(c, "config()") == "{ a = 1 }\n");
-  CHECK(c.local_raw.rc == 0);
+  CHECK(output_of(c, "start 'b'") == "(command line):1: no pool named \"b\"\n");
+  CHECK(output_of(c, "(autoscale.list()[1].enabled)") == "false\n");
+  CHECK(c.local_raw.rc == 1);  // start 'b'
   // The host is where the attached commands left it.
   CHECK(wait_until([&] { return host.process.counts() == std::map<std::string, size_t>{{"a", 1}}; }, 10s));
 }
@@ -419,6 +439,17 @@ TEST_CASE("attach parity: exit reload and write_config with no path - local acts
   CHECK(attached.out.find("give a path") != std::string::npos);
   CHECK(attached.out.find("drover host") != std::string::npos);
   CHECK(read_file(dir.file("pools.lua")) == before);
+
+  // load looks next to the config file too: a local shell's, which an attached one has not
+  // (it looks in its own directory, DROVER_PATH and the shipped policies).
+  local = local_run(dir, {"load 'no_such_policy'"});
+  attached = attached_run(dir, host.port, {"load 'no_such_policy'"});
+  CHECK(local.rc == 1);
+  CHECK(attached.rc == 1);
+  const std::string looked = "(command line):1: load: no script no_such_policy (looked in ., ";
+  CHECK(local.out.rfind(looked + dir.path() + ", ", 0) == 0);
+  CHECK(attached.out.rfind(looked, 0) == 0);
+  CHECK(attached.out.find(dir.path()) == std::string::npos);
   CHECK(host.process.counts() == std::map<std::string, size_t>{{"a", 2}, {"b", 1}});
 }
 

@@ -26,8 +26,9 @@ namespace {
 const std::map<std::string, std::string> kTokenEnv{{"DROVER_HTTP_TOKEN", "attach-parity-token-0123456789"}};
 
 // Two pools of sleeping fake workers with fixed sizes, a budget and a policy that never
-// changes anything (min = max = n, it answers nil, and its period is an hour), so both
-// engines stay where the file puts them until a command moves them.
+// changes anything (min = max = n, it answers nil, and after its first call at start its
+// period is an hour), so both engines stay where the file puts them until a command moves
+// them.
 std::string pools_lua() {
   const std::string w = std::string("{ '") + fake_worker_path() + "', 'sleep' }";
   return "pool 'a' { cmd = " + w + ", n = 2 }\n"
@@ -167,13 +168,13 @@ const std::string& output_of(const Compared& c, const std::string& command) {
   return none;
 }
 
+// The host: drover on dir's pools.lua, serving its API on a port of its choosing, with the
+// token attach sends; up with its three workers. Stopped with TERM at the end.
 struct Host {
-  TempDir& dir;
   DroverProcess process;
   int port = 0;
-  explicit Host(TempDir& d)
-      : dir(d),
-        process({d.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0"}, d.file("host.err"), kTokenEnv) {
+  explicit Host(const TempDir& d)
+      : process({d.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0"}, d.file("host.err"), kTokenEnv) {
     port = process.http_port();
     REQUIRE(port > 0);
     REQUIRE(wait_until([&] { return process.counts() == std::map<std::string, size_t>{{"a", 2}, {"b", 1}}; }, 10s));

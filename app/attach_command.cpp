@@ -126,6 +126,11 @@ int run_attach_command(int argc, char** argv) {
                               : std::make_shared<Subscription>(1, Subscription::Filter{});
     Repl repl(ctx, lua, events);
     bool ok = true;
+    // --wait: the remote pools at their sizes before -e looks at them, as `drover
+    // pools.lua --wait` waits for its own (help "settle"), or exit 1 with why.
+    if (args->wait_s)
+      ok = repl.eval_and_print(fmt::format("local ok, why = settle({}) if not ok then error(why, 0) end", *args->wait_s),
+                               "=--wait") && ok;
     for (const auto& code : args->exprs) ok = repl.eval_and_print(code, "=(command line)") && ok;
     if (interactive) {
       if (!args->exprs.empty()) ctx.exit_requested = false;

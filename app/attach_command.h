@@ -2,7 +2,7 @@
 // in another terminal or under systemd), like workerpoolmanager's console controlling
 // managers on other hosts.
 //
-//   drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--token-file PATH]
+//   drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--wait[=SECONDS]] [--token-file PATH]
 //
 // Which drover (issue 12):
 //   (nothing)    the one drover of this user running on this host, through its control
@@ -18,9 +18,10 @@
 //
 // The same Lua REPL, bindings, help pages and completion (of the remote pool names), over
 // the remote drover's HTTP/JSON API (RemoteClient). -e runs code, prints its values and
-// detaches (-i: then stay in the shell). exit() and Ctrl-D detach: the remote drover and
-// its workers go on. Policies defined here (autoscale, every) run in this shell, against
-// the remote engine, while it stays attached.
+// detaches (-i: then stay in the shell); --wait settles the remote pools first, as a local
+// shell's --wait does. exit() and Ctrl-D detach: the remote drover and its workers go on.
+// Autoscale policies are the host's (autoscale.list/on/off reach them; defining one here
+// is refused); every() timers defined here run in this shell, while it stays attached.
 //
 // Exit status: 0; 1 the server cannot be reached or found, refuses the token or a -e
 // chunk failed; 2 bad usage, or several drovers to choose from.

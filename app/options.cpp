@@ -165,7 +165,7 @@ struct RawOptions {
   bool help = false, version = false;
 };
 
-std::unique_ptr<CLI::App> attach_app(AttachOptions& a, bool& help);
+std::unique_ptr<CLI::App> attach_app(AttachOptions& a, std::string& wait, bool& help);
 std::unique_ptr<CLI::App> heartbeat_app(HeartbeatOptions& h, std::string& progress, std::string& pid,
                                         std::string& timeout, bool& busy, bool& idle, bool& help);
 
@@ -179,11 +179,11 @@ std::unique_ptr<CLI::App> drover_app(RawOptions& r) {
     // The subcommands, by their own synopses.
     AttachOptions a;
     HeartbeatOptions h;
-    std::string s1, s2, s3;
+    std::string s1, s2, s3, s4;
     bool b1 = false, b2 = false, b3 = false;
     fmt->add_synopsis_line(Formatter(false).synopsis(heartbeat_app(h, s1, s2, s3, b1, b2, b3).get(), "drover heartbeat") +
                            "   one keep-alive from a worker script (-h)");
-    fmt->add_synopsis_line(Formatter(true).synopsis(attach_app(a, b1).get(), "drover attach"));
+    fmt->add_synopsis_line(Formatter(true).synopsis(attach_app(a, s4, b1).get(), "drover attach"));
     fmt->add_synopsis_line(std::string(kDescriptionColumn - 7, ' ') +
                            "the shell of a running drover: without an address your one drover on this host (-h)");
   }
@@ -264,7 +264,7 @@ std::unique_ptr<CLI::App> drover_app(RawOptions& r) {
 
 // --- drover attach ------------------------------------------------------------------------
 
-std::unique_ptr<CLI::App> attach_app(AttachOptions& a, bool& help) {
+std::unique_ptr<CLI::App> attach_app(AttachOptions& a, std::string& wait, bool& help) {
   auto app = std::make_unique<CLI::App>(
       "the shell of a running drover; exit or Ctrl-D detaches. Without an address: your one\n"
       "drover on this host; PID: your drover with that pid (else a number is a port);\n"
@@ -278,6 +278,10 @@ std::unique_ptr<CLI::App> attach_app(AttachOptions& a, bool& help) {
   repeatable(app->add_option("-e", a.exprs, "run Lua CODE in its shell and print its values, then detach (repeatable)"))
       ->type_name("CODE");
   app->add_flag("-i", a.stay, "with -e: stay in the shell afterwards");
+  app->add_flag("--wait{30}", wait,
+                "before -e, wait for every pool to run its size (default 30 s); exit 1 with\n"
+                "the reason if they do not (a health check: settle() in the shell)")
+      ->type_name("[=SECONDS]");
   app->add_option("--token-file", a.token_file,
                   "the HTTP token, for HOST:PORT (default: DROVER_HTTP_TOKEN, else the token\n"
                   "file your own drovers make)")
@@ -329,8 +333,9 @@ std::string drover_usage() {
 
 std::string attach_usage() {
   AttachOptions a;
+  std::string wait;
   bool help = false;
-  return attach_app(a, help)->help();
+  return attach_app(a, wait, help)->help();
 }
 
 std::string heartbeat_usage() {
@@ -410,8 +415,9 @@ Parsed<Options> parse_options(const std::vector<std::string>& args) {
 Parsed<AttachOptions> parse_attach_options(const std::vector<std::string>& args) {
   Parsed<AttachOptions> p;
   AttachOptions a;
+  std::string wait;
   bool help = false;
-  auto app = attach_app(a, help);
+  auto app = attach_app(a, wait, help);
   auto fail = [&p](const std::string& why) {
     p.exit_code = 2;
     p.err = "drover attach: " + why + "\n" + attach_usage();
@@ -430,6 +436,11 @@ Parsed<AttachOptions> parse_attach_options(const std::vector<std::string>& args)
   for (const auto& word : extra) {
     if (word.size() > 1 && word[0] == '-') return fail(fmt::format("unknown option '{}'", word));
     return fail(fmt::format("one address only (got '{}' and '{}')", a.address, word));
+  }
+  if (app->count("--wait")) {
+    auto s = number_in(wait, 0, 86400);
+    if (!s) return fail(fmt::format("--wait={}: seconds from 0 to 86400", wait));
+    a.wait_s = *s;
   }
   p.options = std::move(a);
   return p;

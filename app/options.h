@@ -46,11 +46,12 @@ struct Options {
   std::optional<ContainMode> contain;
 };
 
-// drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--token-file PATH]
+// drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--wait[=SECONDS]] [--token-file PATH]
 struct AttachOptions {
   std::string address;
   std::vector<std::string> exprs;
   bool stay = false;
+  std::optional<double> wait_s;                   // --wait: settle() before -e, as drover's own
   std::string token_file;
 };
 

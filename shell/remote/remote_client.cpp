@@ -280,6 +280,8 @@ Status RemoteClient::signal_worker(const std::string& pool, int slot, int sig) {
 }
 
 Result<std::vector<LogLine>> RemoteClient::log_tail(size_t n, const std::optional<std::string>& pool) {
+  // No lines asked for (log.tail(0)): none, as locally; the server serves 1 and up.
+  if (n == 0) return std::vector<LogLine>{};
   // "All of it" (log.grep, log.rew) is as much as the server serves: it refuses more.
   std::string path = fmt::format("/api/v1/log?n={}", std::clamp<size_t>(n, 1, kLogTailMaxLines));
   if (pool) path += "&pool=" + encode(*pool);
@@ -301,8 +303,8 @@ Result<AutoscaleView> RemoteClient::autoscale() {
 }
 
 Status RemoteClient::set_autoscale(const std::string& pool, bool enabled) {
-  return status_of(request("POST", fmt::format("/api/v1/autoscale/{}/{}", encode(pool), enabled ? "on" : "off"), "{}"),
-                   "");
+  // The route takes no body (the pool and the switch are its path): it refuses one, even {}.
+  return status_of(request("POST", fmt::format("/api/v1/autoscale/{}/{}", encode(pool), enabled ? "on" : "off")), "");
 }
 
 void RemoteClient::report(EventKind kind, std::string pool, std::string text) {

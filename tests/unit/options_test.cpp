@@ -111,7 +111,7 @@ TEST_CASE("options: --help is the generated usage - --version is CMake's") {
   for (const char* row : {"\n  CONFIG.lua            pools defined in Lua", "\n  --workers SPEC        pools as a spec string",
                           "\n  -c, --resque-pool YML resque-pool's config", "\n  --http [HOST:PORT]    serve HTTP",
                           "\n  --wait[=SECONDS]      before -e", "\n  -q, --quiet           with --no-shell",
-                          "\n       drover heartbeat [options]", "\n       drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--token-file PATH]",
+                          "\n       drover heartbeat [options]", "\n       drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--wait[=SECONDS]] [--token-file PATH]",
                           "\nPool sources add up"}) {
     INFO(row);
     CHECK(contains(help.out, row));
@@ -131,12 +131,19 @@ TEST_CASE("options: drover attach") {
   CHECK(p.options->exprs == std::vector<std::string>{"status()", "config()"});
   CHECK(p.options->stay);
   CHECK(p.options->token_file == "t");
+  CHECK_FALSE(p.options->wait_s);
+  auto waits = parse_attach_options({"--wait", "-e", "status()"});
+  REQUIRE(waits.options);
+  CHECK(waits.options->wait_s == 30.0);
+  CHECK(waits.options->exprs == std::vector<std::string>{"status()"});
+  CHECK(parse_attach_options({"--wait=2.5"}).options->wait_s == 2.5);
+  CHECK(parse_attach_options({"--wait=-1"}).exit_code == 2);
   auto unknown = parse_attach_options({"--nope"});
   CHECK(unknown.exit_code == 2);
   CHECK(contains(unknown.err, "drover attach: unknown option '--nope'\nusage: drover attach [PID|SOCKET|HOST:PORT]"));
   auto help = parse_attach_options({"-h"});
   CHECK(help.exit_code == 0);
-  CHECK(help.out.rfind("usage: drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--token-file PATH]\n", 0) == 0);
+  CHECK(help.out.rfind("usage: drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--wait[=SECONDS]] [--token-file PATH]\n", 0) == 0);
 }
 
 TEST_CASE("options: drover heartbeat") {

@@ -102,6 +102,10 @@ int l_config(lua_State* L) {
 int l_reload(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
+    // Attached: the config file is the host's, and so is its reload.
+    if (!ctx.load_config && ctx.client.remote())
+      luaL_error(L, "reload: the config file is on the drover host: reload it there (kill -HUP %d)",
+                 static_cast<int>(checked(L, ctx.client.snapshot()).pid));
     if (!ctx.load_config) luaL_error(L, "reload: this shell has no config file to re-read");
     const std::vector<PoolSnapshot> before = checked(L, ctx.client.snapshot()).pools;
     if (Status s = reload_config(ctx); !s) luaL_error(L, "reload: %s (nothing changed)", s.message().c_str());
@@ -180,6 +184,9 @@ int l_write_config(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
     std::string path = luaL_optstring(L, 1, ctx.config_path.c_str());
+    if (path.empty() && ctx.client.remote())
+      luaL_error(L, "write_config: give a path: the config file drover was started from is on the drover host "
+                    "(write_config \"pools.lua\" writes the live pools to a file here)");
     if (path.empty()) luaL_error(L, "write_config: give a path (drover was not started from a config file)");
     bool force = false;
     if (!lua_isnoneornil(L, 2)) {

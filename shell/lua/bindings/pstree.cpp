@@ -1,11 +1,11 @@
 // pstree(): the process tree under the engine, workers with their children from /proc.
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
-#include <fstream>
 #include <map>
 #include <set>
 #include <sstream>
@@ -27,6 +27,20 @@ struct ProcInfo {
   std::string cmd;
 };
 
+// A /proc file's bytes; what could be read of them when the process goes meanwhile (a
+// read of an exiting process's cmdline fails with ESRCH, which std::ifstream throws as
+// "basic_filebuf::underflow error": pstree() failed whenever any process on the machine
+// exited during the walk).
+std::string read_proc_file(const std::string& path) {
+  std::string out;
+  const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return out;
+  char buf[4096];
+  for (ssize_t n; (n = read(fd, buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
 // One pass over /proc: parent and command line of every process. Cheap enough for an
 // interactive command (a few ms with thousands of processes).
 std::map<pid_t, ProcInfo> read_proc_table() {
@@ -41,8 +55,7 @@ std::map<pid_t, ProcInfo> read_proc_table() {
     if (!st) continue;
     ProcInfo info;
     info.ppid = st->ppid;
-    std::ifstream cmdline(fmt::format("/proc/{}/cmdline", pid));
-    std::string args((std::istreambuf_iterator<char>(cmdline)), {});
+    std::string args = read_proc_file(fmt::format("/proc/{}/cmdline", pid));
     for (char& c : args)
       if (c == '\0') c = ' ';
     while (!args.empty() && args.back() == ' ') args.pop_back();
@@ -150,7 +163,7 @@ std::vector<pid_t> escaped_roots(const WorkerSnapshot& w, const std::string& poo
   const std::string want_pool = "DROVER_POOL=" + pool, want_slot = fmt::format("DROVER_SLOT={}", w.slot);
   for (pid_t c : it->second) {
     if (workers.count(c)) continue;
-    std::ifstream env(fmt::format("/proc/{}/environ", c));
+    std::istringstream env(read_proc_file(fmt::format("/proc/{}/environ", c)));
     bool has_pool = false, has_slot = false;
     for (std::string entry; std::getline(env, entry, '\0');) {
       has_pool = has_pool || entry == want_pool;

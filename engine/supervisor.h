@@ -77,7 +77,8 @@ class Supervisor {
   void set_worker_busy(const std::string& pool, const std::string& source, const std::vector<WorkerBusy>& workers);
 
   // Exec mode (supervisor_jobs.cpp): the dispatcher's hooks, its tickets, a cancel.
-  void set_job_hooks(JobHooks hooks) { job_hooks_ = std::move(hooks); }
+  // New hooks hear every jobs pool's room afresh (the pools may predate them).
+  void set_job_hooks(JobHooks hooks);
   void offer_jobs(const std::string& pool, std::vector<JobTicket> tickets);
   Status cancel_job(int64_t id);
 

@@ -41,6 +41,15 @@ constexpr size_t kMaxArgsInEnv = 32 * 1024;
 
 }  // namespace
 
+void Supervisor::set_job_hooks(JobHooks hooks) {
+  job_hooks_ = std::move(hooks);
+  for (auto& [name, pool] : pools_)
+    if (pool->spec.jobs) {
+      pool->demand_said = -1;
+      mark_dirty(*pool);
+    }
+}
+
 void Supervisor::offer_jobs(const std::string& name, std::vector<JobTicket> tickets) {
   Pool* pool = find_pool(name);
   // Taken counts what was offered, run or given back: the dispatcher's count of tickets in

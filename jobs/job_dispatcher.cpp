@@ -85,6 +85,16 @@ std::future<Result<std::vector<Job>>> JobDispatcher::enqueue(std::vector<JobRequ
   return future;
 }
 
+void JobDispatcher::poke(const std::optional<std::string>& topic) {
+  std::vector<std::string> pools;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& [pool, d] : demand_)
+      if (!topic || pool == *topic) pools.push_back(pool);
+  }
+  for (const auto& p : pools) claim_for(p);
+}
+
 Result<Job> JobDispatcher::cancel(JobId id) {
   auto job = queue_.call<Job>([id](JobStore& s, int64_t now) { return s.cancel(id, now); }).get();
   if (job) engine_.cancel_job(id);  // kNotFound: it was not running here

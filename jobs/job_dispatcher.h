@@ -45,6 +45,9 @@ class JobDispatcher {
   // process if one runs here. The job as the store now has it.
   Result<Job> cancel(JobId id);
 
+  // Jobs of the topic (or of any, nullopt) may be due now (a retry): hungry pools claim.
+  void poke(const std::optional<std::string>& topic);
+
   struct Counters {
     uint64_t claimed = 0, done = 0, failed = 0, given_back = 0;
   };

@@ -13,6 +13,7 @@
 #include <fmt/format.h>
 
 #include "jobs/job_dispatcher.h"
+#include "jobs/job_service.h"
 #include "jobs/sqlite_job_store.h"
 #include "tests/support/test_util.h"
 
@@ -217,4 +218,41 @@ TEST_CASE("jobs exec: a restart finds what the last run left running - queued ag
       10s));
   auto j = queue.call<Job>([id](JobStore& st, int64_t) { return st.get(id); }).get();
   CHECK(j->result == "attempt 2\n");
+}
+
+TEST_CASE("jobs service: one drover owns a store - a second is told whose it is - the owner's leftovers come back") {
+  TempDir dir;
+  Engine engine{engine_options(dir)};
+  JobServiceOptions o;
+  o.state_dir = dir.file("state/deep");
+  o.dispatch = Rig::fast_retries();
+  // A jobs pool older than the service: the service hears of its room all the same.
+  REQUIRE(engine.apply({job_pool("early", 1, "echo early")}));
+  auto first = JobService::open(engine, o);
+  REQUIRE(first);
+  CHECK((*first)->path() == dir.file("state/deep/jobs.db"));
+  struct stat st {};
+  REQUIRE(stat(dir.file("state/deep").c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0700);
+  auto second = JobService::open(engine, o);
+  REQUIRE_FALSE(second);
+  CHECK(second.error().message() == fmt::format("the job store {} is in use by another drover (pid {}); give this one "
+                                                "its own --state DIR",
+                                                dir.file("state/deep/jobs.db"), getpid()));
+  auto early = (*first)->enqueue({req("early")});
+  REQUIRE(early);
+  REQUIRE(wait_until([&] { return (*first)->get(early->front().id)->state == JobState::kDone; }, 10s));
+  // Jobs for a pool that is not there yet wait; the pool, once defined, runs them.
+  auto made = (*first)->enqueue({req("late"), req("late")});
+  REQUIRE(made);
+  REQUIRE(engine.apply({job_pool("late", 1, "echo $DROVER_JOB_ID")}));
+  for (const Job& j : *made)
+    REQUIRE(wait_until([&] { return (*first)->get(j.id)->state == JobState::kDone; }, 10s));
+  auto listed = (*first)->list({.topic = std::string("late")});
+  REQUIRE(listed);
+  CHECK(listed->size() == 2);
+  first->reset();  // the lock goes with it
+  auto again = JobService::open(engine, o);
+  REQUIRE(again);
+  CHECK((*again)->recovered() == 0);
 }

@@ -1,0 +1,103 @@
+#include "jobs/job_service.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+
+#include <fmt/format.h>
+
+namespace drover::jobs {
+
+namespace {
+
+// mkdir -p with each new directory 0700: the state directory holds other users' business.
+Status make_private_dirs(const std::string& dir) {
+  std::string path;
+  for (const auto& part : std::filesystem::path(dir)) {
+    path = (std::filesystem::path(path) / part).string();
+    if (mkdir(path.c_str(), 0700) != 0 && errno != EEXIST)
+      return Status::io_error(fmt::format("{}: {}", path, strerror(errno)));
+  }
+  return Status::ok();
+}
+
+}  // namespace
+
+Result<std::string> default_state_dir() {
+  if (const char* s = std::getenv("XDG_STATE_HOME"); s && *s == '/') return std::string(s) + "/drover";
+  if (const char* h = std::getenv("HOME"); h && *h == '/') return std::string(h) + "/.local/state/drover";
+  return Status::invalid("no place for the job store: neither XDG_STATE_HOME nor HOME is set; give --state DIR");
+}
+
+Result<std::unique_ptr<JobService>> JobService::open(Engine& engine, JobServiceOptions o) {
+  if (Status s = make_private_dirs(o.state_dir); !s) return s;
+  std::unique_ptr<JobService> svc(new JobService());
+  svc->path_ = o.state_dir + "/jobs.db";
+  const std::string lock_path = svc->path_ + ".lock";
+  svc->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (svc->lock_fd_ < 0) return Status::io_error(fmt::format("{}: {}", lock_path, strerror(errno)));
+  if (flock(svc->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    char owner[32] = {};
+    (void)!pread(svc->lock_fd_, owner, sizeof owner - 1, 0);
+    return Status::unavailable(fmt::format("the job store {} is in use by another drover (pid {}); give this one "
+                                           "its own --state DIR",
+                                           svc->path_, std::strtol(owner, nullptr, 10)));
+  }
+  const std::string pid = std::to_string(getpid());
+  if (ftruncate(svc->lock_fd_, 0) != 0 || pwrite(svc->lock_fd_, pid.data(), pid.size(), 0) < 0)
+    return Status::io_error(fmt::format("{}: {}", lock_path, strerror(errno)));
+  auto store = SqliteJobStore::open(svc->path_, o.durability);
+  if (!store) return store.error();
+  svc->queue_ = std::make_unique<JobQueue>(std::move(*store));
+  // Before the dispatcher exists: no claim of this run can be mistaken for a leftover.
+  auto left = svc->queue_->call<std::vector<Job>>([](JobStore& s, int64_t now) { return s.requeue_running(now); }).get();
+  if (!left) return left.error();
+  svc->recovered_ = left->size();
+  auto pruned = svc->queue_->call<size_t>([r = o.retention](JobStore& s, int64_t now) { return s.prune(r, now); }).get();
+  if (!pruned) return pruned.error();
+  svc->dispatcher_ = std::make_unique<JobDispatcher>(engine, *svc->queue_, std::move(o.dispatch));
+  return svc;
+}
+
+JobService::~JobService() {
+  dispatcher_.reset();
+  queue_.reset();
+  if (lock_fd_ >= 0) close(lock_fd_);  // the lock goes with it
+}
+
+Result<std::vector<Job>> JobService::enqueue(std::vector<JobRequest> requests) {
+  return dispatcher_->enqueue(std::move(requests)).get();
+}
+Result<Job> JobService::get(JobId id) {
+  return queue_->call<Job>([id](JobStore& s, int64_t) { return s.get(id); }).get();
+}
+Result<std::vector<Job>> JobService::list(const JobFilter& f) {
+  return queue_->call<std::vector<Job>>([f](JobStore& s, int64_t) { return s.list(f); }).get();
+}
+Result<std::vector<TopicStats>> JobService::stats() { return queue_->stats().get(); }
+Result<Job> JobService::cancel(JobId id) { return dispatcher_->cancel(id); }
+Result<Job> JobService::retry(JobId id) {
+  auto r = queue_->call<Job>([id](JobStore& s, int64_t now) { return s.retry(id, now); }).get();
+  if (r) dispatcher_->poke(r->topic);
+  return r;
+}
+Result<size_t> JobService::retry_dead(const std::optional<std::string>& topic) {
+  auto r = queue_->call<size_t>([topic](JobStore& s, int64_t now) { return s.retry_dead(topic, now); }).get();
+  if (r && *r) dispatcher_->poke(topic);
+  return r;
+}
+Status JobService::drop(JobId id) {
+  auto r = queue_->call<int>([id](JobStore& s, int64_t) -> Result<int> {
+                   if (Status st = s.drop(id); !st) return st;
+                   return 0;
+                 }).get();
+  return r ? Status::ok() : r.error();
+}
+
+}  // namespace drover::jobs

@@ -1,0 +1,56 @@
+// JobService: drover's job queue as the API above sees it: the SQLite store in the state
+// directory, its thread, and the dispatcher feeding the engine's jobs pools, behind
+// synchronous calls that return values (the shell's jobs.*, the HTTP routes, `drover
+// enqueue`). One drover owns a store at a time: a second one on the same state directory
+// is told so, with the owner's pid, instead of stealing its running jobs at recovery.
+#pragma once
+
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "jobs/job_dispatcher.h"
+#include "jobs/sqlite_job_store.h"
+
+namespace drover::jobs {
+
+struct JobServiceOptions {
+  std::string state_dir;  // created 0700 if missing; jobs.db and its lock go here
+  Durability durability = Durability::kNormal;
+  DispatchOptions dispatch;
+  Retention retention;
+};
+
+class JobService {
+ public:
+  // Opens (creating) the store, takes its lock, puts back what a previous drover left
+  // running, then starts feeding the engine's jobs pools.
+  static Result<std::unique_ptr<JobService>> open(Engine& engine, JobServiceOptions options);
+  ~JobService();
+
+  Result<std::vector<Job>> enqueue(std::vector<JobRequest> requests);
+  Result<Job> get(JobId id);
+  Result<std::vector<Job>> list(const JobFilter& filter);
+  Result<std::vector<TopicStats>> stats();
+  Result<Job> cancel(JobId id);
+  Result<Job> retry(JobId id);
+  Result<size_t> retry_dead(const std::optional<std::string>& topic);
+  Status drop(JobId id);
+
+  const std::string& path() const { return path_; }
+  // Jobs the start found running (each may run twice: the only duplicates there are).
+  size_t recovered() const { return recovered_; }
+
+ private:
+  JobService() = default;
+  std::string path_;
+  int lock_fd_ = -1;
+  size_t recovered_ = 0;
+  std::unique_ptr<JobQueue> queue_;
+  std::unique_ptr<JobDispatcher> dispatcher_;  // after queue_: destroyed first
+};
+
+// ${XDG_STATE_HOME:-$HOME/.local/state}/drover, or an error naming what is missing.
+Result<std::string> default_state_dir();
+
+}  // namespace drover::jobs

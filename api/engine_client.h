@@ -14,6 +14,7 @@
 //   subscribe        GET    /api/v1/events, /api/v1/log/follow (SSE) Engine::subscribe
 //   autoscale        GET    /api/v1/autoscale                       the shell's Autoscaler
 //   set_autoscale    POST   /api/v1/autoscale/P/on|off              the shell's Autoscaler
+//   enqueue_jobs .. drop_job: the job queue (jobs::JobService), opened on first use
 // The rest are the local shell's own machinery, not routes: apply (a reload of the config
 // files, which only the host has), and what the autoscaler reports into the engine it
 // runs beside (report, set_queue_gauge, set_worker_busy).
@@ -23,6 +24,8 @@
 // block briefly on the engine's inbox or the network, never on workers.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <map>
 #include <memory>
 #include <optional>
@@ -31,6 +34,7 @@
 
 #include "api/autoscale_view.h"
 #include "engine/engine.h"
+#include "jobs/job_store.h"
 
 namespace drover {
 
@@ -58,6 +62,38 @@ class EngineClient {
   // kNotFound: no policy for that pool.
   virtual Status set_autoscale(const std::string& pool, bool enabled) = 0;
 
+  // The job queue. A drover without one (attached, until its routes land) says so.
+  virtual Result<std::vector<jobs::Job>> enqueue_jobs(std::vector<jobs::JobRequest> requests) {
+    (void)requests;
+    return no_jobs();
+  }
+  virtual Result<jobs::Job> job(jobs::JobId id) {
+    (void)id;
+    return no_jobs();
+  }
+  virtual Result<std::vector<jobs::Job>> list_jobs(const jobs::JobFilter& filter) {
+    (void)filter;
+    return no_jobs();
+  }
+  virtual Result<std::vector<jobs::TopicStats>> job_stats() { return no_jobs(); }
+  virtual Result<jobs::Job> cancel_job(jobs::JobId id) {
+    (void)id;
+    return no_jobs();
+  }
+  virtual Result<jobs::Job> retry_job(jobs::JobId id) {
+    (void)id;
+    return no_jobs();
+  }
+  // Every dead job (of one topic) queued again; how many.
+  virtual Result<size_t> retry_dead_jobs(const std::optional<std::string>& topic) {
+    (void)topic;
+    return no_jobs();
+  }
+  virtual Status drop_job(jobs::JobId id) {
+    (void)id;
+    return no_jobs();
+  }
+
   virtual void report(EventKind kind, std::string pool, std::string text) = 0;
   virtual void set_queue_gauge(const std::string& pool, const QueueGauge& gauge) = 0;
   virtual void set_worker_busy(const std::string& pool, std::string source, std::vector<WorkerBusy> workers) = 0;
@@ -69,6 +105,9 @@ class EngineClient {
   virtual std::string name() const { return "drover"; }
   // Attached to a drover elsewhere: policies run there, not in this shell.
   virtual bool remote() const { return false; }
+
+ protected:
+  Status no_jobs() const { return Status::unavailable(fmt::format("{} serves no job queue here", name())); }
 };
 
 }  // namespace drover

@@ -12,12 +12,14 @@
 #include <fmt/format.h>
 
 #include <atomic>
+#include <functional>
 #include <mutex>
 #include <tuple>
 #include <vector>
 
 #include "api/engine_client.h"
 #include "engine/size_batch.h"
+#include "jobs/job_service.h"
 
 namespace drover {
 
@@ -32,6 +34,13 @@ class LocalClient final : public EngineClient {
     for (auto& [kind, pool, text] : reported_) engine.report(kind, std::move(pool), std::move(text));
     reported_.clear();
     engine_.store(&engine);
+  }
+  // How to reach the job queue: opened on first use (or at start, when a pool runs jobs),
+  // by main, which owns it; an error says why there is none (another drover holds it).
+  using JobsOpener = std::function<Result<jobs::JobService*>()>;
+  void serve_jobs(JobsOpener open) {
+    std::lock_guard lock(mu_);
+    open_jobs_ = std::move(open);
   }
   // The shell's Autoscaler, once it exists; null again before it goes.
   void serve_autoscale(AutoscaleControl* autoscaler) { autoscaler_ = autoscaler; }
@@ -90,6 +99,46 @@ class LocalClient final : public EngineClient {
       return Status::not_found(fmt::format("no autoscale policy for \"{}\"", pool));
     return Status::ok();
   }
+  Result<std::vector<jobs::Job>> enqueue_jobs(std::vector<jobs::JobRequest> requests) override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->enqueue(std::move(requests));
+  }
+  Result<jobs::Job> job(jobs::JobId id) override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->get(id);
+  }
+  Result<std::vector<jobs::Job>> list_jobs(const jobs::JobFilter& filter) override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->list(filter);
+  }
+  Result<std::vector<jobs::TopicStats>> job_stats() override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->stats();
+  }
+  Result<jobs::Job> cancel_job(jobs::JobId id) override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->cancel(id);
+  }
+  Result<jobs::Job> retry_job(jobs::JobId id) override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->retry(id);
+  }
+  Result<size_t> retry_dead_jobs(const std::optional<std::string>& topic) override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->retry_dead(topic);
+  }
+  Status drop_job(jobs::JobId id) override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->drop(id);
+  }
   void report(EventKind kind, std::string pool, std::string text) override {
     if (Engine* e = engine()) return e->report(kind, std::move(pool), std::move(text));
     std::lock_guard lock(mu_);
@@ -115,13 +164,23 @@ class LocalClient final : public EngineClient {
 
  private:
   Engine* engine() const { return engine_.load(); }
+  Result<jobs::JobService*> jobs_service() {
+    JobsOpener open;
+    {
+      std::lock_guard lock(mu_);
+      open = open_jobs_;
+    }
+    if (!open) return Status::unavailable("drover's engine has not started yet (the config file runs first)");
+    return open();
+  }
   static Status not_yet() {
     return Status::unavailable("drover's engine has not started yet (the config file runs first)");
   }
 
   std::atomic<Engine*> engine_{nullptr};
   std::atomic<AutoscaleControl*> autoscaler_{nullptr};
-  std::mutex mu_;  // guards reported_, and attach() against report()
+  std::mutex mu_;  // guards reported_ and open_jobs_, and attach() against report()
+  JobsOpener open_jobs_;
   std::vector<std::tuple<EventKind, std::string, std::string>> reported_;
 };
 

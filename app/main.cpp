@@ -350,6 +350,27 @@ int main(int argc, char** argv) {
     return 1;
   }
   client.attach(*engine);
+  // The job queue, opened on first use, or below when a pool runs jobs (so that what the
+  // last run left running is queued again before anything claims). Declared after the
+  // engine, so it goes first; the shell and HTTP, which use it, go before it.
+  std::mutex jobs_mu;
+  std::unique_ptr<drover::jobs::JobService> job_service;
+  client.serve_jobs([&]() -> drover::Result<drover::jobs::JobService*> {
+    std::lock_guard lock(jobs_mu);
+    if (job_service) return job_service.get();
+    auto dir = args->state_dir.empty() ? drover::jobs::default_state_dir() : drover::Result<std::string>(args->state_dir);
+    if (!dir) return dir.error();
+    drover::jobs::JobServiceOptions jo;
+    jo.state_dir = *dir;
+    jo.durability = drover::jobs::durability_from_name(args->jobs_durability).value_or(drover::jobs::Durability::kNormal);
+    auto opened = drover::jobs::JobService::open(*engine, std::move(jo));
+    if (!opened) return opened.error();
+    job_service = std::move(*opened);
+    if (size_t n = job_service->recovered())
+      fmt::print(stderr, "drover: job queue {}: {} job{} the last run left running queued again\n", job_service->path(), n,
+                 n == 1 ? "" : "s");
+    return job_service.get();
+  });
   // Whichever way main ends from here, the shell (its autoscaler's threads) goes before the engine.
   struct ShellFirst {
     std::optional<LuaShell>& shell;
@@ -406,6 +427,11 @@ int main(int argc, char** argv) {
   // Subscribe before the pools start, so no event (a SIGHUP's reload request) is missed.
   auto events = engine->subscribe(1000, {.events = true, .log_lines = false});
   int rc = 0;
+  if (std::any_of(pools->begin(), pools->end(), [](const drover::PoolSpec& p) { return p.jobs; }))
+    if (auto q = client.job_stats(); !q) {
+      fmt::print(stderr, "drover: the job queue: {}\n", q.error().message());
+      return 1;
+    }
   auto applied = engine->apply(std::move(*pools));
   if (applied) shell->autoscaler->sync_pool_registries();  // the pools' `busy` fields
   shell->ctx.finish_config(applied.is_ok());                   // the config's policies, now that its pools run

@@ -229,6 +229,15 @@ std::unique_ptr<CLI::App> drover_app(RawOptions& r) {
                              "a host name clients reach --http by (repeatable): requests must name an IP\n"
                              "address, localhost or one of these in Host (DNS rebinding is refused)"))
       ->type_name("NAME");
+  app->add_option("--state", o.state_dir,
+                  "the job queue's directory, created 0700 (jobs.db, one drover at a time);\n"
+                  "default ${XDG_STATE_HOME:-~/.local/state}/drover")
+      ->type_name("DIR");
+  app->add_option("--jobs-durability", o.jobs_durability,
+                  "what a power cut may cost the job queue: full (nothing acknowledged), normal\n"
+                  "(the last commits; the default), off (anything: throwaway queues)")
+      ->check(CLI::IsMember({"full", "normal", "off"}))
+      ->type_name("full|normal|off");
   repeatable(app->add_option("-e", o.exprs, "run Lua CODE in the shell and print its values, then stop (repeatable)"))
       ->type_name("CODE");
   app->add_flag("-i", o.stay, "with -e: stay in the interactive shell afterwards");

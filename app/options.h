@@ -44,6 +44,8 @@ struct Options {
   std::optional<double> wait_s;                   // --wait: settle() before -e
   LuaLimitSettings lua;
   std::optional<ContainMode> contain;
+  std::string state_dir;                          // --state: the job store's directory; "": the default
+  std::string jobs_durability = "normal";         // --jobs-durability: full, normal or off
 };
 
 // drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--wait[=SECONDS]] [--token-file PATH]

@@ -144,7 +144,7 @@ void read_array(Reader& r, const char* key, std::vector<T>& out, std::string& er
 void read_spec(const json& j, const std::string& path, PoolSpec& s, std::string& error) {
   Reader r(j, path, error);
   r("name", s.name)("argv", s.argv)("n", s.n)("cwd", s.cwd)("env", s.env)("queue", s.queue)("grace", s.grace_s);
-  r("autostart", s.autostart);
+  r("autostart", s.autostart)("jobs", s.jobs);
   if (const json* sig = r.member("stop_signal")) {
     int n = 0;
     if (sig->is_string()) n = signal_from_name(sig->get<std::string>());
@@ -259,7 +259,7 @@ void write_spec(JsonWriter& w, const PoolSpec& s) {
     w.key("busy_registry").begin_object().field("layout", reg.layout).field("url", without_password(reg.url));
     w.field("namespace", reg.ns).field("timeout", reg.timeout_s).end_object();
   }
-  w.field("autostart", s.autostart).end_object();
+  w.field("autostart", s.autostart).field("jobs", s.jobs).end_object();
 }
 
 void write_worker(JsonWriter& j, const WorkerSnapshot& w) {

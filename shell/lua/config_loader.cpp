@@ -34,7 +34,7 @@ namespace {
 
 const char kLoaderKey = 0;  // registry key (its address) of the Loader below
 
-constexpr const char* kPoolFields = "cmd, n, cwd, env, queue, stop_signal, stop_to, grace, backoff, flap, heartbeat, busy";
+constexpr const char* kPoolFields = "cmd, n, cwd, env, queue, stop_signal, stop_to, grace, backoff, flap, heartbeat, busy, jobs";
 constexpr const char* kBusyFields = "url, rq, resque, sidekiq, celery, namespace, timeout";
 // A command and a queue belong to one pool; inheriting them would only hide mistakes.
 constexpr const char* kDefaultsFields = "n, cwd, env, stop_signal, stop_to, grace, backoff, flap, heartbeat";
@@ -264,6 +264,10 @@ void read_fields(lua_State* L, int idx, PoolSpec& spec, const std::string& what,
       spec.stop_to = *parsed;
     } else if (key == "grace") {
       spec.grace_s = read_number(L, what, "grace");
+    } else if (key == "jobs") {
+      if (!is_pool) luaL_error(L, "%s: jobs cannot be a default; give each pool its own", what.c_str());
+      if (lua_type(L, -1) != LUA_TBOOLEAN) luaL_error(L, "%s: jobs must be true or false, got %s", what.c_str(), luaL_typename(L, -1));
+      spec.jobs = lua_toboolean(L, -1);
     } else if (key == "env") {
       if (!lua_istable(L, -1)) luaL_error(L, "%s: env must be a table, got %s", what.c_str(), luaL_typename(L, -1));
       for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {

@@ -45,7 +45,7 @@ class ScratchDir {
   std::string path_;
 };
 
-constexpr const char* kAllFields = "(fields: cmd, n, cwd, env, queue, stop_signal, stop_to, grace, backoff, flap, heartbeat, busy)";
+constexpr const char* kAllFields = "(fields: cmd, n, cwd, env, queue, stop_signal, stop_to, grace, backoff, flap, heartbeat, busy, jobs)";
 
 }  // namespace
 

@@ -76,10 +76,12 @@ constexpr double kSettledUptimeS = 1.0;
 
 // Why the pools are not settled yet ("web: 1/3 running, 2 in backoff"), or "" when every
 // pool runs its target, each worker up for kSettledUptimeS, with nothing starting,
-// stopping, backing off or flapping.
+// stopping, backing off or flapping. Jobs pools (exec mode) are always settled.
 std::string unsettled(const EngineSnapshot& snap) {
   std::string out;
   for (const auto& p : snap.pools) {
+    // A jobs pool runs what its queue holds, from none to n: nothing to settle to.
+    if (p.spec.jobs) continue;
     int young = 0;
     for (const auto& w : p.workers)
       if (w.state == SlotState::kRunning && w.uptime_s < kSettledUptimeS) ++young;

@@ -1,0 +1,244 @@
+// jobs.enqueue, jobs.get, jobs.list, jobs.stats, jobs.dead, jobs.retry, jobs.cancel,
+// jobs.drop: drover's own job queue (help/jobs.md), through the EngineClient like every
+// command. A job is a table (its fields as the HTTP API names them) that prints as a line.
+#include <fmt/format.h>
+
+#include <ctime>
+
+#include "shell/lua/binding.h"
+#include "shell/lua/lua_json.h"
+#include "shell/lua/shell_context.h"
+#include "shell/lua/view.h"
+
+namespace drover {
+
+namespace {
+
+using jobs::Job;
+using jobs::JobState;
+
+std::string short_text(std::string s, size_t max) {
+  for (char& c : s)
+    if (c == '\n') c = ' ';
+  while (!s.empty() && s.back() == ' ') s.pop_back();
+  if (s.size() > max) s = s.substr(0, max - 3) + "...";
+  return s;
+}
+
+std::string job_line(const Job& j) {
+  std::string line = fmt::format("#{} {} {} attempt {}/{}", j.id, j.topic, jobs::job_state_name(j.state), j.attempt,
+                                 j.max_attempts);
+  if (j.finished_ms && j.started_ms) line += fmt::format(" {:.1f}s", (j.finished_ms - j.started_ms) / 1000.0);
+  if (j.state == JobState::kDone && !j.result.empty()) line += "  " + short_text(j.result, 60);
+  else if (!j.error.empty()) line += "  " + short_text(j.error, 60);
+  return line;
+}
+
+void push_job(lua_State* L, const Job& j) {
+  lua_createtable(L, 0, 17);
+  set_integer(L, "id", j.id);
+  set_string(L, "topic", j.topic);
+  push_json(L, j.args);
+  lua_setfield(L, -2, "args");
+  set_integer(L, "priority", j.priority);
+  set_string(L, "state", jobs::job_state_name(j.state));
+  set_integer(L, "run_at_ms", j.run_at_ms);
+  set_integer(L, "attempt", j.attempt);
+  set_integer(L, "max_attempts", j.max_attempts);
+  set_quantity(L, "timeout", j.timeout_s);
+  if (!j.key.empty()) set_string(L, "key", j.key);
+  set_integer(L, "created_ms", j.created_ms);
+  if (j.started_ms) set_integer(L, "started_ms", j.started_ms);
+  if (j.finished_ms) set_integer(L, "finished_ms", j.finished_ms);
+  if (!j.host.empty()) set_string(L, "host", j.host);
+  if (!j.worker.empty()) set_string(L, "worker", j.worker);
+  if (!j.result.empty()) set_string(L, "result", j.result);
+  if (!j.error.empty()) set_string(L, "error", j.error);
+  attach_view(L, job_line(j));
+}
+
+void push_jobs(lua_State* L, const std::vector<Job>& list) {
+  lua_createtable(L, static_cast<int>(list.size()), 0);
+  std::string view;
+  for (size_t i = 0; i < list.size(); ++i) {
+    push_job(L, list[i]);
+    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
+    view += job_line(list[i]) + "\n";
+  }
+  if (view.empty()) view = "(no jobs)\n";
+  view.pop_back();
+  attach_view(L, view);
+}
+
+jobs::JobId id_arg(lua_State* L, int arg) {
+  if (!lua_isinteger(L, arg) || lua_tointeger(L, arg) < 1) luaL_typeerror(L, arg, "job id (a whole number >= 1)");
+  return lua_tointeger(L, arg);
+}
+
+// opts of jobs.enqueue: every field checked, an unknown one named.
+jobs::JobRequest read_enqueue_opts(lua_State* L, int arg, jobs::JobRequest r) {
+  if (lua_isnoneornil(L, arg)) return r;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, arg)) {
+    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "jobs.enqueue: options take names (priority, delay, attempts, timeout, key)");
+    const std::string key = lua_tostring(L, -2);
+    auto number = [&](const char* what) {
+      if (!lua_isnumber(L, -1)) luaL_error(L, "jobs.enqueue: %s must be a number, got %s", what, luaL_typename(L, -1));
+      return lua_tonumber(L, -1);
+    };
+    auto whole = [&](const char* what) {
+      if (!lua_isinteger(L, -1)) luaL_error(L, "jobs.enqueue: %s must be a whole number, got %s", what, luaL_tolstring(L, -1, nullptr));
+      return lua_tointeger(L, -1);
+    };
+    if (key == "priority") r.priority = static_cast<int>(whole("priority"));
+    else if (key == "delay") r.delay_s = number("delay");
+    else if (key == "attempts") r.max_attempts = static_cast<int>(whole("attempts"));
+    else if (key == "timeout") r.timeout_s = number("timeout");
+    else if (key == "key") {
+      if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "jobs.enqueue: key must be a string");
+      r.key = lua_tostring(L, -1);
+    } else {
+      luaL_error(L, "jobs.enqueue: \"%s\" is not an option (priority, delay, attempts, timeout, key)", key.c_str());
+    }
+    lua_settop(L, lua_gettop(L) - 1);
+  }
+  return r;
+}
+
+int l_enqueue(lua_State* L) {
+  return guarded(L, [L] {
+    jobs::JobRequest r;
+    r.topic = luaL_checkstring(L, 1);
+    if (!lua_isnoneornil(L, 2)) r.args = checked(L, lua_to_json(L, 2, "args"));
+    r = read_enqueue_opts(L, 3, std::move(r));
+    auto made = checked(L, shell_context_of(L).client.enqueue_jobs({std::move(r)}));
+    push_job(L, made.front());
+    return 1;
+  });
+}
+
+int l_get(lua_State* L) {
+  return guarded(L, [L] {
+    push_job(L, checked(L, shell_context_of(L).client.job(id_arg(L, 1))));
+    return 1;
+  });
+}
+
+jobs::JobFilter read_filter(lua_State* L, int arg) {
+  jobs::JobFilter f;
+  if (lua_isnoneornil(L, arg)) return f;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  lua_pushnil(L);
+  while (lua_next(L, arg)) {
+    const std::string key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "?";
+    if (key == "topic" && lua_type(L, -1) == LUA_TSTRING) {
+      f.topic = lua_tostring(L, -1);
+    } else if (key == "state" && lua_type(L, -1) == LUA_TSTRING) {
+      f.state = jobs::job_state_from_name(lua_tostring(L, -1));
+      if (!f.state)
+        luaL_error(L, "jobs.list: state \"%s\" is not one of queued, running, done, failed, dead, cancelled",
+                   lua_tostring(L, -1));
+    } else if (key == "limit" && lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1) {
+      f.limit = static_cast<size_t>(lua_tointeger(L, -1));
+    } else if (key == "after" && lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0) {
+      f.after = lua_tointeger(L, -1);
+    } else {
+      luaL_error(L, "jobs.list: %s = %s is not a filter (topic = NAME, state = NAME, limit = N >= 1, after = ID)",
+                 key.c_str(), luaL_tolstring(L, -1, nullptr));
+    }
+    lua_settop(L, lua_gettop(L) - 1);
+  }
+  return f;
+}
+
+int l_list(lua_State* L) {
+  return guarded(L, [L] {
+    push_jobs(L, checked(L, shell_context_of(L).client.list_jobs(read_filter(L, 1))));
+    return 1;
+  });
+}
+
+int l_dead(lua_State* L) {
+  return guarded(L, [L] {
+    jobs::JobFilter f;
+    f.state = JobState::kDead;
+    f.topic = opt_pool_arg(L, 1);
+    push_jobs(L, checked(L, shell_context_of(L).client.list_jobs(f)));
+    return 1;
+  });
+}
+
+int l_stats(lua_State* L) {
+  return guarded(L, [L] {
+    const auto stats = checked(L, shell_context_of(L).client.job_stats());
+    lua_createtable(L, 0, static_cast<int>(stats.size()));
+    std::string view = fmt::format("{:<16} {:>7} {:>9} {:>7} {:>7} {:>7} {:>6} {:>9} {:>8}\n", "topic", "queued",
+                                   "scheduled", "running", "done", "failed", "dead", "cancelled", "oldest");
+    for (const auto& t : stats) {
+      lua_createtable(L, 0, 8);
+      set_integer(L, "queued", t.queued);
+      set_integer(L, "scheduled", t.scheduled);
+      set_integer(L, "running", t.running);
+      set_integer(L, "done", t.done);
+      set_integer(L, "failed", t.failed);
+      set_integer(L, "dead", t.dead);
+      set_integer(L, "cancelled", t.cancelled);
+      set_quantity(L, "oldest_age", t.oldest_age_s);
+      lua_setfield(L, -2, t.topic.c_str());
+      view += fmt::format("{:<16} {:>7} {:>9} {:>7} {:>7} {:>7} {:>6} {:>9} {:>8}\n", t.topic, t.queued, t.scheduled,
+                          t.running, t.done, t.failed, t.dead, t.cancelled,
+                          t.queued ? format_age(t.oldest_age_s) : "-");
+    }
+    if (stats.empty()) view = "(no jobs)\n";
+    view.pop_back();
+    attach_view(L, view);
+    return 1;
+  });
+}
+
+int l_retry(lua_State* L) {
+  return guarded(L, [L] {
+    EngineClient& c = shell_context_of(L).client;
+    if (lua_type(L, 1) == LUA_TSTRING && std::string(lua_tostring(L, 1)) == "all") {
+      lua_pushinteger(L, static_cast<lua_Integer>(checked(L, c.retry_dead_jobs(opt_pool_arg(L, 2)))));
+      return 1;
+    }
+    push_job(L, checked(L, c.retry_job(id_arg(L, 1))));
+    return 1;
+  });
+}
+
+int l_cancel(lua_State* L) {
+  return guarded(L, [L] {
+    push_job(L, checked(L, shell_context_of(L).client.cancel_job(id_arg(L, 1))));
+    return 1;
+  });
+}
+
+int l_drop(lua_State* L) {
+  return guarded(L, [L] {
+    check_status(L, shell_context_of(L).client.drop_job(id_arg(L, 1)));
+    lua_pushboolean(L, 1);
+    return 1;
+  });
+}
+
+const Binding kBindings[] = {
+    {"jobs.enqueue", "jobs.enqueue(topic, args, {priority, delay, attempts, timeout, key})",
+     "queue a job for the jobs pool named topic; returns the job", l_enqueue},
+    {"jobs.get", "jobs.get(id)", "one job: its state, attempts, times, result or error", l_get},
+    {"jobs.list", "jobs.list{topic, state, limit, after}", "jobs oldest first, filtered, a page at a time", l_list},
+    {"jobs.stats", "jobs.stats()", "per topic: queued, scheduled, running, done, failed, dead, oldest wait", l_stats},
+    {"jobs.dead", "jobs.dead(topic)", "the jobs out of attempts", l_dead},
+    {"jobs.retry", "jobs.retry(id | \"all\", topic)", "a dead, failed or cancelled job queued again; \"all\": every dead one",
+     l_retry},
+    {"jobs.cancel", "jobs.cancel(id)", "a waiting job cancelled, a running one stopped", l_cancel},
+    {"jobs.drop", "jobs.drop(id)", "a finished job deleted", l_drop},
+};
+
+}  // namespace
+
+std::span<const Binding> jobs_bindings() { return kBindings; }
+
+}  // namespace drover

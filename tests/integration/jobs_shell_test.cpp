@@ -1,0 +1,70 @@
+// The job queue from the real binary's shell (-e, as scripts use it): a jobs pool in the
+// config, jobs.* commands, the state directory and its owner lock, and a restart that finds
+// the jobs left queued.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include "tests/support/drover_process.h"
+#include "tests/support/test_util.h"
+
+using namespace drover::test;
+
+namespace {
+
+// drover CONFIG -e ... with its job store under dir/state; stdout, then the exit status.
+std::pair<int, std::string> run(const TempDir& dir, std::vector<std::string> args) {
+  args.insert(args.begin(), {dir.file("pools.lua"), "-q", "--state", dir.file("state")});
+  DroverProcess p(args, dir.file("run.err"));
+  const int rc = p.wait_exit(60s);
+  return {rc, read_file(dir.file("run.err.out")) + read_file(dir.file("run.err"))};
+}
+
+}  // namespace
+
+TEST_CASE("jobs shell: enqueue from -e - the pool runs them - list, get, stats, dead, retry - bad options refused") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"),
+             "pool 'resize' { cmd = 'echo resized $(cat); test \"$DROVER_JOB_ARGS\" != \\'{\"fail\":true}\\'', "
+             "n = 2, jobs = true }\n");
+  auto [rc, out] = run(dir, {"-e", "a = jobs.enqueue('resize', {file = 'a.png'})",
+                             "-e", "b = jobs.enqueue('resize', {fail = true}, {attempts = 1})",
+                             "-e", "while jobs.get(a.id).state ~= 'done' or jobs.get(b.id).state ~= 'dead' do end",
+                             "-e", "io.write('result=', jobs.get(a.id).result)",
+                             "-e", "io.write('error=', jobs.get(b.id).error)",
+                             "-e", "print('dead=' .. #jobs.dead() .. ' done=' .. jobs.stats().resize.done)",
+                             "-e", "print('retried=' .. jobs.retry('all'))"});
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find("result=resized {\"file\":\"a.png\"}\n") != std::string::npos);
+  CHECK(out.find("error=exit 1\nresized {\"fail\":true}\n") != std::string::npos);
+  CHECK(out.find("dead=1 done=1\n") != std::string::npos);
+  CHECK(out.find("retried=1\n") != std::string::npos);
+  // Refused with what is wrong, and nothing queued by the refusals.
+  std::tie(rc, out) = run(dir, {"-e", "jobs.enqueue('resize', {}, {colour = 1})"});
+  CHECK(rc == 1);
+  CHECK(out.find("jobs.enqueue: \"colour\" is not an option (priority, delay, attempts, timeout, key)") !=
+        std::string::npos);
+  std::tie(rc, out) = run(dir, {"-e", "jobs.enqueue('resize', {f = print})"});
+  CHECK(out.find("args.f: a function cannot be sent as JSON") != std::string::npos);
+  std::tie(rc, out) = run(dir, {"-e", "jobs.enqueue('re size')"});
+  CHECK(out.find("jobs[0].topic: \"re size\" has a space or control character") != std::string::npos);
+  std::tie(rc, out) = run(dir, {"-e", "jobs.list{state = 'sleeping'}"});
+  CHECK(out.find("state \"sleeping\" is not one of queued, running") != std::string::npos);
+  // The refusals queued nothing: the two jobs, the retried one dead again in this run.
+  std::tie(rc, out) = run(dir, {"-e", "while jobs.stats().resize.queued + jobs.stats().resize.running > 0 do end",
+                                "-e", "print('jobs=' .. #jobs.list() .. ' dead=' .. jobs.stats().resize.dead)"});
+  CHECK(rc == 0);
+  CHECK(out.find("jobs=2 dead=1\n") != std::string::npos);
+}
+
+TEST_CASE("jobs shell: a second drover on the same state directory is told who owns the queue") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"), "pool 'slow' { cmd = 'sleep 30', n = 1, jobs = true }\n");
+  DroverProcess owner({dir.file("pools.lua"), "--no-shell", "-q", "--state", dir.file("state")}, dir.file("owner.err"));
+  // The owner writes its pid into the lock file once it holds the lock.
+  REQUIRE(wait_until([&] { return read_file(dir.file("state/jobs.db.lock")) == std::to_string(owner.pid()); }, 10s));
+  auto [rc, out] = run(dir, {"-e", "1"});
+  CHECK(rc == 1);
+  CHECK(out.find(fmt::format("the job queue: the job store {} is in use by another drover (pid {})",
+                             dir.file("state/jobs.db"), owner.pid())) != std::string::npos);
+}

@@ -58,6 +58,7 @@ class SqliteDb {
   // calls (enqueue, claim, finish) pay no parsing. Valid until the connection closes.
   Result<SqliteStatement*> cached(const std::string& sql);
   int64_t changes() const { return sqlite3_changes64(db_); }
+  int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }
   bool in_transaction() const { return !sqlite3_get_autocommit(db_); }
   Status error(const char* what) const;
 

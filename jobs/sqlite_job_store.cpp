@@ -153,8 +153,7 @@ Result<std::vector<Job>> SqliteJobStore::enqueue(const std::vector<JobRequest>& 
   auto insert = cached_sql(fmt::format(
       "INSERT INTO drover_jobs (topic, args, priority, state, run_at_ms, attempt, max_attempts, timeout_s, "
       "unique_key, created_ms, started_ms, finished_ms, host, worker, result, error) "
-      "VALUES (?1, ?2, ?3, 'queued', ?4, 0, ?5, ?6, ?7, ?8, 0, 0, '', '', '', '') RETURNING {}",
-      kJobColumns));
+      "VALUES (?1, ?2, ?3, 'queued', ?4, 0, ?5, ?6, ?7, ?8, 0, 0, '', '', '', '')"));
   if (!existing) return existing.error();
   SqliteStatement& find_key = **existing;
   if (!insert) return insert.error();
@@ -176,9 +175,18 @@ Result<std::vector<Job>> SqliteJobStore::enqueue(const std::vector<JobRequest>& 
     const auto run_at = now_ms + static_cast<int64_t>(std::llround(r.delay_s * 1000));
     add.bind(1, r.topic).bind(2, r.args).bind(3, r.priority).bind(4, run_at).bind(5, r.max_attempts);
     add.bind(6, r.timeout_s).bind(7, r.key).bind(8, now_ms);
-    auto made = read_jobs(add);
-    if (!made) return made.error();
-    out.push_back(std::move(made->front()));
+    if (Status st = add.run(); !st) return st;
+    // The row is what was bound: build it here rather than read 17 columns back.
+    Job& j = out.emplace_back();
+    j.id = db_->last_insert_rowid();
+    j.topic = r.topic;
+    j.args = r.args;
+    j.priority = r.priority;
+    j.run_at_ms = run_at;
+    j.max_attempts = r.max_attempts;
+    j.timeout_s = r.timeout_s;
+    j.key = r.key;
+    j.created_ms = now_ms;
   }
   if (Status s = tx.commit(); !s) return s;
   return out;

@@ -63,6 +63,7 @@ TEST_CASE("job store: enqueue keeps what was asked - claim by priority then due 
   CHECK((*made)[0].created_ms == T0);
   CHECK((*made)[2].run_at_ms == T0 + 10'000);
   CHECK((*made)[1].id > (*made)[0].id);
+  for (const Job& j : *made) CHECK(*store->get(j.id) == j);  // what enqueue answers is what is stored
 
   auto claimed = store->claim("resize", 10, T0 + 1, "host1", "resize.0");
   REQUIRE(claimed);

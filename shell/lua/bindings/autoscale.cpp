@@ -10,6 +10,7 @@
 #include "autoscale/redis_probe.h"
 #include "shell/autoscale/autoscaler.h"
 #include "shell/lua/binding.h"
+#include "shell/lua/record_lua.h"
 #include "shell/lua/script_loader.h"
 #include "shell/lua/shell_context.h"
 #include "shell/lua/view.h"
@@ -204,24 +205,7 @@ int l_autoscale_list(lua_State* L) {
     const auto& list = view.policies;
     lua_createtable(L, static_cast<int>(list.size()), 0);
     for (size_t k = 0; k < list.size(); ++k) {
-      const auto& i = list[k];
-      lua_createtable(L, 0, 16);
-      set_string(L, "pool", i.pool);
-      set_quantity(L, "every", i.every_s);
-      set_integer(L, "min", i.limits.min);
-      set_integer(L, "max", i.limits.max);
-      set_quantity(L, "cooldown", i.limits.cooldown_s);
-      set_boolean(L, "enabled", i.enabled);
-      set_boolean(L, "suspended", i.suspended);
-      set_integer(L, "errors", i.errors_in_row);
-      if (!i.last_error.empty()) set_string(L, "last_error", i.last_error);
-      set_quantity(L, "queue", i.queue);
-      if (!i.probe.empty()) set_string(L, "probe", i.probe);
-      if (i.last_recommended >= 0) set_integer(L, "recommended", i.last_recommended);
-      set_integer(L, "runs", static_cast<lua_Integer>(i.runs));
-      set_integer(L, "changes", static_cast<lua_Integer>(i.changes));
-      set_integer(L, "overruns", static_cast<lua_Integer>(i.overruns));
-      if (!i.owner.empty()) set_string(L, "script", i.owner);
+      push_record(L, list[k]);  // its fields as api/records.h describes them
       lua_rawseti(L, -2, static_cast<lua_Integer>(k + 1));
     }
     attach_view(L, render_list(list, view.budget, static_cast<size_t>(view.timers)));

@@ -70,6 +70,8 @@ struct Meta {
   WireNone wire_none = WireNone::kValue;
   bool quantity = false;  // Lua: a double that is whole is pushed as an integer (640, not 640.0)
   bool flat = false;      // Lua: a nested record's fields join the parent table
+  bool signal = false;    // an int that is a signal: JSON by name ("TERM"), read by name or number
+  bool redact = false;    // a URL whose password the JSON writes as "***" (it reaches every client)
   Metric metric{};
 };
 
@@ -80,6 +82,7 @@ template <typename T>
 bool is_none(const T& v, const Meta& m) {
   using V = std::remove_cvref_t<T>;
   if constexpr (requires { v.has_value(); }) return !v.has_value();
+  else if constexpr (requires { v.enabled(); }) return m.none == None::kEmpty && !v.enabled();  // a BusyRegistry
   else if constexpr (std::is_same_v<V, std::string>) return m.none == None::kEmpty && v.empty();
   else if constexpr (std::is_arithmetic_v<V> && !std::is_same_v<V, bool>) {
     if (m.none == None::kNegative) return v < 0;
@@ -107,6 +110,14 @@ struct EnumNames<SlotState> {
   }
 };
 
+template <>
+struct EnumNames<StopTo> {
+  static constexpr std::array kAll = {StopTo::kAuto, StopTo::kProcess, StopTo::kGroup};
+  static constexpr const char* kWhat = "\"auto\", \"process\" or \"group\"";
+  static const char* name(StopTo to) { return stop_to_name(to); }
+  static std::optional<StopTo> from_name(std::string_view n) { return stop_to_from_name(std::string(n)); }
+};
+
 template <typename T>
 concept NamedEnum = std::is_enum_v<std::remove_cv_t<T>> && requires { EnumNames<std::remove_cv_t<T>>::kWhat; };
 
@@ -114,6 +125,55 @@ concept NamedEnum = std::is_enum_v<std::remove_cv_t<T>> && requires { EnumNames<
 
 template <typename R, typename T>
 concept Rec = std::is_same_v<std::remove_const_t<R>, T>;
+
+// A pool's spec, as a snapshot carries it (the config's own form is shell/lua/config_loader).
+template <class F, Rec<BackoffPolicy> R>
+void describe(F& f, R& b) {
+  f("initial", b.initial_s);
+  f("max", b.max_s);
+  f("factor", b.factor);
+  f("reset_after", b.reset_after_s);
+}
+
+template <class F, Rec<FlapPolicy> R>
+void describe(F& f, R& fl) {
+  f("max_exits", fl.max_exits);
+  f("window", fl.window_s);
+  f("cooldown", fl.cooldown_s);
+  f("give_up_after", fl.give_up_after);
+}
+
+template <class F, Rec<HeartbeatPolicy> R>
+void describe(F& f, R& h) {
+  f("timeout", h.timeout_s);
+  f("require", h.require);
+}
+
+template <class F, Rec<BusyRegistry> R>
+void describe(F& f, R& b) {
+  f("layout", b.layout);
+  f("url", b.url, {.redact = true});
+  f("namespace", b.ns);
+  f("timeout", b.timeout_s);
+}
+
+template <class F, Rec<PoolSpec> R>
+void describe(F& f, R& s) {
+  f("name", s.name);
+  f("argv", s.argv);
+  f("n", s.n);
+  f("cwd", s.cwd);
+  f("env", s.env);
+  f("queue", s.queue);
+  f("stop_signal", s.stop_signal, {.signal = true});
+  f("stop_to", s.stop_to);
+  f("grace", s.grace_s);
+  f("backoff", s.backoff);
+  f("flap", s.flap);
+  f("heartbeat", s.heartbeat);
+  f("busy_registry", s.busy_registry, {.none = None::kEmpty, .wire_none = WireNone::kOmit});  // none: no layout
+  f("autostart", s.autostart);
+}
 
 template <class F, Rec<PoolCounters> R>
 void describe(F& f, R& c) {

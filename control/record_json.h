@@ -5,16 +5,18 @@
 // for every one of them.
 #pragma once
 
+#include <csignal>
+#include <map>
+
 #include "api/records.h"
 #include "control/json_reader.h"
 #include "control/json_writer.h"
 
 namespace drover {
 
-// A pool's spec keeps a form of its own (control/snapshot_json.cpp): the stop signal by
-// name, a Redis URL without its password.
-void write_spec(JsonWriter& w, const PoolSpec& s);
-void read_spec(const nlohmann::json& j, const std::string& path, PoolSpec& s, std::string& error);
+// A Redis URL as snapshots show it: a password (redis://user:PASS@host,
+// unix://...&password=PASS) becomes "***" (control/snapshot_json.cpp).
+std::string without_password(std::string url);
 
 namespace records {
 
@@ -35,19 +37,26 @@ class JsonWriteVisitor {
       return;
     }
     w_.key(key);
+    if constexpr (std::is_same_v<T, int>)
+      if (m.signal) return void(w_.value(signal_name(v)));
+    if constexpr (std::is_same_v<T, std::string>)
+      if (m.redact) return void(w_.value(without_password(v)));
     value(v);
   }
 
  private:
   template <typename T>
   void value(const T& v) {
-    if constexpr (std::is_same_v<T, PoolSpec>) write_spec(w_, v);
-    else if constexpr (Described<T>) write_json(w_, v);
+    if constexpr (Described<T>) write_json(w_, v);
     else if constexpr (NamedEnum<T>) w_.value(EnumNames<T>::name(v));
     else if constexpr (IsVector<T>::value) {
       w_.begin_array();
       for (const auto& e : v) value(e);
       w_.end_array();
+    } else if constexpr (std::is_same_v<T, std::map<std::string, std::string>>) {
+      w_.begin_object();
+      for (const auto& [k, e] : v) w_.field(k, e);
+      w_.end_object();
     } else w_.value(v);  // numbers, strings, booleans, optionals of them
   }
 
@@ -64,13 +73,11 @@ class JsonReadVisitor {
     const nlohmann::json* j = r_.member(key);
     if (!j) return;
     if (j->is_null() && m.wire_none != WireNone::kValue && m.none != None::kNever) return;  // none: the default
-    if constexpr (std::is_same_v<T, PoolSpec>) read_spec(*j, r_.where(key), v, r_.error());
-    else if constexpr (Described<T>) read_json(*j, r_.where(key), v, r_.error());
+    if constexpr (Described<T>) read_json(*j, r_.where(key), v, r_.error());
     else if constexpr (NamedEnum<T>) {
-      std::string name;
-      r_(key, name);
-      if (!r_.ok()) return;
-      if (auto e = EnumNames<T>::from_name(name)) v = *e;
+      std::optional<T> e;
+      if (j->is_string()) e = EnumNames<T>::from_name(j->get<std::string>());
+      if (e) v = *e;
       else r_.fail(key, fmt::format("{} is not {}", j->dump(), EnumNames<T>::kWhat));
     } else if constexpr (DescribedVector<T>) {
       using Item = typename IsVector<T>::Item;
@@ -78,6 +85,13 @@ class JsonReadVisitor {
                             [](const nlohmann::json& e, const std::string& path, Item& item, std::string& error) {
                               read_json(e, path, item, error);
                             });
+    } else if constexpr (std::is_same_v<T, int>) {
+      if (!m.signal) return void(r_(key, v));
+      int n = 0;  // "TERM", "SIGTERM" or 15
+      if (j->is_string()) n = signal_from_name(j->get<std::string>());
+      else json_read::convert(*j, n);
+      if (n < 1 || n >= NSIG) r_.fail(key, fmt::format("{} is not a signal", j->dump()));
+      else v = n;
     } else r_(key, v);
   }
 

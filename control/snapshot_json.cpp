@@ -1,9 +1,5 @@
 #include "control/snapshot_json.h"
 
-#include <csignal>
-#include <limits>
-#include <type_traits>
-
 #include <fmt/format.h>
 
 #include "control/json_reader.h"
@@ -14,48 +10,10 @@ namespace drover {
 
 using nlohmann::json;
 using json_read::Reader;
-using json_read::convert;
 
-// The snapshot's records (pools, workers, counters, heartbeat counts) are described in
-// api/records.h and written and read by control/record_json.h; what stays here is the
-// spec's form, the log lines and events.
-
-void read_spec(const json& j, const std::string& path, PoolSpec& s, std::string& error) {
-  Reader r(j, path, error);
-  r("name", s.name)("argv", s.argv)("n", s.n)("cwd", s.cwd)("env", s.env)("queue", s.queue)("grace", s.grace_s);
-  r("autostart", s.autostart);
-  if (const json* sig = r.member("stop_signal")) {
-    int n = 0;
-    if (sig->is_string()) n = signal_from_name(sig->get<std::string>());
-    else convert(*sig, n);
-    if (n < 1 || n >= NSIG) r.fail("stop_signal", fmt::format("{} is not a signal", sig->dump()));
-    else s.stop_signal = n;
-  }
-  if (const json* to = r.member("stop_to")) {
-    auto parsed = to->is_string() ? stop_to_from_name(to->get<std::string>()) : std::nullopt;
-    if (!parsed) r.fail("stop_to", fmt::format("{} is not \"auto\", \"process\" or \"group\"", to->dump()));
-    else s.stop_to = *parsed;
-  }
-  if (const json* b = r.member("backoff")) {
-    Reader rb(*b, r.where("backoff"), error);
-    rb("initial", s.backoff.initial_s)("max", s.backoff.max_s)("factor", s.backoff.factor);
-    rb("reset_after", s.backoff.reset_after_s);
-  }
-  if (const json* f = r.member("flap")) {
-    Reader rf(*f, r.where("flap"), error);
-    rf("max_exits", s.flap.max_exits)("window", s.flap.window_s)("cooldown", s.flap.cooldown_s);
-    rf("give_up_after", s.flap.give_up_after);
-  }
-  if (const json* h = r.member("heartbeat")) {
-    Reader rh(*h, r.where("heartbeat"), error);
-    rh("timeout", s.heartbeat.timeout_s)("require", s.heartbeat.require);
-  }
-  if (const json* b = r.member("busy_registry")) {
-    Reader rb(*b, r.where("busy_registry"), error);
-    BusyRegistry& reg = s.busy_registry;
-    rb("layout", reg.layout)("url", reg.url)("namespace", reg.ns)("timeout", reg.timeout_s);
-  }
-}
+// The snapshot's records (its pools with their specs, workers, counters and heartbeat
+// counts) are described in api/records.h and written and read by control/record_json.h;
+// what stays here is the log lines and events.
 
 namespace {
 
@@ -73,10 +31,7 @@ Result<T> result(T value, const std::string& error) {
 
 // ---- writing --------------------------------------------------------------------------
 
-namespace {
-
-// A Redis URL as snapshots show it: a password (redis://user:PASS@host, unix://...&password=PASS)
-// becomes "***". Snapshots reach every HTTP client and log; the password stays in the spec.
+// Snapshots reach every HTTP client and log; the password stays in the spec.
 std::string without_password(std::string url) {
   if (size_t at = url.find('@'), scheme = url.find("://"); at != std::string::npos && scheme != std::string::npos) {
     size_t colon = url.find(':', scheme + 3);
@@ -87,28 +42,6 @@ std::string without_password(std::string url) {
     url.replace(pw + 9, end == std::string::npos ? std::string::npos : end - pw - 9, "***");
   }
   return url;
-}
-
-}  // namespace
-
-void write_spec(JsonWriter& w, const PoolSpec& s) {
-  w.begin_object().field("name", s.name).key("argv").begin_array();
-  for (const auto& a : s.argv) w.value(a);
-  w.end_array().field("n", s.n).field("cwd", s.cwd).key("env").begin_object();
-  for (const auto& [k, v] : s.env) w.field(k, v);
-  w.end_object().field("queue", s.queue).field("stop_signal", signal_name(s.stop_signal));
-  w.field("stop_to", stop_to_name(s.stop_to)).field("grace", s.grace_s);
-  w.key("backoff").begin_object().field("initial", s.backoff.initial_s).field("max", s.backoff.max_s);
-  w.field("factor", s.backoff.factor).field("reset_after", s.backoff.reset_after_s).end_object();
-  w.key("flap").begin_object().field("max_exits", s.flap.max_exits).field("window", s.flap.window_s);
-  w.field("cooldown", s.flap.cooldown_s).field("give_up_after", s.flap.give_up_after).end_object();
-  w.key("heartbeat").begin_object().field("timeout", s.heartbeat.timeout_s).field("require", s.heartbeat.require);
-  w.end_object();
-  if (const BusyRegistry& reg = s.busy_registry; reg.enabled()) {
-    w.key("busy_registry").begin_object().field("layout", reg.layout).field("url", without_password(reg.url));
-    w.field("namespace", reg.ns).field("timeout", reg.timeout_s).end_object();
-  }
-  w.field("autostart", s.autostart).end_object();
 }
 
 std::string snapshot_json_text(const EngineSnapshot& snap) {
@@ -124,7 +57,7 @@ json snapshot_to_json(const EngineSnapshot& snap) { return json::parse(snapshot_
 
 json pool_spec_to_json(const PoolSpec& spec) {
   JsonWriter w;
-  write_spec(w, spec);
+  records::write_json(w, spec);
   return json::parse(w.text());
 }
 
@@ -150,7 +83,7 @@ Result<EngineSnapshot> snapshot_from_json(const json& j) {
 Result<PoolSpec> pool_spec_from_json(const json& j) {
   std::string error;
   PoolSpec spec;
-  read_spec(j, "", spec, error);
+  records::read_json(j, "", spec, error);
   return result(std::move(spec), error);
 }
 

@@ -5,6 +5,7 @@
 #include <doctest/doctest.h>
 
 #include <fmt/format.h>
+#include <signal.h>
 
 #include "api/records.h"
 #include "control/autoscale_json.h"
@@ -265,4 +266,36 @@ TEST_CASE("records: the JSON views show what the Lua views show - none values le
   for (const char* absent : {"busy", "busy_from", "progress", "status", "retry_in", "heartbeat_age", "cgroup"})
     CHECK_MESSAGE(!w.contains(absent), absent);
   CHECK(w["last_exit"] == "");
+}
+
+TEST_CASE("records: a pool's spec on the wire - the signal by name - a registry's password hidden - none left out") {
+  PoolSpec spec;
+  spec.name = "foo";
+  spec.argv = {"./w"};
+  spec.stop_signal = SIGQUIT;
+  spec.stop_to = StopTo::kProcess;
+  nlohmann::json j = pool_spec_to_json(spec);
+  CHECK(j["stop_signal"] == "QUIT");
+  CHECK(j["stop_to"] == "process");
+  CHECK_FALSE(j.contains("busy_registry"));  // none configured
+  auto back = pool_spec_from_json(j);
+  REQUIRE(back);
+  CHECK(*back == spec);
+  j["stop_signal"] = SIGHUP;  // by number too
+  CHECK(pool_spec_from_json(j)->stop_signal == SIGHUP);
+  j["stop_signal"] = 0;
+  CHECK(pool_spec_from_json(j).error().message() == "stop_signal: 0 is not a signal");
+  j["stop_signal"] = "TERM";
+  j["stop_to"] = 1;
+  CHECK(pool_spec_from_json(j).error().message() == "stop_to: 1 is not \"auto\", \"process\" or \"group\"");
+
+  spec.busy_registry = {"rq", "redis://user:secret@10.0.0.1:6379/0", "resque", 2};
+  j = pool_spec_to_json(spec);
+  CHECK(j["busy_registry"]["url"] == "redis://user:***@10.0.0.1:6379/0");
+  CHECK(j["busy_registry"]["layout"] == "rq");
+  CHECK(j.dump().find("secret") == std::string::npos);
+  back = pool_spec_from_json(j);
+  REQUIRE(back);
+  CHECK(back->busy_registry.timeout_s == 2);
+  CHECK(back->busy_registry.url == "redis://user:***@10.0.0.1:6379/0");
 }

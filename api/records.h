@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "api/autoscale_view.h"
+#include "engine/events.h"
 #include "engine/snapshot.h"
 
 namespace drover::records {
@@ -72,6 +73,7 @@ struct Meta {
   bool flat = false;      // Lua: a nested record's fields join the parent table
   bool signal = false;    // an int that is a signal: JSON by name ("TERM"), read by name or number
   bool redact = false;    // a URL whose password the JSON writes as "***" (it reaches every client)
+  bool required = false;  // a reader refuses the record without it ("kind: missing")
   Metric metric{};
 };
 
@@ -116,6 +118,32 @@ struct EnumNames<StopTo> {
   static constexpr const char* kWhat = "\"auto\", \"process\" or \"group\"";
   static const char* name(StopTo to) { return stop_to_name(to); }
   static std::optional<StopTo> from_name(std::string_view n) { return stop_to_from_name(std::string(n)); }
+};
+
+template <>
+struct EnumNames<LogStream> {
+  static constexpr std::array kAll = {LogStream::kStdout, LogStream::kStderr, LogStream::kEngine};
+  static constexpr const char* kWhat = "stdout, stderr or engine";
+  static const char* name(LogStream s) {
+    return s == LogStream::kStdout ? "stdout" : s == LogStream::kStderr ? "stderr" : "engine";
+  }
+  static std::optional<LogStream> from_name(std::string_view n) {
+    for (LogStream s : kAll)
+      if (n == name(s)) return s;
+    return std::nullopt;
+  }
+};
+
+template <>
+struct EnumNames<EventKind> {
+  static constexpr const char* kWhat = "an event kind";
+  static const char* name(EventKind k) { return event_kind_name(k); }
+  static std::optional<EventKind> from_name(std::string_view n) {
+    // The enum is dense from kWorkerSpawned to kReloadFailed; event_kind_name says "?" past it.
+    for (int k = 0; k <= static_cast<int>(EventKind::kReloadFailed); ++k)
+      if (n == event_kind_name(static_cast<EventKind>(k))) return static_cast<EventKind>(k);
+    return std::nullopt;
+  }
 };
 
 template <typename T>
@@ -292,6 +320,28 @@ void describe(F& f, R& s) {
   f("subscribers", s.subscribers);
   f("heartbeat", s.heartbeat);
   f("pools", s.pools);  // Lua: a table by pool name
+}
+
+// A line of worker (or engine) output, as the log follow and log tail send it.
+template <class F, Rec<LogLine> R>
+void describe(F& f, R& l) {
+  f("time_ms", l.wall_ms);
+  f("pool", l.pool);  // empty for the engine's own lines
+  f("slot", l.slot);
+  f("pid", l.pid);
+  f("stream", l.stream);
+  f("text", l.text);
+}
+
+// An engine event, as the event stream sends it.
+template <class F, Rec<Event> R>
+void describe(F& f, R& e) {
+  f("kind", e.kind, {.required = true});  // no default would be true
+  f("time_ms", e.wall_ms);
+  f("pool", e.pool);
+  f("slot", e.slot);
+  f("pid", e.pid);
+  f("text", e.text);
 }
 
 template <class F, Rec<AutoscaleInfo> R>

@@ -71,7 +71,10 @@ class JsonReadVisitor {
   void operator()(const char* key, T& v, const Meta& m = {}) {
     if (!(m.in & kWire)) return;
     const nlohmann::json* j = r_.member(key);
-    if (!j) return;
+    if (!j) {
+      if (m.required) r_.fail(key, "missing");
+      return;
+    }
     if (j->is_null() && m.wire_none != WireNone::kValue && m.none != None::kNever) return;  // none: the default
     if constexpr (Described<T>) read_json(*j, r_.where(key), v, r_.error());
     else if constexpr (NamedEnum<T>) {

@@ -17,10 +17,6 @@ using json_read::Reader;
 
 namespace {
 
-const char* stream_name(LogStream s) {
-  return s == LogStream::kStdout ? "stdout" : s == LogStream::kStderr ? "stderr" : "engine";
-}
-
 template <typename T>
 Result<T> result(T value, const std::string& error) {
   if (!error.empty()) return Status::invalid(error);
@@ -61,15 +57,21 @@ json pool_spec_to_json(const PoolSpec& spec) {
   return json::parse(w.text());
 }
 
-json log_line_json(const LogLine& l) {
-  return json{{"time_ms", l.wall_ms}, {"pool", l.pool},           {"slot", l.slot},
-              {"pid", l.pid},         {"stream", stream_name(l.stream)}, {"text", l.text}};
+std::string log_line_json_text(const LogLine& l) {
+  JsonWriter w;
+  records::write_json(w, l);
+  return w.take();
 }
 
-json event_json(const Event& ev) {
-  return json{{"kind", event_kind_name(ev.kind)}, {"time_ms", ev.wall_ms}, {"pool", ev.pool},
-              {"slot", ev.slot},                  {"pid", ev.pid},         {"text", ev.text}};
+std::string event_json_text(const Event& ev) {
+  JsonWriter w;
+  records::write_json(w, ev);
+  return w.take();
 }
+
+json log_line_json(const LogLine& l) { return json::parse(log_line_json_text(l)); }
+
+json event_json(const Event& ev) { return json::parse(event_json_text(ev)); }
 
 // ---- reading, the public face -----------------------------------------------------------
 
@@ -90,25 +92,14 @@ Result<PoolSpec> pool_spec_from_json(const json& j) {
 Result<LogLine> log_line_from_json(const json& j) {
   std::string error;
   LogLine l;
-  Reader r(j, "", error);
-  std::string stream = "stdout";
-  r("time_ms", l.wall_ms)("pool", l.pool)("slot", l.slot)("pid", l.pid)("stream", stream)("text", l.text);
-  if (stream == "stdout") l.stream = LogStream::kStdout;
-  else if (stream == "stderr") l.stream = LogStream::kStderr;
-  else if (stream == "engine") l.stream = LogStream::kEngine;
-  else r.fail("stream", fmt::format("\"{}\" is not stdout, stderr or engine", stream));
+  records::read_json(j, "", l, error);
   return result(std::move(l), error);
 }
 
 Result<Event> event_from_json(const json& j) {
   std::string error;
   Event ev{EventKind::kWorkerSpawned};
-  Reader r(j, "", error);
-  std::string kind;
-  r("kind", kind)("time_ms", ev.wall_ms)("pool", ev.pool)("slot", ev.slot)("pid", ev.pid)("text", ev.text);
-  if (!r.member("kind")) r.fail("kind", "missing");  // no default would be true
-  else if (auto k = event_kind_from_name(kind)) ev.kind = *k;
-  else r.fail("kind", fmt::format("\"{}\" is not an event kind", kind));
+  records::read_json(j, "", ev, error);
   return result(std::move(ev), error);
 }
 
@@ -117,10 +108,7 @@ std::optional<SlotState> slot_state_from_name(const std::string& name) {
 }
 
 std::optional<EventKind> event_kind_from_name(const std::string& name) {
-  // The enum is dense from kWorkerSpawned to kReloadFailed; event_kind_name says "?" past it.
-  for (int k = 0; k <= static_cast<int>(EventKind::kReloadFailed); ++k)
-    if (name == event_kind_name(static_cast<EventKind>(k))) return static_cast<EventKind>(k);
-  return std::nullopt;
+  return records::EnumNames<EventKind>::from_name(name);
 }
 
 }  // namespace drover

@@ -40,8 +40,11 @@ struct Fill {
       v.resize(2);
       for (auto& e : v) describe(*this, e);
     } else if constexpr (Described<T>) describe(*this, v);
-    else if constexpr (NamedEnum<T>) v = EnumNames<T>::kAll.back() == v ? EnumNames<T>::kAll.front()
-                                                                          : EnumNames<T>::kAll.back();
+    else if constexpr (NamedEnum<T>) {
+      if constexpr (requires { EnumNames<T>::kAll; })
+        v = EnumNames<T>::kAll.back() == v ? EnumNames<T>::kAll.front() : EnumNames<T>::kAll.back();
+      else v = static_cast<T>(static_cast<int>(v) + 1);  // a dense enum (EventKind)
+    }
     else if constexpr (std::is_same_v<T, std::vector<std::string>>) v = {fmt::format("a{}", k), fmt::format("b{}", k)};
     else if constexpr (requires { v.emplace(); }) {
       v.emplace();
@@ -298,4 +301,25 @@ TEST_CASE("records: a pool's spec on the wire - the signal by name - a registry'
   REQUIRE(back);
   CHECK(back->busy_registry.timeout_s == 2);
   CHECK(back->busy_registry.url == "redis://user:***@10.0.0.1:6379/0");
+}
+
+TEST_CASE("records: log lines and events survive the wire - as text and as json") {
+  const LogLine l = filled<LogLine>();
+  CHECK(l.stream != LogLine{}.stream);
+  auto line = log_line_from_json(nlohmann::json::parse(log_line_json_text(l)));
+  REQUIRE(line);
+  CHECK(line->text == l.text);
+  CHECK(line->stream == l.stream);
+  CHECK(line->pid == l.pid);
+  CHECK(line->wall_ms == l.wall_ms);
+  Event e{EventKind::kWorkerSpawned};
+  Fill f;
+  describe(f, e);
+  CHECK(e.kind != EventKind::kWorkerSpawned);
+  auto ev = event_from_json(event_json(e));
+  REQUIRE(ev);
+  CHECK(ev->kind == e.kind);
+  CHECK(ev->text == e.text);
+  CHECK(ev->slot == e.slot);
+  CHECK(nlohmann::json::parse(event_json_text(e)) == event_json(e));
 }

@@ -32,6 +32,7 @@
 #include <vector>
 
 #include "api/autoscale_view.h"
+#include "autoscale/process_sampler.h"
 #include "engine/events.h"
 #include "engine/snapshot.h"
 
@@ -320,6 +321,23 @@ void describe(F& f, R& s) {
   f("subscribers", s.subscribers);
   f("heartbeat", s.heartbeat);
   f("pools", s.pools);  // Lua: a table by pool name
+}
+
+// What a pool's processes use, sampled at a /metrics scrape (autoscale/process_sampler.h).
+// Gauges, not counters: cpu is a rate over the time since the previous scrape (by any
+// scraper); a cpu_seconds_total would have to stay monotonic across worker restarts,
+// which per-process /proc times do not.
+template <class F, Rec<ProcessTotals> R>
+void describe(F& f, R& t) {
+  f("cpu", t.cpu,
+    {.metric = {"drover_pool_cpu_cores", MetricKind::kGauge,
+                "CPU used by the pool's workers and their descendants since the previous scrape, in cores", nullptr,
+                6}});
+  f("rss_bytes", t.rss_bytes,
+    {.metric = {"drover_pool_rss_bytes", MetricKind::kGauge,
+                "Resident memory of the pool's workers and their descendants (shared pages counted in each)"}});
+  f("processes", t.processes,
+    {.metric = {"drover_pool_processes", MetricKind::kGauge, "The pool's workers and their descendants alive"}});
 }
 
 // A line of worker (or engine) output, as the log follow and log tail send it.

@@ -35,11 +35,23 @@ void family(std::string& out, const char* name, const char* type, const char* he
 // the families of pools are declared even when there are none, as the others are.
 class MetricsVisitor {
  public:
+  // A pool's sampled usage: its families, declared even when no pool has totals (unknown,
+  // not 0), then a sample for each pool that has them.
+  void usage(const EngineSnapshot& snap, const std::map<std::string, ProcessTotals>& usage) {
+    declare(ProcessTotals{});
+    for (const auto& p : snap.pools)
+      if (auto u = usage.find(p.spec.name); u != usage.end()) {
+        pool_label_ = "pool=\"" + label(p.spec.name) + "\"";
+        records::describe(*this, u->second);
+      }
+    pool_label_.clear();
+  }
+
   template <typename T>
   void operator()(const char*, const T& v, const records::Meta& m = {}) {
     using namespace records;
     if constexpr (std::is_same_v<T, std::vector<PoolSnapshot>>) {
-      declare_pool_families();
+      declare(PoolSnapshot{});
       for (const auto& p : v) {
         pool_label_ = "pool=\"" + label(p.spec.name) + "\"";
         describe(*this, p);
@@ -76,9 +88,9 @@ class MetricsVisitor {
     std::string samples;
   };
 
-  void declare_pool_families() {
+  template <typename T>
+  void declare(const T& none) {
     declaring_ = true;
-    const PoolSnapshot none;
     records::describe(*this, none);
     declaring_ = false;
   }
@@ -111,26 +123,10 @@ std::string prometheus_text(const EngineSnapshot& snap, const std::map<std::stri
   std::string out;
   family(out, "drover_up", "gauge", "1 while the engine runs; 0 once it is shutting down");
   out += fmt::format("drover_up {}\n", snap.shutting_down ? 0 : 1);
-  // Gauges sampled at the scrape: cpu is a rate over the time since the previous scrape
-  // (by any scraper). A cpu_seconds_total counter would have to stay monotonic across
-  // worker restarts, which per-process /proc times do not. Fixed-point, not 1e-05:
-  // the format allows exponents but not every hand-written reader does.
-  family(out, "drover_pool_cpu_cores", "gauge",
-         "CPU used by the pool's workers and their descendants since the previous scrape, in cores");
-  for (const auto& p : snap.pools)
-    if (auto u = usage.find(p.spec.name); u != usage.end())
-      out += fmt::format("drover_pool_cpu_cores{{pool=\"{}\"}} {:.6f}\n", label(p.spec.name), u->second.cpu);
-  family(out, "drover_pool_rss_bytes", "gauge",
-         "Resident memory of the pool's workers and their descendants (shared pages counted in each)");
-  for (const auto& p : snap.pools)
-    if (auto u = usage.find(p.spec.name); u != usage.end())
-      out += fmt::format("drover_pool_rss_bytes{{pool=\"{}\"}} {}\n", label(p.spec.name), u->second.rss_bytes);
-  family(out, "drover_pool_processes", "gauge", "The pool's workers and their descendants alive");
-  for (const auto& p : snap.pools)
-    if (auto u = usage.find(p.spec.name); u != usage.end())
-      out += fmt::format("drover_pool_processes{{pool=\"{}\"}} {}\n", label(p.spec.name), u->second.processes);
-  // Then every field the records' descriptions export (api/records.h).
+  // Then every field the records' descriptions export (api/records.h): the pools' sampled
+  // usage, the engine's and the pools' own.
   MetricsVisitor described;
+  described.usage(snap, usage);
   records::describe(described, snap);
   return out + described.text();
 }

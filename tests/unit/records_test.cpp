@@ -221,6 +221,19 @@ TEST_CASE("records: every described metric is in /metrics - each family declared
     REQUIRE(at != std::string::npos);
     CHECK(text.find(type, at + 1) == std::string::npos);
   }
+  // A pool's sampled usage, from its description too.
+  const ProcessTotals totals = filled<ProcessTotals>();
+  const std::string with_usage = prometheus_text(s, {{s.pools[1].spec.name, totals}});
+  ExpectedSamples usage;
+  usage.pool_label = "pool=\"" + s.pools[1].spec.name + "\"";
+  describe(usage, totals);
+  CHECK(usage.samples.size() == 3);
+  for (const auto& line : usage.samples) {
+    INFO(line);
+    CHECK(with_usage.find(line) != std::string::npos);
+    CHECK(text.find(line) == std::string::npos);  // no totals, no sample
+  }
+  for (const auto& type : usage.families) CHECK(text.find(type) != std::string::npos);
   // Without pools their families are declared all the same.
   const std::string empty = prometheus_text(EngineSnapshot{});
   for (const auto& type : want.families) CHECK(empty.find(type) != std::string::npos);

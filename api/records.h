@@ -1,8 +1,10 @@
-// Records described once. Each record the API shows (an engine snapshot with its pools and
-// workers, the heartbeat socket's counts, an autoscale policy) lists its fields here, one
-// line a field, and every form the record takes is a walk over that list:
+// Records described once. Each record the API shows (an engine snapshot with its pools,
+// their specs and workers, the heartbeat socket's counts, a pool's sampled usage, an
+// autoscale policy, a log line, an event) lists its fields here, one line a field, and
+// every form the record takes is a walk over that list:
 //
-//   JSON both ways  control/record_json.h   (GET /api/v1/snapshot, /api/v1/autoscale, attach)
+//   JSON both ways  control/record_json.h   (/api/v1/snapshot, /api/v1/autoscale, the log
+//                                            follow and event stream; what attach reads back)
 //   JSON views      control/json_views.h    (/api/v1/pools)
 //   Lua tables      shell/lua/record_lua.h  (status(), heartbeat(), pstree(), autoscale.list())
 //   /metrics        control/prometheus_text.cpp

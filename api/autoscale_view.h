@@ -12,7 +12,7 @@
 
 namespace drover {
 
-// One policy as autoscale.list() shows it.
+// One policy as autoscale.list() shows it. Its fields are described in api/records.h.
 struct AutoscaleInfo {
   std::string pool, owner, probe;
   double every_s = 0;
@@ -26,6 +26,8 @@ struct AutoscaleInfo {
   double last_run_wall_s = 0;
   uint64_t runs = 0, changes = 0;
   uint64_t overruns = 0;  // calls past the time budget inside C code, which cannot be interrupted
+
+  bool operator==(const AutoscaleInfo&) const = default;
 };
 
 // Every policy, the budget and the every() timers, as of one moment.
@@ -33,6 +35,8 @@ struct AutoscaleView {
   std::vector<AutoscaleInfo> policies;
   int budget = 0;  // 0: none
   int timers = 0;  // every() timers
+
+  bool operator==(const AutoscaleView&) const = default;
 };
 
 // What the API asks of whoever runs the policies. Called with the Lua lock held (a local

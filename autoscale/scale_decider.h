@@ -23,6 +23,8 @@ struct ScaleLimits {
   double cooldown_s = 30;   // scale-down stabilization window; 0: shrink at once
   int max_step_up = 0;      // most workers added per decision; 0: no limit
   int max_step_down = 0;    // most workers removed per decision; 0: no limit
+
+  bool operator==(const ScaleLimits&) const = default;
 };
 
 // min <= max, both in [0, 10000], cooldown in [0, 86400], steps >= 0.

@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <charconv>
-#include <ctime>
 
 #include <fmt/format.h>
 
@@ -12,60 +11,11 @@
 #include "control/http_reply.h"
 #include "control/mhd_server.h"
 #include "control/prometheus_text.h"
+#include "control/wpm_view.h"
 
 namespace drover {
 
 using namespace http;
-
-namespace {
-
-std::string rfc3339(int64_t wall_ms) {
-  if (wall_ms <= 0) return "";
-  std::time_t t = static_cast<std::time_t>(wall_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
-// workerpoolmanager's view of a pool: a task, running or not, with its workers.
-struct TaskView {
-  std::string name;
-  bool running = false;
-  std::string started_at, last_alive_at;
-  int active = 0, cardinality = 0;
-  uint64_t dead = 0;
-
-  explicit TaskView(const PoolSnapshot& p) : name(p.spec.name) {
-    running = p.enabled && p.target > 0;
-    int64_t first = 0, last = 0;
-    for (const auto& w : p.workers) {
-      if (w.started_at_ms && (!first || w.started_at_ms < first)) first = w.started_at_ms;
-      // As workerpoolmanager: a worker counts as alive at its start until its first keep-alive.
-      last = std::max(last, w.last_heartbeat_ms ? w.last_heartbeat_ms : w.started_at_ms);
-    }
-    started_at = rfc3339(first);
-    last_alive_at = rfc3339(last);
-    active = p.running;
-    cardinality = p.target;
-    dead = p.counters.exited_bad + p.counters.killed_after_grace;
-  }
-  std::string text() const {
-    std::string out = fmt::format("Task name:\t{}\nRunning:\t{}\n", name, running ? "true" : "false");
-    if (running)
-      out += fmt::format("Started at:\t{}\nLast alive at:\t{}\nActive Workers:\t{} / {}\nDead Workers:\t{}\n",
-                         started_at, last_alive_at, active, cardinality, dead);
-    return out;
-  }
-  json to_json() const {
-    return json{{"name", name},          {"running", running},         {"started_at", started_at},
-                {"last_alive_at", last_alive_at}, {"active_workers", active}, {"cardinality", cardinality},
-                {"dead_workers", dead}};
-  }
-};
-
-}  // namespace
 
 Result<std::pair<std::string, int>> parse_listen_address(const std::string& spec) {
   std::string host = "127.0.0.1", port_text = spec;
@@ -193,10 +143,10 @@ void HttpControl::routes() {
     std::string text;
     json tasks = json::array();
     for (const auto& p : engine_.snapshot().pools) {
-      TaskView t(p);
+      const WpmTask t = WpmTask::of(p);
       if (!t.running) continue;  // as workerpoolmanager: the status of the active tasks
-      text += (text.empty() ? "" : "\n") + t.text();
-      tasks.push_back(t.to_json());
+      text += (text.empty() ? "" : "\n") + wpm_text(t);
+      tasks.push_back(wpm_json(t));
     }
     if (text.empty()) text = "No active tasks\n";
     text.pop_back();
@@ -206,10 +156,10 @@ void HttpControl::routes() {
     EngineSnapshot snap = engine_.snapshot();
     const PoolSnapshot* p = snap.find(req.matches[1]);
     if (!p) return fail(req, res, 404, "not_found", fmt::format("no task named \"{}\"", std::string(req.matches[1])));
-    TaskView t(*p);
-    std::string text = t.text();
+    const WpmTask t = WpmTask::of(*p);
+    std::string text = wpm_text(t);
     text.pop_back();
-    reply(req, res, text, t.to_json());
+    reply(req, res, text, wpm_json(t));
   }, kWpmRead);
   auto start = [this](const HttpRequest& req, HttpResponse& res) {
     const std::string name = req.matches[1];
@@ -261,20 +211,15 @@ void HttpControl::routes() {
     if (!p) return fail(req, res, 404, "not_found", fmt::format("no task named \"{}\"", name));
     std::vector<std::string> lines;
     json workers = json::array();
-    for (const auto& w : p->workers) {
-      if (w.pid <= 0) continue;  // a slot waiting out its backoff has no process to list
-      // As there: "last alive" is the start until the first keep-alive.
-      const std::string started = rfc3339(w.started_at_ms);
-      const std::string alive = rfc3339(w.last_heartbeat_ms ? w.last_heartbeat_ms : w.started_at_ms);
-      lines.push_back(fmt::format("Task: {},\tPid: {},\tStarted: {},\tLast alive at: {}", name, w.pid, started, alive));
-      workers.push_back(json{{"task", name}, {"slot", w.slot}, {"pid", w.pid}, {"started_at", started},
-                             {"last_alive_at", alive}});
+    for (const WpmWorker& w : WpmWorker::of(*p)) {
+      lines.push_back(wpm_text(w));
+      workers.push_back(wpm_json(w));
     }
     std::sort(lines.begin(), lines.end());  // workerpoolmanager sorts its replies as text
     std::string text;
     for (const auto& l : lines) text += (text.empty() ? "" : "\n") + l;
     // Its answer for a stopped task with nothing left to list.
-    if (lines.empty() && !TaskView(*p).running) text = fmt::format("Task {} not running", name);
+    if (lines.empty() && !WpmTask::of(*p).running) text = fmt::format("Task {} not running", name);
     reply(req, res, text, workers);
   }, kWpmRead);
   api_routes();

@@ -1,54 +1,54 @@
 #include "control/json_views.h"
 
+#include "api/records.h"
+
 namespace drover {
 
 using nlohmann::json;
 
-json worker_json(const WorkerSnapshot& w) {
-  json j{{"slot", w.slot},           {"pid", w.pid},           {"state", slot_state_name(w.state)},
-         {"uptime", w.uptime_s},     {"restarts", w.restarts}, {"last_exit", w.last_exit},
-         {"heartbeats", w.heartbeats}};
-  if (w.retry_in_s > 0) j["retry_in"] = w.retry_in_s;
-  if (w.heartbeat_age_s >= 0) j["heartbeat_age"] = w.heartbeat_age_s;
-  if (w.busy) {
-    j["busy"] = *w.busy;
-    j["busy_from"] = w.busy_from;  // "heartbeat", or the queue whose records said so ("rq")
+namespace {
+
+// A described record (api/records.h) as a view: the fields it shows (records::kView)
+// under their JSON keys, none values left out, nested records as objects.
+class ViewVisitor {
+ public:
+  explicit ViewVisitor(json& out) : out_(out) {}
+
+  template <typename T>
+  void operator()(const char* key, const T& v, const records::Meta& m = {}) {
+    if (!(m.in & records::kView) || records::is_none(v, m)) return;
+    out_[key] = value(v);
   }
-  if (w.progress) j["progress"] = *w.progress;
-  if (!w.status.empty()) j["status"] = w.status;
-  return j;
-}
+
+  template <typename T>
+  static json value(const T& v) {
+    using namespace records;
+    if constexpr (Described<T>) {
+      json j = json::object();
+      ViewVisitor inner(j);
+      describe(inner, v);
+      return j;
+    } else if constexpr (std::is_same_v<T, PoolSpec>) return json();  // on the wire only (snapshot_json.h)
+    else if constexpr (NamedEnum<T>) return EnumNames<T>::name(v);
+    else if constexpr (IsVector<T>::value) {
+      json a = json::array();
+      for (const auto& e : v) a.push_back(value(e));
+      return a;
+    } else if constexpr (requires { v.has_value(); }) return json(*v);
+    else return json(v);
+  }
+
+ private:
+  json& out_;
+};
+
+}  // namespace
+
+json worker_json(const WorkerSnapshot& w) { return ViewVisitor::value(w); }
 
 json pool_json(const PoolSnapshot& p, bool with_workers) {
-  const PoolCounters& c = p.counters;
-  json j{{"name", p.spec.name},
-         {"n", p.spec.n},
-         {"target", p.target},
-         {"enabled", p.enabled},
-         {"running", p.running},
-         {"starting", p.starting},
-         {"stopping", p.stopping},
-         {"backoff", p.backoff},
-         {"flapping", p.flapping},
-         {"stalled", p.stalled},
-         {"busy", p.busy},
-         {"idle", p.idle},
-         {"rolling", p.rolling},
-         {"removing", p.removing},
-         {"cmd", p.spec.argv},
-         {"counters",
-          {{"started", c.started},
-           {"exits_ok", c.exited_ok},
-           {"exits_bad", c.exited_bad},
-           {"killed", c.killed_after_grace},
-           {"spawn_failures", c.spawn_failures},
-           {"restarts", c.restarts},
-           {"stalls", c.stalls}}}};
-  if (with_workers) {
-    json ws = json::array();
-    for (const auto& w : p.workers) ws.push_back(worker_json(w));
-    j["workers"] = std::move(ws);
-  }
+  json j = ViewVisitor::value(p);
+  if (!with_workers) j.erase("workers");
   return j;
 }
 

@@ -27,11 +27,14 @@ Result<EngineSnapshot> snapshot_from_json(const nlohmann::json& j);
 nlohmann::json pool_spec_to_json(const PoolSpec& spec);
 Result<PoolSpec> pool_spec_from_json(const nlohmann::json& j);
 
-// {"time_ms", "pool", "slot", "pid", "stream": "stdout"|"stderr"|"engine", "text"}
+// {"time_ms", "pool", "slot", "pid", "stream": "stdout"|"stderr"|"engine", "text"}; the
+// text form is what the log follow sends, written directly.
+std::string log_line_json_text(const LogLine& line);
 nlohmann::json log_line_json(const LogLine& line);
 Result<LogLine> log_line_from_json(const nlohmann::json& j);
 
 // {"kind": event_kind_name(), "time_ms", "pool", "slot", "pid", "text"}
+std::string event_json_text(const Event& ev);
 nlohmann::json event_json(const Event& ev);
 Result<Event> event_from_json(const nlohmann::json& j);
 

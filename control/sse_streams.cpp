@@ -31,8 +31,6 @@ constexpr size_t kQueue = 4096;
 // One pull's worth: a burst is sent in pieces of about this size.
 constexpr size_t kBatchBytes = 64 * 1024;
 
-std::string dump(const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); }
-
 class SseStream final : public StreamBody {
  public:
   SseStream(Engine& engine, std::shared_ptr<Subscription> sub, std::optional<std::string> pool,
@@ -72,10 +70,10 @@ class SseStream final : public StreamBody {
   // newline, so each message is a single data line.
   std::string frame(const EngineItem& item) const {
     if (const LogLine* l = std::get_if<LogLine>(&item))
-      return pool_ && l->pool != *pool_ ? "" : "data: " + dump(log_line_json(*l)) + "\n\n";
+      return pool_ && l->pool != *pool_ ? "" : "data: " + log_line_json_text(*l) + "\n\n";
     const Event& ev = std::get<Event>(item);
     if (pool_ && ev.pool != *pool_) return "";
-    return fmt::format("event: {}\ndata: {}\n\n", event_kind_name(ev.kind), dump(event_json(ev)));
+    return fmt::format("event: {}\ndata: {}\n\n", event_kind_name(ev.kind), event_json_text(ev));
   }
 
   Engine& engine_;

@@ -15,6 +15,7 @@
 
 #include "autoscale/redis_probe.h"
 #include "shell/lua/lua_limits.h"
+#include "shell/lua/option_table.h"
 #include "shell/lua/script_loader.h"
 
 #include <lua.hpp>
@@ -33,14 +34,6 @@ namespace drover {
 namespace {
 
 const char kLoaderKey = 0;  // registry key (its address) of the Loader below
-
-constexpr const char* kPoolFields = "cmd, n, cwd, env, queue, stop_signal, stop_to, grace, backoff, flap, heartbeat, busy, jobs";
-constexpr const char* kBusyFields = "url, rq, resque, sidekiq, celery, namespace, timeout";
-// A command and a queue belong to one pool; inheriting them would only hide mistakes.
-constexpr const char* kDefaultsFields = "n, cwd, env, stop_signal, stop_to, grace, backoff, flap, heartbeat";
-constexpr const char* kHeartbeatFields = "timeout, require";
-constexpr const char* kBackoffFields = "initial, max, factor, reset_after";
-constexpr const char* kFlapFields = "max_exits, window, cooldown, give_up_after";
 
 struct PendingPool {
   std::string name;
@@ -78,37 +71,6 @@ int guarded(lua_State* L) {
   return luaL_error(L, "%s", what.c_str());
 }
 
-// Field readers: the value is on top of the stack; `what` names the place for errors
-// ("pool \"foo\"" or "defaults"), `field` the field ("n", "backoff.max").
-double read_number(lua_State* L, const std::string& what, const char* field) {
-  if (lua_type(L, -1) != LUA_TNUMBER)
-    luaL_error(L, "%s: %s must be a number, got %s", what.c_str(), field, luaL_typename(L, -1));
-  return lua_tonumber(L, -1);
-}
-
-int read_count(lua_State* L, const std::string& what, const char* field, int min) {
-  const bool number = lua_type(L, -1) == LUA_TNUMBER;
-  const lua_Number v = number ? lua_tonumber(L, -1) : 0;
-  const bool whole = lua_isinteger(L, -1) || (number && std::isfinite(v) && std::floor(v) == v);
-  // The text of the value from a copy: lua_tostring converts a number in place, and
-  // "inf" then reads back as no number at all (math.huge used to become 0 here).
-  lua_pushvalue(L, -1);
-  const std::string got = number ? lua_tostring(L, -1) : luaL_typename(L, -1);
-  lua_pop(L, 1);
-  if (!whole || v < min)
-    luaL_error(L, "%s: %s must be a whole number >= %d, got %s", what.c_str(), field, min, got.c_str());
-  if (v > INT_MAX) luaL_error(L, "%s: %s = %s is too large", what.c_str(), field, got.c_str());
-  return static_cast<int>(v);
-}
-
-std::string read_string(lua_State* L, const std::string& what, const char* field) {
-  if (lua_type(L, -1) != LUA_TSTRING)
-    luaL_error(L, "%s: %s must be a string, got %s", what.c_str(), field, luaL_typename(L, -1));
-  size_t len = 0;
-  const char* s = lua_tolstring(L, -1, &len);
-  return std::string(s, len);
-}
-
 // A heartbeat timeout: seconds in (0, kMaxHeartbeatTimeout]. Zero is refused rather than
 // read as "off", which is spelled heartbeat = false.
 constexpr double kMaxHeartbeatTimeout = 86400;
@@ -119,25 +81,6 @@ double read_heartbeat_timeout(lua_State* L, const std::string& what, const char*
                static_cast<int>(kMaxHeartbeatTimeout), lua_tostring(L, -1),
                v == 0 ? " (heartbeat = false turns heartbeats off)" : "");
   return v;
-}
-
-// Iterates the table on top of the stack, calling fn(key) with the value on top; fn
-// returns false for a key it does not know. `table` is null for the pool's own table.
-template <typename Fn>
-void each_field(lua_State* L, const std::string& what, const char* table, const char* allowed, Fn fn) {
-  if (table && !lua_istable(L, -1))
-    luaL_error(L, "%s: %s must be a table, got %s", what.c_str(), table, luaL_typename(L, -1));
-  std::string in = table ? fmt::format(" in {}", table) : "";
-  int t = lua_gettop(L);
-  lua_pushnil(L);
-  while (lua_next(L, t)) {
-    if (lua_type(L, -2) != LUA_TSTRING)
-      luaL_error(L, "%s: unexpected %s key%s; write name = value (fields: %s)", what.c_str(), luaL_typename(L, -2),
-                 in.c_str(), allowed);
-    std::string key = lua_tostring(L, -2);
-    if (!fn(key)) luaL_error(L, "%s: unknown field '%s'%s (fields: %s)", what.c_str(), key.c_str(), in.c_str(), allowed);
-    lua_pop(L, 1);
-  }
 }
 
 std::vector<std::string> read_argv(lua_State* L, const std::string& what) {
@@ -202,32 +145,78 @@ BusyRegistry read_busy_registry(lua_State* L, const std::string& what) {
   if (!lua_istable(L, -1))
     luaL_error(L, "%s: busy must be redis{ rq = \"QUEUE\" } (or resque, sidekiq, celery), got %s", what.c_str(),
                luaL_typename(L, -1));
-  each_field(L, what, "busy", kBusyFields, [&](const std::string& f) {
-    if (f == "url") {
-      r.url = read_string(L, what, "busy.url");
-      if (auto a = parse_redis_url(r.url); !a) luaL_error(L, "%s: busy.url: %s", what.c_str(), a.error().message().c_str());
-    } else if (f == "namespace") {
-      r.ns = read_string(L, what, "busy.namespace");
-      if (r.ns.empty()) luaL_error(L, "%s: busy.namespace is empty", what.c_str());
-    } else if (f == "timeout") {
-      r.timeout_s = read_number(L, what, "busy.timeout");
-      if (!(r.timeout_s > 0 && r.timeout_s <= 60))
-        luaL_error(L, "%s: busy.timeout must be in (0, 60] seconds, got %s", what.c_str(), lua_tostring(L, -1));
-    } else if (f == "rq" || f == "resque" || f == "sidekiq" || f == "celery") {
+  auto layout = [&](const char* name) {
+    return Option{name, [&, name] {
       if (!r.layout.empty())
         luaL_error(L, "%s: busy: give one of rq, resque, sidekiq, celery; got %s and %s", what.c_str(), r.layout.c_str(),
-                   f.c_str());
-      read_string(L, what, ("busy." + f).c_str());  // the queue's name: the registry lists every queue's workers
-      r.layout = f;
-    } else {
-      return false;
-    }
-    return true;
+                   name);
+      read_string(L, what, fmt::format("busy.{}", name).c_str());  // the queue's name: the registry lists every queue's workers
+      r.layout = name;
+    }};
+  };
+  read_options(L, -1, what, "busy", {
+      {"url", [&] {
+         r.url = read_string(L, what, "busy.url");
+         if (auto a = parse_redis_url(r.url); !a) luaL_error(L, "%s: busy.url: %s", what.c_str(), a.error().message().c_str());
+       }},
+      layout("rq"), layout("resque"), layout("sidekiq"), layout("celery"),
+      {"namespace", [&] {
+         r.ns = read_string(L, what, "busy.namespace");
+         if (r.ns.empty()) luaL_error(L, "%s: busy.namespace is empty", what.c_str());
+       }},
+      {"timeout", [&] {
+         r.timeout_s = read_number(L, what, "busy.timeout");
+         if (!(r.timeout_s > 0 && r.timeout_s <= 60))
+           luaL_error(L, "%s: busy.timeout must be in (0, 60] seconds, got %s", what.c_str(), lua_tostring(L, -1));
+       }},
   });
   if (r.layout.empty())
     luaL_error(L, "%s: busy: name the queue system: busy = redis{ rq = \"default\" } (or resque, sidekiq, celery)",
                what.c_str());
   return r;
+}
+
+void read_env(lua_State* L, const std::string& what, std::map<std::string, std::string>& env) {
+  if (!lua_istable(L, -1)) luaL_error(L, "%s: env must be a table, got %s", what.c_str(), luaL_typename(L, -1));
+  for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
+    if (lua_type(L, -2) != LUA_TSTRING)
+      luaL_error(L, "%s: env names must be strings, got %s", what.c_str(), luaL_typename(L, -2));
+    size_t len = 0;
+    const char* name = lua_tolstring(L, -2, &len);
+    std::string var(name, len);
+    int type = lua_type(L, -1);
+    if (type != LUA_TSTRING && type != LUA_TNUMBER)
+      luaL_error(L, "%s: env.%s must be a string or number, got %s", what.c_str(), var.c_str(), luaL_typename(L, -1));
+    // The value, not the key, is converted: lua_next stays valid. Both keep any NUL,
+    // for validate_pool_spec to refuse: execve would cut the string there.
+    const char* value = lua_tolstring(L, -1, &len);
+    env[var] = std::string(value, len);
+  }
+}
+
+// heartbeat = false (exit-only supervision), = 30 (short for { timeout = 30 }), or
+// = { timeout = S, require = B }. A table merges into the inherited setting field by
+// field, as backoff and flap do; false turns it off whatever defaults said.
+void read_heartbeat(lua_State* L, const std::string& what, HeartbeatPolicy& hb) {
+  if (lua_type(L, -1) == LUA_TBOOLEAN) {
+    if (lua_toboolean(L, -1))
+      luaL_error(L, "%s: heartbeat = true says no timeout; write heartbeat = { timeout = 30 }", what.c_str());
+    hb = {};
+  } else if (lua_type(L, -1) == LUA_TNUMBER) {
+    hb.timeout_s = read_heartbeat_timeout(L, what, "heartbeat");
+  } else {
+    if (!lua_istable(L, -1))
+      luaL_error(L, "%s: heartbeat must be false, a timeout in seconds or { timeout = S, require = B }, got %s",
+                 what.c_str(), luaL_typename(L, -1));
+    read_options(L, -1, what, "heartbeat", {
+        {"timeout", [&] { hb.timeout_s = read_heartbeat_timeout(L, what, "heartbeat.timeout"); }},
+        {"require", [&] { hb.require = read_boolean(L, what, "heartbeat.require"); }},
+    });
+  }
+  // Checked here, not only in validate_pool_spec, so the message says what to write.
+  if (hb.require && hb.timeout_s == 0)
+    luaL_error(L, "%s: heartbeat.require needs a timeout; write heartbeat = { timeout = 30, require = true }",
+               what.c_str());
 }
 
 std::string resolve_cwd(const std::string& cwd, const std::string& base_dir) {
@@ -237,114 +226,63 @@ std::string resolve_cwd(const std::string& cwd, const std::string& base_dir) {
   return out;
 }
 
-// Reads the table at `idx` into spec. `is_pool` selects the field set (see kDefaultsFields).
+// Reads the table at `idx` into spec: a pool's fields, or with is_pool false the ones
+// defaults{} may set. A command, a queue and a busy registry belong to one pool; inheriting
+// them would only hide mistakes, so defaults{} refuses them by name.
 void read_fields(lua_State* L, int idx, PoolSpec& spec, const std::string& what, const std::string& base_dir,
                  bool is_pool) {
-  lua_pushvalue(L, idx);
-  each_field(L, what, nullptr, is_pool ? kPoolFields : kDefaultsFields, [&](const std::string& key) {
-    if (key == "cmd" || key == "queue") {
-      if (!is_pool) luaL_error(L, "%s: %s cannot be a default; give each pool its own", what.c_str(), key.c_str());
-      if (key == "cmd") spec.argv = read_argv(L, what);
-      else spec.queue = read_string(L, what, "queue");
-    } else if (key == "n") {
-      spec.n = read_count(L, what, "n", 0);
-    } else if (key == "cwd") {
-      spec.cwd = resolve_cwd(read_string(L, what, "cwd"), base_dir);
-    } else if (key == "stop_signal") {
-      int type = lua_type(L, -1);
-      if (type != LUA_TSTRING && type != LUA_TNUMBER)
-        luaL_error(L, "%s: stop_signal must be a signal name or number, got %s", what.c_str(), luaL_typename(L, -1));
-      std::string name = lua_tostring(L, -1);
-      spec.stop_signal = signal_from_name(name);
-      if (!spec.stop_signal) luaL_error(L, "%s: stop_signal '%s' is not a signal", what.c_str(), name.c_str());
-    } else if (key == "stop_to") {
-      std::string to = read_string(L, what, "stop_to");
-      auto parsed = stop_to_from_name(to);
-      if (!parsed) luaL_error(L, "%s: stop_to must be \"auto\", \"process\" or \"group\", got '%s'", what.c_str(), to.c_str());
-      spec.stop_to = *parsed;
-    } else if (key == "grace") {
-      spec.grace_s = read_number(L, what, "grace");
-    } else if (key == "jobs") {
-      if (!is_pool) luaL_error(L, "%s: jobs cannot be a default; give each pool its own", what.c_str());
-      if (lua_type(L, -1) != LUA_TBOOLEAN) luaL_error(L, "%s: jobs must be true or false, got %s", what.c_str(), luaL_typename(L, -1));
-      spec.jobs = lua_toboolean(L, -1);
-    } else if (key == "env") {
-      if (!lua_istable(L, -1)) luaL_error(L, "%s: env must be a table, got %s", what.c_str(), luaL_typename(L, -1));
-      for (lua_pushnil(L); lua_next(L, -2); lua_pop(L, 1)) {
-        if (lua_type(L, -2) != LUA_TSTRING)
-          luaL_error(L, "%s: env names must be strings, got %s", what.c_str(), luaL_typename(L, -2));
-        size_t len = 0;
-        const char* name = lua_tolstring(L, -2, &len);
-        std::string var(name, len);
-        int type = lua_type(L, -1);
-        if (type != LUA_TSTRING && type != LUA_TNUMBER)
-          luaL_error(L, "%s: env.%s must be a string or number, got %s", what.c_str(), var.c_str(), luaL_typename(L, -1));
-        // The value, not the key, is converted: lua_next stays valid. Both keep any NUL,
-        // for validate_pool_spec to refuse: execve would cut the string there.
-        const char* value = lua_tolstring(L, -1, &len);
-        spec.env[var] = std::string(value, len);
-      }
-    } else if (key == "backoff") {
-      each_field(L, what, "backoff", kBackoffFields, [&](const std::string& f) {
-        const std::string field = "backoff." + f;
-        double* slot = f == "initial" ? &spec.backoff.initial_s
-                       : f == "max"   ? &spec.backoff.max_s
-                       : f == "factor" ? &spec.backoff.factor
-                       : f == "reset_after" ? &spec.backoff.reset_after_s
-                                            : nullptr;
-        if (!slot) return false;
-        *slot = read_number(L, what, field.c_str());
-        return true;
-      });
-    } else if (key == "heartbeat") {
-      // heartbeat = false (exit-only supervision), = 30 (short for { timeout = 30 }), or
-      // = { timeout = S, require = B }. A table merges into the inherited setting field by
-      // field, as backoff and flap do; false turns it off whatever defaults said.
-      if (lua_type(L, -1) == LUA_TBOOLEAN) {
-        if (lua_toboolean(L, -1))
-          luaL_error(L, "%s: heartbeat = true says no timeout; write heartbeat = { timeout = 30 }", what.c_str());
-        spec.heartbeat = {};
-      } else if (lua_type(L, -1) == LUA_TNUMBER) {
-        spec.heartbeat.timeout_s = read_heartbeat_timeout(L, what, "heartbeat");
-      } else {
-        if (!lua_istable(L, -1))
-          luaL_error(L, "%s: heartbeat must be false, a timeout in seconds or { timeout = S, require = B }, got %s",
-                     what.c_str(), luaL_typename(L, -1));
-        each_field(L, what, "heartbeat", kHeartbeatFields, [&](const std::string& f) {
-          if (f == "timeout") {
-            spec.heartbeat.timeout_s = read_heartbeat_timeout(L, what, "heartbeat.timeout");
-          } else if (f == "require") {
-            if (lua_type(L, -1) != LUA_TBOOLEAN)
-              luaL_error(L, "%s: heartbeat.require must be true or false, got %s", what.c_str(), luaL_typename(L, -1));
-            spec.heartbeat.require = lua_toboolean(L, -1);
-          } else {
-            return false;
-          }
-          return true;
-        });
-      }
-      // Checked here, not only in validate_pool_spec, so the message says what to write.
-      if (spec.heartbeat.require && spec.heartbeat.timeout_s == 0)
-        luaL_error(L, "%s: heartbeat.require needs a timeout; write heartbeat = { timeout = 30, require = true }",
-                   what.c_str());
-    } else if (key == "busy") {
-      if (!is_pool) luaL_error(L, "%s: busy cannot be a default; give each pool its own", what.c_str());
-      spec.busy_registry = read_busy_registry(L, what);
-    } else if (key == "flap") {
-      each_field(L, what, "flap", kFlapFields, [&](const std::string& f) {
-        if (f == "max_exits") spec.flap.max_exits = read_count(L, what, "flap.max_exits", 1);
-        else if (f == "window") spec.flap.window_s = read_number(L, what, "flap.window");
-        else if (f == "cooldown") spec.flap.cooldown_s = read_number(L, what, "flap.cooldown");
-        else if (f == "give_up_after") spec.flap.give_up_after = read_count(L, what, "flap.give_up_after", 0);
-        else return false;
-        return true;
-      });
-    } else {
-      return false;
-    }
-    return true;
+  auto own = [&](const char* name, std::function<void()> read) {
+    return Option{name, is_pool ? std::move(read) : std::function<void()>([&, name] {
+      luaL_error(L, "%s: %s cannot be a default; give each pool its own", what.c_str(), name);
+    }), is_pool};
+  };
+  auto number = [&](const char* field, double& out) {
+    return [L, &what, field, p = &out] { *p = read_number(L, what, field); };
+  };
+  read_options(L, idx, what, nullptr, {
+      own("cmd", [&] { spec.argv = read_argv(L, what); }),
+      {"n", [&] { spec.n = read_count(L, what, "n", 0); }},
+      {"cwd", [&] { spec.cwd = resolve_cwd(read_string(L, what, "cwd"), base_dir); }},
+      {"env", [&] { read_env(L, what, spec.env); }},
+      own("queue", [&] { spec.queue = read_string(L, what, "queue"); }),
+      {"stop_signal", [&] {
+         int type = lua_type(L, -1);
+         if (type != LUA_TSTRING && type != LUA_TNUMBER)
+           luaL_error(L, "%s: stop_signal must be a signal name or number, got %s", what.c_str(), luaL_typename(L, -1));
+         lua_pushvalue(L, -1);  // lua_tostring converts a number in place: a copy keeps lua_next's key valid
+         std::string name = lua_tostring(L, -1);
+         lua_pop(L, 1);
+         spec.stop_signal = signal_from_name(name);
+         if (!spec.stop_signal) luaL_error(L, "%s: stop_signal '%s' is not a signal", what.c_str(), name.c_str());
+       }},
+      {"stop_to", [&] {
+         std::string to = read_string(L, what, "stop_to");
+         auto parsed = stop_to_from_name(to);
+         if (!parsed)
+           luaL_error(L, "%s: stop_to must be \"auto\", \"process\" or \"group\", got '%s'", what.c_str(), to.c_str());
+         spec.stop_to = *parsed;
+       }},
+      {"grace", number("grace", spec.grace_s)},
+      {"backoff", [&] {
+         read_options(L, -1, what, "backoff", {
+             {"initial", number("backoff.initial", spec.backoff.initial_s)},
+             {"max", number("backoff.max", spec.backoff.max_s)},
+             {"factor", number("backoff.factor", spec.backoff.factor)},
+             {"reset_after", number("backoff.reset_after", spec.backoff.reset_after_s)},
+         });
+       }},
+      {"flap", [&] {
+         read_options(L, -1, what, "flap", {
+             {"max_exits", [&] { spec.flap.max_exits = read_count(L, what, "flap.max_exits", 1); }},
+             {"window", number("flap.window", spec.flap.window_s)},
+             {"cooldown", number("flap.cooldown", spec.flap.cooldown_s)},
+             {"give_up_after", [&] { spec.flap.give_up_after = read_count(L, what, "flap.give_up_after", 0); }},
+         });
+       }},
+      {"heartbeat", [&] { read_heartbeat(L, what, spec.heartbeat); }},
+      own("busy", [&] { spec.busy_registry = read_busy_registry(L, what); }),
+      own("jobs", [&] { spec.jobs = read_boolean(L, what, "jobs"); }),
   });
-  lua_pop(L, 1);
 }
 
 int l_defaults(lua_State* L) {

@@ -45,29 +45,6 @@ void check_status(lua_State* L, const Status& s) {
   if (!s) luaL_error(L, "%s", s.message().c_str());
 }
 
-void set_heartbeat_fields(lua_State* L, const WorkerSnapshot& w) {
-  lua_pushinteger(L, static_cast<lua_Integer>(w.heartbeats));
-  lua_setfield(L, -2, "heartbeats");
-  if (w.heartbeat_age_s >= 0) {
-    lua_pushnumber(L, w.heartbeat_age_s);
-    lua_setfield(L, -2, "heartbeat_age");
-  }
-  if (w.busy) {
-    lua_pushboolean(L, *w.busy);
-    lua_setfield(L, -2, "busy");
-    lua_pushstring(L, w.busy_from.c_str());  // "heartbeat", or the queue system: "rq"
-    lua_setfield(L, -2, "busy_from");
-  }
-  if (w.progress) {
-    lua_pushnumber(L, *w.progress);
-    lua_setfield(L, -2, "progress");
-  }
-  if (!w.status.empty()) {
-    lua_pushstring(L, w.status.c_str());
-    lua_setfield(L, -2, "status");
-  }
-}
-
 void push_quantity(lua_State* L, double v) {
   // 2^53: past it a double has no fractional part anyway, and int64 holds it exactly.
   if (std::isfinite(v) && std::floor(v) == v && std::fabs(v) < 9007199254740992.0)

@@ -33,10 +33,6 @@ void set_boolean(lua_State* L, const char* key, bool v);
 // "3m12s", "1h04m", "0.4s".
 std::string format_age(double seconds);
 
-// Sets a worker's heartbeat fields on the table on top of the stack: heartbeats, and
-// heartbeat_age, busy, progress, status when it ever said them. status() and pstree().
-void set_heartbeat_fields(lua_State* L, const WorkerSnapshot& w);
-
 // A binding that waits (a follow, a drain) and was ended by Ctrl-C has handled it: disarm
 // the hook the SIGINT handler set, so the interrupt does not also abort the caller's chunk.
 void consume_interrupt(lua_State* L);

@@ -10,6 +10,8 @@
 #include "autoscale/redis_probe.h"
 #include "shell/autoscale/autoscaler.h"
 #include "shell/lua/binding.h"
+#include "shell/lua/option_table.h"
+#include "shell/lua/record_lua.h"
 #include "shell/lua/script_loader.h"
 #include "shell/lua/shell_context.h"
 #include "shell/lua/view.h"
@@ -27,41 +29,17 @@ Autoscaler& autoscaler_of(lua_State* L, ShellContext& ctx) {
 
 std::string owner_of(const ShellContext& ctx) { return ctx.loading.empty() ? "" : ctx.loading.back(); }
 
-// A number field of the table at idx within [lo, hi], or def when absent.
+// A number field of the table at idx within [lo, hi], or def when absent: what a probe
+// table made by redis{} or command{} holds (the user's tables go through read_options).
 double number_field(lua_State* L, int idx, const char* key, const std::string& what, double def, double lo,
                     double hi) {
-  const int t = lua_getfield(L, idx, key);
-  if (t == LUA_TNIL) {
+  if (lua_getfield(L, idx, key) == LUA_TNIL) {
     lua_pop(L, 1);
     return def;
   }
-  int isnum = 0;
-  const double v = lua_tonumberx(L, -1, &isnum);
-  if (!isnum) luaL_error(L, "%s: %s must be a number, got %s", what.c_str(), key, luaL_typename(L, -1));
-  if (!(v >= lo && v <= hi))  // lua_pushfstring knows no %g
-    luaL_error(L, "%s", fmt::format("{}: {} must be in [{:g}, {:g}], got {}", what, key, lo, hi, lua_tostring(L, -1)).c_str());
+  const double v = read_number_in(L, what, key, lo, hi);
   lua_pop(L, 1);
   return v;
-}
-
-int count_field(lua_State* L, int idx, const char* key, const std::string& what, int def, int lo, int hi) {
-  const double v = number_field(L, idx, key, what, def, lo, hi);
-  if (v != std::floor(v)) luaL_error(L, "%s", fmt::format("{}: {} must be a whole number, got {:g}", what, key, v).c_str());
-  return static_cast<int>(v);
-}
-
-void check_fields(lua_State* L, int idx, const std::string& what, const std::set<std::string>& known) {
-  lua_pushnil(L);
-  while (lua_next(L, idx)) {
-    lua_pop(L, 1);
-    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "%s: fields are name = value, got a %s key", what.c_str(), luaL_typename(L, -1));
-    const std::string k = lua_tostring(L, -1);
-    if (!known.count(k)) {
-      std::string list;
-      for (const auto& f : known) list += (list.empty() ? "" : ", ") + f;
-      luaL_error(L, "%s: unknown field '%s' (fields: %s)", what.c_str(), k.c_str(), list.c_str());
-    }
-  }
 }
 
 // A probe value: a table made by redis{}, command() or fn(), with the probe metatable.
@@ -128,7 +106,27 @@ int define(lua_State* L, const std::string& pool, int idx) {
   Autoscaler& as = autoscaler_of(L, ctx);
   const std::string what = fmt::format("autoscale \"{}\"", pool);
   luaL_checktype(L, idx, LUA_TTABLE);
-  check_fields(L, idx, what, {"every", "min", "max", "cooldown", "step_up", "step_down", "timeout", "queue", "policy"});
+  AutoscaleSpec spec;
+  spec.pool = pool;
+  spec.owner = owner_of(ctx);
+  spec.every_s = 5;
+  spec.time_budget_s = kDefaultPolicyBudget;
+  spec.limits.cooldown_s = 30;
+  std::optional<int> max, min;
+  auto count = [&](const char* field, int& out) {
+    return [L, &what, field, p = &out] { *p = read_count_in(L, what, field, 0, kDefaultMaxWorkers); };
+  };
+  read_options(L, idx, what, nullptr, {
+      {"cooldown", [&] { spec.limits.cooldown_s = read_number_in(L, what, "cooldown", 0, 86400); }},
+      {"every", [&] { spec.every_s = read_number_in(L, what, "every", 0.1, 3600); }},
+      {"max", [&] { max = read_count_in(L, what, "max", 0, kDefaultMaxWorkers); }},
+      {"min", [&] { min = read_count_in(L, what, "min", 0, kDefaultMaxWorkers); }},
+      {"policy", [] {}},  // a function; it and the queue are taken below, once nothing more can raise
+      {"queue", [] {}},
+      {"step_down", count("step_down", spec.limits.max_step_down)},
+      {"step_up", count("step_up", spec.limits.max_step_up)},
+      {"timeout", [&] { spec.time_budget_s = read_number_in(L, what, "timeout", 0.001, 10); }},
+  });
   if (ctx.config_autoscaled) {
     // A config file runs: its pools exist once it is applied, and are checked then.
     luaL_where(L, 1);
@@ -139,19 +137,9 @@ int define(lua_State* L, const std::string& pool, int idx) {
     for (const auto& p : snap.pools) names += (names.empty() ? "" : ", ") + p.spec.name;
     luaL_error(L, "%s: no such pool (pools: %s)", what.c_str(), names.empty() ? "none" : names.c_str());
   }
-  AutoscaleSpec spec;
-  spec.pool = pool;
-  spec.owner = owner_of(ctx);
-  spec.every_s = number_field(L, idx, "every", what, 5, 0.1, 3600);
-  spec.time_budget_s = number_field(L, idx, "timeout", what, kDefaultPolicyBudget, 0.001, 10);
-  if (lua_getfield(L, idx, "max") == LUA_TNIL)
-    luaL_error(L, "%s: max is required: the most workers the policy may ask for", what.c_str());
-  lua_pop(L, 1);
-  spec.limits.max = count_field(L, idx, "max", what, 0, 0, kDefaultMaxWorkers);
-  spec.limits.min = count_field(L, idx, "min", what, std::min(1, spec.limits.max), 0, kDefaultMaxWorkers);
-  spec.limits.cooldown_s = number_field(L, idx, "cooldown", what, 30, 0, 86400);
-  spec.limits.max_step_up = count_field(L, idx, "step_up", what, 0, 0, kDefaultMaxWorkers);
-  spec.limits.max_step_down = count_field(L, idx, "step_down", what, 0, 0, kDefaultMaxWorkers);
+  if (!max) luaL_error(L, "%s: max is required: the most workers the policy may ask for", what.c_str());
+  spec.limits.max = *max;
+  spec.limits.min = min ? *min : std::min(1, *max);
   if (Status s = validate_scale_limits(spec.limits); !s) luaL_error(L, "%s: %s", what.c_str(), s.message().c_str());
   if (lua_getfield(L, idx, "policy") != LUA_TFUNCTION)
     luaL_error(L, "%s: policy must be a function(m) returning a number of workers, got %s", what.c_str(),
@@ -204,24 +192,7 @@ int l_autoscale_list(lua_State* L) {
     const auto& list = view.policies;
     lua_createtable(L, static_cast<int>(list.size()), 0);
     for (size_t k = 0; k < list.size(); ++k) {
-      const auto& i = list[k];
-      lua_createtable(L, 0, 16);
-      set_string(L, "pool", i.pool);
-      set_quantity(L, "every", i.every_s);
-      set_integer(L, "min", i.limits.min);
-      set_integer(L, "max", i.limits.max);
-      set_quantity(L, "cooldown", i.limits.cooldown_s);
-      set_boolean(L, "enabled", i.enabled);
-      set_boolean(L, "suspended", i.suspended);
-      set_integer(L, "errors", i.errors_in_row);
-      if (!i.last_error.empty()) set_string(L, "last_error", i.last_error);
-      set_quantity(L, "queue", i.queue);
-      if (!i.probe.empty()) set_string(L, "probe", i.probe);
-      if (i.last_recommended >= 0) set_integer(L, "recommended", i.last_recommended);
-      set_integer(L, "runs", static_cast<lua_Integer>(i.runs));
-      set_integer(L, "changes", static_cast<lua_Integer>(i.changes));
-      set_integer(L, "overruns", static_cast<lua_Integer>(i.overruns));
-      if (!i.owner.empty()) set_string(L, "script", i.owner);
+      push_record(L, list[k]);  // its fields as api/records.h describes them
       lua_rawseti(L, -2, static_cast<lua_Integer>(k + 1));
     }
     attach_view(L, render_list(list, view.budget, static_cast<size_t>(view.timers)));
@@ -268,12 +239,12 @@ int l_budget(lua_State* L) {
     Autoscaler& as = autoscaler_of(L, ctx);
     if (!lua_isnoneornil(L, 1)) {
       luaL_checktype(L, 1, LUA_TTABLE);
-      check_fields(L, 1, "budget", {"max_workers"});
-      // max_workers = false (or 0) lifts the budget.
-      lua_getfield(L, 1, "max_workers");
-      const bool off = lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-      lua_pop(L, 1);
-      as.set_budget(off ? 0 : count_field(L, 1, "max_workers", "budget", 0, 0, 1000000));
+      int budget = 0;  // max_workers = false (or 0, or none) lifts the budget
+      read_options(L, 1, "budget", nullptr, {{"max_workers", [&] {
+                     if (!lua_isboolean(L, -1) || lua_toboolean(L, -1))
+                       budget = read_count_in(L, "budget", "max_workers", 0, 1000000);
+                   }}});
+      as.set_budget(budget);
     }
     if (as.budget() > 0) lua_pushinteger(L, as.budget());
     else lua_pushnil(L);
@@ -303,37 +274,38 @@ void push_probe(lua_State* L) {  // the table on top becomes a probe value
 int l_redis(lua_State* L) {
   return guarded(L, [L] {
     luaL_checktype(L, 1, LUA_TTABLE);
-    check_fields(L, 1, "redis", {"url", "resque", "rq", "sidekiq", "celery", "key", "namespace", "timeout"});
-    lua_createtable(L, 0, 6);
-    lua_pushstring(L, "redis");
-    lua_setfield(L, -2, "kind");
-    std::string layout;
-    for (const char* l : {"resque", "rq", "sidekiq", "celery", "key"}) {
-      if (lua_getfield(L, 1, l) == LUA_TNIL) {
-        lua_pop(L, 1);
-        continue;
-      }
-      if (!layout.empty()) luaL_error(L, "redis: give one of resque, rq, sidekiq, celery, key; got %s and %s", layout.c_str(), l);
-      if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "redis: %s must be a queue name, got %s", l, luaL_typename(L, -1));
-      layout = l;
-      lua_setfield(L, -2, "name");
-    }
+    std::string layout, name, url = "redis://127.0.0.1:6379/0", ns;
+    std::optional<double> timeout;
+    auto queue = [&](const char* l) {
+      return Option{l, [&, l] {
+        if (!layout.empty()) luaL_error(L, "redis: give one of resque, rq, sidekiq, celery, key; got %s and %s", layout.c_str(), l);
+        if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "redis: %s must be a queue name, got %s", l, luaL_typename(L, -1));
+        layout = l;
+        name = lua_tostring(L, -1);
+      }};
+    };
+    read_options(L, 1, "redis", nullptr, {
+        queue("celery"), queue("key"),
+        {"namespace", [&] { ns = read_string(L, "redis", "namespace"); }},
+        queue("resque"), queue("rq"), queue("sidekiq"),
+        {"timeout", [&] { timeout = read_number_in(L, "redis", "timeout", 0.01, 60); }},
+        {"url", [&] {
+           if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "redis: url must be a string");
+           url = lua_tostring(L, -1);
+         }},
+    });
     if (layout.empty()) luaL_error(L, "redis: name the queue: redis{ rq = \"default\" } (or resque, sidekiq, celery, key)");
-    lua_pushstring(L, layout.c_str());
-    lua_setfield(L, -2, "layout");
-    lua_getfield(L, 1, "url");
-    if (lua_isnil(L, -1)) {
-      lua_pop(L, 1);
-      lua_pushstring(L, "redis://127.0.0.1:6379/0");
+    if (auto a = parse_redis_url(url); !a) luaL_error(L, "redis: %s", a.error().message().c_str());
+    lua_createtable(L, 0, 6);
+    set_string(L, "kind", "redis");
+    set_string(L, "name", name);
+    set_string(L, "layout", layout);
+    set_string(L, "url", url);
+    if (!ns.empty()) set_string(L, "namespace", ns);
+    if (timeout) {
+      lua_pushnumber(L, *timeout);
+      lua_setfield(L, -2, "timeout");
     }
-    if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "redis: url must be a string");
-    if (auto a = parse_redis_url(lua_tostring(L, -1)); !a) luaL_error(L, "redis: %s", a.error().message().c_str());
-    lua_setfield(L, -2, "url");
-    lua_getfield(L, 1, "namespace");
-    lua_setfield(L, -2, "namespace");
-    number_field(L, 1, "timeout", "redis", 1, 0.01, 60);
-    lua_getfield(L, 1, "timeout");
-    lua_setfield(L, -2, "timeout");
     push_probe(L);
     return 1;
   });

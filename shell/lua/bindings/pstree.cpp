@@ -16,6 +16,7 @@
 #include "engine/proc_stat.h"
 #include "shell/lua/binding.h"
 #include "shell/lua/shell_context.h"
+#include "shell/lua/record_lua.h"
 #include "shell/lua/view.h"
 
 namespace drover {
@@ -231,15 +232,9 @@ int l_pstree(lua_State* L) {
         lua_createtable(L, 0, 12);
         lua_pushstring(L, p.spec.name.c_str());
         lua_setfield(L, -2, "pool");
-        lua_pushinteger(L, w.slot);
-        lua_setfield(L, -2, "slot");
-        lua_pushinteger(L, w.pid);
-        lua_setfield(L, -2, "pid");
-        lua_pushstring(L, slot_state_name(w.state));
-        lua_setfield(L, -2, "state");
         lua_pushnumber(L, w.uptime_s);
         lua_setfield(L, -2, "age");
-        set_heartbeat_fields(L, w);
+        set_record_fields(L, w);  // and the rest a worker shows: uptime, restarts, heartbeats, busy ...
         lua_createtable(L, 0, 0);
         lua_Integer ci = 0;
         if (auto k = kids.find(w.pid); w.pid && k != kids.end())

@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 
 #include "shell/lua/binding.h"
+#include "shell/lua/record_lua.h"
 #include "shell/lua/shell_context.h"
 #include "shell/lua/view.h"
 
@@ -76,78 +77,14 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
   return out;
 }
 
-void push_worker(lua_State* L, const WorkerSnapshot& w) {
-  lua_createtable(L, 0, 8);
-  set_integer(L, "slot", w.slot);
-  set_integer(L, "pid", w.pid);
-  lua_pushstring(L, slot_state_name(w.state));
-  lua_setfield(L, -2, "state");
-  lua_pushnumber(L, w.uptime_s);
-  lua_setfield(L, -2, "uptime");
-  set_integer(L, "restarts", w.restarts);
-  lua_pushstring(L, w.last_exit.c_str());
-  lua_setfield(L, -2, "last_exit");
-  if (w.retry_in_s > 0) {
-    lua_pushnumber(L, w.retry_in_s);
-    lua_setfield(L, -2, "retry_in");
-  }
-  set_heartbeat_fields(L, w);
-}
-
-void push_pool(lua_State* L, const PoolSnapshot& p) {
-  lua_createtable(L, 0, 20);
-  set_integer(L, "target", p.target);
-  set_integer(L, "n", p.spec.n);
-  set_integer(L, "running", p.running);
-  set_integer(L, "stopping", p.stopping);
-  set_integer(L, "backoff", p.backoff);
-  set_integer(L, "flapping", p.flapping);
-  set_integer(L, "stalled", p.stalled);
-  set_integer(L, "busy", p.busy);
-  set_integer(L, "idle", p.idle);
-  lua_pushboolean(L, p.enabled);
-  lua_setfield(L, -2, "enabled");
-  lua_pushboolean(L, p.rolling);
-  lua_setfield(L, -2, "rolling");
-  lua_pushboolean(L, p.removing);
-  lua_setfield(L, -2, "removing");
-  set_integer(L, "started", static_cast<lua_Integer>(p.counters.started));
-  set_integer(L, "exits_ok", static_cast<lua_Integer>(p.counters.exited_ok));
-  set_integer(L, "exits_bad", static_cast<lua_Integer>(p.counters.exited_bad));
-  set_integer(L, "spawn_failures", static_cast<lua_Integer>(p.counters.spawn_failures));
-  set_integer(L, "killed", static_cast<lua_Integer>(p.counters.killed_after_grace));
-  set_integer(L, "restarts", static_cast<lua_Integer>(p.counters.restarts));
-  set_integer(L, "stalls", static_cast<lua_Integer>(p.counters.stalls));
-  set_quantity(L, "queue", p.queue.depth);
-  set_quantity(L, "inflight", p.queue.inflight);
-  lua_createtable(L, static_cast<int>(p.workers.size()), 0);
-  for (size_t i = 0; i < p.workers.size(); ++i) {
-    push_worker(L, p.workers[i]);
-    lua_rawseti(L, -2, static_cast<lua_Integer>(i + 1));
-  }
-  lua_setfield(L, -2, "workers");
-}
-
 int l_status(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
     EngineSnapshot snap = checked(L, ctx.client.snapshot());
-    lua_createtable(L, 0, 5);
-    set_integer(L, "pid", snap.pid);
-    lua_pushnumber(L, snap.uptime_s);
-    lua_setfield(L, -2, "uptime");
-    lua_pushboolean(L, snap.shutting_down);
-    lua_setfield(L, -2, "shutting_down");
-    lua_pushstring(L, snap.heartbeat.worker_endpoint.c_str());  // DROVER_HEARTBEAT; heartbeat() has the rest
-    lua_setfield(L, -2, "heartbeat_endpoint");
-    lua_pushstring(L, snap.containment.c_str());  // "cgroup <dir>", "subreaper", "group"
-    lua_setfield(L, -2, "containment");
-    lua_createtable(L, 0, static_cast<int>(snap.pools.size()));
-    for (const auto& p : snap.pools) {
-      push_pool(L, p);
-      lua_setfield(L, -2, p.spec.name.c_str());
-    }
-    lua_setfield(L, -2, "pools");
+    // Every field of the snapshot the views show (api/records.h), pools by name.
+    push_record(L, snap);
+    // What status() said before heartbeat() had the rest: DROVER_HEARTBEAT.
+    set_string(L, "heartbeat_endpoint", snap.heartbeat.worker_endpoint);
     attach_view(L, render_status(snap, ctx.color));
     return 1;
   });

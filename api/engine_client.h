@@ -14,7 +14,14 @@
 //   subscribe        GET    /api/v1/events, /api/v1/log/follow (SSE) Engine::subscribe
 //   autoscale        GET    /api/v1/autoscale                       the shell's Autoscaler
 //   set_autoscale    POST   /api/v1/autoscale/P/on|off              the shell's Autoscaler
-//   enqueue_jobs .. drop_job: the job queue (jobs::JobService), opened on first use
+//   enqueue_jobs     POST   /api/v1/jobs       {"jobs": [...]}      jobs::JobService (opened on first use)
+//   job              GET    /api/v1/jobs/ID
+//   list_jobs        GET    /api/v1/jobs?topic=&state=&after=&limit=
+//   job_stats        GET    /api/v1/topics
+//   cancel_job       DELETE /api/v1/jobs/ID
+//   retry_job        POST   /api/v1/jobs/ID/retry
+//   retry_dead_jobs  POST   /api/v1/jobs/retry {"topic"?}
+//   drop_job         POST   /api/v1/jobs/ID/drop
 // The rest are the local shell's own machinery, not routes: apply (a reload of the config
 // files, which only the host has), and what the autoscaler reports into the engine it
 // runs beside (report, set_queue_gauge, set_worker_busy).
@@ -62,7 +69,7 @@ class EngineClient {
   // kNotFound: no policy for that pool.
   virtual Status set_autoscale(const std::string& pool, bool enabled) = 0;
 
-  // The job queue. A drover without one (attached, until its routes land) says so.
+  // The job queue (control/job_routes.cpp on the wire). A client without one says so.
   virtual Result<std::vector<jobs::Job>> enqueue_jobs(std::vector<jobs::JobRequest> requests) {
     (void)requests;
     return no_jobs();

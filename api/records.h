@@ -37,6 +37,7 @@
 #include "autoscale/process_sampler.h"
 #include "engine/events.h"
 #include "engine/snapshot.h"
+#include "jobs/job_store.h"
 
 namespace drover::records {
 
@@ -76,6 +77,8 @@ struct Meta {
   bool flat = false;      // Lua: a nested record's fields join the parent table
   bool signal = false;    // an int that is a signal: JSON by name ("TERM"), read by name or number
   bool redact = false;    // a URL whose password the JSON writes as "***" (it reaches every client)
+  bool json_text = false; // a string holding JSON text (a job's args): JSON carries the value
+                          // itself, read back from any value; Lua gets the value it holds
   bool required = false;  // a reader refuses the record without it ("kind: missing")
   Metric metric{};
 };
@@ -149,6 +152,15 @@ struct EnumNames<EventKind> {
   }
 };
 
+template <>
+struct EnumNames<jobs::JobState> {
+  static constexpr std::array kAll = {jobs::JobState::kQueued, jobs::JobState::kRunning, jobs::JobState::kDone,
+                                      jobs::JobState::kFailed, jobs::JobState::kDead,    jobs::JobState::kCancelled};
+  static constexpr const char* kWhat = "a job state (queued, running, done, failed, dead, cancelled)";
+  static const char* name(jobs::JobState s) { return jobs::job_state_name(s); }
+  static std::optional<jobs::JobState> from_name(std::string_view n) { return jobs::job_state_from_name(std::string(n)); }
+};
+
 template <typename T>
 concept NamedEnum = std::is_enum_v<std::remove_cv_t<T>> && requires { EnumNames<std::remove_cv_t<T>>::kWhat; };
 
@@ -205,6 +217,42 @@ void describe(F& f, R& s) {
   f("busy_registry", s.busy_registry, {.none = None::kEmpty, .wire_none = WireNone::kOmit});  // none: no layout
   f("autostart", s.autostart);
   f("jobs", s.jobs);  // exec mode: the command runs once per job
+}
+
+// A job of drover's own queue (jobs/job.h): GET /api/v1/jobs/ID, jobs.get(id).
+template <class F, Rec<jobs::Job> R>
+void describe(F& f, R& j) {
+  f("id", j.id);
+  f("topic", j.topic);
+  f("args", j.args, {.json_text = true});
+  f("priority", j.priority);
+  f("state", j.state);
+  f("run_at_ms", j.run_at_ms);
+  f("attempt", j.attempt);
+  f("max_attempts", j.max_attempts);
+  f("timeout", j.timeout_s, {.quantity = true});
+  f("key", j.key, {.none = None::kEmpty});
+  f("created_ms", j.created_ms);
+  f("started_ms", j.started_ms, {.none = None::kNotPositive});
+  f("finished_ms", j.finished_ms, {.none = None::kNotPositive});
+  f("host", j.host, {.none = None::kEmpty});
+  f("worker", j.worker, {.none = None::kEmpty});
+  f("result", j.result, {.none = None::kEmpty});
+  f("error", j.error, {.none = None::kEmpty});
+}
+
+// One topic's counts (GET /api/v1/topics, jobs.stats()).
+template <class F, Rec<jobs::TopicStats> R>
+void describe(F& f, R& t) {
+  f("topic", t.topic);
+  f("queued", t.queued);
+  f("scheduled", t.scheduled);
+  f("running", t.running);
+  f("done", t.done);
+  f("failed", t.failed);
+  f("dead", t.dead);
+  f("cancelled", t.cancelled);
+  f("oldest_age", t.oldest_age_s, {.quantity = true});
 }
 
 template <class F, Rec<PoolCounters> R>

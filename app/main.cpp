@@ -403,6 +403,7 @@ int main(int argc, char** argv) {
   http_options->keepalive = std::chrono::seconds(1);
   http_options->wpm_compat = args->wpm_compat;
   http.emplace(*engine, *http_options).set_autoscale_hooks(drover::make_autoscale_hooks(autoscale_routes));
+  http->set_jobs_client(&client);  // the job routes: the queue as the local shell reaches it
   // Every drover, --http or not, serves its API on the control socket in its runtime
   // directory (0700; the socket 0600, peers checked by uid), where `drover attach` with no
   // address (or a PID) finds it: the owner's way in, with no token to hand around.

@@ -223,6 +223,7 @@ void HttpControl::routes() {
     reply(req, res, text, workers);
   }, kWpmRead);
   api_routes();
+  job_routes();
   stream_routes();
 }
 

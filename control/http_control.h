@@ -77,6 +77,7 @@
 #include <nlohmann/json.hpp>
 
 #include "autoscale/process_sampler.h"
+#include "api/engine_client.h"
 #include "engine/engine.h"
 #include "engine/status.h"
 
@@ -124,6 +125,9 @@ class HttpControl {
 
   // Before start(): the routes read the hooks without a lock.
   void set_autoscale_hooks(AutoscaleHooks hooks) { autoscale_ = std::move(hooks); }
+  // The job queue's routes (job_routes.cpp) call this client's job calls; unset, they
+  // answer 501. It must outlive the server.
+  void set_jobs_client(EngineClient* client) { jobs_ = client; }
 
   // Binds host:port (port 0: any free one) and serves it. Refuses to start without a
   // token, loopback included.
@@ -149,6 +153,7 @@ class HttpControl {
 
   void routes();         // http_control.cpp: health, metrics, workerpoolmanager's routes
   void api_routes();     // api_routes.cpp: /api/v1
+  void job_routes();     // job_routes.cpp: /api/v1/jobs, /api/v1/topics
   // The snapshot a response shows: secrets in pool env masked unless ?secrets=1.
   EngineSnapshot shown_snapshot(const http::HttpRequest& req);
   void stream_routes();  // sse_streams.cpp: /api/v1/log/follow, /api/v1/events
@@ -160,6 +165,7 @@ class HttpControl {
   Engine& engine_;
   const HttpOptions options_;
   AutoscaleHooks autoscale_;
+  EngineClient* jobs_ = nullptr;
   // Handlers run on several server threads; the sampler keeps the last scrape's per-pid
   // times, so one scrape at a time uses it.
   std::mutex sampler_mu_;

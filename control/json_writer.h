@@ -35,6 +35,13 @@ class JsonWriter {
   JsonWriter& value(unsigned long long v);
   JsonWriter& value(double d);
   JsonWriter& null();
+  // Text that is JSON already (a job's args, checked when they were taken), as it is.
+  JsonWriter& raw(std::string_view json_text) {
+    separate();
+    out_ += json_text;
+    need_comma_ = true;
+    return *this;
+  }
   template <typename T>
   JsonWriter& value(const std::optional<T>& v) {
     return v ? value(*v) : null();

@@ -39,8 +39,10 @@ class JsonWriteVisitor {
     w_.key(key);
     if constexpr (std::is_same_v<T, int>)
       if (m.signal) return void(w_.value(signal_name(v)));
-    if constexpr (std::is_same_v<T, std::string>)
+    if constexpr (std::is_same_v<T, std::string>) {
       if (m.redact) return void(w_.value(without_password(v)));
+      if (m.json_text) return void(w_.raw(v.empty() ? std::string_view("null") : std::string_view(v)));
+    }
     value(v);
   }
 
@@ -88,6 +90,9 @@ class JsonReadVisitor {
                             [](const nlohmann::json& e, const std::string& path, Item& item, std::string& error) {
                               read_json(e, path, item, error);
                             });
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      if (m.json_text) v = j->dump();
+      else r_(key, v);
     } else if constexpr (std::is_same_v<T, int>) {
       if (!m.signal) return void(r_(key, v));
       int n = 0;  // "TERM", "SIGTERM" or 15

@@ -12,6 +12,7 @@
 #include <lua.hpp>
 
 #include "api/records.h"
+#include "shell/lua/lua_json.h"
 #include "shell/lua/view.h"
 
 namespace drover {
@@ -32,6 +33,9 @@ class LuaRecordVisitor {
     } else if constexpr (Described<T>) {
       if (m.flat) return describe(*this, v);
       push_record(L_, v);
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      if (m.json_text) push_json(L_, v);
+      else push(v, m);
     } else push(v, m);
     lua_setfield(L_, -2, lua_name(key, m));
   }

@@ -13,6 +13,7 @@
 
 #include "control/api_limits.h"
 #include "control/autoscale_json.h"
+#include "control/record_json.h"
 #include "control/snapshot_json.h"
 
 namespace drover {
@@ -305,6 +306,96 @@ Result<AutoscaleView> RemoteClient::autoscale() {
 Status RemoteClient::set_autoscale(const std::string& pool, bool enabled) {
   // The route takes no body (the pool and the switch are its path): it refuses one, even {}.
   return status_of(request("POST", fmt::format("/api/v1/autoscale/{}/{}", encode(pool), enabled ? "on" : "off")), "");
+}
+
+namespace {
+
+// A described record, or a list of them under `key`, from a reply's body.
+template <typename T>
+Result<T> record_from(const std::string& body) {
+  json j = json::parse(body, nullptr, false);
+  T rec{};
+  std::string error;
+  records::read_json(j, "", rec, error);
+  if (!error.empty()) return Status::invalid("the drover's answer does not parse: " + error);
+  return rec;
+}
+template <typename T>
+Result<std::vector<T>> records_from(const std::string& body, const char* key) {
+  json j = json::parse(body, nullptr, false);
+  if (!j.is_object() || !j.contains(key) || !j[key].is_array())
+    return Status::invalid(fmt::format("the drover's answer has no \"{}\" list", key));
+  std::vector<T> out;
+  std::string error;
+  for (size_t i = 0; i < j[key].size() && error.empty(); ++i)
+    records::read_json(j[key][i], fmt::format("{}[{}]", key, i), out.emplace_back(), error);
+  if (!error.empty()) return Status::invalid("the drover's answer does not parse: " + error);
+  return out;
+}
+
+json request_json(const jobs::JobRequest& r) {
+  json args = json::parse(r.args, nullptr, false);
+  json j{{"topic", r.topic}, {"args", args}, {"priority", r.priority}, {"attempts", r.max_attempts}};
+  if (r.delay_s > 0) j["delay"] = r.delay_s;
+  if (r.timeout_s > 0) j["timeout"] = r.timeout_s;
+  if (!r.key.empty()) j["key"] = r.key;
+  return j;
+}
+
+}  // namespace
+
+Result<std::vector<jobs::Job>> RemoteClient::enqueue_jobs(std::vector<jobs::JobRequest> requests) {
+  json batch = json::array();
+  for (const auto& r : requests) batch.push_back(request_json(r));
+  Reply r = request("POST", "/api/v1/jobs", json{{"jobs", batch}}.dump());
+  if (Status s = status_of(r, ""); !s) return s;
+  return records_from<jobs::Job>(r.body, "jobs");
+}
+
+Result<jobs::Job> RemoteClient::job(jobs::JobId id) {
+  Reply r = request("GET", fmt::format("/api/v1/jobs/{}", id));
+  if (Status s = status_of(r, ""); !s) return s;
+  return record_from<jobs::Job>(r.body);
+}
+
+Result<std::vector<jobs::Job>> RemoteClient::list_jobs(const jobs::JobFilter& f) {
+  std::string path = fmt::format("/api/v1/jobs?limit={}&after={}", f.limit, f.after);
+  if (f.topic) path += "&topic=" + encode(*f.topic);
+  if (f.state) path += fmt::format("&state={}", jobs::job_state_name(*f.state));
+  Reply r = request("GET", path);
+  if (Status s = status_of(r, ""); !s) return s;
+  return records_from<jobs::Job>(r.body, "jobs");
+}
+
+Result<std::vector<jobs::TopicStats>> RemoteClient::job_stats() {
+  Reply r = request("GET", "/api/v1/topics");
+  if (Status s = status_of(r, ""); !s) return s;
+  return records_from<jobs::TopicStats>(r.body, "topics");
+}
+
+Result<jobs::Job> RemoteClient::cancel_job(jobs::JobId id) {
+  Reply r = request("DELETE", fmt::format("/api/v1/jobs/{}", id));
+  if (Status s = status_of(r, ""); !s) return s;
+  return record_from<jobs::Job>(r.body);
+}
+
+Result<jobs::Job> RemoteClient::retry_job(jobs::JobId id) {
+  Reply r = request("POST", fmt::format("/api/v1/jobs/{}/retry", id), "");
+  if (Status s = status_of(r, ""); !s) return s;
+  return record_from<jobs::Job>(r.body);
+}
+
+Result<size_t> RemoteClient::retry_dead_jobs(const std::optional<std::string>& topic) {
+  Reply r = request("POST", "/api/v1/jobs/retry", topic ? json{{"topic", *topic}}.dump() : "{}");
+  if (Status s = status_of(r, ""); !s) return s;
+  json j = json::parse(r.body, nullptr, false);
+  if (!j.is_object() || !j.contains("retried") || !j["retried"].is_number_unsigned())
+    return Status::invalid("the drover's answer has no \"retried\" count");
+  return j["retried"].get<size_t>();
+}
+
+Status RemoteClient::drop_job(jobs::JobId id) {
+  return status_of(request("POST", fmt::format("/api/v1/jobs/{}/drop", id), ""), "");
 }
 
 void RemoteClient::report(EventKind kind, std::string pool, std::string text) {

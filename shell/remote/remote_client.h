@@ -69,6 +69,15 @@ class RemoteClient final : public EngineClient {
   Result<std::vector<LogLine>> log_tail(size_t n, const std::optional<std::string>& pool) override;
   Result<AutoscaleView> autoscale() override;
   Status set_autoscale(const std::string& pool, bool enabled) override;
+  // The job queue's routes (control/job_routes.cpp).
+  Result<std::vector<jobs::Job>> enqueue_jobs(std::vector<jobs::JobRequest> requests) override;
+  Result<jobs::Job> job(jobs::JobId id) override;
+  Result<std::vector<jobs::Job>> list_jobs(const jobs::JobFilter& filter) override;
+  Result<std::vector<jobs::TopicStats>> job_stats() override;
+  Result<jobs::Job> cancel_job(jobs::JobId id) override;
+  Result<jobs::Job> retry_job(jobs::JobId id) override;
+  Result<size_t> retry_dead_jobs(const std::optional<std::string>& topic) override;
+  Status drop_job(jobs::JobId id) override;
   std::shared_ptr<Subscription> subscribe(size_t capacity, Subscription::Filter filter) override;
   void report(EventKind kind, std::string pool, std::string text) override;
   void set_queue_gauge(const std::string&, const QueueGauge&) override {}

@@ -11,6 +11,7 @@
 #include "control/autoscale_json.h"
 #include "control/json_views.h"
 #include "control/prometheus_text.h"
+#include "control/record_json.h"
 #include "control/snapshot_json.h"
 #include "shell/lua/record_lua.h"
 
@@ -25,7 +26,9 @@ struct Fill {
   int k = 0;
 
   template <typename T>
-  void operator()(const char*, T& v, const Meta& = {}) {
+  void operator()(const char*, T& v, const Meta& m = {}) {
+    if constexpr (std::is_same_v<T, std::string>)
+      if (m.json_text) return void(v = fmt::format(R"({{"k":{}}})", ++k));  // JSON text stays JSON
     set(v);
   }
 
@@ -111,6 +114,21 @@ struct LuaCheck {
     const std::string name = lua_name(key, m);
     if constexpr (std::is_same_v<T, PoolSpec>) {
       return;  // on the wire only
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      if (m.json_text) {  // the value it holds: {"k": N} as a table
+        lua_getfield(L, -1, name.c_str());
+        INFO(path, ".", name);
+        REQUIRE(lua_istable(L, -1));
+        lua_getfield(L, -1, "k");
+        CHECK(fmt::format(R"({{"k":{}}})", lua_tointeger(L, -1)) == v);
+        lua_pop(L, 2);
+        return;
+      }
+      lua_getfield(L, -1, name.c_str());
+      INFO(path, ".", name);
+      REQUIRE_FALSE(lua_isnil(L, -1));
+      check(v, path + "." + name);
+      lua_pop(L, 1);
     } else {
       if constexpr (Described<T>)
         if (m.flat) return describe(*this, v);  // its fields are the parent's
@@ -335,4 +353,34 @@ TEST_CASE("records: log lines and events survive the wire - as text and as json"
   CHECK(ev->text == e.text);
   CHECK(ev->slot == e.slot);
   CHECK(nlohmann::json::parse(event_json_text(e)) == event_json(e));
+}
+
+TEST_CASE("records: a job and a topic's counts survive the JSON wire - args as JSON, not a string - and reach Lua") {
+  const jobs::Job job = filled<jobs::Job>();
+  const jobs::TopicStats stats = filled<jobs::TopicStats>();
+  JsonWriter w;
+  write_json(w, job);
+  const auto j = nlohmann::json::parse(w.text());
+  CHECK(j["args"].is_object());  // the value, not its text in a string
+  jobs::Job back;
+  std::string error;
+  read_json(j, "", back, error);
+  CHECK(error.empty());
+  CHECK(back == job);
+  JsonWriter ws;
+  write_json(ws, stats);
+  jobs::TopicStats stats_back;
+  read_json(nlohmann::json::parse(ws.text()), "", stats_back, error);
+  CHECK(error.empty());
+  CHECK(stats_back == stats);
+
+  lua_State* L = luaL_newstate();
+  push_record(L, job);
+  LuaCheck check{L, "job"};
+  describe(check, job);
+  lua_pop(L, 1);
+  push_record(L, stats);
+  LuaCheck check_stats{L, "stats"};
+  describe(check_stats, stats);
+  lua_close(L);
 }

@@ -7,6 +7,7 @@
 
 #include "shell/lua/binding.h"
 #include "shell/lua/lua_json.h"
+#include "shell/lua/record_lua.h"
 #include "shell/lua/shell_context.h"
 #include "shell/lua/view.h"
 
@@ -35,25 +36,7 @@ std::string job_line(const Job& j) {
 }
 
 void push_job(lua_State* L, const Job& j) {
-  lua_createtable(L, 0, 17);
-  set_integer(L, "id", j.id);
-  set_string(L, "topic", j.topic);
-  push_json(L, j.args);
-  lua_setfield(L, -2, "args");
-  set_integer(L, "priority", j.priority);
-  set_string(L, "state", jobs::job_state_name(j.state));
-  set_integer(L, "run_at_ms", j.run_at_ms);
-  set_integer(L, "attempt", j.attempt);
-  set_integer(L, "max_attempts", j.max_attempts);
-  set_quantity(L, "timeout", j.timeout_s);
-  if (!j.key.empty()) set_string(L, "key", j.key);
-  set_integer(L, "created_ms", j.created_ms);
-  if (j.started_ms) set_integer(L, "started_ms", j.started_ms);
-  if (j.finished_ms) set_integer(L, "finished_ms", j.finished_ms);
-  if (!j.host.empty()) set_string(L, "host", j.host);
-  if (!j.worker.empty()) set_string(L, "worker", j.worker);
-  if (!j.result.empty()) set_string(L, "result", j.result);
-  if (!j.error.empty()) set_string(L, "error", j.error);
+  push_record(L, j);  // its fields as api/records.h describes them
   attach_view(L, job_line(j));
 }
 
@@ -176,15 +159,7 @@ int l_stats(lua_State* L) {
     std::string view = fmt::format("{:<16} {:>7} {:>9} {:>7} {:>7} {:>7} {:>6} {:>9} {:>8}\n", "topic", "queued",
                                    "scheduled", "running", "done", "failed", "dead", "cancelled", "oldest");
     for (const auto& t : stats) {
-      lua_createtable(L, 0, 8);
-      set_integer(L, "queued", t.queued);
-      set_integer(L, "scheduled", t.scheduled);
-      set_integer(L, "running", t.running);
-      set_integer(L, "done", t.done);
-      set_integer(L, "failed", t.failed);
-      set_integer(L, "dead", t.dead);
-      set_integer(L, "cancelled", t.cancelled);
-      set_quantity(L, "oldest_age", t.oldest_age_s);
+      push_record(L, t);
       lua_setfield(L, -2, t.topic.c_str());
       view += fmt::format("{:<16} {:>7} {:>9} {:>7} {:>7} {:>7} {:>6} {:>9} {:>8}\n", t.topic, t.queued, t.scheduled,
                           t.running, t.done, t.failed, t.dead, t.cancelled,

@@ -1,0 +1,152 @@
+// The job queue over HTTP and through `drover attach` (the jobs issue): the routes of
+// control/job_routes.cpp against a real drover with a jobs pool, bad input refused whole,
+// and an attached shell's jobs.* reaching the host's queue.
+#include <doctest/doctest.h>
+#include <fmt/format.h>
+
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/drover_process.h"
+#include "tests/support/test_util.h"
+
+using namespace drover::test;
+using nlohmann::json;
+
+namespace {
+
+const std::map<std::string, std::string> kTokenEnv{{"DROVER_HTTP_TOKEN", "jobs-http-test-token-0123456789"}};
+
+struct Host {
+  TempDir dir;
+  std::unique_ptr<DroverProcess> drover;
+  std::unique_ptr<httplib::Client> http;
+
+  Host() {
+    write_file(dir.file("pools.lua"),
+               "pool 'resize' { cmd = 'echo resized $(cat); test \"$DROVER_JOB_ARGS\" != \\'{\"fail\":true}\\'', "
+               "n = 2, jobs = true }\n");
+    drover = std::make_unique<DroverProcess>(
+        std::vector<std::string>{dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0", "--state",
+                                 dir.file("state")},
+        dir.file("host.err"), kTokenEnv);
+    const int port = drover->http_port();
+    REQUIRE(port > 0);
+    http = std::make_unique<httplib::Client>("127.0.0.1", port);
+    http->set_bearer_token_auth(kTokenEnv.at("DROVER_HTTP_TOKEN").c_str());
+  }
+  json post(const std::string& path, const std::string& body, int want) {
+    auto r = http->Post(path.c_str(), body, "application/json");
+    REQUIRE(r);
+    INFO(path, " ", body, " -> ", r->body);
+    CHECK(r->status == want);
+    return json::parse(r->body);
+  }
+  json get(const std::string& path, int want = 200) {
+    auto r = http->Get(path.c_str());
+    REQUIRE(r);
+    INFO(path, " -> ", r->body);
+    CHECK(r->status == want);
+    return json::parse(r->body);
+  }
+  std::string state(long id) { return get(fmt::format("/api/v1/jobs/{}", id))["state"]; }
+};
+
+}  // namespace
+
+TEST_CASE("jobs http: enqueue one or a batch - the pool runs them - get, list, topics, retry, cancel, drop") {
+  Host h;
+  json one = h.post("/api/v1/jobs", R"({"topic": "resize", "args": {"file": "a.png"}, "priority": 3})", 201);
+  REQUIRE(one["jobs"].size() == 1);
+  const long a = one["jobs"][0]["id"];
+  CHECK(one["jobs"][0]["args"] == json{{"file", "a.png"}});  // the value, not its text
+  json batch = h.post("/api/v1/jobs", R"({"jobs": [{"topic": "resize", "args": {"fail": true}, "attempts": 1},
+                                                  {"topic": "resize", "delay": 3600, "key": "later"}]})", 201);
+  REQUIRE(batch["jobs"].size() == 2);
+  const long b = batch["jobs"][0]["id"], later = batch["jobs"][1]["id"];
+  REQUIRE(wait_until([&] { return h.state(a) == "done" && h.state(b) == "dead"; }, 20s));
+  CHECK(h.get(fmt::format("/api/v1/jobs/{}", a))["result"] == "resized {\"file\":\"a.png\"}\n");
+  CHECK(h.get(fmt::format("/api/v1/jobs/{}", b))["error"] == "exit 1\nresized {\"fail\":true}\n");
+  json topics = h.get("/api/v1/topics")["topics"];
+  REQUIRE(topics.size() == 1);
+  CHECK(topics[0]["topic"] == "resize");
+  CHECK(topics[0]["done"] == 1);
+  CHECK(topics[0]["dead"] == 1);
+  CHECK(topics[0]["scheduled"] == 1);
+  CHECK(h.get("/api/v1/jobs?state=dead")["jobs"].size() == 1);
+  CHECK(h.get(fmt::format("/api/v1/jobs?after={}&limit=1", a))["jobs"][0]["id"] == b);
+  // The same key while it waits: the same job.
+  CHECK(h.post("/api/v1/jobs", R"({"topic": "resize", "key": "later"})", 201)["jobs"][0]["id"] == later);
+  // Cancel the delayed one, drop it; retry the dead one (it fails again: dead once more).
+  auto del = h.http->Delete(fmt::format("/api/v1/jobs/{}", later).c_str());
+  REQUIRE(del);
+  CHECK(json::parse(del->body)["state"] == "cancelled");
+  CHECK(h.post(fmt::format("/api/v1/jobs/{}/drop", later), "", 200)["dropped"] == later);
+  h.get(fmt::format("/api/v1/jobs/{}", later), 404);
+  CHECK(h.post("/api/v1/jobs/retry", R"({"topic": "resize"})", 200)["retried"] == 1);
+  REQUIRE(wait_until([&] { return h.state(b) == "dead"; }, 20s));
+  CHECK(h.post(fmt::format("/api/v1/jobs/{}/retry", a), "", 409)["error"] == "conflict");  // done: not retried
+}
+
+TEST_CASE("jobs http: bad input is a 400 naming the field - a batch is all or nothing") {
+  Host h;
+  struct Bad {
+    std::string body, detail;
+  };
+  const Bad cases[] = {
+      {R"({"args": {}})", "topic: is required"},
+      {R"({"topic": 3})", "topic: 3 must be a pool name"},
+      {R"({"topic": "re size"})", "topic: \"re size\" has a space"},
+      {R"({"topic": "t", "attempts": 0})", "attempts: 0 must be a whole number from 1 to 1000"},
+      {R"({"topic": "t", "delay": -1})", "delay: -1 must be a number of seconds >= 0"},
+      {R"({"topic": "t", "colour": 1})", "colour: is not a field this takes"},
+      {R"({"jobs": [{"topic": "resize"}, {"topic": "resize", "priority": 1.5}]})", "jobs[1].priority: 1.5"},
+      {R"({"jobs": []})", "a batch is {\"jobs\": [1 to 10000 jobs]}"},
+  };
+  for (const auto& c : cases) {
+    json r = h.post("/api/v1/jobs", c.body, 400);
+    INFO(c.body);
+    CHECK(r["error"] == "bad_field");
+    CHECK(r["detail"].get<std::string>().find(c.detail) != std::string::npos);
+  }
+  CHECK(h.get("/api/v1/jobs")["jobs"].empty());  // the batch's good first job was not kept
+  CHECK(h.get("/api/v1/jobs?state=sleeping", 400)["error"] == "bad_field");
+  CHECK(h.get("/api/v1/jobs?limit=0", 400)["error"] == "bad_number");
+  CHECK(h.get("/api/v1/jobs/x", 400)["error"] == "bad_number");
+  CHECK(h.get("/api/v1/jobs/99", 404)["error"] == "not_found");
+}
+
+TEST_CASE("jobs http: an attached shell's jobs.* reach the host's queue") {
+  Host h;
+  auto attach = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), {"attach", fmt::format("127.0.0.1:{}", h.drover->http_port())});
+    DroverProcess p(args, h.dir.file("attach.err"), kTokenEnv);
+    const int rc = p.wait_exit(30s);
+    return std::make_pair(rc, read_file(h.dir.file("attach.err.out")) + read_file(h.dir.file("attach.err")));
+  };
+  auto [rc, out] = attach({"-e", "j = jobs.enqueue('resize', {file = 'b.png'}, {priority = 2})",
+                           "-e", "while jobs.get(j.id).state ~= 'done' do end",
+                           "-e", "io.write('result=', jobs.get(j.id).result)",
+                           "-e", "print('done=' .. jobs.stats().resize.done .. ' listed=' .. #jobs.list())",
+                           "-e", "print(j.args.file, j.priority)"});
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find("result=resized {\"file\":\"b.png\"}\n") != std::string::npos);
+  CHECK(out.find("done=1 listed=1\n") != std::string::npos);
+  CHECK(out.find("b.png\t2\n") != std::string::npos);
+  // Cancel, drop, and a refused retry, attached.
+  std::tie(rc, out) = attach({"-e", "d = jobs.enqueue('resize', {}, {delay = 3600})",
+                              "-e", "print('cancelled=' .. jobs.cancel(d.id).state)",
+                              "-e", "print('dropped=' .. tostring(jobs.drop(d.id)))",
+                              "-e", "print(select(2, pcall(jobs.get, d.id)))",
+                              "-e", "print(select(2, pcall(jobs.retry, 1)))",
+                              "-e", "print('retried=' .. jobs.retry('all'))"});
+  CHECK(rc == 0);
+  CHECK(out.find("cancelled=cancelled\ndropped=true\n") != std::string::npos);
+  CHECK(out.find("no job 2") != std::string::npos);
+  CHECK(out.find("job 1 is done: it cannot be retried") != std::string::npos);
+  CHECK(out.find("retried=0\n") != std::string::npos);
+  std::tie(rc, out) = attach({"-e", "jobs.enqueue('resize', {}, {attempts = 0})"});
+  CHECK(rc == 1);
+  CHECK(out.find("attempts: 0 must be a whole number from 1 to 1000") != std::string::npos);
+}

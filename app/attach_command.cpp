@@ -18,6 +18,7 @@
 #include "app/control_socket.h"
 #include "app/http_token.h"
 #include "app/options.h"
+#include "app/remote_target.h"
 #include "shell/lua/lua_state.h"
 #include "shell/lua/script_loader.h"
 #include "shell/remote/remote_client.h"
@@ -25,70 +26,13 @@
 
 namespace drover {
 
-namespace {
-
-// Where to attach, and an exit status when that cannot be said: see attach_command.h.
-struct Target {
-  std::optional<RemoteAddress> address;
-  int rc = 0;
-};
-
-Target find_target(const std::string& spec) {
-  const std::string base = runtime_base_dir();
-  if (spec.empty()) {
-    auto live = find_control_sockets(base);
-    if (live.size() == 1) return {RemoteAddress{.unix_path = live[0].path}};
-    if (live.empty()) {
-      fmt::print(stderr, "drover attach: no drover of yours is running here (looked in {}); give HOST:PORT or a "
-                 "socket path\n", base);
-      return {std::nullopt, 1};
-    }
-    std::string list;
-    for (const auto& s : live) list += fmt::format("  pid {}: {}\n", s.pid, s.path);
-    fmt::print(stderr, "drover attach: {} drovers of yours are running here; say which: drover attach PID\n{}",
-               live.size(), list);
-    return {std::nullopt, 2};
-  }
-  // A number: a drover of ours by its pid when there is one, else a port (which it was
-  // before drovers had control sockets, and is for a drover of another user).
-  if (spec.find_first_not_of("0123456789") == std::string::npos && spec.size() < 10)
-    if (auto path = control_socket_of(base, static_cast<pid_t>(std::stol(spec))))
-      return {RemoteAddress{.unix_path = *path}};
-  auto address = parse_remote_address(spec);
-  if (!address) {
-    fmt::print(stderr, "drover {}\n", address.error().message());
-    return {std::nullopt, 2};
-  }
-  return {std::move(*address)};
-}
-
-// The same token rules as the server's: a file only its owner may read, or the variable,
-// or else the token drover made for itself when this user has one. Over TCP only.
-Status add_token(RemoteAddress& address, const std::string& token_file) {
-  if (!address.unix_path.empty()) return Status::ok();
-  if (!token_file.empty()) {
-    auto token = read_token_file(token_file);
-    if (!token) return token.error();
-    address.token = *token;
-  } else if (const char* t = std::getenv(kHttpTokenEnv); t && *t) {
-    address.token = t;
-  } else if (auto path = default_http_token_path()) {
-    auto token = read_http_token_if_present(*path);
-    if (!token) return token.error();
-    address.token = *token;
-  }
-  return Status::ok();
-}
-
-}  // namespace
-
 int run_attach_command(int argc, char** argv) {
   auto parsed = parse_attach_options(args_of(argc, argv, 1));
   std::fputs(parsed.out.c_str(), stdout);
   std::fputs(parsed.err.c_str(), stderr);
   if (!parsed.options) return parsed.exit_code;
   const AttachOptions* args = &*parsed.options;
-  Target target = find_target(args->address);
+  Target target = find_target(args->address, "drover attach", "drover attach PID");
   if (!target.address) return target.rc;
   auto& address = target.address;
   if (Status s = add_token(*address, args->token_file); !s) {

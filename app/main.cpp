@@ -36,6 +36,7 @@
 #include "config/resque_pool_config.h"
 #include "config/wpm_config.h"
 #include "app/attach_command.h"
+#include "app/enqueue_command.h"
 #include "app/control_socket.h"
 #include "app/http_token.h"
 #include "app/options.h"
@@ -235,6 +236,11 @@ int main(int argc, char** argv) {
   mallopt(M_ARENA_MAX, 2);
   // A subcommand for worker scripts, run before anything of the engine's (signal blocking).
   if (argc >= 2 && std::string(argv[1]) == "heartbeat") return drover::run_heartbeat_command(argc - 1, argv + 1);
+  // Jobs for a running drover's queue: no engine here either.
+  if (argc >= 2 && std::string(argv[1]) == "enqueue") {
+    signal(SIGPIPE, SIG_IGN);
+    return drover::run_enqueue_command(argc - 1, argv + 1);
+  }
   // The shell of a drover elsewhere: no engine here.
   if (argc >= 2 && std::string(argv[1]) == "attach") {
     signal(SIGPIPE, SIG_IGN);

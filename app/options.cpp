@@ -186,6 +186,7 @@ std::unique_ptr<CLI::App> drover_app(RawOptions& r) {
     fmt->add_synopsis_line(Formatter(true).synopsis(attach_app(a, s4, b1).get(), "drover attach"));
     fmt->add_synopsis_line(std::string(kDescriptionColumn - 7, ' ') +
                            "the shell of a running drover: without an address your one drover on this host (-h)");
+    fmt->add_synopsis_line("drover enqueue [--to ADDRESS] [options] TOPIC [ARGS]   jobs for a running drover (-h)");
   }
   app->formatter(fmt);
   app->footer(kFooter);
@@ -299,6 +300,36 @@ std::unique_ptr<CLI::App> attach_app(AttachOptions& a, std::string& wait, bool& 
   return app;
 }
 
+// --- drover enqueue -----------------------------------------------------------------------
+
+std::unique_ptr<CLI::App> enqueue_app(EnqueueOptions& e, std::string& args, bool& help) {
+  auto app = std::make_unique<CLI::App>(
+      "Queues jobs in a running drover's job queue for the jobs pool named TOPIC and prints\n"
+      "their ids. ARGS is the job's args as JSON; without it (or with -), each line of stdin\n"
+      "is one job's args, sent in batches.",
+      "drover enqueue");
+  app->set_help_flag();
+  app->allow_extras();
+  app->option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);  // given twice: the last counts
+  app->formatter(std::make_shared<Formatter>(false));
+  app->footer("Exit status: 0 queued; 1 refused (the detail names the field) or no drover reached; 2 bad usage.");
+  app->add_option("topic", e.topic, "the jobs pool that runs them")->type_name("TOPIC")->required();
+  app->add_option("args", args, "the job's args, JSON (default: one job per line of stdin)")->type_name("ARGS");
+  app->add_option("--to", e.to,
+                  "which drover, as `drover attach` takes it (default: your one drover on\n"
+                  "this host)")
+      ->type_name("PID|SOCKET|HOST:PORT");
+  app->add_option("--token-file", e.token_file, "the HTTP token, for HOST:PORT (as drover attach)")->type_name("PATH");
+  app->add_option("--priority", e.priority, "higher runs first (default 0)")->type_name("N");
+  app->add_option("--delay", e.delay_s, "not before this many seconds from now")->type_name("SECONDS");
+  app->add_option("--attempts", e.attempts, "runs in all before the job is dead (default 3)")->type_name("N");
+  app->add_option("--timeout", e.timeout_s, "stop a run that takes longer (default: none)")->type_name("SECONDS");
+  app->add_option("--key", e.key, "a unique key: while a job with it waits or runs, that job is the\nanswer")
+      ->type_name("KEY");
+  app->add_flag("-h,--help", help, "print this help");
+  return app;
+}
+
 // --- drover heartbeat ---------------------------------------------------------------------
 
 std::unique_ptr<CLI::App> heartbeat_app(HeartbeatOptions& h, std::string& progress, std::string& pid,
@@ -345,6 +376,48 @@ std::string attach_usage() {
   std::string wait;
   bool help = false;
   return attach_app(a, wait, help)->help();
+}
+
+std::string enqueue_usage() {
+  EnqueueOptions e;
+  std::string args;
+  bool help = false;
+  return enqueue_app(e, args, help)->help();
+}
+
+Parsed<EnqueueOptions> parse_enqueue_options(const std::vector<std::string>& args) {
+  Parsed<EnqueueOptions> p;
+  EnqueueOptions e;
+  std::string job_args;
+  bool help = false;
+  auto app = enqueue_app(e, job_args, help);
+  auto fail = [&p](const std::string& why) {
+    p.exit_code = 2;
+    p.err = "drover enqueue: " + why + "\n" + enqueue_usage();
+    return p;
+  };
+  std::vector<std::string> extra;
+  try {
+    extra = run_parser(*app, args);
+  } catch (const CLI::ParseError& err) {
+    if (help || std::find(args.begin(), args.end(), "-h") != args.end() ||
+        std::find(args.begin(), args.end(), "--help") != args.end()) {
+      p.out = app->help();
+      return p;
+    }
+    return fail(explain(err));
+  }
+  if (help) {
+    p.out = app->help();
+    return p;
+  }
+  for (const auto& word : extra) {
+    if (word.size() > 1 && word[0] == '-') return fail(fmt::format("unknown option '{}'", word));
+    return fail(fmt::format("one TOPIC and one ARGS (got '{}' too)", word));
+  }
+  if (app->count("args") && job_args != "-") e.args = job_args;
+  p.options = std::move(e);
+  return p;
 }
 
 std::string heartbeat_usage() {

@@ -57,6 +57,18 @@ struct AttachOptions {
   std::string token_file;
 };
 
+// drover enqueue [--to PID|SOCKET|HOST:PORT] [options] TOPIC [ARGS]
+struct EnqueueOptions {
+  std::string to;          // which drover, as `drover attach` takes it; "": your one drover here
+  std::string token_file;
+  std::string topic;
+  std::optional<std::string> args;  // JSON; none or "-": one job per line of stdin
+  int priority = 0;
+  double delay_s = 0, timeout_s = 0;
+  int attempts = 3;
+  std::string key;
+};
+
 // drover heartbeat [options]
 struct HeartbeatOptions {
   std::optional<std::string> endpoint, pool, status;
@@ -79,11 +91,13 @@ struct Parsed {
 Parsed<Options> parse_options(const std::vector<std::string>& args);
 Parsed<AttachOptions> parse_attach_options(const std::vector<std::string>& args);
 Parsed<HeartbeatOptions> parse_heartbeat_options(const std::vector<std::string>& args);
+Parsed<EnqueueOptions> parse_enqueue_options(const std::vector<std::string>& args);
 
 // `drover --help`, `drover attach --help`, `drover heartbeat --help`.
 std::string drover_usage();
 std::string attach_usage();
 std::string heartbeat_usage();
+std::string enqueue_usage();
 
 // The version CMake's project() gives, as --version prints it after "drover ".
 const char* drover_version();

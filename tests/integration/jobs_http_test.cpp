@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/drover_process.h"
+#include "tests/support/run_command.h"
 #include "tests/support/test_util.h"
 
 using namespace drover::test;
@@ -149,4 +150,32 @@ TEST_CASE("jobs http: an attached shell's jobs.* reach the host's queue") {
   std::tie(rc, out) = attach({"-e", "jobs.enqueue('resize', {}, {attempts = 0})"});
   CHECK(rc == 1);
   CHECK(out.find("attempts: 0 must be a whole number from 1 to 1000") != std::string::npos);
+}
+
+TEST_CASE("jobs http: drover enqueue - one job from ARGS - many from stdin lines - ids printed - bad lines refused") {
+  Host h;
+  const std::string to = fmt::format("127.0.0.1:{}", h.drover->http_port());
+  const std::string env = "DROVER_HTTP_TOKEN=" + kTokenEnv.at("DROVER_HTTP_TOKEN") + " ";
+  const std::string drover = DROVER_BIN_PATH;
+  auto sh = [&](const std::string& script) { return run_command({"/bin/sh", "-c", script + " 2>&1"}); };
+  auto one = sh(env + drover + " enqueue --to " + to + " --priority 4 resize '{\"file\": \"one.png\"}'");
+  INFO(one.out);
+  CHECK(one.status == 0);
+  CHECK(one.out == "1\n");
+  auto many = sh("printf '{\"file\": \"a\"}\\n\\n{\"file\": \"b\"}\\n\"c\"\\n' | " + env + drover + " enqueue --to " +
+                 to + " resize");
+  INFO(many.out);
+  CHECK(many.status == 0);
+  CHECK(many.out == "2\n3\n4\n");
+  REQUIRE(wait_until([&] { return h.state(4) == "done"; }, 20s));
+  CHECK(h.get("/api/v1/jobs/1")["priority"] == 4);
+  CHECK(h.get("/api/v1/jobs/4")["result"] == "resized \"c\"\n");
+  // A line that is not JSON: nothing of its batch sent; a refused field: exit 1, named.
+  auto bad = sh("printf '{\"file\": \"d\"}\\nnot json\\n' | " + env + drover + " enqueue --to " + to + " resize");
+  CHECK(bad.status == 2);
+  CHECK(bad.out.find("stdin line 2 is not JSON: not json") != std::string::npos);
+  auto refused = sh(env + drover + " enqueue --to " + to + " --attempts 0 resize '{}'");
+  CHECK(refused.status == 1);
+  CHECK(refused.out.find("attempts: 0 must be a whole number from 1 to 1000") != std::string::npos);
+  CHECK(h.get("/api/v1/jobs")["jobs"].size() == 4);
 }

@@ -145,8 +145,8 @@ struct EnumNames<EventKind> {
   static constexpr const char* kWhat = "an event kind";
   static const char* name(EventKind k) { return event_kind_name(k); }
   static std::optional<EventKind> from_name(std::string_view n) {
-    // The enum is dense from kWorkerSpawned to kReloadFailed; event_kind_name says "?" past it.
-    for (int k = 0; k <= static_cast<int>(EventKind::kReloadFailed); ++k)
+    // The enum is dense from kWorkerSpawned to kLastEventKind; event_kind_name says "?" past it.
+    for (int k = 0; k <= static_cast<int>(kLastEventKind); ++k)
       if (n == event_kind_name(static_cast<EventKind>(k))) return static_cast<EventKind>(k);
     return std::nullopt;
   }

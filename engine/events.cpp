@@ -25,6 +25,11 @@ const char* event_kind_name(EventKind kind) {
     case EventKind::kAutoscaled: return "autoscaled";
     case EventKind::kPolicyWarning: return "policy-warning";
     case EventKind::kReloadFailed: return "reload-failed";
+    case EventKind::kJobsEnqueued: return "jobs-enqueued";
+    case EventKind::kJobDone: return "job-done";
+    case EventKind::kJobRetrying: return "job-retrying";
+    case EventKind::kJobDead: return "job-dead";
+    case EventKind::kJobCancelled: return "job-cancelled";
   }
   return "?";
 }

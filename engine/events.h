@@ -32,8 +32,16 @@ enum class EventKind {
   // reach the same log and the same subscribers as the engine's own.
   kAutoscaled,          // text = "3 -> 7 (queue 640)"
   kPolicyWarning,       // text = a probe failing or recovering, a policy's error or suspension
-  kReloadFailed,        // text = why; the running config is kept (the last kind: see snapshot_json)
+  kReloadFailed,        // text = why; the running config is kept
+  // The job queue's (jobs/JobDispatcher, reported once the store has the change).
+  kJobsEnqueued,        // pool = topic, text = "3 jobs: 17..19"
+  kJobDone,             // text = "job 17 (attempt 1, 0.4s)"
+  kJobRetrying,         // text = "job 17 attempt 1 failed: exit 3; retry in 2.0s"
+  kJobDead,             // text = "job 17 out of attempts: exit 3"
+  kJobCancelled,        // text = "job 17"
 };
+// The enum is dense up to here (snapshot JSON reads kinds by name over this range).
+inline constexpr EventKind kLastEventKind = EventKind::kJobCancelled;
 
 const char* event_kind_name(EventKind kind);
 

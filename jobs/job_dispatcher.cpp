@@ -4,6 +4,8 @@
 
 #include <climits>
 
+#include <fmt/format.h>
+
 namespace drover::jobs {
 
 namespace {
@@ -67,6 +69,7 @@ std::future<Result<std::vector<Job>>> JobDispatcher::enqueue(std::vector<JobRequ
   queue_.submit<std::vector<Job>>(
       [requests = std::move(requests)](JobStore& s, int64_t now) { return s.enqueue(requests, now); },
       [this, promise](Result<std::vector<Job>> r) {
+        if (r) report_enqueued(*r);
         if (r) {
           // Hungry pools of these topics claim now, not at the next poll.
           std::vector<std::string> topics;
@@ -97,8 +100,20 @@ void JobDispatcher::poke(const std::optional<std::string>& topic) {
 
 Result<Job> JobDispatcher::cancel(JobId id) {
   auto job = queue_.call<Job>([id](JobStore& s, int64_t now) { return s.cancel(id, now); }).get();
-  if (job) engine_.cancel_job(id);  // kNotFound: it was not running here
+  if (!job) return job;
+  report_end(*job, "", 0);
+  (void)engine_.cancel_job(id);  // kNotFound: it was not running here
   return job;
+}
+
+void JobDispatcher::report_enqueued(const std::vector<Job>& jobs) {
+  // One line per topic and call: a batch of 10,000 is one event, not 10,000.
+  std::map<std::string, std::vector<JobId>> by_topic;
+  for (const Job& j : jobs) by_topic[j.topic].push_back(j.id);
+  for (const auto& [topic, ids] : by_topic)
+    engine_.report(EventKind::kJobsEnqueued, topic,
+                   ids.size() == 1 ? fmt::format("job {}", ids[0])
+                                   : fmt::format("{} jobs: {}..{}", ids.size(), ids.front(), ids.back()));
 }
 
 void JobDispatcher::on_demand(const std::string& pool, int free, uint64_t taken) {
@@ -172,8 +187,39 @@ void JobDispatcher::on_exit(const JobExit& e) {
       return s.finish(id, {false, text}, now, retry_at(job->attempt, now));
     };
   }
-  // A refusal here (the job was cancelled meanwhile, or dropped) leaves the store as it is.
-  queue_.submit<Job>(std::move(record), [](Result<Job>) {});
+  // A refusal here (the job was cancelled meanwhile, or dropped) leaves the store as it is,
+  // and says nothing: what it would say was said when that happened.
+  const bool given_back = e.how == JobExit::How::kNotStarted;
+  queue_.submit<Job>(std::move(record), [this, given_back, text = e.text, run_s = e.run_s](Result<Job> r) {
+    if (!r || given_back) return;
+    report_end(*r, text, run_s);
+  });
+}
+
+void JobDispatcher::report_end(const Job& j, const std::string& how, double run_s) {
+  const std::string first_line = how.substr(0, how.find('\n'));
+  switch (j.state) {
+    case JobState::kDone:
+      engine_.report(EventKind::kJobDone, j.topic, fmt::format("job {} (attempt {}, {:.1f}s)", j.id, j.attempt, run_s));
+      break;
+    case JobState::kFailed: {
+      const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch()).count();
+      engine_.report(EventKind::kJobRetrying, j.topic,
+                     fmt::format("job {} attempt {} failed: {}; retry in {:.1f}s", j.id, j.attempt, first_line,
+                                 std::max<int64_t>(0, j.run_at_ms - now) / 1000.0));
+      break;
+    }
+    case JobState::kDead:
+      engine_.report(EventKind::kJobDead, j.topic,
+                     fmt::format("job {} out of attempts ({}): {}", j.id, j.attempt, first_line));
+      break;
+    case JobState::kCancelled:
+      engine_.report(EventKind::kJobCancelled, j.topic, fmt::format("job {}", j.id));
+      break;
+    default:
+      break;
+  }
 }
 
 void JobDispatcher::poll_loop() {

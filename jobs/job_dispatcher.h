@@ -64,6 +64,9 @@ class JobDispatcher {
   void on_demand(const std::string& pool, int free, uint64_t taken);  // loop thread
   void on_exit(const JobExit& e);                                      // loop thread
   void claim_for(const std::string& pool);
+  // Events for the log and the streams, once the store has the change.
+  void report_end(const Job& j, const std::string& how, double run_s);
+  void report_enqueued(const std::vector<Job>& jobs);
   void poll_loop();
   int64_t retry_at(int attempt, int64_t now_ms);
 

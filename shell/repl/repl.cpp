@@ -48,6 +48,8 @@ bool worth_showing(EventKind k) {
     case EventKind::kShutdownStarted:
     case EventKind::kShutdownFinished:
     case EventKind::kReloadFailed:  // the shell says so itself, as it reloads
+    case EventKind::kJobsEnqueued:  // a job's end is news; its enqueue and its done, a stream
+    case EventKind::kJobDone:
       return false;
     default:
       return true;

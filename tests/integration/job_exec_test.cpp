@@ -106,6 +106,8 @@ TEST_CASE("jobs exec: every job runs once - args on stdin and in the environment
   CHECK(widest >= 1);
   CHECK(widest <= 3);
   CHECK(rig.dispatcher.counters().done == 20);
+  CHECK(wait_until([&] { return log_contains(rig.engine, "resize jobs-enqueued: 20 jobs: ", "resize"); }, 5s));
+  CHECK(wait_until([&] { return log_contains(rig.engine, fmt::format("job-done: job {} (attempt 1, ", jobs[0].id), "resize"); }, 5s));
   // The output went to the log as well.
   CHECK(log_contains(rig.engine, "attempt 1 env", "resize"));
 }
@@ -121,6 +123,10 @@ TEST_CASE("jobs exec: a failing job is retried after its backoff - then dead wit
   CHECK(dead.attempt == 3);
   CHECK(dead.error == "exit 3\nboom on 3\n");
   CHECK(rig.dispatcher.counters().failed == 3);
+  // The log says so, each once the store has it.
+  CHECK(wait_until([&] { return log_contains(rig.engine, fmt::format("flaky jobs-enqueued: job {}", id), "flaky"); }, 5s));
+  CHECK(wait_until([&] { return log_contains(rig.engine, fmt::format("job-retrying: job {} attempt 1 failed: exit 3; retry in", id), "flaky"); }, 5s));
+  CHECK(wait_until([&] { return log_contains(rig.engine, fmt::format("job-dead: job {} out of attempts (3): exit 3", id), "flaky"); }, 5s));
   // Back from the dead: three more runs.
   auto back = rig.queue.call<Job>([id](JobStore& s, int64_t now) { return s.retry(id, now); }).get();
   REQUIRE(back);
@@ -153,6 +159,7 @@ TEST_CASE("jobs exec: a job past its timeout is stopped and fails - a cancelled 
   REQUIRE(wait_until([&] { return !pid_alive(pid); }, 10s));
   REQUIRE(wait_until([&] { return running_pids(rig.engine.snapshot(), "slow").empty(); }, 10s));
   CHECK(rig.job(jobs[1].id).state == JobState::kCancelled);  // its end was not recorded as a failure
+  CHECK(wait_until([&] { return log_contains(rig.engine, fmt::format("job-cancelled: job {}", jobs[1].id), "slow"); }, 5s));
 }
 
 TEST_CASE("jobs exec: a job whose process is killed goes back to the queue and runs again") {

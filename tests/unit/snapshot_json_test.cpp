@@ -106,7 +106,7 @@ TEST_CASE("snapshot_json: every slot state and event kind by name") {
   for (SlotState st : {SlotState::kStarting, SlotState::kRunning, SlotState::kBackoff, SlotState::kFlapping,
                        SlotState::kGaveUp, SlotState::kStopping, SlotState::kStalled})
     CHECK(slot_state_from_name(slot_state_name(st)) == st);
-  for (int k = 0; k <= static_cast<int>(EventKind::kReloadFailed); ++k) {
+  for (int k = 0; k <= static_cast<int>(kLastEventKind); ++k) {
     Event ev{static_cast<EventKind>(k), 17, "foo", 1, 55, "exit 1"};
     auto back = event_from_json(json::parse(event_json(ev).dump()));
     REQUIRE(back);

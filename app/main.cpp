@@ -473,6 +473,14 @@ int main(int argc, char** argv) {
   shell.reset();
   http.reset();
   stop_watch.reset();
+  // The job queue goes before the engine it is hooked into (it was made after it), but
+  // only once the engine has stopped: the ends of the jobs the stop interrupts are then
+  // recorded (a retry, attempt counted) rather than found running at the next start.
+  if (job_service) {
+    engine->shutdown();
+    engine->wait_finished(drover::Duration::max());
+    job_service.reset();
+  }
   engine.reset();  // graceful: every worker stopped and reaped
   pid_file.reset();  // removed if it still holds our pid
   return rc;

@@ -119,6 +119,14 @@ struct EnumNames<SlotState> {
 };
 
 template <>
+struct EnumNames<JobMode> {
+  static constexpr std::array kAll = {JobMode::kExec, JobMode::kWorker};
+  static constexpr const char* kWhat = "\"exec\" or \"worker\"";
+  static const char* name(JobMode m) { return job_mode_name(m); }
+  static std::optional<JobMode> from_name(std::string_view n) { return job_mode_from_name(std::string(n)); }
+};
+
+template <>
 struct EnumNames<StopTo> {
   static constexpr std::array kAll = {StopTo::kAuto, StopTo::kProcess, StopTo::kGroup};
   static constexpr const char* kWhat = "\"auto\", \"process\" or \"group\"";
@@ -216,7 +224,9 @@ void describe(F& f, R& s) {
   f("heartbeat", s.heartbeat);
   f("busy_registry", s.busy_registry, {.none = None::kEmpty, .wire_none = WireNone::kOmit});  // none: no layout
   f("autostart", s.autostart);
-  f("jobs", s.jobs);  // exec mode: the command runs once per job
+  f("jobs", s.jobs);  // the pool runs jobs of its topic from drover's queue
+  f("job_mode", s.job_mode);
+  f("job_prefetch", s.job_prefetch);
 }
 
 // A job of drover's own queue (jobs/job.h): GET /api/v1/jobs/ID, jobs.get(id).

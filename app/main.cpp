@@ -41,6 +41,7 @@
 #include "app/http_token.h"
 #include "app/options.h"
 #include "app/heartbeat_command.h"
+#include "app/job_command.h"
 #include "app/service_notify.h"
 #include "app/stop_watch.h"
 #include "shell/autoscale/autoscale_routes.h"
@@ -236,6 +237,7 @@ int main(int argc, char** argv) {
   mallopt(M_ARENA_MAX, 2);
   // A subcommand for worker scripts, run before anything of the engine's (signal blocking).
   if (argc >= 2 && std::string(argv[1]) == "heartbeat") return drover::run_heartbeat_command(argc - 1, argv + 1);
+  if (argc >= 2 && std::string(argv[1]) == "job") return drover::run_job_command(argc - 1, argv + 1);
   // Jobs for a running drover's queue: no engine here either.
   if (argc >= 2 && std::string(argv[1]) == "enqueue") {
     signal(SIGPIPE, SIG_IGN);

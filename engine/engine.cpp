@@ -73,6 +73,7 @@ class Engine::Impl {
     return finished_;
   }
   const Clock& clock() const { return clock_; }
+  const std::string& jobs_endpoint() const { return jobs_endpoint_; }
   // What the engine looked like when its loop ended: snapshot() and log_tail() answer
   // from these afterwards, so a reader that comes late sees the end, not an error.
   EngineSnapshot final_snapshot() const {
@@ -108,6 +109,7 @@ class Engine::Impl {
       ready.set_exception(std::current_exception());
       return;
     }
+    jobs_endpoint_ = supervisor_->jobs_endpoint();  // fixed from here on: read by any thread
     ready.set_value();
     try {
       loop_.run();
@@ -160,6 +162,7 @@ class Engine::Impl {
   std::condition_variable cv_;
   bool finished_ = false;
   EngineSnapshot final_snapshot_;     // guarded by mu_
+  std::string jobs_endpoint_;  // written before ready is set, constant after
   std::vector<LogLine> final_log_;    // guarded by mu_
 };
 
@@ -237,6 +240,12 @@ void Engine::set_job_hooks(JobHooks hooks) {
 void Engine::offer_jobs(const std::string& pool, std::vector<JobTicket> tickets) {
   impl_->post([pool, tickets = std::move(tickets)](Supervisor& s) mutable { s.offer_jobs(pool, std::move(tickets)); });
 }
+const std::string& Engine::jobs_endpoint() const { return impl_->jobs_endpoint(); }
+
+Status Engine::restart_worker(const std::string& pool, int slot) {
+  return impl_->call_status([pool, slot](Supervisor& s) { return s.restart_worker(pool, slot); });
+}
+
 Status Engine::cancel_job(int64_t id) {
   return impl_->call_status([id](Supervisor& s) { return s.cancel_job(id); });
 }

@@ -57,6 +57,8 @@ struct EngineOptions {
   // tcp://127.0.0.1:5591 (kWpmHeartbeatEndpoint).
   std::vector<std::string> heartbeat_endpoints;
   bool heartbeats = true;  // false: no socket and no DROVER_HEARTBEAT
+  // Worker mode's job endpoint (Engine::jobs_endpoint). Empty: ipc://<runtime_dir>/jobs.
+  std::string jobs_endpoint;
   // Where local sockets live, created 0700. Empty: a fresh drover-XXXXXX under
   // $XDG_RUNTIME_DIR (or /tmp), removed when the engine is destroyed.
   std::string runtime_dir;
@@ -140,6 +142,15 @@ class Engine {
   Status cancel_job(int64_t id);
 
   std::shared_ptr<Subscription> subscribe(size_t capacity = 10000, Subscription::Filter f = {});
+
+  // Worker mode: the endpoint a worker-mode pool's workers fetch jobs from (DROVER_JOBS),
+  // fixed when the engine starts: EngineOptions::jobs_endpoint, or ipc:// in the runtime
+  // directory. The job broker above binds it. Any thread; never blocks.
+  const std::string& jobs_endpoint() const;
+  // Stops one worker (stop signal, SIGKILL at grace) and starts its replacement at once,
+  // as a roll does: how a job broker ends a job past its timeout, or cancelled, in a
+  // worker. kNotFound / kUnavailable as signal_worker.
+  Status restart_worker(const std::string& pool, int slot);
 
   // Graceful shutdown of all pools, in parallel. Returns at once; see wait_finished().
   void shutdown();

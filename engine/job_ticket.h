@@ -53,6 +53,9 @@ struct JobHooks {
   // dispatcher subtracts the ones it offered that are not in yet, so it never claims twice
   // for the same room.
   std::function<void(const std::string& pool, int free, uint64_t taken)> on_demand;
+  // Worker mode: a worker of a worker-mode jobs pool exited (how: "exit 1", "signal 9
+  // (KILL)", "stalled, then ..."). Whatever jobs it held were not finished by it.
+  std::function<void(const std::string& pool, int slot, pid_t pid, const std::string& how)> on_worker_exit;
 };
 
 }  // namespace drover

@@ -107,7 +107,7 @@ struct Pool {
   // The slots reconcile keeps: n workers; in exec mode the running jobs plus the tickets
   // that fit within n (a resize down lets running jobs finish instead of stopping them).
   int wanted_slots() const {
-    if (!spec.jobs) return target();
+    if (!spec.exec_jobs()) return target();
     if (target() == 0) return 0;
     return std::max(jobs_running, std::min(spec.n, jobs_running + static_cast<int>(job_window.size())));
   }

@@ -148,6 +148,9 @@ Status validate_pool_spec(const PoolSpec& s, const EngineLimits& limits) {
     if (r.layout == "resque" && r.ns.empty()) return bad("busy: empty resque namespace");
   }
 
+  if (s.job_prefetch < 1 || s.job_prefetch > kMaxJobPrefetch)
+    return bad(fmt::format("jobs.prefetch = {} is out of range 1..{}", s.job_prefetch, kMaxJobPrefetch));
+
   for (const auto& [key, value] : s.env) {
     if (key.empty() || key.find('=') != std::string::npos || key.find('\0') != std::string::npos)
       return bad(fmt::format("env key \"{}\" is not a variable name", key));
@@ -184,6 +187,14 @@ std::optional<StopTo> stop_to_from_name(const std::string& name) {
   if (name == "auto") return StopTo::kAuto;
   if (name == "process") return StopTo::kProcess;
   if (name == "group") return StopTo::kGroup;
+  return std::nullopt;
+}
+
+const char* job_mode_name(JobMode mode) { return mode == JobMode::kWorker ? "worker" : "exec"; }
+
+std::optional<JobMode> job_mode_from_name(const std::string& name) {
+  if (name == "exec") return JobMode::kExec;
+  if (name == "worker") return JobMode::kWorker;
   return std::nullopt;
 }
 

@@ -14,6 +14,7 @@
 namespace drover {
 
 inline constexpr int kDefaultMaxWorkers = 10000;
+inline constexpr int kMaxJobPrefetch = 1000;
 
 struct BackoffPolicy {
   double initial_s = 0.1;  // first delay after a quick exit
@@ -74,6 +75,12 @@ const char* stop_to_name(StopTo to);
 // "auto", "process" or "group"; nullopt for anything else.
 std::optional<StopTo> stop_to_from_name(const std::string& name);
 
+// How a jobs pool runs its jobs. kExec: the command runs once per job. kWorker: n
+// long-lived workers fetch jobs from drover over ZeroMQ (DROVER_JOBS), prefetch at a time.
+enum class JobMode { kExec, kWorker };
+const char* job_mode_name(JobMode mode);
+std::optional<JobMode> job_mode_from_name(const std::string& name);
+
 struct PoolSpec {
   std::string name;
   // argv form. A shell string from the config becomes a plain split argv when it has no
@@ -97,10 +104,18 @@ struct PoolSpec {
   // Exec mode (the jobs issue): the command runs once per job of the pool's topic, n at a
   // time, instead of n long-lived workers; an exit ends the job, not a worker to restart.
   bool jobs = false;
+  JobMode job_mode = JobMode::kExec;
+  int job_prefetch = 1;  // worker mode: jobs a worker holds at once (DROVER_JOBS_PREFETCH)
+
+  // The engine runs one process per job (exec mode); worker mode's workers are a plain pool
+  // to the engine, with DROVER_JOBS in their environment and their exits told to the broker.
+  bool exec_jobs() const { return jobs && job_mode == JobMode::kExec; }
+  bool worker_jobs() const { return jobs && job_mode == JobMode::kWorker; }
 
   // Anything that changes how a worker is started: a change rolls the pool's workers.
   bool same_launch(const PoolSpec& o) const {
-    return argv == o.argv && cwd == o.cwd && env == o.env && queue == o.queue;
+    return argv == o.argv && cwd == o.cwd && env == o.env && queue == o.queue && jobs == o.jobs &&
+           job_mode == o.job_mode && job_prefetch == o.job_prefetch;
   }
   bool operator==(const PoolSpec&) const = default;
 };

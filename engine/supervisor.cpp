@@ -71,6 +71,15 @@ Supervisor::Supervisor(EventLoop& loop, const EngineOptions& options, PostFn pos
     if (!s) throw std::runtime_error(s.message());
   }
   open_heartbeats();
+  jobs_endpoint_ = options_.jobs_endpoint;
+  if (jobs_endpoint_.empty()) {
+    if (!runtime_dir_) {
+      auto dir = RuntimeDir::create(options_.runtime_dir);
+      if (!dir) throw std::runtime_error(dir.error().message());
+      runtime_dir_ = std::move(*dir);
+    }
+    jobs_endpoint_ = "ipc://" + runtime_dir_->file("jobs");
+  }
   emit_engine_line("containment: " + contain_.description());
   if (contain_.mode() == ContainMode::kSubreaper) on_subreaper_tick();
 }
@@ -269,6 +278,18 @@ Status Supervisor::signal_worker(const std::string& name, int index, int sig) {
   return Status::ok();
 }
 
+Status Supervisor::restart_worker(const std::string& name, int index) {
+  Pool* pool = find_pool(name);
+  if (!pool || pool->removing) return Status::not_found(fmt::format("no pool named \"{}\"", name));
+  auto it = pool->slots.find(index);
+  if (it == pool->slots.end()) return Status::not_found(fmt::format("pool \"{}\" has no slot {}", name, index));
+  Slot& slot = *it->second;
+  if (!slot.has_process() || slot.stop_sent)
+    return Status::unavailable(fmt::format("{} has no process to restart now", slot_label(*pool, index)));
+  stop_slot(*pool, slot, Slot::Phase::kRolling);  // replaced at its exit (on_process_exit)
+  return Status::ok();
+}
+
 void Supervisor::shutdown() {
   if (shutting_down_) return;
   shutting_down_ = true;
@@ -314,6 +335,12 @@ void Supervisor::rebuild_env(Pool& pool) {
   env["DROVER_POOL"] = pool.spec.name;
   if (heartbeats_) env["DROVER_HEARTBEAT"] = hb_stats_.worker_endpoint;
   env["QUEUE"] = pool.spec.queue.empty() ? pool.spec.name : pool.spec.queue;
+  env.erase("DROVER_JOBS");
+  env.erase("DROVER_JOBS_PREFETCH");
+  if (pool.spec.worker_jobs()) {
+    env["DROVER_JOBS"] = jobs_endpoint_;
+    env["DROVER_JOBS_PREFETCH"] = std::to_string(pool.spec.job_prefetch);
+  }
   env.erase("DROVER_SLOT");
   env.erase("DROVER_INSTANCE");
   if (const std::string& mark = contain_.instance_env(); !mark.empty())
@@ -344,10 +371,10 @@ void Supervisor::reconcile_pool(Pool& pool) {
   for (const auto& [idx, s] : pool.slots)
     views.push_back({idx, s->phase, s->started_seq, s->has_process() ? s->generation : pool.generation,
                      s->effective_busy()});
-  if (pool.spec.jobs && pool.target() == 0) give_back_tickets(pool);
+  if (pool.spec.exec_jobs() && pool.target() == 0) give_back_tickets(pool);
   ReconcilePlan plan = reconcile(pool.wanted_slots(), views, pool.generation);
   // A job runs with the spec it started with: nothing to roll.
-  if (pool.spec.jobs) plan.roll = -1;
+  if (pool.spec.exec_jobs()) plan.roll = -1;
   for (int idx : plan.retire) {
     Slot& slot = *pool.slots.at(idx);
     if (slot.has_process()) {
@@ -365,10 +392,10 @@ void Supervisor::reconcile_pool(Pool& pool) {
     fresh.push_back(slot.get());
     pool.slots.emplace(idx, std::move(slot));
   }
-  if (pool.spec.jobs) assign_tickets(pool, fresh);
+  if (pool.spec.exec_jobs()) assign_tickets(pool, fresh);
   spawn_many(pool, fresh);
   if (plan.roll >= 0) stop_slot(pool, *pool.slots.at(plan.roll), Slot::Phase::kRolling);
-  if (pool.spec.jobs) say_demand(pool);
+  if (pool.spec.exec_jobs()) say_demand(pool);
   maybe_finish_pool(pool);
 }
 
@@ -650,6 +677,7 @@ void Supervisor::on_process_exit(Pool& pool, Slot& slot) {
              fmt::format("{} after {:.1f}s{}", slot.last_exit, to_seconds(uptime),
                          slot.killed_after_grace ? " (killed after grace)" : asked ? " (stopped)" : ""));
   slot.stalled = false;
+  if (pool.spec.worker_jobs() && job_hooks_.on_worker_exit) job_hooks_.on_worker_exit(pool.spec.name, slot.index, pid, slot.last_exit);
   if (slot.job.id) {
     // An exit ends the job, whatever the slot's phase; the slot goes with it.
     JobExit::How how = slot.job_end;

@@ -81,6 +81,8 @@ class Supervisor {
   void set_job_hooks(JobHooks hooks);
   void offer_jobs(const std::string& pool, std::vector<JobTicket> tickets);
   Status cancel_job(int64_t id);
+  Status restart_worker(const std::string& pool, int slot);
+  const std::string& jobs_endpoint() const { return jobs_endpoint_; }
 
  private:
   Pool* find_pool(const std::string& name);
@@ -180,6 +182,7 @@ class Supervisor {
   uint64_t hb_ignored_quiet_ = 0;  // ignored since the last warning line
   EventLoop::TimerId hb_resume_timer_ = 0;
   JobHooks job_hooks_;
+  std::string jobs_endpoint_;
   std::unique_ptr<SpawnQueue> spawn_queue_;  // last: destroyed (joined) first
 };
 

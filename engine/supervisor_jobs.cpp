@@ -44,7 +44,7 @@ constexpr size_t kMaxArgsInEnv = 32 * 1024;
 void Supervisor::set_job_hooks(JobHooks hooks) {
   job_hooks_ = std::move(hooks);
   for (auto& [name, pool] : pools_)
-    if (pool->spec.jobs) {
+    if (pool->spec.exec_jobs()) {
       pool->demand_said = -1;
       mark_dirty(*pool);
     }
@@ -55,13 +55,13 @@ void Supervisor::offer_jobs(const std::string& name, std::vector<JobTicket> tick
   // Taken counts what was offered, run or given back: the dispatcher's count of tickets in
   // flight must come back to 0 either way.
   if (pool) pool->tickets_taken += tickets.size();
-  if (!pool || !pool->spec.jobs || pool->target() == 0 || shutting_down_) {
+  if (!pool || !pool->spec.exec_jobs() || pool->target() == 0 || shutting_down_) {
     for (JobTicket& t : tickets) {
       JobExit e;
       e.pool = name;
       e.id = t.id;
       e.how = JobExit::How::kNotStarted;
-      e.text = !pool ? "no such pool" : !pool->spec.jobs ? "the pool does not run jobs" : "the pool is stopped";
+      e.text = !pool ? "no such pool" : !pool->spec.exec_jobs() ? "the pool does not run jobs" : "the pool is stopped";
       if (job_hooks_.on_exit) job_hooks_.on_exit(e);
     }
     return;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <set>
 
 #include <fmt/format.h>
 
@@ -36,6 +37,9 @@ JobDispatcher::JobDispatcher(Engine& engine, JobQueue& queue, DispatchOptions op
   JobHooks hooks;
   hooks.on_demand = [this](const std::string& pool, int free, uint64_t taken) { on_demand(pool, free, taken); };
   hooks.on_exit = [this](const JobExit& e) { on_exit(e); };
+  hooks.on_worker_exit = [this](const std::string& pool, int slot, pid_t pid, const std::string& how) {
+    if (WorkerBroker* b = broker_ptr_.load()) b->worker_exited(pool, slot, pid, how);
+  };
   engine_.set_job_hooks(std::move(hooks));
   poller_ = std::thread([this] { poll_loop(); });
 }
@@ -48,6 +52,7 @@ JobDispatcher::~JobDispatcher() {
   }
   cv_.notify_all();
   poller_.join();
+  if (broker_) broker_->stop();  // gives back what it claimed and did not send
   // The store thread answers in order: once this barrier is answered, so is every call
   // of ours submitted before stopping_ was set, and none is submitted after (claim_for
   // submits under mu_ and checks stopping_ first).
@@ -57,6 +62,17 @@ JobDispatcher::~JobDispatcher() {
 JobDispatcher::Counters JobDispatcher::counters() const {
   std::lock_guard lock(mu_);
   return counters_;
+}
+
+Status JobDispatcher::open_broker() {
+  BrokerHooks hooks;
+  hooks.report_end = [this](const Job& j, const std::string& how, double run_s) { report_end(j, how, run_s); };
+  hooks.retry_at = [this](int attempt, int64_t now_ms) { return retry_at(attempt, now_ms); };
+  auto b = WorkerBroker::open(engine_, queue_, engine_.jobs_endpoint(), options_.host, std::move(hooks), options_.poll);
+  if (!b) return b.error();
+  broker_ = std::move(*b);
+  broker_ptr_.store(broker_.get());
+  return Status::ok();
 }
 
 Result<std::vector<Job>> JobDispatcher::recover() {
@@ -82,6 +98,11 @@ std::future<Result<std::vector<Job>>> JobDispatcher::enqueue(std::vector<JobRequ
               }
           }
           for (const auto& t : topics) claim_for(t);
+          if (broker_) {
+            std::set<std::string> all;
+            for (const Job& j : *r) all.insert(j.topic);
+            for (const auto& t : all) broker_->poke(t);
+          }
         }
         promise->set_value(std::move(r));
       });
@@ -96,6 +117,7 @@ void JobDispatcher::poke(const std::optional<std::string>& topic) {
       if (!topic || pool == *topic) pools.push_back(pool);
   }
   for (const auto& p : pools) claim_for(p);
+  if (broker_) broker_->poke(topic);
 }
 
 Result<Job> JobDispatcher::cancel(JobId id) {
@@ -103,6 +125,7 @@ Result<Job> JobDispatcher::cancel(JobId id) {
   if (!job) return job;
   report_end(*job, "", 0);
   (void)engine_.cancel_job(id);  // kNotFound: it was not running here
+  if (broker_) broker_->cancel(id);
   return job;
 }
 

@@ -9,6 +9,7 @@
 // jobs that become due by time (a delay, a retry's backoff).
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <future>
@@ -21,6 +22,7 @@
 #include "engine/engine.h"
 #include "jobs/job_queue.h"
 #include "jobs/retry_backoff.h"
+#include "jobs/worker_broker.h"
 
 namespace drover::jobs {
 
@@ -36,6 +38,10 @@ class JobDispatcher {
   JobDispatcher(Engine& engine, JobQueue& queue, DispatchOptions options = {});
   ~JobDispatcher();
   JobDispatcher(const JobDispatcher&) = delete;
+
+  // Worker mode: binds the engine's jobs endpoint, where worker-mode pools' workers fetch
+  // jobs (jobs/worker_broker.h). An error names the endpoint; exec mode works without it.
+  Status open_broker();
 
   // At start, before pools run jobs: what a previous drover left running goes back to
   // queued (attempt counted), or to dead on its last attempt. Returns those jobs.
@@ -80,6 +86,8 @@ class JobDispatcher {
   std::condition_variable cv_;
   bool stopping_ = false;
   std::thread poller_;
+  std::unique_ptr<WorkerBroker> broker_;  // set once by open_broker, before any worker exit matters
+  std::atomic<WorkerBroker*> broker_ptr_{nullptr};  // what the loop thread's hook reads
 };
 
 }  // namespace drover::jobs

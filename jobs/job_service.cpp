@@ -62,6 +62,7 @@ Result<std::unique_ptr<JobService>> JobService::open(Engine& engine, JobServiceO
   auto pruned = svc->queue_->call<size_t>([r = o.retention](JobStore& s, int64_t now) { return s.prune(r, now); }).get();
   if (!pruned) return pruned.error();
   svc->dispatcher_ = std::make_unique<JobDispatcher>(engine, *svc->queue_, std::move(o.dispatch));
+  if (Status s = svc->dispatcher_->open_broker(); !s) return s;
   return svc;
 }
 

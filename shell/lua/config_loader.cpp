@@ -133,6 +133,29 @@ BusyRegistry read_shell_busy_registry(lua_State* L, const std::string& what) {
   return r;
 }
 
+// jobs = true (exec mode), false, or { mode = "exec" | "worker", prefetch = N }.
+void read_jobs(lua_State* L, const std::string& what, PoolSpec& spec) {
+  if (lua_type(L, -1) == LUA_TBOOLEAN) {
+    spec.jobs = lua_toboolean(L, -1);
+    spec.job_mode = JobMode::kExec;
+    return;
+  }
+  if (!lua_istable(L, -1))
+    luaL_error(L, "%s: jobs must be true, false or { mode = \"worker\", prefetch = 1 }, got %s", what.c_str(),
+               luaL_typename(L, -1));
+  spec.jobs = true;
+  spec.job_mode = JobMode::kExec;
+  read_options(L, -1, what, "jobs", {
+      {"mode", [&] {
+         const std::string mode = read_string(L, what, "jobs.mode");
+         auto m = job_mode_from_name(mode);
+         if (!m) luaL_error(L, "%s: jobs.mode must be \"exec\" or \"worker\", got \"%s\"", what.c_str(), mode.c_str());
+         spec.job_mode = *m;
+       }},
+      {"prefetch", [&] { spec.job_prefetch = read_count_in(L, what, "jobs.prefetch", 1, kMaxJobPrefetch); }},
+  });
+}
+
 BusyRegistry read_busy_registry(lua_State* L, const std::string& what) {
   BusyRegistry r;
   if (lua_type(L, -1) == LUA_TBOOLEAN && !lua_toboolean(L, -1)) return r;  // busy = false: none
@@ -281,7 +304,7 @@ void read_fields(lua_State* L, int idx, PoolSpec& spec, const std::string& what,
        }},
       {"heartbeat", [&] { read_heartbeat(L, what, spec.heartbeat); }},
       own("busy", [&] { spec.busy_registry = read_busy_registry(L, what); }),
-      own("jobs", [&] { spec.jobs = read_boolean(L, what, "jobs"); }),
+      own("jobs", [&] { read_jobs(L, what, spec); }),
   });
 }
 

@@ -374,3 +374,21 @@ TEST_CASE("config: a bad busy field is an error naming it") {
         std::string::npos);
   CHECK(config_error(R"(defaults { busy = redis{ rq = "a" } })").find("busy cannot be a default") != std::string::npos);
 }
+
+TEST_CASE("config: jobs = true is exec mode - a table picks worker mode and its prefetch - bad values named") {
+  const auto c = config("pool 'e' { cmd = 'x', jobs = true }\n"
+                        "pool 'w' { cmd = 'x', jobs = { mode = 'worker', prefetch = 8 } }\n"
+                        "pool 'p' { cmd = 'x', jobs = false }\n");
+  REQUIRE(c.pools.size() == 3);
+  CHECK(c.pools[0].exec_jobs());
+  CHECK(c.pools[1].worker_jobs());
+  CHECK(c.pools[1].job_prefetch == 8);
+  CHECK_FALSE(c.pools[2].jobs);
+  CHECK(config_error("pool 'a' { cmd = 'x', jobs = { mode = 'fork' } }") ==
+        "pools.lua:1: pool \"a\": jobs.mode must be \"exec\" or \"worker\", got \"fork\"");
+  CHECK(config_error("pool 'a' { cmd = 'x', jobs = { mode = 'worker', prefetch = 0 } }").find("jobs.prefetch") !=
+        std::string::npos);
+  CHECK(config_error("pool 'a' { cmd = 'x', jobs = { mode = 'worker', prefech = 2 } }").find("prefech") !=
+        std::string::npos);
+  CHECK(config_error("pool 'a' { cmd = 'x', jobs = 'worker' }").find("jobs must be true, false or") != std::string::npos);
+}

@@ -73,15 +73,20 @@ std::future<Result<std::vector<Job>>> JobDispatcher::enqueue(std::vector<JobRequ
         if (r) {
           // Hungry pools of these topics claim now, not at the next poll.
           std::vector<std::string> topics;
+          bool fanout = false;  // its children's topics are not in the answer: every hungry pool claims
           {
             std::lock_guard lock(mu_);
-            for (const Job& j : *r)
+            for (const Job& j : *r) {
+              fanout = fanout || j.children > 0;
               if (auto it = demand_.find(j.topic); it != demand_.end() && it->second.hungry) {
                 it->second.hungry = false;
                 topics.push_back(j.topic);
               }
+            }
           }
-          for (const auto& t : topics) claim_for(t);
+          if (fanout) poke(std::nullopt);
+          else
+            for (const auto& t : topics) claim_for(t);
         }
         promise->set_value(std::move(r));
       });
@@ -103,6 +108,15 @@ Result<Job> JobDispatcher::cancel(JobId id) {
   if (!job) return job;
   report_end(*job, "", 0);
   (void)engine_.cancel_job(id);  // kNotFound: it was not running here
+  if (job->children > 0) {
+    // The store cancelled the children with their parent; stop those running here.
+    JobFilter kids;
+    kids.parent = id;
+    kids.limit = kMaxFanout;
+    auto list = queue_.call<std::vector<Job>>([kids](JobStore& s, int64_t) { return s.list(kids); }).get();
+    if (list)
+      for (const Job& k : *list) (void)engine_.cancel_job(k.id);
+  }
   return job;
 }
 

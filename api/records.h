@@ -249,6 +249,8 @@ void describe(F& f, R& j) {
   f("worker", j.worker, {.none = None::kEmpty});
   f("result", j.result, {.none = None::kEmpty});
   f("error", j.error, {.none = None::kEmpty});
+  f("parent", j.parent, {.none = None::kNotPositive});      // a fan-out's child
+  f("children", j.children, {.none = None::kNotPositive});  // a fan-out's parent: how many
 }
 
 // One topic's counts (GET /api/v1/topics, jobs.stats()).

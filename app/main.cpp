@@ -410,6 +410,7 @@ int main(int argc, char** argv) {
   // A keep-alive comment every second: `drover attach` notices a closed follow by it.
   http_options->keepalive = std::chrono::seconds(1);
   http_options->wpm_compat = args->wpm_compat;
+  http_options->tasker_compat = args->tasker_compat;
   http.emplace(*engine, *http_options).set_autoscale_hooks(drover::make_autoscale_hooks(autoscale_routes));
   http->set_jobs_client(&client);  // the job routes: the queue as the local shell reaches it
   // Every drover, --http or not, serves its API on the control socket in its runtime

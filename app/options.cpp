@@ -239,6 +239,9 @@ std::unique_ptr<CLI::App> drover_app(RawOptions& r) {
                   "(the last commits; the default), off (anything: throwaway queues)")
       ->check(CLI::IsMember({"full", "normal", "off"}))
       ->type_name("full|normal|off");
+  app->add_flag("--tasker-compat", o.tasker_compat,
+                "serve tasker's API over HTTP: POST /TYPE makes a fan-out job over its\n"
+                "endpoints (pools), GET /TYPE/IDENT answers it with a response per endpoint");
   repeatable(app->add_option("-e", o.exprs, "run Lua CODE in the shell and print its values, then stop (repeatable)"))
       ->type_name("CODE");
   app->add_flag("-i", o.stay, "with -e: stay in the interactive shell afterwards");

@@ -46,6 +46,7 @@ struct Options {
   std::optional<ContainMode> contain;
   std::string state_dir;                          // --state: the job store's directory; "": the default
   std::string jobs_durability = "normal";         // --jobs-durability: full, normal or off
+  bool tasker_compat = false;                     // --tasker-compat: tasker's POST /TYPE, GET /TYPE/IDENT
 };
 
 // drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--wait[=SECONDS]] [--token-file PATH]

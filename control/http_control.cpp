@@ -225,6 +225,7 @@ void HttpControl::routes() {
   api_routes();
   job_routes();
   stream_routes();
+  tasker_routes();
 }
 
 std::map<std::string, ProcessTotals> HttpControl::sample_usage(const EngineSnapshot& snap) {

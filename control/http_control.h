@@ -31,6 +31,8 @@
 //   GET    /api/v1/log/follow?pool=             Server-Sent Events, one `data: {line}` per line
 //   GET    /api/v1/events?pool=                 Server-Sent Events, `event: KIND` + `data: {event}`
 //   GET    /api/v1/autoscale, POST /api/v1/autoscale/POOL/on|off   through AutoscaleHooks (501 without)
+//   the job queue (control/job_routes.cpp) under /api/v1/jobs and /api/v1/topics, and with
+//   tasker_compat tasker's POST /TYPE and GET /TYPE/IDENT (control/tasker_routes.cpp)
 //
 // Errors are 4xx/5xx with {"error", "detail"} (JSON; one line of text on workerpoolmanager's
 // routes without Accept: application/json): 400 bad JSON or field, 401 no or wrong token,
@@ -100,6 +102,9 @@ struct HttpOptions {
   // workerpoolmanager's routes: with false they answer 403. With true they answer, and
   // its /tasks and /list routes also to loopback TCP clients without a token.
   bool wpm_compat = false;
+  // tasker's POST /TYPE and GET /TYPE/IDENT (control/tasker_routes.cpp): off, those paths
+  // are 404s as any unknown one.
+  bool tasker_compat = false;
   size_t threads = 4;       // epoll threads of the TCP listener
   int max_streams = 32;     // concurrent SSE streams; more get 503
   std::chrono::milliseconds keepalive{15000};  // an SSE comment after this much silence
@@ -154,6 +159,7 @@ class HttpControl {
   void routes();         // http_control.cpp: health, metrics, workerpoolmanager's routes
   void api_routes();     // api_routes.cpp: /api/v1
   void job_routes();     // job_routes.cpp: /api/v1/jobs, /api/v1/topics
+  void tasker_routes();  // tasker_routes.cpp: POST /TYPE, GET /TYPE/IDENT; last, as they match widely
   // The snapshot a response shows: secrets in pool env masked unless ?secrets=1.
   EngineSnapshot shown_snapshot(const http::HttpRequest& req);
   void stream_routes();  // sse_streams.cpp: /api/v1/log/follow, /api/v1/events

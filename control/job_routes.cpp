@@ -1,8 +1,9 @@
 // The job queue's routes under /api/v1 (the jobs issue), one per EngineClient job call:
 //
 //   POST   /api/v1/jobs            {"topic", "args"?, "priority"?, "delay"?, "attempts"?, "timeout"?, "key"?}
-//                                  or {"jobs": [...]}: 201 {"jobs": [...]}, all or nothing
-//   GET    /api/v1/jobs?topic=&state=&after=&limit=     {"jobs": [...]}, oldest first
+//                                  or {"jobs": [...]}: 201 {"jobs": [...]}, all or nothing;
+//                                  "topics": [...] makes a fan-out (its parent answered)
+//   GET    /api/v1/jobs?topic=&state=&after=&limit=&parent=&key=   {"jobs": [...]}, oldest first
 //   GET    /api/v1/jobs/ID         the job
 //   DELETE /api/v1/jobs/ID         cancel: a waiting job, or a running one's process stopped
 //   POST   /api/v1/jobs/ID/retry   a dead, failed or cancelled job queued again
@@ -42,6 +43,12 @@ Result<jobs::JobRequest> request_from_json(const json& body, const std::string& 
       if (!v.is_string()) return bad(key, fmt::format("{} must be a pool name", v.dump()));
       r.topic = v.get<std::string>();
       topic = true;
+    } else if (key == "topics") {
+      if (!v.is_array() || v.empty()) return bad(key, fmt::format("{} must be a list of pool names", v.dump()));
+      for (size_t i = 0; i < v.size(); ++i) {
+        if (!v[i].is_string()) return bad(fmt::format("topics[{}]", i), fmt::format("{} must be a pool name", v[i].dump()));
+        r.topics.push_back(v[i].get<std::string>());
+      }
     } else if (key == "args") {
       r.args = v.dump();
     } else if (key == "priority") {
@@ -60,10 +67,10 @@ Result<jobs::JobRequest> request_from_json(const json& body, const std::string& 
       if (!v.is_string()) return bad(key, fmt::format("{} must be a string", v.dump()));
       r.key = v.get<std::string>();
     } else {
-      return bad(key, "is not a field this takes (topic, args, priority, delay, attempts, timeout, key)");
+      return bad(key, "is not a field this takes (topic, topics, args, priority, delay, attempts, timeout, key)");
     }
   }
-  if (!topic) return bad("topic", "is required");
+  if (!topic && r.topics.empty()) return bad("topic", "is required (or topics, for a fan-out)");
   if (Status s = jobs::validate_request(r, where); !s) return s;
   return r;
 }
@@ -155,6 +162,13 @@ void HttpControl::job_routes() {
         return fail(req, res, 400, "bad_field",
                     fmt::format("state '{}' is not one of queued, running, done, failed, dead, cancelled",
                                 req.get_param_value("state")));
+    }
+    if (req.has_param("key")) f.key = req.get_param_value("key");
+    if (req.has_param("parent")) {
+      f.parent = job_id(req.get_param_value("parent"));
+      if (!f.parent)
+        return fail(req, res, 400, "bad_number",
+                    fmt::format("parent = '{}' must be a job id", req.get_param_value("parent")));
     }
     for (const char* key : {"after", "limit"}) {
       if (!req.has_param(key)) continue;

@@ -34,10 +34,24 @@ Status validate_request(const JobRequest& r, const std::string& where) {
   auto bad = [&](const char* field, const std::string& what) {
     return Status::invalid(fmt::format("{}{}{}: {}", where, where.empty() ? "" : ".", field, what));
   };
-  if (r.topic.empty() || r.topic.size() > kMaxTopicBytes)
-    return bad("topic", fmt::format("must be a pool name of 1 to {} bytes", kMaxTopicBytes));
-  for (unsigned char c : r.topic)
-    if (c < 0x21 || c == 0x7f) return bad("topic", fmt::format("\"{}\" has a space or control character", r.topic));
+  auto bad_topic = [&](const char* field, const std::string& topic) -> Status {
+    if (topic.empty() || topic.size() > kMaxTopicBytes)
+      return bad(field, fmt::format("must be a pool name of 1 to {} bytes", kMaxTopicBytes));
+    for (unsigned char c : topic)
+      if (c < 0x21 || c == 0x7f) return bad(field, fmt::format("\"{}\" has a space or control character", topic));
+    return Status::ok();
+  };
+  // A fan-out's parent may go unnamed (kFanoutTopic).
+  if (r.topics.empty() || !r.topic.empty())
+    if (Status s = bad_topic("topic", r.topic); !s) return s;
+  if (r.topics.size() > kMaxFanout)
+    return bad("topics", fmt::format("{} topics is over {}", r.topics.size(), kMaxFanout));
+  for (size_t i = 0; i < r.topics.size(); ++i) {
+    const std::string field = fmt::format("topics[{}]", i);
+    if (Status s = bad_topic(field.c_str(), r.topics[i]); !s) return s;
+    for (size_t k = 0; k < i; ++k)
+      if (r.topics[k] == r.topics[i]) return bad(field.c_str(), fmt::format("\"{}\" is named twice", r.topics[i]));
+  }
   if (r.args.size() > kMaxArgsBytes) return bad("args", fmt::format("{} bytes is over {}", r.args.size(), kMaxArgsBytes));
   if (!nlohmann::json::accept(r.args)) return bad("args", "is not JSON text");
   if (!std::isfinite(r.delay_s) || r.delay_s < 0 || r.delay_s > kMaxDelayS)

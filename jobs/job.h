@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "engine/status.h"
 
@@ -17,6 +18,12 @@ using JobId = int64_t;
 //                   -> failed (waiting out its retry delay) -> running ...
 //                   -> dead (out of attempts)  -> queued again by retry()
 // queued | failed | running -> cancelled
+//
+// A fan-out (JobRequest::topics) is a parent job and one child job per topic. Children
+// live as above; the parent is never claimed: its state follows theirs (queued until one
+// starts, running, then done when every child is done, dead when one is dead and the rest
+// have finished, cancelled otherwise), and cancelling it cancels the children that wait
+// or run.
 enum class JobState { kQueued, kRunning, kDone, kFailed, kDead, kCancelled };
 
 const char* job_state_name(JobState s);  // "queued", "running", ...
@@ -37,7 +44,13 @@ struct JobRequest {
   int max_attempts = 3;     // runs in all, the first included
   double timeout_s = 0;     // 0: none
   std::string key;          // unique key: while a job with it waits or runs, enqueue returns that job
+  // Fan-out: one child job per topic, each with these args and options and no key; the
+  // request's own job is their parent, of `topic` (kFanoutTopic when empty), with the key.
+  std::vector<std::string> topics;
 };
+
+inline constexpr const char* kFanoutTopic = "fanout";
+inline constexpr size_t kMaxFanout = 100;
 
 struct Job {
   JobId id = 0;
@@ -54,6 +67,8 @@ struct Job {
   std::string host, worker;  // who ran the latest attempt
   std::string result;        // a done job's output (bounded)
   std::string error;         // the latest failure: exit status and output tail
+  JobId parent = 0;          // a fan-out's child: its parent; 0: none
+  int children = 0;          // a fan-out's parent: how many children it has (it is never claimed)
 
   bool operator==(const Job&) const = default;
 };

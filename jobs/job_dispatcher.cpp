@@ -89,16 +89,21 @@ std::future<Result<std::vector<Job>>> JobDispatcher::enqueue(std::vector<JobRequ
         if (r) {
           // Hungry pools of these topics claim now, not at the next poll.
           std::vector<std::string> topics;
+          bool fanout = false;  // its children's topics are not in the answer: every hungry pool claims
           {
             std::lock_guard lock(mu_);
-            for (const Job& j : *r)
+            for (const Job& j : *r) {
+              fanout = fanout || j.children > 0;
               if (auto it = demand_.find(j.topic); it != demand_.end() && it->second.hungry) {
                 it->second.hungry = false;
                 topics.push_back(j.topic);
               }
+            }
           }
-          for (const auto& t : topics) claim_for(t);
-          if (broker_) {
+          if (fanout) poke(std::nullopt);  // pokes the broker too
+          else
+            for (const auto& t : topics) claim_for(t);
+          if (broker_ && !fanout) {
             std::set<std::string> all;
             for (const Job& j : *r) all.insert(j.topic);
             for (const auto& t : all) broker_->poke(t);
@@ -126,6 +131,18 @@ Result<Job> JobDispatcher::cancel(JobId id) {
   report_end(*job, "", 0);
   (void)engine_.cancel_job(id);  // kNotFound: it was not running here
   if (broker_) broker_->cancel(id);
+  if (job->children > 0) {
+    // The store cancelled the children with their parent; stop those running here.
+    JobFilter kids;
+    kids.parent = id;
+    kids.limit = kMaxFanout;
+    auto list = queue_.call<std::vector<Job>>([kids](JobStore& s, int64_t) { return s.list(kids); }).get();
+    if (list)
+      for (const Job& k : *list) {
+        (void)engine_.cancel_job(k.id);
+        if (broker_) broker_->cancel(k.id);
+      }
+  }
   return job;
 }
 

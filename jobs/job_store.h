@@ -23,6 +23,8 @@ struct JobFilter {
   std::optional<JobState> state;
   JobId after = 0;     // paging: ids greater than this, oldest first
   size_t limit = 100;  // at most kMaxListLimit
+  std::optional<JobId> parent;      // a fan-out's children
+  std::optional<std::string> key;  // the jobs enqueued with this unique key, finished ones too
 };
 inline constexpr size_t kMaxListLimit = 10000;
 
@@ -52,7 +54,13 @@ class JobStore {
 
   // Each request becomes a queued job, or, when its key names a job of its topic that
   // waits or runs, returns that job (enqueued once, whatever the retries of a client). A
-  // bad request (empty topic, args that are not JSON, ...) refuses the whole batch.
+  // bad request (empty topic, args that are not JSON, ...) refuses the whole batch. A
+  // fan-out request (topics) answers its parent, its children made with it.
+  //
+  // Fan-out parents are never claimed and count in no topic's stats. Every call that
+  // changes a child brings its parent's state up to date in the same transaction (job.h);
+  // cancel, retry and drop of a parent take its children along (retry: the dead and
+  // cancelled ones); prune keeps a fan-out whole, deleting children with their parent.
   virtual Result<std::vector<Job>> enqueue(const std::vector<JobRequest>& requests, int64_t now_ms) = 0;
   // Up to n due jobs of the topic, highest priority first, then the longest due, marked
   // running with their attempt counted: the job leaves "running" only through finish(),

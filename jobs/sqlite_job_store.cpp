@@ -43,17 +43,32 @@ CREATE UNIQUE INDEX drover_jobs_key ON drover_jobs (topic, unique_key)
 CREATE INDEX drover_jobs_finished ON drover_jobs (finished_ms) WHERE state IN ('done', 'dead', 'cancelled');
 CREATE INDEX drover_jobs_state ON drover_jobs (state, topic);
 )sql",
+    // Version 2: fan-out. A child names its parent; a parent counts its children and is
+    // never claimed, so it leaves the dispatch index.
+    R"sql(
+ALTER TABLE drover_jobs ADD COLUMN parent INTEGER;
+ALTER TABLE drover_jobs ADD COLUMN children INTEGER NOT NULL DEFAULT 0;
+DROP INDEX drover_jobs_due;
+CREATE INDEX drover_jobs_due ON drover_jobs (topic, priority DESC, run_at_ms, id)
+  WHERE state IN ('queued', 'failed') AND children = 0;
+CREATE INDEX drover_jobs_parent ON drover_jobs (parent) WHERE parent IS NOT NULL;
+-- list() by key, finished jobs too (tasker's GET /TYPE/IDENT).
+CREATE INDEX drover_jobs_keys ON drover_jobs (unique_key, topic) WHERE unique_key <> '';
+)sql",
 };
 
 constexpr const char* kJobColumns =
     "id, topic, args, priority, state, run_at_ms, attempt, max_attempts, timeout_s, unique_key, created_ms, "
-    "started_ms, finished_ms, host, worker, result, error";
+    "started_ms, finished_ms, host, worker, result, error, parent, children";
 
 bool waiting_or_running(JobState s) { return is_waiting(s) || s == JobState::kRunning; }
 bool retryable(JobState s) { return s == JobState::kDead || s == JobState::kFailed || s == JobState::kCancelled; }
 bool finished(JobState s) { return is_finished(s); }
 
 Status no_job(JobId id) { return Status::not_found(fmt::format("no job {}", id)); }
+Status not_run(JobId id) {
+  return Status::invalid(fmt::format("job {} is a fan-out parent: its children run, it never does", id));
+}
 
 // Jobs in dispatch order: what claim() promises, whatever order RETURNING gave.
 void sort_for_dispatch(std::vector<Job>& jobs) {
@@ -89,11 +104,15 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(const std::string& 
 }
 
 Status SqliteJobStore::migrate() {
-  auto st = db_->prepare("PRAGMA user_version");
-  if (!st) return st.error();
-  Status error;
-  if (!st->step(&error)) return error.is_ok() ? db_->error("user_version") : error;
-  const int64_t version = st->int64(0);
+  int64_t version = 0;
+  {
+    // Finalized before the migrations run: a DROP fails while any statement is active.
+    auto st = db_->prepare("PRAGMA user_version");
+    if (!st) return st.error();
+    Status error;
+    if (!st->step(&error)) return error.is_ok() ? db_->error("user_version") : error;
+    version = st->int64(0);
+  }
   const int64_t known = std::size(kMigrations);
   if (version > known)
     return Status::invalid(fmt::format("the job store is at schema version {}, this drover knows up to {}: "
@@ -136,6 +155,8 @@ Result<std::vector<Job>> SqliteJobStore::read_jobs(SqliteStatement& st) {
     j.worker = st.text(14);
     j.result = st.text(15);
     j.error = st.text(16);
+    j.parent = st.is_null(17) ? 0 : st.int64(17);
+    j.children = static_cast<int>(st.int64(18));
     jobs.push_back(std::move(j));
   }
   if (!error) return error;
@@ -152,8 +173,8 @@ Result<std::vector<Job>> SqliteJobStore::enqueue(const std::vector<JobRequest>& 
       kJobColumns));
   auto insert = cached_sql(fmt::format(
       "INSERT INTO drover_jobs (topic, args, priority, state, run_at_ms, attempt, max_attempts, timeout_s, "
-      "unique_key, created_ms, started_ms, finished_ms, host, worker, result, error) "
-      "VALUES (?1, ?2, ?3, 'queued', ?4, 0, ?5, ?6, ?7, ?8, 0, 0, '', '', '', '')"));
+      "unique_key, created_ms, started_ms, finished_ms, host, worker, result, error, parent, children) "
+      "VALUES (?1, ?2, ?3, 'queued', ?4, 0, ?5, ?6, ?7, ?8, 0, 0, '', '', '', '', ?9, ?10)"));
   if (!existing) return existing.error();
   SqliteStatement& find_key = **existing;
   if (!insert) return insert.error();
@@ -161,9 +182,10 @@ Result<std::vector<Job>> SqliteJobStore::enqueue(const std::vector<JobRequest>& 
   std::vector<Job> out;
   out.reserve(requests.size());
   for (const JobRequest& r : requests) {
+    const std::string topic = r.topics.empty() || !r.topic.empty() ? r.topic : std::string(kFanoutTopic);
     if (!r.key.empty()) {
       find_key.reset();
-      find_key.bind(1, r.topic).bind(2, r.key);
+      find_key.bind(1, topic).bind(2, r.key);
       auto found = read_jobs(find_key);
       if (!found) return found.error();
       if (!found->empty()) {
@@ -171,15 +193,24 @@ Result<std::vector<Job>> SqliteJobStore::enqueue(const std::vector<JobRequest>& 
         continue;
       }
     }
-    add.reset();
     const auto run_at = now_ms + static_cast<int64_t>(std::llround(r.delay_s * 1000));
-    add.bind(1, r.topic).bind(2, r.args).bind(3, r.priority).bind(4, run_at).bind(5, r.max_attempts);
-    add.bind(6, r.timeout_s).bind(7, r.key).bind(8, now_ms);
-    if (Status st = add.run(); !st) return st;
-    // The row is what was bound: build it here rather than read 17 columns back.
+    // The job, or a fan-out's parent then its children; the parent left unbound is NULL.
+    auto insert_one = [&](const std::string& t, const std::string& key, JobId parent, int children) {
+      add.reset();
+      add.bind(1, t).bind(2, r.args).bind(3, r.priority).bind(4, run_at).bind(5, r.max_attempts);
+      add.bind(6, r.timeout_s).bind(7, key).bind(8, now_ms).bind(10, children);
+      if (parent) add.bind(9, parent);
+      return add.run();
+    };
+    if (Status st = insert_one(topic, r.key, 0, static_cast<int>(r.topics.size())); !st) return st;
+    const JobId id = db_->last_insert_rowid();
+    for (const std::string& child : r.topics)
+      if (Status st = insert_one(child, "", id, 0); !st) return st;
+    // The row is what was bound: build it here rather than read 19 columns back.
     Job& j = out.emplace_back();
-    j.id = db_->last_insert_rowid();
-    j.topic = r.topic;
+    j.id = id;
+    j.children = static_cast<int>(r.topics.size());
+    j.topic = topic;
     j.args = r.args;
     j.priority = r.priority;
     j.run_at_ms = run_at;
@@ -200,7 +231,7 @@ Result<std::vector<Job>> SqliteJobStore::claim(const std::string& topic, size_t 
   auto st = cached_sql(fmt::format(
       "UPDATE drover_jobs SET state = 'running', attempt = attempt + 1, started_ms = ?3, host = ?4, worker = ?5 "
       "WHERE id IN (SELECT id FROM drover_jobs WHERE topic = ?1 AND state IN ('queued', 'failed') "
-      "AND run_at_ms <= ?3 ORDER BY priority DESC, run_at_ms, id LIMIT ?2) RETURNING {}",
+      "AND children = 0 AND run_at_ms <= ?3 ORDER BY priority DESC, run_at_ms, id LIMIT ?2) RETURNING {}",
       kJobColumns));
   if (!st) return st.error();
   SqliteStatement& q = **st;
@@ -208,6 +239,7 @@ Result<std::vector<Job>> SqliteJobStore::claim(const std::string& topic, size_t 
   q.bind(4, host).bind(5, worker);
   auto jobs = read_jobs(q);
   if (!jobs) return jobs;
+  if (Status s = settle_parents(*jobs, now_ms); !s) return s;
   if (Status s = tx.commit(); !s) return s;
   sort_for_dispatch(*jobs);
   return jobs;
@@ -226,6 +258,7 @@ Result<Job> SqliteJobStore::finish(JobId id, const JobOutcome& outcome, int64_t 
   if (!tx.begun()) return tx.begun();
   auto job = get_in_state(id, "finished", [](JobState s) { return s == JobState::kRunning; });
   if (!job) return job;
+  if (job->children) return not_run(id);
   JobState next = outcome.ok ? JobState::kDone
                   : job->attempt >= job->max_attempts ? JobState::kDead
                                                       : JobState::kFailed;
@@ -241,15 +274,17 @@ Result<Job> SqliteJobStore::finish(JobId id, const JobOutcome& outcome, int64_t 
   q.bind(5, outcome.ok ? outcome.output : job->result).bind(6, outcome.ok ? job->error : outcome.output);
   auto jobs = read_jobs(q);
   if (!jobs) return jobs.error();
+  if (Status s = settle_parents(*jobs, now_ms); !s) return s;
   if (Status s = tx.commit(); !s) return s;
   return std::move(jobs->front());
 }
 
-Result<Job> SqliteJobStore::release(JobId id, int64_t /*now_ms*/) {
+Result<Job> SqliteJobStore::release(JobId id, int64_t now_ms) {
   SqliteTransaction tx(*db_);
   if (!tx.begun()) return tx.begun();
   auto job = get_in_state(id, "given back", [](JobState s) { return s == JobState::kRunning; });
   if (!job) return job;
+  if (job->children) return not_run(id);
   auto st = cached_sql(fmt::format(
       "UPDATE drover_jobs SET state = 'queued', attempt = max(attempt - 1, 0), started_ms = 0, host = '', "
       "worker = '' WHERE id = ?1 RETURNING {}",
@@ -259,6 +294,7 @@ Result<Job> SqliteJobStore::release(JobId id, int64_t /*now_ms*/) {
   q.bind(1, id);
   auto jobs = read_jobs(q);
   if (!jobs) return jobs.error();
+  if (Status s = settle_parents(*jobs, now_ms); !s) return s;
   if (Status s = tx.commit(); !s) return s;
   return std::move(jobs->front());
 }
@@ -268,6 +304,15 @@ Result<Job> SqliteJobStore::cancel(JobId id, int64_t now_ms) {
   if (!tx.begun()) return tx.begun();
   auto job = get_in_state(id, "cancelled", waiting_or_running);
   if (!job) return job;
+  if (job->children) {
+    // The children first: those that wait or run go with their parent; finished ones stay.
+    auto kids = cached_sql(
+        "UPDATE drover_jobs SET state = 'cancelled', finished_ms = ?2 "
+        "WHERE parent = ?1 AND state IN ('queued', 'failed', 'running')");
+    if (!kids) return kids.error();
+    (*kids)->bind(1, id).bind(2, now_ms);
+    if (Status s = (*kids)->run(); !s) return s;
+  }
   auto st = cached_sql(fmt::format(
       "UPDATE drover_jobs SET state = 'cancelled', finished_ms = ?2 WHERE id = ?1 RETURNING {}", kJobColumns));
   if (!st) return st.error();
@@ -275,6 +320,7 @@ Result<Job> SqliteJobStore::cancel(JobId id, int64_t now_ms) {
   q.bind(1, id).bind(2, now_ms);
   auto jobs = read_jobs(q);
   if (!jobs) return jobs.error();
+  if (Status s = settle_parents(*jobs, now_ms); !s) return s;
   if (Status s = tx.commit(); !s) return s;
   return std::move(jobs->front());
 }
@@ -284,6 +330,13 @@ Result<Job> SqliteJobStore::retry(JobId id, int64_t now_ms) {
   if (!tx.begun()) return tx.begun();
   auto job = get_in_state(id, "retried", retryable);
   if (!job) return job;
+  auto key_taken = [&](const Status& s) {
+    // The unique index: another job with its key (or its parent's) waits or runs now.
+    if (s.message().find("UNIQUE") != std::string::npos)
+      return Status::exists(fmt::format("job {}: a job with key \"{}\" is already queued or running", id,
+                                        job->key.empty() ? "of its fan-out" : job->key));
+    return s;
+  };
   auto st = cached_sql(fmt::format(
       "UPDATE drover_jobs SET state = 'queued', attempt = 0, run_at_ms = ?2, finished_ms = 0 "
       "WHERE id = ?1 RETURNING {}",
@@ -292,11 +345,22 @@ Result<Job> SqliteJobStore::retry(JobId id, int64_t now_ms) {
   SqliteStatement& q = **st;
   q.bind(1, id).bind(2, now_ms);
   auto jobs = read_jobs(q);
-  if (!jobs) {
-    // The unique index: another job with its key waits or runs now.
-    if (jobs.error().message().find("UNIQUE") != std::string::npos)
-      return Status::exists(fmt::format("job {}: a job with key \"{}\" is already queued or running", id, job->key));
-    return jobs.error();
+  if (!jobs) return key_taken(jobs.error());
+  if (job->children) {
+    // A fan-out again: its dead and cancelled children run anew, its done ones stay done.
+    auto kids = cached_sql(
+        "UPDATE drover_jobs SET state = 'queued', attempt = 0, run_at_ms = ?2, finished_ms = 0 "
+        "WHERE parent = ?1 AND state IN ('dead', 'failed', 'cancelled')");
+    if (!kids) return kids.error();
+    (*kids)->bind(1, id).bind(2, now_ms);
+    if (Status s = (*kids)->run(); !s) return s;
+    if (Status s = settle(id, now_ms); !s) return s;
+    auto again = get(id);
+    if (!again) return again;
+    if (Status s = tx.commit(); !s) return s;
+    return again;
+  } else if (Status s = settle_parents(*jobs, now_ms); !s) {
+    return key_taken(s);
   }
   if (Status s = tx.commit(); !s) return s;
   return std::move(jobs->front());
@@ -305,18 +369,21 @@ Result<Job> SqliteJobStore::retry(JobId id, int64_t now_ms) {
 Result<size_t> SqliteJobStore::retry_dead(const std::optional<std::string>& topic, int64_t now_ms) {
   SqliteTransaction tx(*db_);
   if (!tx.begun()) return tx.begun();
-  // A dead job whose key another job now holds stays dead (OR IGNORE skips it).
-  auto st = cached_sql(
+  // A dead job whose key another job now holds stays dead (OR IGNORE skips it). A dead
+  // fan-out parent is not retried itself: its dead children are, and it follows them.
+  auto st = cached_sql(fmt::format(
       "UPDATE OR IGNORE drover_jobs SET state = 'queued', attempt = 0, run_at_ms = ?2, finished_ms = 0 "
-      "WHERE state = 'dead' AND (?1 IS NULL OR topic = ?1)");
+      "WHERE state = 'dead' AND children = 0 AND (?1 IS NULL OR topic = ?1) RETURNING {}",
+      kJobColumns));
   if (!st) return st.error();
   SqliteStatement& q = **st;
   if (topic) q.bind(1, *topic);
   q.bind(2, now_ms);
-  if (Status s = q.run(); !s) return s;
-  const auto n = static_cast<size_t>(db_->changes());
+  auto jobs = read_jobs(q);
+  if (!jobs) return jobs.error();
+  if (Status s = settle_parents(*jobs, now_ms); !s) return s;
   if (Status s = tx.commit(); !s) return s;
-  return n;
+  return jobs->size();
 }
 
 Status SqliteJobStore::drop(JobId id) {
@@ -324,7 +391,11 @@ Status SqliteJobStore::drop(JobId id) {
   if (!tx.begun()) return tx.begun();
   auto job = get_in_state(id, "dropped (cancel it first)", finished);
   if (!job) return job.error();
-  auto st = cached_sql("DELETE FROM drover_jobs WHERE id = ?1");
+  if (job->parent)
+    if (auto parent = get(job->parent); parent)
+      return Status::invalid(fmt::format("job {} is a child of fan-out job {}: drop that one", id, job->parent));
+  // A parent goes with its children (all finished, as it is).
+  auto st = cached_sql("DELETE FROM drover_jobs WHERE id = ?1 OR parent = ?1");
   if (!st) return st.error();
   SqliteStatement& q = **st;
   q.bind(1, id);
@@ -346,25 +417,29 @@ Result<Job> SqliteJobStore::get(JobId id) {
 Result<std::vector<Job>> SqliteJobStore::list(const JobFilter& f) {
   if (f.limit < 1 || f.limit > kMaxListLimit)
     return Status::invalid(fmt::format("limit {} must be 1 to {}", f.limit, kMaxListLimit));
+  // A fan-out's children, or the jobs of a key, are read through their index, not a scan
+  // of every job: the condition is in the text only when asked.
   auto st = cached_sql(fmt::format(
-      "SELECT {} FROM drover_jobs WHERE id > ?1 AND (?2 IS NULL OR topic = ?2) AND (?3 IS NULL OR state = ?3) "
+      "SELECT {} FROM drover_jobs WHERE {}{} id > ?1 AND (?2 IS NULL OR topic = ?2) AND (?3 IS NULL OR state = ?3) "
       "ORDER BY id LIMIT ?4",
-      kJobColumns));
+      kJobColumns, f.parent ? "parent = ?5 AND " : "", f.key ? "unique_key = ?6 AND unique_key <> '' AND " : ""));
   if (!st) return st.error();
   SqliteStatement& q = **st;
   q.bind(1, f.after);
   if (f.topic) q.bind(2, *f.topic);
   if (f.state) q.bind(3, job_state_name(*f.state));
   q.bind(4, static_cast<int64_t>(f.limit));
+  if (f.parent) q.bind(5, *f.parent);
+  if (f.key) q.bind(6, *f.key);
   return read_jobs(q);
 }
 
 Result<std::vector<TopicStats>> SqliteJobStore::stats(int64_t now_ms) {
   // A scan of the state index; the engine keeps live counts itself and asks this on start
-  // and for the shell's jobs.stats().
+  // and for the shell's jobs.stats(). Fan-out parents run nowhere: their children count.
   auto st = cached_sql(
       "SELECT topic, state, count(*), sum(run_at_ms <= ?1), min(CASE WHEN run_at_ms <= ?1 THEN run_at_ms END) "
-      "FROM drover_jobs GROUP BY topic, state ORDER BY topic");
+      "FROM drover_jobs WHERE children = 0 GROUP BY topic, state ORDER BY topic");
   if (!st) return st.error();
   SqliteStatement& q = **st;
   q.bind(1, now_ms);
@@ -397,18 +472,20 @@ Result<std::vector<Job>> SqliteJobStore::requeue_running(int64_t now_ms) {
   SqliteTransaction tx(*db_);
   if (!tx.begun()) return tx.begun();
   // As Oban rescues orphans: a job with attempts left runs again; one that was on its last
-  // attempt is dead, since running it again would pass the attempts it was given.
+  // attempt is dead, since running it again would pass the attempts it was given. A
+  // running fan-out parent ran nothing itself: it follows its children.
   auto st = cached_sql(fmt::format(
       "UPDATE drover_jobs SET state = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'dead' END, "
       "run_at_ms = ?1, finished_ms = CASE WHEN attempt < max_attempts THEN 0 ELSE ?1 END, "
       "error = CASE WHEN attempt < max_attempts THEN error ELSE 'drover stopped while its last attempt ran' END "
-      "WHERE state = 'running' RETURNING {}",
+      "WHERE state = 'running' AND children = 0 RETURNING {}",
       kJobColumns));
   if (!st) return st.error();
   SqliteStatement& q = **st;
   q.bind(1, now_ms);
   auto jobs = read_jobs(q);
   if (!jobs) return jobs;
+  if (Status s = settle_parents(*jobs, now_ms); !s) return s;
   if (Status s = tx.commit(); !s) return s;
   std::sort(jobs->begin(), jobs->end(), [](const Job& a, const Job& b) { return a.id < b.id; });
   return jobs;
@@ -417,17 +494,63 @@ Result<std::vector<Job>> SqliteJobStore::requeue_running(int64_t now_ms) {
 Result<size_t> SqliteJobStore::prune(const Retention& r, int64_t now_ms) {
   SqliteTransaction tx(*db_);
   if (!tx.begun()) return tx.begun();
+  // Children are not counted nor aged on their own: they go with their parent, so a
+  // fan-out is never seen in part.
   auto st = cached_sql(
-      "DELETE FROM drover_jobs WHERE state IN ('done', 'dead', 'cancelled') AND (finished_ms < ?1 OR id IN "
-      "(SELECT id FROM drover_jobs WHERE state IN ('done', 'dead', 'cancelled') "
-      "ORDER BY finished_ms DESC, id DESC LIMIT -1 OFFSET ?2))");
+      "DELETE FROM drover_jobs WHERE state IN ('done', 'dead', 'cancelled') AND parent IS NULL AND "
+      "(finished_ms < ?1 OR id IN (SELECT id FROM drover_jobs WHERE state IN ('done', 'dead', 'cancelled') "
+      "AND parent IS NULL ORDER BY finished_ms DESC, id DESC LIMIT -1 OFFSET ?2))");
   if (!st) return st.error();
   SqliteStatement& q = **st;
   q.bind(1, now_ms - static_cast<int64_t>(r.max_age_s * 1000)).bind(2, static_cast<int64_t>(r.max_finished));
   if (Status s = q.run(); !s) return s;
-  const auto n = static_cast<size_t>(db_->changes());
+  auto n = static_cast<size_t>(db_->changes());
+  auto orphans = cached_sql(
+      "DELETE FROM drover_jobs WHERE parent IS NOT NULL AND parent NOT IN (SELECT id FROM drover_jobs)");
+  if (!orphans) return orphans.error();
+  if (Status s = (*orphans)->run(); !s) return s;
+  n += static_cast<size_t>(db_->changes());
   if (Status s = tx.commit(); !s) return s;
   return n;
+}
+
+Status SqliteJobStore::settle_parents(const std::vector<Job>& changed, int64_t now_ms) {
+  std::vector<JobId> parents;
+  for (const Job& j : changed)
+    if (j.parent && std::find(parents.begin(), parents.end(), j.parent) == parents.end()) parents.push_back(j.parent);
+  for (JobId p : parents)
+    if (Status s = settle(p, now_ms); !s) return s;
+  return Status::ok();
+}
+
+Status SqliteJobStore::settle(JobId parent, int64_t now_ms) {
+  auto counts = cached_sql(
+      "SELECT count(*), sum(state = 'done'), sum(state = 'dead'), sum(state IN ('done', 'dead', 'cancelled')), "
+      "sum(state <> 'queued' OR attempt > 0) FROM drover_jobs WHERE parent = ?1");
+  if (!counts) return counts.error();
+  SqliteStatement& c = **counts;
+  c.bind(1, parent);
+  Status error;
+  if (!c.step(&error)) return error.is_ok() ? db_->error("fan-out counts") : error;
+  const int64_t n = c.int64(0), done = c.int64(1), dead = c.int64(2), finished = c.int64(3), begun = c.int64(4);
+  c.reset();
+  auto job = get(parent);
+  if (!job) return job.error().code() == Status::Code::kNotFound ? Status::ok() : job.error();  // dropped: nothing to follow
+  if (n == 0) return Status::ok();
+  const JobState next = finished < n ? (begun > 0 ? JobState::kRunning : JobState::kQueued)
+                        : done == n  ? JobState::kDone
+                        : dead > 0   ? JobState::kDead
+                                     : JobState::kCancelled;
+  if (next == job->state) return Status::ok();
+  auto st = cached_sql(
+      "UPDATE drover_jobs SET state = ?2, started_ms = ?3, finished_ms = ?4, error = ?5 WHERE id = ?1");
+  if (!st) return st.error();
+  SqliteStatement& q = **st;
+  q.bind(1, parent).bind(2, job_state_name(next));
+  q.bind(3, next == JobState::kQueued ? int64_t{0} : job->started_ms ? job->started_ms : now_ms);
+  q.bind(4, is_finished(next) ? now_ms : int64_t{0});
+  q.bind(5, next == JobState::kDead ? fmt::format("{} of {} children dead", dead, n) : job->error);
+  return q.run();
 }
 
 }  // namespace drover::jobs

@@ -47,6 +47,10 @@ class SqliteJobStore final : public JobStore {
   // The jobs a statement's rows describe (it selects kJobColumns).
   Result<std::vector<Job>> read_jobs(SqliteStatement& st);
   Result<Job> get_in_state(JobId id, const char* action, bool (*allowed)(JobState));
+  // A fan-out parent's state brought in line with its children's (job.h), inside the
+  // caller's transaction; for each parent of the changed jobs.
+  Status settle(JobId parent, int64_t now_ms);
+  Status settle_parents(const std::vector<Job>& changed, int64_t now_ms);
 
   std::unique_ptr<SqliteDb> db_;
 };

@@ -335,7 +335,9 @@ Result<std::vector<T>> records_from(const std::string& body, const char* key) {
 
 json request_json(const jobs::JobRequest& r) {
   json args = json::parse(r.args, nullptr, false);
-  json j{{"topic", r.topic}, {"args", args}, {"priority", r.priority}, {"attempts", r.max_attempts}};
+  json j{{"args", args}, {"priority", r.priority}, {"attempts", r.max_attempts}};
+  if (!r.topic.empty() || r.topics.empty()) j["topic"] = r.topic;
+  if (!r.topics.empty()) j["topics"] = r.topics;
   if (r.delay_s > 0) j["delay"] = r.delay_s;
   if (r.timeout_s > 0) j["timeout"] = r.timeout_s;
   if (!r.key.empty()) j["key"] = r.key;
@@ -362,6 +364,8 @@ Result<std::vector<jobs::Job>> RemoteClient::list_jobs(const jobs::JobFilter& f)
   std::string path = fmt::format("/api/v1/jobs?limit={}&after={}", f.limit, f.after);
   if (f.topic) path += "&topic=" + encode(*f.topic);
   if (f.state) path += fmt::format("&state={}", jobs::job_state_name(*f.state));
+  if (f.parent) path += fmt::format("&parent={}", *f.parent);
+  if (f.key) path += "&key=" + encode(*f.key);
   Reply r = request("GET", path);
   if (Status s = status_of(r, ""); !s) return s;
   return records_from<jobs::Job>(r.body, "jobs");

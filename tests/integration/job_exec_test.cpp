@@ -263,3 +263,42 @@ TEST_CASE("jobs service: one drover owns a store - a second is told whose it is 
   REQUIRE(again);
   CHECK((*again)->recovered() == 0);
 }
+
+TEST_CASE("jobs exec: a fan-out runs once in each of two pools - cancelled, its running child's process is stopped") {
+  Rig rig;
+  REQUIRE(rig.engine.apply({job_pool("lb1", 1, "echo lb1 $(cat)"),
+                            job_pool("lb2", 1, "a=$(cat); echo lb2 $a; case $a in *slow*) exec sleep 30;; esac")}));
+  auto children = [&](JobId parent) {
+    JobFilter f;
+    f.parent = parent;
+    auto kids = rig.queue.call<std::vector<Job>>([f](JobStore& s, int64_t) { return s.list(f); }).get();
+    REQUIRE(kids);
+    return *kids;
+  };
+  JobRequest r;
+  r.topics = {"lb1", "lb2"};
+  r.args = R"({"v":1})";
+  const Job parent = rig.enqueue({r}).front();
+  CHECK(parent.topic == kFanoutTopic);
+  REQUIRE(wait_until([&] { return rig.in_state(parent.id, JobState::kDone); }, 20s));
+  auto kids = children(parent.id);
+  REQUIRE(kids.size() == 2);
+  CHECK(kids[0].result == "lb1 {\"v\":1}\n");
+  CHECK(kids[1].result == "lb2 {\"v\":1}\n");
+
+  r.args = R"({"slow":1})";
+  const Job slow = rig.enqueue({r}).front();
+  kids = children(slow.id);
+  REQUIRE(wait_until([&] { return rig.in_state(kids[0].id, JobState::kDone); }, 20s));
+  REQUIRE(wait_until([&] { return rig.in_state(kids[1].id, JobState::kRunning); }, 10s));
+  REQUIRE(wait_until([&] { return !running_pids(rig.engine.snapshot(), "lb2").empty(); }, 10s));
+  const pid_t pid = running_pids(rig.engine.snapshot(), "lb2").front();
+  CHECK(rig.job(slow.id).state == JobState::kRunning);
+  auto c = rig.dispatcher.cancel(slow.id);
+  REQUIRE(c);
+  CHECK(c->state == JobState::kCancelled);
+  // Stopped by the cascade, not by its own end 30 s later.
+  REQUIRE(wait_until([&] { return !pid_alive(pid); }, 10s));
+  CHECK(rig.job(kids[1].id).state == JobState::kCancelled);
+  CHECK(rig.job(kids[0].id).state == JobState::kDone);
+}

@@ -57,6 +57,28 @@ TEST_CASE("jobs shell: enqueue from -e - the pool runs them - list, get, stats, 
   CHECK(out.find("jobs=2 dead=1\n") != std::string::npos);
 }
 
+TEST_CASE("jobs shell: a list of topics is a fan-out - its parent answered - its children listed by parent") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"),
+             "pool 'lb1' { cmd = 'echo lb1', n = 1, jobs = true }\npool 'lb2' { cmd = 'echo lb2', n = 1, jobs = true }\n");
+  auto [rc, out] = run(dir, {"-e", "d = jobs.enqueue({'lb1', 'lb2'}, {v = 1}, {topic = 'deploy', key = 'rel-1'})",
+                             "-e", "while jobs.get(d.id).state ~= 'done' do end",
+                             "-e", "print('parent=' .. d.topic .. ' children=' .. d.children)",
+                             "-e", "for _, k in ipairs(jobs.list{parent = d.id}) do io.write(k.topic, '=', k.result) end",
+                             "-e", "print('by key=' .. #jobs.list{key = 'rel-1'})",
+                             "-e", "print(jobs.get(d.id))"});
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find("parent=deploy children=2\nlb1=lb1\nlb2=lb2\nby key=1\n") != std::string::npos);
+  CHECK(out.find("#1 deploy done fan-out of 2") != std::string::npos);  // its line in the shell
+  std::tie(rc, out) = run(dir, {"-e", "jobs.enqueue({'lb1', 3})"});
+  CHECK(rc == 1);
+  CHECK(out.find("a list of topics (strings)") != std::string::npos);
+  std::tie(rc, out) = run(dir, {"-e", "jobs.enqueue('lb1', {}, {topic = 'x'})"});
+  CHECK(rc == 1);
+  CHECK(out.find("\"topic\" is not an option") != std::string::npos);
+}
+
 TEST_CASE("jobs shell: a second drover on the same state directory is told who owns the queue") {
   TempDir dir;
   write_file(dir.file("pools.lua"), "pool 'slow' { cmd = 'sleep 30', n = 1, jobs = true }\n");

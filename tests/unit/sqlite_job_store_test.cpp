@@ -334,6 +334,219 @@ TEST_CASE("job store: a database from a newer drover is refused with a clear err
   }
   auto s = SqliteJobStore::open(path);
   REQUIRE_FALSE(s);
-  CHECK(s.error().message() == path + ": the job store is at schema version 99, this drover knows up to 1: "
+  CHECK(s.error().message() == path + ": the job store is at schema version 99, this drover knows up to 2: "
                                       "a newer drover made it");
+}
+
+// ---- fan-out (issue 14) ---------------------------------------------------------------
+
+namespace {
+
+JobRequest fanout(std::vector<std::string> topics, std::string parent_topic = "deploy") {
+  JobRequest r;
+  r.topic = std::move(parent_topic);
+  r.topics = std::move(topics);
+  r.args = R"({"v": 2})";
+  r.max_attempts = 1;
+  return r;
+}
+
+std::vector<Job> children(JobStore& s, JobId parent) {
+  auto kids = s.list({.parent = parent});
+  REQUIRE(kids);
+  return *kids;
+}
+
+// The one due job of topic, claimed.
+Job claim_one(JobStore& s, const std::string& topic, int64_t now) {
+  auto got = s.claim(topic, 10, now, "h", topic);
+  REQUIRE(got);
+  REQUIRE(got->size() == 1);
+  return got->front();
+}
+
+}  // namespace
+
+TEST_CASE("job store: a fan-out is a parent and a child per topic - the parent is never claimed - done after all") {
+  auto store = memory_store();
+  auto made = store->enqueue({fanout({"a", "b"})}, T0);
+  REQUIRE(made);
+  REQUIRE(made->size() == 1);
+  const Job parent = made->front();
+  CHECK(parent.topic == "deploy");
+  CHECK(parent.children == 2);
+  CHECK(parent.state == JobState::kQueued);
+  CHECK(*store->get(parent.id) == parent);
+  auto kids = children(*store, parent.id);
+  REQUIRE(kids.size() == 2);
+  CHECK(kids[0].topic == "a");
+  CHECK(kids[1].topic == "b");
+  for (const Job& k : kids) {
+    CHECK(k.parent == parent.id);
+    CHECK(k.args == R"({"v": 2})");
+    CHECK(k.state == JobState::kQueued);
+  }
+  CHECK(store->claim("deploy", 10, T0, "h", "w")->empty());  // the parent runs nowhere
+  auto stats = store->stats(T0);
+  REQUIRE(stats);
+  REQUIRE(stats->size() == 2);  // a and b; the parent counts in no topic
+  CHECK((*stats)[0].topic == "a");
+
+  const Job a = claim_one(*store, "a", T0 + 1);
+  CHECK(store->get(parent.id)->state == JobState::kRunning);
+  CHECK(store->get(parent.id)->started_ms == T0 + 1);
+  REQUIRE(store->finish(a.id, {true, "a ok"}, T0 + 2, 0));
+  CHECK(store->get(parent.id)->state == JobState::kRunning);  // b has not run
+  const Job b = claim_one(*store, "b", T0 + 3);
+  REQUIRE_FALSE(store->finish(parent.id, {true, ""}, T0 + 4, 0));  // nobody finishes a parent
+  REQUIRE(store->finish(b.id, {true, "b ok"}, T0 + 4, 0));
+  auto done = store->get(parent.id);
+  CHECK(done->state == JobState::kDone);
+  CHECK(done->finished_ms == T0 + 4);
+  // A finished fan-out drops whole; one of its children alone is refused.
+  CHECK_FALSE(store->drop(a.id));
+  REQUIRE(store->drop(parent.id));
+  CHECK(store->list({})->empty());
+}
+
+TEST_CASE("job store: a dead child makes its fan-out dead once the rest have finished - retry reopens it") {
+  auto store = memory_store();
+  const Job parent = store->enqueue({fanout({"a", "b"})}, T0)->front();
+  const Job a = claim_one(*store, "a", T0);
+  const Job b = claim_one(*store, "b", T0);
+  REQUIRE(store->finish(a.id, {false, "exit 1"}, T0 + 1, T0 + 1000)->state == JobState::kDead);  // 1 attempt
+  CHECK(store->get(parent.id)->state == JobState::kRunning);  // b still runs
+  REQUIRE(store->finish(b.id, {true, ""}, T0 + 2, 0));
+  auto dead = store->get(parent.id);
+  CHECK(dead->state == JobState::kDead);
+  CHECK(dead->error == "1 of 2 children dead");
+
+  // Retrying the parent queues its dead child again; the done one stays done.
+  auto again = store->retry(parent.id, T0 + 3);
+  REQUIRE(again);
+  CHECK(again->state == JobState::kRunning);
+  CHECK(store->get(a.id)->state == JobState::kQueued);
+  CHECK(store->get(b.id)->state == JobState::kDone);
+  REQUIRE(store->finish(claim_one(*store, "a", T0 + 4).id, {true, ""}, T0 + 5, 0));
+  CHECK(store->get(parent.id)->state == JobState::kDone);
+
+  // retry_dead takes dead children and their parents follow.
+  const Job p2 = store->enqueue({fanout({"a"})}, T0 + 6)->front();
+  REQUIRE(store->finish(claim_one(*store, "a", T0 + 6).id, {false, "no"}, T0 + 7, 0));
+  CHECK(store->get(p2.id)->state == JobState::kDead);
+  CHECK(*store->retry_dead(std::nullopt, T0 + 8) == 1);  // the child, not the parent itself
+  CHECK(store->get(p2.id)->state == JobState::kQueued);   // its one child waits, not begun
+  CHECK(store->get(p2.id)->finished_ms == 0);
+}
+
+TEST_CASE("job store: cancelling a fan-out cancels its waiting and running children - finished ones stay") {
+  auto store = memory_store();
+  const Job parent = store->enqueue({fanout({"a", "b", "c"})}, T0)->front();
+  const Job a = claim_one(*store, "a", T0);
+  REQUIRE(store->finish(a.id, {true, "ok"}, T0 + 1, 0));
+  const Job b = claim_one(*store, "b", T0 + 1);  // running; c waits
+  auto cancelled = store->cancel(parent.id, T0 + 2);
+  REQUIRE(cancelled);
+  CHECK(cancelled->state == JobState::kCancelled);
+  auto kids = children(*store, parent.id);
+  REQUIRE(kids.size() == 3);
+  CHECK(kids[0].state == JobState::kDone);
+  CHECK(kids[1].state == JobState::kCancelled);
+  CHECK(kids[2].state == JobState::kCancelled);
+  CHECK_FALSE(store->finish(b.id, {true, "late"}, T0 + 3, 0));  // its late end is refused
+  CHECK(store->claim("c", 10, T0 + 3, "h", "w")->empty());
+  CHECK(store->get(parent.id)->state == JobState::kCancelled);
+
+  // A child cancelled alone: its parent ends cancelled once the rest are done.
+  const Job p2 = store->enqueue({fanout({"a", "b"})}, T0 + 4)->front();
+  auto k2 = children(*store, p2.id);
+  REQUIRE(store->cancel(k2[0].id, T0 + 5));
+  CHECK(store->get(p2.id)->state == JobState::kRunning);
+  REQUIRE(store->finish(claim_one(*store, "b", T0 + 5).id, {true, ""}, T0 + 6, 0));
+  CHECK(store->get(p2.id)->state == JobState::kCancelled);
+}
+
+TEST_CASE("job store: a fan-out's key names its parent - enqueued again it answers that fan-out, no new children") {
+  auto store = memory_store();
+  JobRequest r = fanout({"a", "b"});
+  r.key = "release-7";
+  const Job first = store->enqueue({r}, T0)->front();
+  const Job again = store->enqueue({r}, T0 + 1)->front();
+  CHECK(again.id == first.id);
+  CHECK(again.children == 2);
+  CHECK(store->list({})->size() == 3);
+  for (const Job& k : children(*store, first.id)) CHECK(k.key.empty());
+  // Bad fan-outs are refused whole, naming the field.
+  auto twice = store->enqueue({req("x"), fanout({"a", "a"})}, T0);
+  REQUIRE_FALSE(twice);
+  CHECK(twice.error().message() == "jobs[1].topics[1]: \"a\" is named twice");
+  auto blank = store->enqueue({fanout({"a", "b c"})}, T0);
+  REQUIRE_FALSE(blank);
+  CHECK(blank.error().message() == "jobs[0].topics[1]: \"b c\" has a space or control character");
+  CHECK(store->list({})->size() == 3);
+  // Unnamed, the parent is of kFanoutTopic.
+  CHECK(store->enqueue({fanout({"a"}, "")}, T0)->front().topic == kFanoutTopic);
+}
+
+TEST_CASE("job store: a restart requeues running children - not their parent - and prune keeps a fan-out whole") {
+  auto store = memory_store();
+  const Job parent = store->enqueue({fanout({"a", "b"})}, T0)->front();
+  const Job p2 = store->enqueue({fanout({"c", "d"})}, T0)->front();
+  claim_one(*store, "a", T0);  // on its last attempt
+  auto left = store->requeue_running(T0 + 1);
+  REQUIRE(left);
+  REQUIRE(left->size() == 1);  // the child only
+  CHECK(left->front().state == JobState::kDead);
+  CHECK(store->get(parent.id)->state == JobState::kRunning);  // b still waits
+  REQUIRE(store->finish(claim_one(*store, "b", T0 + 2).id, {true, ""}, T0 + 3, 0));
+  CHECK(store->get(parent.id)->state == JobState::kDead);
+  // p2 waits, p1 is finished with its children: the count bounds fan-outs, not their rows.
+  CHECK(*store->prune({.max_finished = 0, .max_age_s = 1e9}, T0 + 4) == 3);
+  CHECK(ids(*store->list({})) == std::vector<JobId>{p2.id, p2.id + 1, p2.id + 2});
+}
+
+TEST_CASE("job store: a version 1 database opens and upgrades to version 2 - its jobs kept and claimable") {
+  ScratchDir dir;
+  const std::string path = (dir.path / "jobs.db").string();
+  {
+    auto db = SqliteDb::open(path);
+    REQUIRE(db);
+    // Version 1's schema as it shipped (ec17093), with one waiting job.
+    REQUIRE((*db)->exec(R"sql(
+CREATE TABLE drover_jobs (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, args TEXT NOT NULL, priority INTEGER NOT NULL,
+  state TEXT NOT NULL, run_at_ms INTEGER NOT NULL, attempt INTEGER NOT NULL, max_attempts INTEGER NOT NULL,
+  timeout_s REAL NOT NULL, unique_key TEXT NOT NULL, created_ms INTEGER NOT NULL, started_ms INTEGER NOT NULL,
+  finished_ms INTEGER NOT NULL, host TEXT NOT NULL, worker TEXT NOT NULL, result TEXT NOT NULL, error TEXT NOT NULL);
+CREATE INDEX drover_jobs_due ON drover_jobs (topic, priority DESC, run_at_ms, id) WHERE state IN ('queued', 'failed');
+CREATE UNIQUE INDEX drover_jobs_key ON drover_jobs (topic, unique_key)
+  WHERE unique_key <> '' AND state IN ('queued', 'failed', 'running');
+CREATE INDEX drover_jobs_finished ON drover_jobs (finished_ms) WHERE state IN ('done', 'dead', 'cancelled');
+CREATE INDEX drover_jobs_state ON drover_jobs (state, topic);
+INSERT INTO drover_jobs (topic, args, priority, state, run_at_ms, attempt, max_attempts, timeout_s, unique_key,
+  created_ms, started_ms, finished_ms, host, worker, result, error)
+  VALUES ('mail', '{"to": "x"}', 0, 'queued', 1, 0, 3, 0, 'k', 1, 0, 0, '', '', '', '');
+PRAGMA user_version = 1;
+)sql"));
+  }
+  {
+    auto s = SqliteJobStore::open(path, Durability::kOff);
+    REQUIRE(s);
+    auto old = (*s)->get(1);
+    REQUIRE(old);
+    CHECK(old->topic == "mail");
+    CHECK(old->parent == 0);
+    CHECK(old->children == 0);
+    CHECK(old->key == "k");
+    CHECK(claim_one(**s, "mail", T0).id == 1);
+    const Job p = (*s)->enqueue({fanout({"mail"})}, T0)->front();
+    CHECK(children(**s, p.id).size() == 1);
+  }
+  auto db = SqliteDb::open(path);
+  REQUIRE(db);
+  auto v = (*db)->prepare("PRAGMA user_version");
+  REQUIRE(v);
+  Status error;
+  REQUIRE(v->step(&error));
+  CHECK(v->int64(0) == 2);
 }

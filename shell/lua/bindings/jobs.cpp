@@ -29,6 +29,8 @@ std::string short_text(std::string s, size_t max) {
 std::string job_line(const Job& j) {
   std::string line = fmt::format("#{} {} {} attempt {}/{}", j.id, j.topic, jobs::job_state_name(j.state), j.attempt,
                                  j.max_attempts);
+  if (j.children) line = fmt::format("#{} {} {} fan-out of {}", j.id, j.topic, jobs::job_state_name(j.state), j.children);
+  if (j.parent) line += fmt::format(" (of #{})", j.parent);
   if (j.finished_ms && j.started_ms) line += fmt::format(" {:.1f}s", (j.finished_ms - j.started_ms) / 1000.0);
   if (j.state == JobState::kDone && !j.result.empty()) line += "  " + short_text(j.result, 60);
   else if (!j.error.empty()) line += "  " + short_text(j.error, 60);
@@ -64,7 +66,8 @@ jobs::JobRequest read_enqueue_opts(lua_State* L, int arg, jobs::JobRequest r) {
   luaL_checktype(L, arg, LUA_TTABLE);
   lua_pushnil(L);
   while (lua_next(L, arg)) {
-    if (lua_type(L, -2) != LUA_TSTRING) luaL_error(L, "jobs.enqueue: options take names (priority, delay, attempts, timeout, key)");
+    if (lua_type(L, -2) != LUA_TSTRING)
+      luaL_error(L, "jobs.enqueue: options take names (priority, delay, attempts, timeout, key, topic)");
     const std::string key = lua_tostring(L, -2);
     auto number = [&](const char* what) {
       if (!lua_isnumber(L, -1)) luaL_error(L, "jobs.enqueue: %s must be a number, got %s", what, luaL_typename(L, -1));
@@ -78,11 +81,12 @@ jobs::JobRequest read_enqueue_opts(lua_State* L, int arg, jobs::JobRequest r) {
     else if (key == "delay") r.delay_s = number("delay");
     else if (key == "attempts") r.max_attempts = static_cast<int>(whole("attempts"));
     else if (key == "timeout") r.timeout_s = number("timeout");
-    else if (key == "key") {
-      if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "jobs.enqueue: key must be a string");
-      r.key = lua_tostring(L, -1);
+    else if (key == "key" || (key == "topic" && !r.topics.empty())) {
+      if (lua_type(L, -1) != LUA_TSTRING) luaL_error(L, "jobs.enqueue: %s must be a string", key.c_str());
+      (key == "key" ? r.key : r.topic) = lua_tostring(L, -1);
     } else {
-      luaL_error(L, "jobs.enqueue: \"%s\" is not an option (priority, delay, attempts, timeout, key)", key.c_str());
+      luaL_error(L, "jobs.enqueue: \"%s\" is not an option (priority, delay, attempts, timeout, key); with a "
+                 "list of topics also topic", key.c_str());
     }
     lua_settop(L, lua_gettop(L) - 1);
   }
@@ -92,7 +96,18 @@ jobs::JobRequest read_enqueue_opts(lua_State* L, int arg, jobs::JobRequest r) {
 int l_enqueue(lua_State* L) {
   return guarded(L, [L] {
     jobs::JobRequest r;
-    r.topic = luaL_checkstring(L, 1);
+    if (lua_type(L, 1) == LUA_TTABLE) {
+      // A fan-out: one child job per topic; opts.topic names the parent.
+      const lua_Integer n = luaL_len(L, 1);
+      if (n < 1) luaL_argerror(L, 1, "a list of one or more topics");
+      for (lua_Integer i = 1; i <= n; ++i) {
+        if (lua_geti(L, 1, i) != LUA_TSTRING) luaL_argerror(L, 1, "a list of topics (strings)");
+        r.topics.push_back(lua_tostring(L, -1));
+        lua_pop(L, 1);
+      }
+    } else {
+      r.topic = luaL_checkstring(L, 1);
+    }
     if (!lua_isnoneornil(L, 2)) r.args = checked(L, lua_to_json(L, 2, "args"));
     r = read_enqueue_opts(L, 3, std::move(r));
     auto made = checked(L, shell_context_of(L).client.enqueue_jobs({std::move(r)}));
@@ -126,8 +141,13 @@ jobs::JobFilter read_filter(lua_State* L, int arg) {
       f.limit = static_cast<size_t>(lua_tointeger(L, -1));
     } else if (key == "after" && lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 0) {
       f.after = lua_tointeger(L, -1);
+    } else if (key == "key" && lua_type(L, -1) == LUA_TSTRING) {
+      f.key = lua_tostring(L, -1);
+    } else if (key == "parent" && lua_isinteger(L, -1) && lua_tointeger(L, -1) >= 1) {
+      f.parent = lua_tointeger(L, -1);
     } else {
-      luaL_error(L, "jobs.list: %s = %s is not a filter (topic = NAME, state = NAME, limit = N >= 1, after = ID)",
+      luaL_error(L, "jobs.list: %s = %s is not a filter (topic = NAME, state = NAME, limit = N >= 1, after = ID, "
+                 "parent = ID, key = KEY)",
                  key.c_str(), luaL_tolstring(L, -1, nullptr));
     }
     lua_settop(L, lua_gettop(L) - 1);
@@ -200,10 +220,10 @@ int l_drop(lua_State* L) {
 }
 
 const Binding kBindings[] = {
-    {"jobs.enqueue", "jobs.enqueue(topic, args, {priority, delay, attempts, timeout, key})",
-     "queue a job for the jobs pool named topic; returns the job", l_enqueue},
+    {"jobs.enqueue", "jobs.enqueue(topic | {topics}, args, {priority, delay, attempts, key, ...})",
+     "queue a job for the jobs pool named topic, or one for each of several (a fan-out); returns it", l_enqueue},
     {"jobs.get", "jobs.get(id)", "one job: its state, attempts, times, result or error", l_get},
-    {"jobs.list", "jobs.list{topic, state, limit, after}", "jobs oldest first, filtered, a page at a time", l_list},
+    {"jobs.list", "jobs.list{topic, state, limit, after, parent, key}", "jobs oldest first, filtered, a page at a time", l_list},
     {"jobs.stats", "jobs.stats()", "per topic: queued, scheduled, running, done, failed, dead, oldest wait", l_stats},
     {"jobs.dead", "jobs.dead(topic)", "the jobs out of attempts", l_dead},
     {"jobs.retry", "jobs.retry(id | \"all\", topic)", "a dead, failed or cancelled job queued again; \"all\": every dead one",

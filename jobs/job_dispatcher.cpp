@@ -110,10 +110,12 @@ void JobDispatcher::report_enqueued(const std::vector<Job>& jobs) {
   // One line per topic and call: a batch of 10,000 is one event, not 10,000.
   std::map<std::string, std::vector<JobId>> by_topic;
   for (const Job& j : jobs) by_topic[j.topic].push_back(j.id);
-  for (const auto& [topic, ids] : by_topic)
+  for (const auto& [topic, ids] : by_topic) {
+    if (options_.counters) options_.counters->on_enqueued(topic, ids.size());
     engine_.report(EventKind::kJobsEnqueued, topic,
                    ids.size() == 1 ? fmt::format("job {}", ids[0])
                                    : fmt::format("{} jobs: {}..{}", ids.size(), ids.front(), ids.back()));
+  }
 }
 
 void JobDispatcher::on_demand(const std::string& pool, int free, uint64_t taken) {
@@ -150,6 +152,7 @@ void JobDispatcher::claim_for(const std::string& pool) {
           d.offered += tickets.size();
           d.hungry = static_cast<int>(tickets.size()) < want;
           counters_.claimed += tickets.size();
+          if (options_.counters && !tickets.empty()) options_.counters->on_started(pool, tickets.size());
           if (stopping_) return;  // the tickets stay running in the store: recover() requeues them
         }
         if (!tickets.empty()) engine_.offer_jobs(pool, std::move(tickets));
@@ -198,6 +201,7 @@ void JobDispatcher::on_exit(const JobExit& e) {
 
 void JobDispatcher::report_end(const Job& j, const std::string& how, double run_s) {
   const std::string first_line = how.substr(0, how.find('\n'));
+  if (options_.counters) options_.counters->on_end(j.topic, j.state, run_s);
   switch (j.state) {
     case JobState::kDone:
       engine_.report(EventKind::kJobDone, j.topic, fmt::format("job {} (attempt {}, {:.1f}s)", j.id, j.attempt, run_s));

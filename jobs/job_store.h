@@ -78,6 +78,10 @@ class JobStore {
   virtual Result<Job> get(JobId id) = 0;
   virtual Result<std::vector<Job>> list(const JobFilter& filter) = 0;
   virtual Result<std::vector<TopicStats>> stats(int64_t now_ms) = 0;
+  // stats() without done and cancelled (left 0): the counts jobs/topic_counters refreshes
+  // each second, read from the waiting, running and dead jobs only, never the finished
+  // bulk of a retained table. A store without a cheaper way answers stats().
+  virtual Result<std::vector<TopicStats>> live_stats(int64_t now_ms) { return stats(now_ms); }
 
   // At start: the jobs a previous drover left running go back to queued, due now, their
   // attempt counted (they may have run to the end unrecorded: the only duplicates there are).

@@ -37,6 +37,7 @@ class SqliteJobStore final : public JobStore {
   Result<Job> get(JobId id) override;
   Result<std::vector<Job>> list(const JobFilter& filter) override;
   Result<std::vector<TopicStats>> stats(int64_t now_ms) override;
+  Result<std::vector<TopicStats>> live_stats(int64_t now_ms) override;
   Result<std::vector<Job>> requeue_running(int64_t now_ms) override;
   Result<size_t> prune(const Retention& retention, int64_t now_ms) override;
 
@@ -47,6 +48,8 @@ class SqliteJobStore final : public JobStore {
   // The jobs a statement's rows describe (it selects kJobColumns).
   Result<std::vector<Job>> read_jobs(SqliteStatement& st);
   Result<Job> get_in_state(JobId id, const char* action, bool (*allowed)(JobState));
+  // Topic counts from a statement grouping by topic and state (stats, live_stats).
+  Result<std::vector<TopicStats>> read_stats(SqliteStatement& q, int64_t now_ms);
 
   std::unique_ptr<SqliteDb> db_;
 };

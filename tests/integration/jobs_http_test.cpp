@@ -180,7 +180,7 @@ TEST_CASE("jobs http: drover enqueue - one job from ARGS - many from stdin lines
   CHECK(h.get("/api/v1/jobs")["jobs"].size() == 4);
 }
 
-TEST_CASE("jobs http: /metrics per topic from memory - counts by state, totals, the run-time histogram") {
+TEST_CASE("jobs http: /metrics per topic from memory - counts by state, totals, the run-time histogram - status() attached") {
   Host h;
   h.post("/api/v1/jobs", R"({"jobs": [{"topic": "resize", "args": {"file": "a"}}, {"topic": "resize", "args": {}},
                                        {"topic": "resize", "args": {"fail": true}, "attempts": 1},
@@ -223,4 +223,15 @@ for f in text_string_to_metric_families(open(sys.argv[1]).read()):
   INFO(parsed.out);
   CHECK(parsed.status == 0);
   CHECK(parsed.out == "histogram 18 [3.0]\n");  // 15 bounds + Inf, sum, count
+
+  // status() attached: the topic's row under the pools, and its table.
+  DroverProcess p({"attach", fmt::format("127.0.0.1:{}", h.drover->http_port()), "-e", "print(status())",
+                   "-e", "local j = status().jobs.resize print('t=' .. j.scheduled .. j.dead .. j.done_total .. j.run_time.count)"},
+                  h.dir.file("attach.err"), kTokenEnv);
+  CHECK(p.wait_exit(30s) == 0);
+  const std::string out = read_file(h.dir.file("attach.err.out")) + read_file(h.dir.file("attach.err"));
+  INFO(out);
+  CHECK(out.find("jobs   queued sched   run retry  dead  oldest    done failed\n") != std::string::npos);
+  CHECK(out.find("resize      0     1     0     0     1       -       2      1\n") != std::string::npos);
+  CHECK(out.find("t=1123\n") != std::string::npos);
 }

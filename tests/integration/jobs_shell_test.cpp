@@ -68,3 +68,20 @@ TEST_CASE("jobs shell: a second drover on the same state directory is told who o
   CHECK(out.find(fmt::format("the job queue: the job store {} is in use by another drover (pid {})",
                              dir.file("state/jobs.db"), owner.pid())) != std::string::npos);
 }
+
+TEST_CASE("jobs shell: status() has the queue's columns for a topic") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"),
+             "pool 'resize' { cmd = 'test \"$DROVER_JOB_ARGS\" != \\'{\"fail\":true}\\'', n = 2, jobs = true }\n");
+  auto [rc, out] = run(dir, {"-e", "a = jobs.enqueue('resize', {})",
+                             "-e", "b = jobs.enqueue('resize', {fail = true}, {attempts = 2})",
+                             "-e", "jobs.enqueue('resize', {}, {delay = 3600})",
+                             "-e", "while jobs.get(a.id).state ~= 'done' or jobs.get(b.id).state ~= 'dead' do end",
+                             // The counts by state are refreshed each second: wait for this one.
+                             "-e", "while status().jobs.resize.dead ~= 1 do end",
+                             "-e", "print(status())"});
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find("jobs   queued sched   run retry  dead  oldest    done failed\n") != std::string::npos);
+  CHECK(out.find("resize      0     1     0     0     1       -       1      2\n") != std::string::npos);
+}

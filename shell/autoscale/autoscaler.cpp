@@ -372,6 +372,7 @@ std::map<std::string, PoolInputs> Autoscaler::pool_inputs() const {
     in.limits = p->spec.limits;
     in.queue = queue_depth(pool);
     in.fn_probe = p->spec.probe_fn_ref != LUA_NOREF;
+    in.probe = !p->probe_describe.empty();
     if (auto s = probes_.latest(pool); s && in.queue) {
       in.rate = s->rate;
       in.inflight = s->reading.inflight;

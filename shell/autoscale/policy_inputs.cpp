@@ -6,6 +6,23 @@ namespace {
 
 WorkerCounts counts_of(const PoolSnapshot& ps) { return {ps.target, ps.running, ps.busy, ps.idle, ps.stalled}; }
 
+// A jobs pool without a probe: its topic in drover's own queue (the snapshot's counts, at
+// most a second old). Null otherwise, and while there is no job queue yet.
+const TopicGauge* own_queue(const std::string& pool, const PoolInputs& in, const EngineSnapshot& snap) {
+  const PoolSnapshot* ps = snap.find(pool);
+  if (in.probe || !ps || !ps->spec.jobs) return nullptr;
+  return snap.find_topic(pool);
+}
+
+// The mean run time of the attempts that ended since the oldest call of the history that
+// came before some of them; since start when none ended within it.
+std::optional<double> mean_run_time(double sum, uint64_t count, const std::deque<PolicySample>& history) {
+  if (count == 0) return std::nullopt;
+  for (const PolicySample& s : history)
+    if (s.run_count < count) return (sum - s.run_sum) / static_cast<double>(count - s.run_count);
+  return sum / static_cast<double>(count);
+}
+
 }  // namespace
 
 PolicyMetrics build_policy_metrics(const std::string& pool, const TickReadings& r,
@@ -18,7 +35,17 @@ PolicyMetrics build_policy_metrics(const std::string& pool, const TickReadings& 
   m.now = now;
   m.dt = dt;
   m.queue = in.queue;
-  if (!in.fn_probe) {
+  if (const TopicGauge* t = own_queue(pool, in, r.snap)) {
+    // Due jobs only: a delayed job needs no worker yet. Its rate from m.history.
+    m.queue = static_cast<double>(t->queued);
+    m.inflight = static_cast<double>(t->running);
+    m.age = t->oldest_age_s;
+    m.run_sum = t->run_time.sum;
+    m.run_count = t->run_time.count;
+    m.run_time = mean_run_time(m.run_sum, m.run_count, history);
+    if (!history.empty() && history.back().queue && m.dt && *m.dt > 0)
+      m.queue_rate = (*m.queue - *history.back().queue) / *m.dt;
+  } else if (!in.fn_probe) {
     if (m.queue) {
       m.queue_rate = in.rate;
       m.inflight = in.inflight;
@@ -47,6 +74,11 @@ PolicyMetrics build_policy_metrics(const std::string& pool, const TickReadings& 
     PoolView v;
     v.queue = other.queue;
     if (v.queue) v.inflight = other.inflight;
+    if (const TopicGauge* t = own_queue(name, other, r.snap)) {
+      v.queue = static_cast<double>(t->queued);
+      v.inflight = static_cast<double>(t->running);
+      v.age = t->oldest_age_s;
+    }
     if (const PoolSnapshot* os = r.snap.find(name)) v.workers = counts_of(*os);
     v.min = other.limits.min;
     v.max = other.limits.max;

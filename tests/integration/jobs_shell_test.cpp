@@ -85,3 +85,24 @@ TEST_CASE("jobs shell: status() has the queue's columns for a topic") {
   CHECK(out.find("jobs   queued sched   run retry  dead  oldest    done failed\n") != std::string::npos);
   CHECK(out.find("resize      0     1     0     0     1       -       1      2\n") != std::string::npos);
 }
+
+TEST_CASE("jobs shell: a jobs pool's policy sees drover's own queue - m.queue, m.inflight, m.age - no probe") {
+  TempDir dir;
+  // Jobs wait for the file `go`: the queue stays until the test lets it run.
+  write_file(dir.file("pools.lua"),
+             fmt::format("pool 'work' {{ cmd = 'while [ ! -e {} ]; do sleep 0.05; done', n = 1, jobs = true }}\n"
+                         "autoscale 'work' {{ every = 0.2, min = 1, max = 3, cooldown = 0,\n"
+                         "  policy = function(m)\n"
+                         "    if m.queue and m.queue >= 4 and m.inflight == 1 and m.age and m.age > 0 then\n"
+                         "      return 3, string.format('queue %d inflight %d aged', m.queue, m.inflight)\n"
+                         "    end\n"
+                         "  end }}\n",
+                         dir.file("go")));
+  // One chunk: the policy needs the Lua lock, which only the follow lets go of, after it
+  // subscribed; so the change cannot come before the follow sees it.
+  auto [rc, out] = run(dir, {"-e", "for i = 1, 5 do jobs.enqueue('work', {}) end print(log.tail_until('autoscaled'))",
+                             "-e", "io.open('" + dir.file("go") + "', 'w'):close()"});
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find("1 -> 3 (queue 4 inflight 1 aged)") != std::string::npos);
+}

@@ -254,6 +254,11 @@ void describe(F& f, R& t) {
   f("dead", t.dead);
   f("cancelled", t.cancelled);
   f("oldest_age", t.oldest_age_s, {.quantity = true});
+  // taskqueue's counts (help/jobs.md), since drover started.
+  f("enqueued", t.enqueued);
+  f("started", t.started);
+  f("retried", t.retried);
+  f("completed", t.completed);
 }
 
 template <class F, Rec<RunHistogram> R>

@@ -139,7 +139,20 @@ Result<Job> JobService::get(JobId id) {
 Result<std::vector<Job>> JobService::list(const JobFilter& f) {
   return queue_->call<std::vector<Job>>([f](JobStore& s, int64_t) { return s.list(f); }).get();
 }
-Result<std::vector<TopicStats>> JobService::stats() { return queue_->stats().get(); }
+Result<std::vector<TopicStats>> JobService::stats() {
+  auto r = queue_->stats().get();
+  if (!r) return r;
+  const std::vector<TopicGauge> since_start = counters_.gauges(0);
+  for (TopicStats& t : *r)
+    for (const TopicGauge& g : since_start)
+      if (g.topic == t.topic) {
+        t.enqueued = g.enqueued_total;
+        t.started = g.started_total;
+        t.retried = g.failed_total - g.dead_total;
+        t.completed = g.done_total;
+      }
+  return r;
+}
 Result<Job> JobService::cancel(JobId id) { return dispatcher_->cancel(id); }
 Result<Job> JobService::retry(JobId id) {
   auto r = queue_->call<Job>([id](JobStore& s, int64_t now) { return s.retry(id, now); }).get();

@@ -32,6 +32,10 @@ struct TopicStats {
   int64_t scheduled = 0;  // waiting, not due yet (a delay, a retry's backoff)
   int64_t running = 0, done = 0, failed = 0, dead = 0, cancelled = 0;  // failed: waiting to retry
   double oldest_age_s = 0;  // how long the oldest due job has waited since it became due; 0 if none
+  // Since drover started, under taskqueue's names (JobService fills them from its
+  // TopicCounters; a store alone leaves them 0): jobs enqueued, attempts started, failed
+  // attempts to be retried, attempts done.
+  uint64_t enqueued = 0, started = 0, retried = 0, completed = 0;
 
   bool operator==(const TopicStats&) const = default;
 };

@@ -69,7 +69,7 @@ TEST_CASE("jobs shell: a second drover on the same state directory is told who o
                              dir.file("state/jobs.db"), owner.pid())) != std::string::npos);
 }
 
-TEST_CASE("jobs shell: status() has the queue's columns for a topic") {
+TEST_CASE("jobs shell: status() has the queue's columns - jobs.stats() has taskqueue's names") {
   TempDir dir;
   write_file(dir.file("pools.lua"),
              "pool 'resize' { cmd = 'test \"$DROVER_JOB_ARGS\" != \\'{\"fail\":true}\\'', n = 2, jobs = true }\n");
@@ -79,11 +79,18 @@ TEST_CASE("jobs shell: status() has the queue's columns for a topic") {
                              "-e", "while jobs.get(a.id).state ~= 'done' or jobs.get(b.id).state ~= 'dead' do end",
                              // The counts by state are refreshed each second: wait for this one.
                              "-e", "while status().jobs.resize.dead ~= 1 do end",
-                             "-e", "print(status())"});
+                             "-e", "print(status())",
+                             "-e", "s = jobs.stats().resize",
+                             "-e", "print(string.format('enqueued=%d started=%d retried=%d completed=%d', "
+                                   "s.enqueued, s.started, s.retried, s.completed))",
+                             "-e", "print(string.format('input=%d work=%d dead=%d', s.input_queue_size, "
+                                   "s.work_queue_size, s.dead_queue_size))"});
   INFO(out);
   CHECK(rc == 0);
   CHECK(out.find("jobs   queued sched   run retry  dead  oldest    done failed\n") != std::string::npos);
   CHECK(out.find("resize      0     1     0     0     1       -       1      2\n") != std::string::npos);
+  CHECK(out.find("enqueued=3 started=3 retried=1 completed=1\n") != std::string::npos);
+  CHECK(out.find("input=1 work=0 dead=1\n") != std::string::npos);
 }
 
 TEST_CASE("jobs shell: a jobs pool's policy sees drover's own queue - m.queue, m.inflight, m.age - no probe") {

@@ -161,6 +161,11 @@ int l_stats(lua_State* L) {
                                    "scheduled", "running", "done", "failed", "dead", "cancelled", "oldest");
     for (const auto& t : stats) {
       push_record(L, t);
+      // taskqueue's queue sizes: its input queue holds what waits (retries included), its
+      // work queue what runs, its dead queue what ran out of attempts.
+      set_integer(L, "input_queue_size", t.queued + t.scheduled + t.failed);
+      set_integer(L, "work_queue_size", t.running);
+      set_integer(L, "dead_queue_size", t.dead);
       lua_setfield(L, -2, t.topic.c_str());
       view += fmt::format("{:<16} {:>7} {:>9} {:>7} {:>7} {:>7} {:>6} {:>9} {:>8}\n", t.topic, t.queued, t.scheduled,
                           t.running, t.done, t.failed, t.dead, t.cancelled,

@@ -110,8 +110,11 @@ void JobDispatcher::report_enqueued(const std::vector<Job>& jobs) {
   // One line per topic and call: a batch of 10,000 is one event, not 10,000.
   std::map<std::string, std::vector<JobId>> by_topic;
   for (const Job& j : jobs) by_topic[j.topic].push_back(j.id);
+  std::map<std::string, uint64_t> delayed;
+  for (const Job& j : jobs)
+    if (j.run_at_ms > j.created_ms) ++delayed[j.topic];
   for (const auto& [topic, ids] : by_topic) {
-    if (options_.counters) options_.counters->on_enqueued(topic, ids.size());
+    if (options_.counters) options_.counters->on_enqueued(topic, ids.size() - delayed[topic], delayed[topic]);
     engine_.report(EventKind::kJobsEnqueued, topic,
                    ids.size() == 1 ? fmt::format("job {}", ids[0])
                                    : fmt::format("{} jobs: {}..{}", ids.size(), ids.front(), ids.back()));

@@ -38,14 +38,30 @@ void TopicCounters::refresh(const std::vector<TopicStats>& live, int64_t now_ms)
   refreshed_ms_ = now_ms;
 }
 
-void TopicCounters::on_enqueued(const std::string& name, uint64_t n) {
+namespace {
+
+void less(int64_t& count, int64_t n) { count = std::max<int64_t>(0, count - n); }
+
+}  // namespace
+
+void TopicCounters::on_enqueued(const std::string& name, uint64_t due, uint64_t delayed) {
   std::lock_guard lock(mu_);
-  topic(name).g.enqueued_total += n;
+  Topic& t = topic(name);
+  t.g.enqueued_total += due + delayed;
+  if (due > 0 && t.g.queued == 0) t.oldest_due_ms = 0;  // none waited before these
+  t.g.queued += static_cast<int64_t>(due);
+  t.g.scheduled += static_cast<int64_t>(delayed);
 }
 
 void TopicCounters::on_started(const std::string& name, uint64_t n) {
   std::lock_guard lock(mu_);
-  topic(name).g.started_total += n;
+  Topic& t = topic(name);
+  t.g.started_total += n;
+  // From the queued jobs, then from the retries (a failed job due again).
+  const int64_t from_queued = std::min(t.g.queued, static_cast<int64_t>(n));
+  t.g.queued -= from_queued;
+  less(t.g.retrying, static_cast<int64_t>(n) - from_queued);
+  t.g.running += static_cast<int64_t>(n);
 }
 
 void TopicCounters::on_end(const std::string& name, JobState state, double run_s) {
@@ -53,11 +69,12 @@ void TopicCounters::on_end(const std::string& name, JobState state, double run_s
   TopicGauge& g = topic(name).g;
   switch (state) {
     case JobState::kDone: ++g.done_total; break;
-    case JobState::kFailed: ++g.failed_total; break;
-    case JobState::kDead: ++g.failed_total, ++g.dead_total; break;
+    case JobState::kFailed: ++g.failed_total, ++g.retrying; break;
+    case JobState::kDead: ++g.failed_total, ++g.dead_total, ++g.dead; break;
     case JobState::kCancelled: ++g.cancelled_total; return;  // stopped, not run to an end
     default: return;
   }
+  less(g.running, 1);
   RunHistogram& h = g.run_time;
   const size_t i = std::lower_bound(bounds_.begin(), bounds_.end(), run_s) - bounds_.begin();  // le: <= bound
   ++h.counts[i];
@@ -71,7 +88,9 @@ std::vector<TopicGauge> TopicCounters::gauges(int64_t now_ms) const {
   out.reserve(topics_.size());
   for (const auto& [name, t] : topics_) {
     out.push_back(t.g);
-    if (t.oldest_due_ms > 0) out.back().oldest_age_s = std::max<int64_t>(0, now_ms - t.oldest_due_ms) / 1000.0;
+    // Nothing waits any more (claimed since the refresh): no age, whatever the refresh saw.
+    if (t.oldest_due_ms > 0 && t.g.queued + t.g.retrying > 0)
+      out.back().oldest_age_s = std::max<int64_t>(0, now_ms - t.oldest_due_ms) / 1000.0;
   }
   return out;
 }

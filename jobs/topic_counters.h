@@ -14,7 +14,8 @@
 //    never the finished bulk of a retained table.
 //  - What happened since drover started (enqueued, started, done, failed, dead, cancelled,
 //    the run-time histogram) are events: counted as the dispatcher reports them, after the
-//    commit that made them so, as the event stream says them.
+//    commit that made them so, as the event stream says them. They also move the store's
+//    counts until the next refresh, so an enqueue shows (and scales) at once.
 //
 // Thread-safe: the store thread refreshes, the dispatcher counts, any thread reads.
 #pragma once
@@ -39,7 +40,11 @@ class TopicCounters {
   // The store's counts as read at now_ms; a topic it no longer lists has none waiting,
   // running or dead (its series stay, at 0).
   void refresh(const std::vector<TopicStats>& live, int64_t now_ms);
-  void on_enqueued(const std::string& topic, uint64_t n);
+  // The events also move the store's counts at once (due jobs queued, claimed ones running,
+  // ended ones out of running), so that they do not wait a second to show; the next
+  // refresh makes them exact again (a key's repeat counted twice, a delayed job falling
+  // due, a cancel of a waiting job).
+  void on_enqueued(const std::string& topic, uint64_t due, uint64_t delayed = 0);
   void on_started(const std::string& topic, uint64_t n);
   // A job's end as the store recorded it: done, failed (to be retried), dead or cancelled.
   // run_s: how long the attempt ran (done, failed and dead runs go into the histogram).

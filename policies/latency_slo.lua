@@ -110,6 +110,7 @@ return function(opts)
       if q > 0 then return busy + 1, what .. ", run time not known yet" end
       return busy, what
     end
+    r = math.max(r, 0.001)  -- a job that ran in no measurable time still needs a worker
     local plan = headroom * max_age
     local left = plan - age
     -- The newest waiting job (and those arriving within a run time) must start within the

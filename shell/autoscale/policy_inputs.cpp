@@ -1,5 +1,7 @@
 #include "shell/autoscale/policy_inputs.h"
 
+#include <algorithm>
+
 namespace drover {
 
 namespace {
@@ -12,6 +14,13 @@ const TopicGauge* own_queue(const std::string& pool, const PoolInputs& in, const
   const PoolSnapshot* ps = snap.find(pool);
   if (in.probe || !ps || !ps->spec.jobs) return nullptr;
   return snap.find_topic(pool);
+}
+
+// The jobs running: the store's count (up to a second old), or the pool's own job
+// processes in this snapshot when that is more (a job claimed since the refresh): a
+// policy that sized below it would stop a job that has just begun.
+double running_jobs(const TopicGauge& t, const PoolSnapshot& ps) {
+  return static_cast<double>(std::max<int64_t>(t.running, ps.running + ps.starting));
 }
 
 // The mean run time of the attempts that ended since the oldest call of the history that
@@ -38,7 +47,7 @@ PolicyMetrics build_policy_metrics(const std::string& pool, const TickReadings& 
   if (const TopicGauge* t = own_queue(pool, in, r.snap)) {
     // Due jobs only: a delayed job needs no worker yet. Its rate from m.history.
     m.queue = static_cast<double>(t->queued);
-    m.inflight = static_cast<double>(t->running);
+    m.inflight = running_jobs(*t, ps);
     m.age = t->oldest_age_s;
     m.run_sum = t->run_time.sum;
     m.run_count = t->run_time.count;
@@ -76,7 +85,7 @@ PolicyMetrics build_policy_metrics(const std::string& pool, const TickReadings& 
     if (v.queue) v.inflight = other.inflight;
     if (const TopicGauge* t = own_queue(name, other, r.snap)) {
       v.queue = static_cast<double>(t->queued);
-      v.inflight = static_cast<double>(t->running);
+      v.inflight = running_jobs(*t, *r.snap.find(name));
       v.age = t->oldest_age_s;
     }
     if (const PoolSnapshot* os = r.snap.find(name)) v.workers = counts_of(*os);

@@ -121,6 +121,12 @@ TEST_CASE("policy inputs: a jobs pool without a probe is sized from drover's own
   CHECK(m.run_time == 6.0);
   REQUIRE(m.history.size() == 2);
   CHECK(m.history.back().age == 12.5);
+  // A job claimed since the refresh: the pool's own job processes count, so that a policy
+  // never sizes below a job that has just begun.
+  r.snap.jobs[0].running = 0;
+  r.snap.pools[1].running = 4;
+  r.snap.pools[1].starting = 2;
+  CHECK(build_policy_metrics("bar", r, pools, 1006, 2.0, {}, 0).inflight == 6.0);
   // With a probe configured the probe is the queue, whatever the job queue says.
   pools["bar"].probe = true;
   pools["bar"].queue = 3;

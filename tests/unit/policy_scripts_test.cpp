@@ -248,6 +248,7 @@ TEST_CASE("policy scripts: latency_slo lets the queue wait up to its plan - the 
   CHECK(answer(env, jobs_metrics(0, 3, 0, 2)) ==
         "3 | queue 0, 3 running, oldest 0 s, run time 2 s, 24 s left of 30: by running");
   CHECK(answer(env, jobs_metrics(0, 0, 0, 2)).starts_with("0 | "));
+  CHECK(answer(env, jobs_metrics(3, 0, 0, 0)).starts_with("1 | "));  // jobs of no measurable run time
   // No run time yet: one more worker than the busy ones while jobs wait, to learn it.
   CHECK(answer(env, jobs_metrics(5, 0, std::nullopt, std::nullopt)) ==
         "1 | queue 5, 0 running, oldest 0 s, run time not known yet");

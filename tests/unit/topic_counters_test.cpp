@@ -87,6 +87,9 @@ TEST_CASE("topic counters: a refresh sets the store's counts - the oldest age gr
   CHECK(g[0].dead == 4);
   CHECK(g[0].oldest_age_s == doctest::Approx(2.5));
   CHECK(c.gauges(11'500)[0].oldest_age_s == doctest::Approx(4.0));
+  // Claimed since: nothing waits, no age, until the next refresh says otherwise.
+  c.on_started("a", 4);
+  CHECK(c.gauges(11'500)[0].oldest_age_s == 0);
   // Emptied: the topic stays, its counts 0, no age.
   c.refresh({}, 12'000);
   g = c.gauges(13'000);
@@ -94,6 +97,37 @@ TEST_CASE("topic counters: a refresh sets the store's counts - the oldest age gr
   CHECK(g[0].queued == 0);
   CHECK(g[0].running == 0);
   CHECK(g[0].oldest_age_s == 0);
+}
+
+TEST_CASE("topic counters: enqueues, starts and ends move the counts until the next refresh makes them exact") {
+  TopicCounters c;
+  c.on_enqueued("a", 3, 1);
+  auto g = c.gauges(0);
+  REQUIRE(g.size() == 1);
+  CHECK(g[0].queued == 3);
+  CHECK(g[0].scheduled == 1);
+  c.on_started("a", 2);
+  c.on_end("a", JobState::kFailed, 1);
+  g = c.gauges(0);
+  CHECK(g[0].queued == 1);
+  CHECK(g[0].running == 1);
+  CHECK(g[0].retrying == 1);
+  c.on_started("a", 1);  // the last queued one
+  c.on_started("a", 1);  // then the retry
+  g = c.gauges(0);
+  CHECK(g[0].queued == 0);
+  CHECK(g[0].retrying == 0);
+  CHECK(g[0].running == 3);
+  c.on_started("a", 5);  // more than it knew of: never below 0
+  CHECK(c.gauges(0)[0].queued == 0);
+  TopicStats exact;
+  exact.topic = "a";
+  exact.queued = 7;
+  c.refresh({exact}, 1000);
+  g = c.gauges(1000);
+  CHECK(g[0].queued == 7);
+  CHECK(g[0].running == 0);
+  CHECK(g[0].enqueued_total == 4);  // totals are not the refresh's
 }
 
 TEST_CASE("topic counters: totals and the run-time histogram count what is reported") {

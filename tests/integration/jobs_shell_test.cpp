@@ -108,8 +108,10 @@ TEST_CASE("jobs shell: a jobs pool's policy sees drover's own queue - m.queue, m
   // One chunk: the policy needs the Lua lock, which only the follow lets go of, after it
   // subscribed; so the change cannot come before the follow sees it.
   auto [rc, out] = run(dir, {"-e", "for i = 1, 5 do jobs.enqueue('work', {}) end print(log.tail_until('autoscaled'))",
+                             "-e", "print('probe=' .. autoscale.list()[1].probe)",
                              "-e", "io.open('" + dir.file("go") + "', 'w'):close()"});
   INFO(out);
   CHECK(rc == 0);
   CHECK(out.find("1 -> 3 (queue 4 inflight 1 aged)") != std::string::npos);
+  CHECK(out.find("probe=drover's job queue\n") != std::string::npos);
 }

@@ -247,7 +247,8 @@ int main(int argc, char** argv) {
        .static_n = std::min(peak_n, kMax)},
       {.label = "drover queue_proportional{per_worker=" + per + "}",
        .lua = qp + "return qp{ per_worker = " + per + " }"},
-      {.label = "drover latency_slo{max_age=" + slo + "}", .lua = "local slo = load 'latency_slo'\nreturn slo{ max_age = " + slo + " }"},
+      {.label = "drover latency_slo{max_age=" + slo + "}",
+       .lua = "local slo = load 'latency_slo'\nreturn slo{ max_age = " + slo + " }"},
       {.label = "drover target_tracking{target=" + per + "}",
        .lua = "local tt = load 'target_tracking'\nreturn tt{ target = " + per + " }"},
       {.label = "drover load_guard{qp, max_load_per_cpu=1.5}, 16 CPUs",
@@ -298,9 +299,10 @@ int main(int argc, char** argv) {
        .lua = "local slo = load 'latency_slo'\nreturn slo{ max_age = " + slo + ", keep_running = false }", .max = 200},
       {.label = "KEDA/HPA defaults, listLength " + per + ", start 1 s, max 200", .keda = true, .max = 200},
   };
-  std::printf("\nwith room for the peak:\n\n| strategy | drain after spike (s) | wait p50 / p95 / max (s) | oldest > %.0f s (s) "
-              "| worker-seconds | max workers | resizes | left at end |\n|---|---|---|---|---|---|---|---|\n",
-              kSloS);
+  std::printf(
+      "\nwith room for the peak:\n\n| strategy | drain after spike (s) | wait p50 / p95 / max (s) "
+      "| oldest > %.0f s (s) | worker-seconds | max workers | resizes | left at end |\n|---|---|---|---|---|---|---|---|\n",
+      kSloS);
   for (const Strategy& s : roomy) {
     bool plot = series_of && s.label.find(series_of) != std::string::npos;
     Outcome o = run(s, spec, trace, plot ? stderr : nullptr);

@@ -77,7 +77,8 @@ class MetricsVisitor {
         out += fmt::format("{}_bucket{{{}le=\"{}\"}} {}\n", m.metric.name, labels, le, below);
       }
       const std::string braced = pool_label_.empty() ? "" : "{" + pool_label_ + "}";
-      out += fmt::format("{}_sum{} {:g}\n{}_count{} {}\n", m.metric.name, braced, v.sum, m.metric.name, braced, v.count);
+      out += fmt::format("{}_sum{} {:g}\n", m.metric.name, braced, v.sum);
+      out += fmt::format("{}_count{} {}\n", m.metric.name, braced, v.count);
     } else if constexpr (Described<T>) describe(*this, v);
     else if constexpr (std::is_arithmetic_v<T> || requires { v.has_value(); }) {
       if (!m.metric.name) return;

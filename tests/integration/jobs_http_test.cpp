@@ -180,7 +180,7 @@ TEST_CASE("jobs http: drover enqueue - one job from ARGS - many from stdin lines
   CHECK(h.get("/api/v1/jobs")["jobs"].size() == 4);
 }
 
-TEST_CASE("jobs http: /metrics per topic from memory - counts by state, totals, the run-time histogram - status() attached") {
+TEST_CASE("jobs http: /metrics per topic from memory - counts by state, totals, run times - status() attached") {
   Host h;
   h.post("/api/v1/jobs", R"({"jobs": [{"topic": "resize", "args": {"file": "a"}}, {"topic": "resize", "args": {}},
                                        {"topic": "resize", "args": {"fail": true}, "attempts": 1},
@@ -226,7 +226,8 @@ for f in text_string_to_metric_families(open(sys.argv[1]).read()):
 
   // status() attached: the topic's row under the pools, and its table.
   DroverProcess p({"attach", fmt::format("127.0.0.1:{}", h.drover->http_port()), "-e", "print(status())",
-                   "-e", "local j = status().jobs.resize print('t=' .. j.scheduled .. j.dead .. j.done_total .. j.run_time.count)"},
+                   "-e", "local j = status().jobs.resize "
+                         "print('t=' .. j.scheduled .. j.dead .. j.done_total .. j.run_time.count)"},
                   h.dir.file("attach.err"), kTokenEnv);
   CHECK(p.wait_exit(30s) == 0);
   const std::string out = read_file(h.dir.file("attach.err.out")) + read_file(h.dir.file("attach.err"));

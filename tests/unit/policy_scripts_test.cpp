@@ -268,7 +268,8 @@ TEST_CASE("policy scripts: latency_slo lets the queue wait up to its plan - the 
 
 TEST_CASE("policy scripts: latency_slo rejects junk options at the config's line") {
   PolicyEnv env;
-  CHECK(env.build(slo("{ max_age = 0 }")) == "pools.lua:2: latency_slo: max_age must be a positive number of seconds, got 0");
+  CHECK(env.build(slo("{ max_age = 0 }")) ==
+        "pools.lua:2: latency_slo: max_age must be a positive number of seconds, got 0");
   CHECK(env.build(slo("{ headroom = 1.5 }")) == "pools.lua:2: latency_slo: headroom must be a number in (0, 1], got 1.5");
   CHECK(env.build(slo("{ keep_running = 1 }")) == "pools.lua:2: latency_slo: keep_running must be true or false, got 1");
   CHECK(env.build(slo("{ max_wait = 30 }")) ==

@@ -3,8 +3,6 @@
 
 #include <fmt/format.h>
 
-#include <functional>
-
 #include "shell/lua/binding.h"
 #include "shell/lua/record_lua.h"
 #include "shell/lua/shell_context.h"
@@ -31,8 +29,9 @@ std::string render_heartbeat_line(const HeartbeatStats& hb) {
 
 // The job queue's topics under the pools (help/status.md): what waits, runs and failed, and
 // how long the oldest due job has waited. Nothing without a job queue.
-std::string render_jobs(const std::vector<TopicGauge>& topics, const std::function<std::string(const std::string&)>& bold) {
+std::string render_jobs(const std::vector<TopicGauge>& topics, bool color) {
   if (topics.empty()) return "";
+  auto bold = [color](const std::string& s) { return color ? "\x1b[1m" + s + "\x1b[0m" : s; };
   size_t w = 4;
   for (const auto& t : topics) w = std::max(w, t.topic.size());
   constexpr const char* kRow = "{:<{}} {:>6} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>6}";
@@ -63,7 +62,7 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
   if (snap.log_lines_lost > 0 || !snap.log_error.empty())
     out += fmt::format("log {}  {} lines lost in {} failed writes{}\n", snap.log_path, snap.log_lines_lost,
                        snap.log_write_errors, snap.log_error.empty() ? "" : " (failing now: " + snap.log_error + ")");
-  if (snap.pools.empty()) return out + "no pools\n" + render_jobs(snap.jobs, bold);
+  if (snap.pools.empty()) return out + "no pools\n" + render_jobs(snap.jobs, color);
   size_t w = 4;
   bool queues = false;  // a queue column only when some pool has a probe
   for (const auto& p : snap.pools) {
@@ -92,7 +91,7 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
                        p.counters.stalls, queue_cell(p), state) +
            "\n";
   }
-  out += render_jobs(snap.jobs, bold);
+  out += render_jobs(snap.jobs, color);
   if (!out.empty() && out.back() == '\n') out.pop_back();
   return out;
 }

@@ -56,7 +56,8 @@ enum class None : uint8_t { kNever, kEmpty, kNegative, kNotPositive };
 // the key out. A reader takes null (and absence) for a none field as "keep the default".
 enum class WireNone : uint8_t { kValue, kNull, kOmit };
 
-enum class MetricKind : uint8_t { kGauge, kCounter };
+// kHistogram: a RunHistogram field, exported as NAME_bucket{le=...}, NAME_sum, NAME_count.
+enum class MetricKind : uint8_t { kGauge, kCounter, kHistogram };
 
 // How /metrics exports a field. Fields that share a name are one family, each adding its
 // label (kind="ok"); a pool's fields get pool="name" as well.
@@ -265,6 +266,50 @@ void describe(F& f, R& t) {
   f("dead", t.dead);
   f("cancelled", t.cancelled);
   f("oldest_age", t.oldest_age_s, {.quantity = true});
+  // taskqueue's counts (help/jobs.md), since drover started.
+  f("enqueued", t.enqueued);
+  f("started", t.started);
+  f("retried", t.retried);
+  f("completed", t.completed);
+}
+
+template <class F, Rec<RunHistogram> R>
+void describe(F& f, R& h) {
+  f("bounds", h.bounds);  // seconds, upper bounds
+  f("counts", h.counts);  // runs per bucket, not cumulative; one more for past the last bound
+  f("sum", h.sum);
+  f("count", h.count);
+}
+
+// One topic of drover's own queue in a snapshot (jobs/topic_counters.h): status().jobs,
+// /metrics. The store's counts as of its latest refresh (at most a second old), and totals
+// since drover started.
+template <class F, Rec<TopicGauge> R>
+void describe(F& f, R& t) {
+  constexpr const char* kState = "Jobs in the store by state, as of its latest refresh (at most a second old)";
+  constexpr auto kCounter = MetricKind::kCounter;
+  auto state = [kState](const char* label) { return Metric{"drover_jobs", MetricKind::kGauge, kState, label}; };
+  f("topic", t.topic);
+  f("queued", t.queued, {.metric = state("state=\"queued\"")});
+  f("scheduled", t.scheduled, {.metric = state("state=\"scheduled\"")});
+  f("running", t.running, {.metric = state("state=\"running\"")});
+  f("retrying", t.retrying, {.metric = state("state=\"retrying\"")});
+  f("dead", t.dead, {.metric = state("state=\"dead\"")});
+  f("oldest_age", t.oldest_age_s,
+    {.quantity = true,
+     .metric = {"drover_jobs_oldest_age_seconds", MetricKind::kGauge,
+                "How long the topic's oldest due job has waited (0: none waits)", nullptr, 3}});
+  f("enqueued_total", t.enqueued_total,
+    {.metric = {"drover_jobs_enqueued_total", kCounter, "Jobs enqueued since drover started (a key's repeat too)"}});
+  f("started_total", t.started_total, {.metric = {"drover_jobs_started_total", kCounter, "Attempts started"}});
+  f("done_total", t.done_total, {.metric = {"drover_jobs_done_total", kCounter, "Attempts that succeeded"}});
+  f("failed_total", t.failed_total,
+    {.metric = {"drover_jobs_failed_total", kCounter, "Attempts that failed, to be retried or dead"}});
+  f("dead_total", t.dead_total, {.metric = {"drover_jobs_dead_total", kCounter, "Jobs out of attempts"}});
+  f("cancelled_total", t.cancelled_total, {.metric = {"drover_jobs_cancelled_total", kCounter, "Jobs cancelled"}});
+  f("run_time", t.run_time,
+    {.metric = {"drover_job_run_seconds", MetricKind::kHistogram,
+                "How long attempts ran that came to an end (done or failed)"}});
 }
 
 template <class F, Rec<PoolCounters> R>
@@ -384,6 +429,7 @@ void describe(F& f, R& s) {
   f("subscribers", s.subscribers);
   f("heartbeat", s.heartbeat);
   f("pools", s.pools);  // Lua: a table by pool name
+  f("jobs", s.jobs);    // Lua: a table by topic; empty without a job queue
 }
 
 // What a pool's processes use, sampled at a /metrics scrape (autoscale/process_sampler.h).

@@ -38,6 +38,7 @@ constexpr int kMin = 1, kMax = 50, kCpus = 16;
 constexpr double kCooldownS = 30;
 constexpr double kEpoch = 1704096000;  // 2024-01-01 08:00:00 UTC, a Monday: t = 0
 constexpr int kQueueTarget = 5;        // jobs per worker for every queue-driven strategy
+constexpr double kSloS = 30;           // latency_slo's max_age, and the column that checks it
 
 [[noreturn]] void die(const std::string& what) {
   std::fprintf(stderr, "autoscale_sim: %s\n", what.c_str());
@@ -94,11 +95,13 @@ struct Strategy {
   bool keda = false;        // the KEDA/HPA baseline
   bool two_queues = false;  // the trace split into queues foo and bar, one budget of kMax
   double startup_s = 1;
+  int max = kMax;  // the autoscaled pools' max (the second table lifts it to the peak's need)
 };
 
 struct Outcome {
   std::optional<double> drain_s;
   double p50 = 0, p95 = 0, max_wait = 0, worker_s = 0;
+  int over_slo_s = 0;  // seconds in which the oldest waiting job had waited more than kSloS
   int max_workers = 0, resizes = 0;
   size_t left = 0;
 };
@@ -112,13 +115,16 @@ double percentile(std::vector<double>& v, double p) {
 
 // What a pool's policy sees at t. Load is the machine's: every busy worker of every pool
 // keeps one CPU busy.
-void observe(PolicyMetrics& m, const SimPool& pool, double t, int machine_busy) {
+void observe(PolicyMetrics& m, const SimPool& pool, double t, int machine_busy, int max) {
   std::optional<double> prev = m.queue;
   m.now = kEpoch + t;
   m.dt = t > 0 ? std::optional<double>(1) : std::nullopt;
   m.queue = pool.queue(t);
   m.queue_rate = prev ? std::optional<double>(*m.queue - *prev) : std::nullopt;
   m.inflight = pool.busy(t);
+  // As a jobs pool without a probe has them from drover's own queue.
+  m.age = pool.oldest_wait(t);
+  m.run_time = pool.mean_service() > 0 ? std::optional<double>(pool.mean_service()) : std::nullopt;
   m.load1 = m.load5 = m.load15 = machine_busy;
   m.cpus = kCpus;
   m.cpu = std::min(1.0, machine_busy / double(kCpus));
@@ -131,7 +137,7 @@ void observe(PolicyMetrics& m, const SimPool& pool, double t, int machine_busy) 
   m.pool_rss = pool.alive() * 50e6;
   m.pool_processes = pool.alive();
   m.min = kMin;
-  m.max = kMax;
+  m.max = max;
 }
 
 Outcome run(const Strategy& s, const TraceSpec& spec, const std::vector<Job>& trace, std::FILE* series) {
@@ -146,8 +152,8 @@ Outcome run(const Strategy& s, const TraceSpec& spec, const std::vector<Job>& tr
     pools.back()->start_with(s.static_n > 0 ? s.static_n : kMin);
   }
   std::unique_ptr<LuaPolicy> policy = s.lua.empty() ? nullptr : std::make_unique<LuaPolicy>(s.lua);
-  std::vector<ScaleDecider> deciders(pools.size(), ScaleDecider({.min = kMin, .max = kMax, .cooldown_s = kCooldownS}));
-  std::vector<KedaHpa> kedas(pools.size(), KedaHpa(kQueueTarget, kMin, kMax));
+  std::vector<ScaleDecider> deciders(pools.size(), ScaleDecider({.min = kMin, .max = s.max, .cooldown_s = kCooldownS}));
+  std::vector<KedaHpa> kedas(pools.size(), KedaHpa(kQueueTarget, kMin, s.max));
   std::vector<PolicyMetrics> metrics(pools.size());
   for (size_t i = 0; i < pools.size(); ++i) metrics[i].name = names[i];
 
@@ -155,7 +161,9 @@ Outcome run(const Strategy& s, const TraceSpec& spec, const std::vector<Job>& tr
   const int end = static_cast<int>(spec.length_s);
   for (int t = 0; t < end; ++t) {
     int queued = 0, busy = 0;
-    for (const auto& p : pools) queued += p->queue(t), busy += p->busy(t);
+    double oldest = 0;
+    for (const auto& p : pools) queued += p->queue(t), busy += p->busy(t), oldest = std::max(oldest, p->oldest_wait(t));
+    out.over_slo_s += oldest > kSloS;
     if (!out.drain_s && t > spec.end_of_last_burst() && queued == 0) out.drain_s = t - spec.end_of_last_burst();
 
     std::map<std::string, int> current, wanted;
@@ -163,10 +171,10 @@ Outcome run(const Strategy& s, const TraceSpec& spec, const std::vector<Job>& tr
       for (size_t i = 0; i < pools.size(); ++i)
         wanted[names[i]] = kedas[i].decide(t, pools[i]->target(), pools[i]->queue(t));
     } else if (policy) {
-      for (size_t i = 0; i < pools.size(); ++i) observe(metrics[i], *pools[i], t, busy);
+      for (size_t i = 0; i < pools.size(); ++i) observe(metrics[i], *pools[i], t, busy, s.max);
       std::map<std::string, PoolView> views;
       for (const PolicyMetrics& m : metrics)
-        views[m.name] = {.queue = m.queue, .inflight = m.inflight, .workers = m.workers, .min = kMin, .max = kMax};
+        views[m.name] = {.queue = m.queue, .inflight = m.inflight, .workers = m.workers, .min = kMin, .max = s.max};
       for (size_t i = 0; i < pools.size(); ++i) {
         PolicyMetrics& m = metrics[i];
         m.pools = views;
@@ -231,6 +239,7 @@ int main(int argc, char** argv) {
 
   const std::string qp = "local qp = load 'queue_proportional'\n";
   const std::string per = std::to_string(kQueueTarget);
+  const std::string slo = fixed(kSloS, 0);
   std::vector<Strategy> strategies = {
       {.label = "static " + std::to_string(mean_n) + " (mean rate x service)", .static_n = mean_n},
       {.label = "static " + std::to_string(std::min(peak_n, kMax)) + " (peak needs " + std::to_string(peak_n) +
@@ -238,6 +247,8 @@ int main(int argc, char** argv) {
        .static_n = std::min(peak_n, kMax)},
       {.label = "drover queue_proportional{per_worker=" + per + "}",
        .lua = qp + "return qp{ per_worker = " + per + " }"},
+      {.label = "drover latency_slo{max_age=" + slo + "}",
+       .lua = "local slo = load 'latency_slo'\nreturn slo{ max_age = " + slo + " }"},
       {.label = "drover target_tracking{target=" + per + "}",
        .lua = "local tt = load 'target_tracking'\nreturn tt{ target = " + per + " }"},
       {.label = "drover load_guard{qp, max_load_per_cpu=1.5}, 16 CPUs",
@@ -266,15 +277,39 @@ int main(int argc, char** argv) {
       "ScaleDecider (cooldown %.0f s), KEDA every %.0f s; load = busy workers on %d CPUs\n\n",
       kMin, kMax, kMin, kCooldownS, KedaHpa::kPollS, kCpus);
   std::printf(
-      "| strategy | drain after spike (s) | wait p50 / p95 / max (s) | worker-seconds | max workers | resizes "
-      "| left at end |\n|---|---|---|---|---|---|---|\n");
+      "| strategy | drain after spike (s) | wait p50 / p95 / max (s) | oldest > %.0f s (s) | worker-seconds "
+      "| max workers | resizes | left at end |\n|---|---|---|---|---|---|---|---|\n",
+      kSloS);
   for (const Strategy& s : strategies) {
     bool plot = series_of && s.label.find(series_of) != std::string::npos;
     Outcome o = run(s, spec, trace, plot ? stderr : nullptr);
     std::string drain = o.drain_s ? fixed(*o.drain_s, 0) : "> " + fixed(spec.length_s - spec.end_of_last_burst(), 0);
-    std::printf("| %s | %s | %s / %s / %s | %.0f | %d | %d | %zu |\n", s.label.c_str(), drain.c_str(),
-                fixed(o.p50, 1).c_str(), fixed(o.p95, 1).c_str(), fixed(o.max_wait, 1).c_str(), o.worker_s,
-                o.max_workers, o.resizes, o.left);
+    std::printf("| %s | %s | %s / %s / %s | %d | %.0f | %d | %d | %zu |\n", s.label.c_str(), drain.c_str(),
+                fixed(o.p50, 1).c_str(), fixed(o.p95, 1).c_str(), fixed(o.max_wait, 1).c_str(), o.over_slo_s,
+                o.worker_s, o.max_workers, o.resizes, o.left);
+  }
+  // The same trace with room for its peak (max 200 for the 160 workers it needs): where an
+  // age target can be met, what each strategy pays for the waits it gives.
+  const std::vector<Strategy> roomy = {
+      {.label = "drover queue_proportional{per_worker=" + per + "}, max 200",
+       .lua = qp + "return qp{ per_worker = " + per + " }", .max = 200},
+      {.label = "drover latency_slo{max_age=" + slo + "}, max 200",
+       .lua = "local slo = load 'latency_slo'\nreturn slo{ max_age = " + slo + " }", .max = 200},
+      {.label = "drover latency_slo{max_age=" + slo + ", keep_running=false}, max 200",
+       .lua = "local slo = load 'latency_slo'\nreturn slo{ max_age = " + slo + ", keep_running = false }", .max = 200},
+      {.label = "KEDA/HPA defaults, listLength " + per + ", start 1 s, max 200", .keda = true, .max = 200},
+  };
+  std::printf(
+      "\nwith room for the peak:\n\n| strategy | drain after spike (s) | wait p50 / p95 / max (s) "
+      "| oldest > %.0f s (s) | worker-seconds | max workers | resizes | left at end |\n|---|---|---|---|---|---|---|---|\n",
+      kSloS);
+  for (const Strategy& s : roomy) {
+    bool plot = series_of && s.label.find(series_of) != std::string::npos;
+    Outcome o = run(s, spec, trace, plot ? stderr : nullptr);
+    std::string drain = o.drain_s ? fixed(*o.drain_s, 0) : "> " + fixed(spec.length_s - spec.end_of_last_burst(), 0);
+    std::printf("| %s | %s | %s / %s / %s | %d | %.0f | %d | %d | %zu |\n", s.label.c_str(), drain.c_str(),
+                fixed(o.p50, 1).c_str(), fixed(o.p95, 1).c_str(), fixed(o.max_wait, 1).c_str(), o.over_slo_s,
+                o.worker_s, o.max_workers, o.resizes, o.left);
   }
   double took = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("\n(simulated in %.2f s)\n", took);

@@ -115,6 +115,7 @@ void SimPool::step(double t) {
     auto [avail, i] = free.top();
     free.pop();
     const Job& job = jobs_[next_++];
+    service_sum_ += job.service;
     double start = std::max(avail, job.arrival);
     waits_.push_back(start - job.arrival);
     workers_[i].free_at = start + job.service;
@@ -131,6 +132,11 @@ int SimPool::queue(double t) const {
   auto arrived =
       std::lower_bound(jobs_.begin(), jobs_.end(), t, [](const Job& j, double at) { return j.arrival < at; });
   return static_cast<int>(arrived - jobs_.begin()) - static_cast<int>(next_);
+}
+
+double SimPool::oldest_wait(double t) const {
+  if (next_ >= jobs_.size() || jobs_[next_].arrival >= t) return 0;
+  return t - jobs_[next_].arrival;
 }
 
 int SimPool::busy(double t) const {

@@ -65,6 +65,11 @@ class SimPool {
   int alive() const { return static_cast<int>(workers_.size()); }  // processes, all states
   double worker_seconds() const { return worker_seconds_; }
   const std::vector<double>& waits() const { return waits_; }
+  // How long the oldest job not started by t has waited (m.age); 0 when none waits.
+  double oldest_wait(double t) const;
+  // The mean run time of the jobs started so far (what m.run_time estimates from the jobs
+  // that ended); 0 before the first.
+  double mean_service() const { return next_ ? service_sum_ / static_cast<double>(next_) : 0; }
   // Jobs that arrived but never started by `end`, with how long they had waited.
   std::vector<double> unstarted_waits(double end) const;
 
@@ -82,6 +87,7 @@ class SimPool {
   std::vector<Worker> workers_;
   std::vector<double> waits_;
   double worker_seconds_ = 0;
+  double service_sum_ = 0;  // of the jobs started
 };
 
 // Kubernetes' HPA driven by a KEDA queue-length scaler, with the defaults: the metric is

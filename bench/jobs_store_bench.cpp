@@ -121,6 +121,21 @@ int main(int argc, char** argv) {
     }
     fmt::print("claim + finish, 100 a commit:        {:>9.0f} jobs/s ({} jobs in {:.2f} s)\n", n / seconds_since(t), n,
                seconds_since(t));
+    // 3b. What TopicCounters' refresh costs each second against stats()' scan, with the
+    // 100,000 done jobs a retained table holds and 1,000 waiting.
+    std::vector<JobRequest> batch;
+    for (int i = 0; i < 1000; ++i) batch.push_back(request(i));
+    if (!q.enqueue(std::move(batch)).get()) return 1;
+    for (bool live : {false, true}) {
+      auto t2 = Clock::now();
+      for (int i = 0; i < 20; ++i)
+        if (!q.call<std::vector<TopicStats>>([live](JobStore& s, int64_t now) {
+                return live ? s.live_stats(now) : s.stats(now);
+              }).get())
+          return 1;
+      fmt::print("{}, 100,000 done + 1,000 waiting: {:>7.2f} ms a call\n", live ? "live_stats" : "stats     ",
+                 seconds_since(t2) / 20 * 1000);
+    }
   }
   // 4. RSS with `total` queued jobs (the store keeps them on disk, SQLite a bounded cache).
   {
@@ -140,6 +155,9 @@ int main(int argc, char** argv) {
     fmt::print("{} queued (batches of 10000, {:.0f} jobs/s): RSS {:.1f} MB (started at {:.1f} MB), file {:.0f} MB\n",
                queued, total / s, rss_kb() / 1024.0, rss_start / 1024.0,
                std::filesystem::file_size(path) / 1048576.0);
+    auto t2 = Clock::now();
+    if (!q.call<std::vector<TopicStats>>([](JobStore& st, int64_t now) { return st.live_stats(now); }).get()) return 1;
+    fmt::print("live_stats with {} queued: {:.0f} ms (the refresh, once a second)\n", queued, seconds_since(t2) * 1000);
   }
   std::filesystem::remove_all(dir);
   return 0;

@@ -74,6 +74,16 @@ inline bool convert(const json& v, std::vector<std::string>& out) {
   out = std::move(items);
   return true;
 }
+template <typename T>
+  requires std::is_arithmetic_v<T> && (!std::is_same_v<T, bool>)
+inline bool convert(const json& v, std::vector<T>& out) {
+  if (!v.is_array()) return false;
+  std::vector<T> items(v.size());
+  for (size_t i = 0; i < v.size(); ++i)
+    if (!convert(v[i], items[i])) return false;
+  out = std::move(items);
+  return true;
+}
 inline bool convert(const json& v, std::map<std::string, std::string>& out) {
   if (!v.is_object()) return false;
   std::map<std::string, std::string> items;
@@ -93,6 +103,7 @@ const char* expected() {
   else if constexpr (std::is_integral_v<T>) return "an integer in range";
   else if constexpr (std::is_same_v<T, std::vector<std::string>>) return "an array of strings";
   else if constexpr (std::is_same_v<T, std::map<std::string, std::string>>) return "an object of strings";
+  else if constexpr (std::is_same_v<T, std::vector<typename T::value_type>>) return "an array of numbers";
   else return expected<typename T::value_type>();  // optional<T>: T or null
 }
 

@@ -57,6 +57,28 @@ class MetricsVisitor {
         describe(*this, p);
       }
       pool_label_.clear();
+    } else if constexpr (std::is_same_v<T, std::vector<TopicGauge>>) {
+      declare(TopicGauge{});
+      for (const auto& t : v) {
+        pool_label_ = "topic=\"" + label(t.topic) + "\"";
+        describe(*this, t);
+      }
+      pool_label_.clear();
+    } else if constexpr (std::is_same_v<T, RunHistogram>) {
+      if (!m.metric.name) return;
+      std::string& out = family_of(m.metric);
+      if (declaring_ || v.counts.size() != v.bounds.size() + 1) return;  // no run yet: no buckets
+      // Cumulative, as the format wants: le="1" counts every run of at most a second.
+      const std::string labels = pool_label_.empty() ? "" : pool_label_ + ",";
+      uint64_t below = 0;
+      for (size_t i = 0; i <= v.bounds.size(); ++i) {
+        below += v.counts[i];
+        const std::string le = i < v.bounds.size() ? fmt::format("{:g}", v.bounds[i]) : "+Inf";
+        out += fmt::format("{}_bucket{{{}le=\"{}\"}} {}\n", m.metric.name, labels, le, below);
+      }
+      const std::string braced = pool_label_.empty() ? "" : "{" + pool_label_ + "}";
+      out += fmt::format("{}_sum{} {:g}\n", m.metric.name, braced, v.sum);
+      out += fmt::format("{}_count{} {}\n", m.metric.name, braced, v.count);
     } else if constexpr (Described<T>) describe(*this, v);
     else if constexpr (std::is_arithmetic_v<T> || requires { v.has_value(); }) {
       if (!m.metric.name) return;
@@ -76,7 +98,12 @@ class MetricsVisitor {
   std::string text() const {
     std::string out;
     for (const auto& f : families_) {
-      family(out, f.metric.name, f.metric.kind == records::MetricKind::kCounter ? "counter" : "gauge", f.metric.help);
+      const records::MetricKind k = f.metric.kind;
+      family(out, f.metric.name,
+             k == records::MetricKind::kCounter     ? "counter"
+             : k == records::MetricKind::kHistogram ? "histogram"
+                                                    : "gauge",
+             f.metric.help);
       out += f.samples;
     }
     return out;

@@ -55,6 +55,10 @@ class Engine::Impl {
     if (!answer) return Status::unavailable("the engine has finished");
     return std::move(*answer);
   }
+  // Engine::set_job_gauges: read by snapshot() on its caller's thread.
+  std::mutex job_gauges_mu;
+  std::function<std::vector<TopicGauge>()> job_gauges;
+
   void post(std::function<void(Supervisor&)> fn) {
     inbox_.post([this, fn = std::move(fn)] { fn(*supervisor_); });
   }
@@ -206,7 +210,14 @@ EngineSnapshot Engine::snapshot() {
     snap.loop_lag_s = to_seconds(clock.now() - posted);  // the inbox's wait: the loop's lag
     return snap;
   });
-  return snap ? std::move(*snap) : impl_->final_snapshot();
+  EngineSnapshot out = snap ? std::move(*snap) : impl_->final_snapshot();
+  std::lock_guard lock(impl_->job_gauges_mu);
+  if (impl_->job_gauges) out.jobs = impl_->job_gauges();
+  return out;
+}
+void Engine::set_job_gauges(std::function<std::vector<TopicGauge>()> fn) {
+  std::lock_guard lock(impl_->job_gauges_mu);
+  impl_->job_gauges = std::move(fn);
 }
 std::vector<LogLine> Engine::log_tail(size_t n, const std::optional<std::string>& pool) {
   auto lines = impl_->call([n, pool](Supervisor& s) { return s.log_tail(n, pool); });

@@ -15,6 +15,7 @@
 // the loop ended in, and subscribe() with a closed subscription. No call throws for it.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -140,6 +141,10 @@ class Engine {
   // Stops the job's process (stop signal, SIGKILL at grace) or drops its waiting ticket;
   // on_exit says kCancelled. kNotFound when no slot or window here holds it.
   Status cancel_job(int64_t id);
+  // The job queue's counts (EngineSnapshot::jobs), added to each snapshot on the calling
+  // thread, not the loop: fn must read memory only, never a disk. Unset it ({}) before
+  // what fn reads goes; an unset waits for a snapshot running fn to finish with it.
+  void set_job_gauges(std::function<std::vector<TopicGauge>()> fn);
 
   std::shared_ptr<Subscription> subscribe(size_t capacity = 10000, Subscription::Filter f = {});
 

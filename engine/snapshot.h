@@ -81,6 +81,40 @@ struct QueueGauge {
   bool operator==(const QueueGauge&) const = default;
 };
 
+// Run times as a Prometheus histogram: counts[i] runs took at most bounds[i] seconds and
+// more than bounds[i - 1]; counts has one more entry, for the runs past the last bound.
+struct RunHistogram {
+  std::vector<double> bounds;    // ascending, seconds
+  std::vector<uint64_t> counts;  // bounds.size() + 1 entries, or none before the first run
+  double sum = 0;                // seconds, all runs
+  uint64_t count = 0;
+
+  bool operator==(const RunHistogram&) const = default;
+};
+
+// One topic of drover's own job queue (its pool has the same name), told to the engine by
+// the job service (Engine::set_job_gauges, jobs/topic_counters.h): the store's counts as
+// of its latest refresh (at most a second old), and what drover counted since it started.
+struct TopicGauge {
+  std::string topic;
+  int64_t queued = 0;     // waiting and due
+  int64_t scheduled = 0;  // waiting, not due yet (a delay)
+  int64_t running = 0;
+  int64_t retrying = 0;   // failed, waiting out the backoff to its next attempt
+  int64_t dead = 0;       // out of attempts, kept until retried or pruned
+  double oldest_age_s = 0;  // how long the oldest due job has waited; 0 if none
+  // Since drover started.
+  uint64_t enqueued_total = 0;
+  uint64_t started_total = 0;
+  uint64_t done_total = 0;
+  uint64_t failed_total = 0;  // failed attempts: retried or dead
+  uint64_t dead_total = 0;
+  uint64_t cancelled_total = 0;
+  RunHistogram run_time;  // attempts that ran to an end: done or failed
+
+  bool operator==(const TopicGauge&) const = default;
+};
+
 struct PoolSnapshot {
   PoolSpec spec;
   bool enabled = true;     // false after stop(pool): target is held at 0 until start(pool)
@@ -137,6 +171,7 @@ struct EngineSnapshot {
   HeartbeatStats heartbeat;
   size_t subscribers = 0;           // open subscriptions: shells, HTTP streams, the autoscaler
   std::vector<PoolSnapshot> pools;  // sorted by name
+  std::vector<TopicGauge> jobs;     // by topic; empty while drover serves no job queue
 
   // Field by field: what a snapshot sent over the wire must come back as (control/snapshot_json.h).
   bool operator==(const EngineSnapshot&) const = default;
@@ -144,6 +179,11 @@ struct EngineSnapshot {
   const PoolSnapshot* find(const std::string& name) const {
     for (const auto& p : pools)
       if (p.spec.name == name) return &p;
+    return nullptr;
+  }
+  const TopicGauge* find_topic(const std::string& topic) const {
+    for (const auto& t : jobs)
+      if (t.topic == topic) return &t;
     return nullptr;
   }
 };

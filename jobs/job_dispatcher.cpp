@@ -68,6 +68,9 @@ Status JobDispatcher::open_broker() {
   BrokerHooks hooks;
   hooks.report_end = [this](const Job& j, const std::string& how, double run_s) { report_end(j, how, run_s); };
   hooks.retry_at = [this](int attempt, int64_t now_ms) { return retry_at(attempt, now_ms); };
+  hooks.on_claimed = [this](const std::string& topic, size_t n) {
+    if (options_.counters) options_.counters->on_started(topic, n);
+  };
   auto b = WorkerBroker::open(engine_, queue_, engine_.jobs_endpoint(), options_.host, std::move(hooks), options_.poll);
   if (!b) return b.error();
   broker_ = std::move(*b);
@@ -150,10 +153,15 @@ void JobDispatcher::report_enqueued(const std::vector<Job>& jobs) {
   // One line per topic and call: a batch of 10,000 is one event, not 10,000.
   std::map<std::string, std::vector<JobId>> by_topic;
   for (const Job& j : jobs) by_topic[j.topic].push_back(j.id);
-  for (const auto& [topic, ids] : by_topic)
+  std::map<std::string, uint64_t> delayed;
+  for (const Job& j : jobs)
+    if (j.run_at_ms > j.created_ms) ++delayed[j.topic];
+  for (const auto& [topic, ids] : by_topic) {
+    if (options_.counters) options_.counters->on_enqueued(topic, ids.size() - delayed[topic], delayed[topic]);
     engine_.report(EventKind::kJobsEnqueued, topic,
                    ids.size() == 1 ? fmt::format("job {}", ids[0])
                                    : fmt::format("{} jobs: {}..{}", ids.size(), ids.front(), ids.back()));
+  }
 }
 
 void JobDispatcher::on_demand(const std::string& pool, int free, uint64_t taken) {
@@ -190,6 +198,7 @@ void JobDispatcher::claim_for(const std::string& pool) {
           d.offered += tickets.size();
           d.hungry = static_cast<int>(tickets.size()) < want;
           counters_.claimed += tickets.size();
+          if (options_.counters && !tickets.empty()) options_.counters->on_started(pool, tickets.size());
           if (stopping_) return;  // the tickets stay running in the store: recover() requeues them
         }
         if (!tickets.empty()) engine_.offer_jobs(pool, std::move(tickets));
@@ -238,6 +247,7 @@ void JobDispatcher::on_exit(const JobExit& e) {
 
 void JobDispatcher::report_end(const Job& j, const std::string& how, double run_s) {
   const std::string first_line = how.substr(0, how.find('\n'));
+  if (options_.counters) options_.counters->on_end(j.topic, j.state, run_s);
   switch (j.state) {
     case JobState::kDone:
       engine_.report(EventKind::kJobDone, j.topic, fmt::format("job {} (attempt {}, {:.1f}s)", j.id, j.attempt, run_s));

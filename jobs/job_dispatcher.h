@@ -23,6 +23,7 @@
 #include "jobs/job_queue.h"
 #include "jobs/retry_backoff.h"
 #include "jobs/worker_broker.h"
+#include "jobs/topic_counters.h"
 
 namespace drover::jobs {
 
@@ -30,6 +31,8 @@ struct DispatchOptions {
   std::string host;  // recorded on each job it runs; default: this machine's name
   RetryBackoff backoff;
   std::chrono::milliseconds poll{200};
+  // Counts enqueues, starts and ends as they are reported (JobService's); may be null.
+  TopicCounters* counters = nullptr;
 };
 
 class JobDispatcher {

@@ -1,11 +1,15 @@
 #include "jobs/job_service.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -25,6 +29,11 @@ Status make_private_dirs(const std::string& dir) {
       return Status::io_error(fmt::format("{}: {}", path, strerror(errno)));
   }
   return Status::ok();
+}
+
+int64_t wall_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 }  // namespace
@@ -61,15 +70,65 @@ Result<std::unique_ptr<JobService>> JobService::open(Engine& engine, JobServiceO
   svc->recovered_ = left->size();
   auto pruned = svc->queue_->call<size_t>([r = o.retention](JobStore& s, int64_t now) { return s.prune(r, now); }).get();
   if (!pruned) return pruned.error();
+  o.dispatch.counters = &svc->counters_;
   svc->dispatcher_ = std::make_unique<JobDispatcher>(engine, *svc->queue_, std::move(o.dispatch));
+  // The first refresh before anyone reads: status() right after start has the counts.
+  int64_t read_at = 0;
+  auto live = svc->queue_->call<std::vector<TopicStats>>([&read_at](JobStore& s, int64_t now) {
+                                 read_at = now;
+                                 return s.live_stats(now);
+                               }).get();
+  if (live) svc->counters_.refresh(*live, read_at);
+  svc->refresher_ = std::thread([s = svc.get()] { s->refresh_loop(); });
+  svc->engine_ = &engine;
+  engine.set_job_gauges([s = svc.get()] { return s->gauges(); });
   if (Status s = svc->dispatcher_->open_broker(); !s) return s;
   return svc;
 }
 
 JobService::~JobService() {
+  if (engine_) engine_->set_job_gauges({});  // waits for a snapshot reading gauges()
+  if (refresher_.joinable()) {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    refresher_.join();
+  }
   dispatcher_.reset();
   queue_.reset();
   if (lock_fd_ >= 0) close(lock_fd_);  // the lock goes with it
+}
+
+std::vector<TopicGauge> JobService::gauges() const { return counters_.gauges(wall_ms()); }
+
+void JobService::refresh_loop() {
+  pthread_setname_np(pthread_self(), "drover-jobstats");
+  // Once a second, or less often when the query is slow (a million waiting jobs: about a
+  // third of a second, bench/RESULTS.md): it takes at most a tenth of the store thread.
+  auto took_ms = std::make_shared<std::atomic<int64_t>>(0);
+  std::unique_lock lock(mu_);
+  auto every = [&] { return std::chrono::milliseconds(std::max<int64_t>(1000, 10 * took_ms->load())); };
+  while (!cv_.wait_for(lock, every(), [this] { return stopping_; })) {
+    lock.unlock();
+    // On the store thread, in the group of whatever else is pending; the answer (and its
+    // clock) arrive after that group's commit.
+    auto read_at = std::make_shared<int64_t>(0);  // the store's clock for the ages it gives
+    queue_->submit<std::vector<TopicStats>>(
+        [read_at, took_ms](JobStore& s, int64_t now) {
+          *read_at = now;
+          const auto t0 = std::chrono::steady_clock::now();
+          auto r = s.live_stats(now);
+          took_ms->store(std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - t0)
+                             .count());
+          return r;
+        },
+        [this, read_at](Result<std::vector<TopicStats>> r) {
+          if (r) counters_.refresh(*r, *read_at);
+        });
+    lock.lock();
+  }
 }
 
 Result<std::vector<Job>> JobService::enqueue(std::vector<JobRequest> requests) {
@@ -81,7 +140,20 @@ Result<Job> JobService::get(JobId id) {
 Result<std::vector<Job>> JobService::list(const JobFilter& f) {
   return queue_->call<std::vector<Job>>([f](JobStore& s, int64_t) { return s.list(f); }).get();
 }
-Result<std::vector<TopicStats>> JobService::stats() { return queue_->stats().get(); }
+Result<std::vector<TopicStats>> JobService::stats() {
+  auto r = queue_->stats().get();
+  if (!r) return r;
+  const std::vector<TopicGauge> since_start = counters_.gauges(0);
+  for (TopicStats& t : *r)
+    for (const TopicGauge& g : since_start)
+      if (g.topic == t.topic) {
+        t.enqueued = g.enqueued_total;
+        t.started = g.started_total;
+        t.retried = g.failed_total - g.dead_total;
+        t.completed = g.done_total;
+      }
+  return r;
+}
 Result<Job> JobService::cancel(JobId id) { return dispatcher_->cancel(id); }
 Result<Job> JobService::retry(JobId id) {
   auto r = queue_->call<Job>([id](JobStore& s, int64_t now) { return s.retry(id, now); }).get();

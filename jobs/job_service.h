@@ -5,12 +5,16 @@
 // is told so, with the owner's pid, instead of stealing its running jobs at recovery.
 #pragma once
 
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 
 #include "jobs/job_dispatcher.h"
 #include "jobs/sqlite_job_store.h"
+#include "jobs/topic_counters.h"
 
 namespace drover::jobs {
 
@@ -37,17 +41,29 @@ class JobService {
   Result<size_t> retry_dead(const std::optional<std::string>& topic);
   Status drop(JobId id);
 
+  // The per-topic numbers kept in memory (what snapshots carry as EngineSnapshot::jobs).
+  std::vector<TopicGauge> gauges() const;
+
   const std::string& path() const { return path_; }
   // Jobs the start found running (each may run twice: the only duplicates there are).
   size_t recovered() const { return recovered_; }
 
  private:
   JobService() = default;
+  // Refreshes counters_ from the store once a second, until stopping_.
+  void refresh_loop();
+
+  Engine* engine_ = nullptr;
   std::string path_;
   int lock_fd_ = -1;
   size_t recovered_ = 0;
+  TopicCounters counters_;
   std::unique_ptr<JobQueue> queue_;
   std::unique_ptr<JobDispatcher> dispatcher_;  // after queue_: destroyed first
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread refresher_;
 };
 
 // ${XDG_STATE_HOME:-$HOME/.local/state}/drover, or an error naming what is missing.

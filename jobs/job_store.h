@@ -34,6 +34,10 @@ struct TopicStats {
   int64_t scheduled = 0;  // waiting, not due yet (a delay, a retry's backoff)
   int64_t running = 0, done = 0, failed = 0, dead = 0, cancelled = 0;  // failed: waiting to retry
   double oldest_age_s = 0;  // how long the oldest due job has waited since it became due; 0 if none
+  // Since drover started, under taskqueue's names (JobService fills them from its
+  // TopicCounters; a store alone leaves them 0): jobs enqueued, attempts started, failed
+  // attempts to be retried, attempts done.
+  uint64_t enqueued = 0, started = 0, retried = 0, completed = 0;
 
   bool operator==(const TopicStats&) const = default;
 };
@@ -86,6 +90,10 @@ class JobStore {
   virtual Result<Job> get(JobId id) = 0;
   virtual Result<std::vector<Job>> list(const JobFilter& filter) = 0;
   virtual Result<std::vector<TopicStats>> stats(int64_t now_ms) = 0;
+  // stats() without done and cancelled (left 0): the counts jobs/topic_counters refreshes
+  // each second, read from the waiting, running and dead jobs only, never the finished
+  // bulk of a retained table. A store without a cheaper way answers stats().
+  virtual Result<std::vector<TopicStats>> live_stats(int64_t now_ms) { return stats(now_ms); }
 
   // At start: the jobs a previous drover left running go back to queued, due now, their
   // attempt counted (they may have run to the end unrecorded: the only duplicates there are).

@@ -37,6 +37,7 @@ class SqliteJobStore final : public JobStore {
   Result<Job> get(JobId id) override;
   Result<std::vector<Job>> list(const JobFilter& filter) override;
   Result<std::vector<TopicStats>> stats(int64_t now_ms) override;
+  Result<std::vector<TopicStats>> live_stats(int64_t now_ms) override;
   Result<std::vector<Job>> requeue_running(int64_t now_ms) override;
   Result<size_t> prune(const Retention& retention, int64_t now_ms) override;
 
@@ -51,6 +52,8 @@ class SqliteJobStore final : public JobStore {
   // caller's transaction; for each parent of the changed jobs.
   Status settle(JobId parent, int64_t now_ms);
   Status settle_parents(const std::vector<Job>& changed, int64_t now_ms);
+  // Topic counts from a statement grouping by topic and state (stats, live_stats).
+  Result<std::vector<TopicStats>> read_stats(SqliteStatement& q, int64_t now_ms);
 
   std::unique_ptr<SqliteDb> db_;
 };

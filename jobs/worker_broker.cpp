@@ -365,6 +365,7 @@ void WorkerBroker::claim(const std::string& topic, size_t n) {
             return;
           }
           t.hungry = r->size() < n;
+          if (hooks_.on_claimed && !r->empty()) hooks_.on_claimed(topic, r->size());
           for (Job& j : *r) t.buffer.push_back(std::move(j));
           dispatch(topic);
         });

@@ -51,6 +51,8 @@ struct BrokerHooks {
   std::function<void(const Job&, const std::string& how, double run_s)> report_end;
   // When a failed attempt runs again (wall clock, ms).
   std::function<int64_t(int attempt, int64_t now_ms)> retry_at;
+  // n jobs of the topic were claimed (marked running): the topic's counters.
+  std::function<void(const std::string& topic, size_t n)> on_claimed;
 };
 
 class WorkerBroker {

@@ -128,6 +128,11 @@ std::vector<AutoscaleInfo> Autoscaler::list() const {
     i.errors_in_row = p->errors_in_row;
     i.last_error = p->last_error;
     i.queue = queue_depth(pool);
+    // Without a probe, a jobs pool's queue is drover's own, as its last call saw it.
+    if (p->probe_describe.empty() && !p->history.empty()) {
+      i.queue = p->history.back().queue;
+      i.probe = i.queue ? "drover's job queue" : "";
+    }
     i.last_recommended = p->last_recommended;
     i.last_reason = p->last_reason;
     i.last_run_wall_s = p->last_run_wall_s;
@@ -372,6 +377,7 @@ std::map<std::string, PoolInputs> Autoscaler::pool_inputs() const {
     in.limits = p->spec.limits;
     in.queue = queue_depth(pool);
     in.fn_probe = p->spec.probe_fn_ref != LUA_NOREF;
+    in.probe = !p->probe_describe.empty();
     if (auto s = probes_.latest(pool); s && in.queue) {
       in.rate = s->rate;
       in.inflight = s->reading.inflight;

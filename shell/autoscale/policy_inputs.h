@@ -34,6 +34,9 @@ struct PoolInputs {
   std::optional<double> rate;      // the ProbeRunner's, with a queue only
   // A Lua fn probe keeps no rate of its own: m.queue_rate is computed from m.history.
   bool fn_probe = false;
+  // Some probe is configured (a queue URL or a fn). A jobs pool without one is sized from
+  // drover's own queue: m.queue, m.inflight and m.age from the snapshot's topic counts.
+  bool probe = false;
 };
 
 // The m of `pool`, which r.snap and `pools` both have. now: wall seconds (m.now); dt: since

@@ -44,10 +44,11 @@ void set_column(lua_State* L, const char* key, const std::deque<PolicySample>& h
 
 void push_history(lua_State* L, const std::deque<PolicySample>& h) {
   using S = PolicySample;
-  lua_createtable(L, 0, 7);
+  lua_createtable(L, 0, 8);
   set_column(L, "now", h, [](const S& s) -> std::optional<double> { return s.now; });
   set_column(L, "queue", h, [](const S& s) { return s.queue; });
   set_column(L, "inflight", h, [](const S& s) { return s.inflight; });
+  set_column(L, "age", h, [](const S& s) { return s.age; });
   set_column(L, "target", h, [](const S& s) -> std::optional<double> { return s.target; });
   set_column(L, "running", h, [](const S& s) -> std::optional<double> { return s.running; });
   set_column(L, "load1", h, [](const S& s) { return s.load1; });
@@ -60,6 +61,7 @@ void push_pools(lua_State* L, const std::map<std::string, PoolView>& pools) {
     lua_createtable(L, 0, 5);
     set_quantity(L, "queue", p.queue);
     set_quantity(L, "inflight", p.inflight);
+    set_quantity(L, "age", p.age);
     push_workers(L, p.workers);
     lua_setfield(L, -2, "workers");
     set_integer(L, "min", p.min);
@@ -80,6 +82,8 @@ void push_policy_metrics(lua_State* L, const PolicyMetrics& m) {
   set_quantity(L, "queue", m.queue);
   set_quantity(L, "queue_rate", m.queue_rate);
   set_quantity(L, "inflight", m.inflight);
+  set_quantity(L, "age", m.age);
+  set_quantity(L, "run_time", m.run_time);
   set_quantity(L, "load1", m.load1);
   set_quantity(L, "load5", m.load5);
   set_quantity(L, "load15", m.load15);
@@ -114,6 +118,9 @@ void record_history(PolicyMetrics& m) {
   s.now = m.now;
   s.queue = m.queue;
   s.inflight = m.inflight;
+  s.age = m.age;
+  s.run_sum = m.run_sum;
+  s.run_count = m.run_count;
   s.load1 = m.load1;
   s.cpu = m.cpu;
   s.target = m.workers.target;

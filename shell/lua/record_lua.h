@@ -6,7 +6,8 @@
 // the description says otherwise), a none value left out (t.busy is nil while nothing
 // says). Integers and counts push as Lua integers, durations as floats; a nested record
 // is a table of its own, or joins its parent's when described `flat` (a pool's counters);
-// a vector of records is an array, except the pools of a snapshot, keyed by name.
+// a vector of records is an array, except the pools of a snapshot, keyed by name, and its
+// job topics (status().jobs), keyed by topic.
 #pragma once
 
 #include <lua.hpp>
@@ -49,6 +50,12 @@ class LuaRecordVisitor {
       for (const auto& p : v) {
         push_record(L_, p);
         lua_setfield(L_, -2, p.spec.name.c_str());
+      }
+    } else if constexpr (std::is_same_v<T, std::vector<TopicGauge>>) {
+      lua_createtable(L_, 0, static_cast<int>(v.size()));
+      for (const auto& t : v) {
+        push_record(L_, t);
+        lua_setfield(L_, -2, t.topic.c_str());
       }
     } else if constexpr (IsVector<T>::value) {
       lua_createtable(L_, static_cast<int>(v.size()), 0);

@@ -71,6 +71,35 @@ TEST_CASE("http: prometheus_text renders the sampled usage - pools without total
   CHECK(prometheus_text(snap).find("# TYPE drover_pool_processes gauge\n# HELP") != std::string::npos);
 }
 
+TEST_CASE("http: prometheus_text renders the job topics - a histogram's buckets cumulative - none before a run") {
+  EngineSnapshot snap;
+  TopicGauge t;
+  t.topic = "re\"size";
+  t.queued = 7;
+  t.oldest_age_s = 2.5;
+  t.done_total = 3;
+  t.run_time = {.bounds = {1, 10}, .counts = {2, 0, 1}, .sum = 31.5, .count = 3};
+  TopicGauge idle;
+  idle.topic = "idle";
+  snap.jobs = {idle, t};
+  const std::string text = prometheus_text(snap);
+  INFO(text);
+  CHECK(text.find("# TYPE drover_jobs gauge\n") != std::string::npos);
+  CHECK(text.find("drover_jobs{topic=\"re\\\"size\",state=\"queued\"} 7\n") != std::string::npos);
+  CHECK(text.find("drover_jobs_oldest_age_seconds{topic=\"re\\\"size\"} 2.500\n") != std::string::npos);
+  CHECK(text.find("# TYPE drover_jobs_done_total counter\n") != std::string::npos);
+  CHECK(text.find("# TYPE drover_job_run_seconds histogram\n"
+                  "drover_job_run_seconds_bucket{topic=\"re\\\"size\",le=\"1\"} 2\n"
+                  "drover_job_run_seconds_bucket{topic=\"re\\\"size\",le=\"10\"} 2\n"
+                  "drover_job_run_seconds_bucket{topic=\"re\\\"size\",le=\"+Inf\"} 3\n"
+                  "drover_job_run_seconds_sum{topic=\"re\\\"size\"} 31.5\n"
+                  "drover_job_run_seconds_count{topic=\"re\\\"size\"} 3\n") != std::string::npos);
+  CHECK(text.find("drover_job_run_seconds_bucket{topic=\"idle\"") == std::string::npos);  // no runs, no buckets
+  CHECK(text.find("drover_jobs{topic=\"idle\",state=\"queued\"} 0\n") != std::string::npos);
+  // Without a job queue the families are declared all the same.
+  CHECK(prometheus_text(EngineSnapshot{}).find("# TYPE drover_job_run_seconds histogram\n") != std::string::npos);
+}
+
 TEST_CASE("http: /metrics parses with prometheus_client - workers and their children counted per pool") {
   TempDir dir;
   Engine engine{engine_options(dir)};

@@ -179,3 +179,60 @@ TEST_CASE("jobs http: drover enqueue - one job from ARGS - many from stdin lines
   CHECK(refused.out.find("attempts: 0 must be a whole number from 1 to 1000") != std::string::npos);
   CHECK(h.get("/api/v1/jobs")["jobs"].size() == 4);
 }
+
+TEST_CASE("jobs http: /metrics per topic from memory - counts by state, totals, run times - status() attached") {
+  Host h;
+  h.post("/api/v1/jobs", R"({"jobs": [{"topic": "resize", "args": {"file": "a"}}, {"topic": "resize", "args": {}},
+                                       {"topic": "resize", "args": {"fail": true}, "attempts": 1},
+                                       {"topic": "resize", "args": {}, "delay": 3600}]})",
+         201);
+  // The totals are counted as the ends are recorded; the counts by state come with the next
+  // refresh (each second): wait for both.
+  std::string text;
+  REQUIRE(wait_until([&] {
+    auto r = h.http->Get("/metrics");
+    text = r ? r->body : "";
+    return text.find("drover_jobs_done_total{topic=\"resize\"} 2\n") != std::string::npos &&
+           text.find("drover_jobs_dead_total{topic=\"resize\"} 1\n") != std::string::npos &&
+           text.find("drover_jobs{topic=\"resize\",state=\"dead\"} 1\n") != std::string::npos;
+  }, 20s));
+  INFO(text);
+  CHECK(text.find("# TYPE drover_jobs gauge\n") != std::string::npos);
+  CHECK(text.find("drover_jobs{topic=\"resize\",state=\"scheduled\"} 1\n") != std::string::npos);
+  CHECK(text.find("drover_jobs{topic=\"resize\",state=\"queued\"} 0\n") != std::string::npos);
+  CHECK(text.find("drover_jobs{topic=\"resize\",state=\"running\"} 0\n") != std::string::npos);
+  CHECK(text.find("drover_jobs_oldest_age_seconds{topic=\"resize\"} 0.000\n") != std::string::npos);
+  CHECK(text.find("drover_jobs_enqueued_total{topic=\"resize\"} 4\n") != std::string::npos);
+  CHECK(text.find("drover_jobs_started_total{topic=\"resize\"} 3\n") != std::string::npos);
+  CHECK(text.find("drover_jobs_failed_total{topic=\"resize\"} 1\n") != std::string::npos);
+  CHECK(text.find("# TYPE drover_job_run_seconds histogram\n") != std::string::npos);
+  CHECK(text.find("drover_job_run_seconds_bucket{topic=\"resize\",le=\"+Inf\"} 3\n") != std::string::npos);
+  CHECK(text.find("drover_job_run_seconds_count{topic=\"resize\"} 3\n") != std::string::npos);
+
+  // Prometheus' own parser takes it: the histogram's buckets, sum and count in one family.
+  const std::string python = "/usr/bin/python3";
+  INFO("Debian's python3 with prometheus_client (apt-get install python3-prometheus-client)");
+  write_file(h.dir.file("metrics.txt"), text);
+  write_file(h.dir.file("parse.py"), R"(import sys
+from prometheus_client.parser import text_string_to_metric_families
+for f in text_string_to_metric_families(open(sys.argv[1]).read()):
+    if f.name == "drover_job_run_seconds":
+        print(f.type, len(f.samples), [s.value for s in f.samples if s.name.endswith("_count")])
+)");
+  auto parsed = run_command({python, h.dir.file("parse.py"), h.dir.file("metrics.txt")});
+  INFO(parsed.out);
+  CHECK(parsed.status == 0);
+  CHECK(parsed.out == "histogram 18 [3.0]\n");  // 15 bounds + Inf, sum, count
+
+  // status() attached: the topic's row under the pools, and its table.
+  DroverProcess p({"attach", fmt::format("127.0.0.1:{}", h.drover->http_port()), "-e", "print(status())",
+                   "-e", "local j = status().jobs.resize "
+                         "print('t=' .. j.scheduled .. j.dead .. j.done_total .. j.run_time.count)"},
+                  h.dir.file("attach.err"), kTokenEnv);
+  CHECK(p.wait_exit(30s) == 0);
+  const std::string out = read_file(h.dir.file("attach.err.out")) + read_file(h.dir.file("attach.err"));
+  INFO(out);
+  CHECK(out.find("jobs   queued sched   run retry  dead  oldest    done failed\n") != std::string::npos);
+  CHECK(out.find("resize      0     1     0     0     1       -       2      1\n") != std::string::npos);
+  CHECK(out.find("t=1123\n") != std::string::npos);
+}

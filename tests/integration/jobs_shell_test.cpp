@@ -90,3 +90,50 @@ TEST_CASE("jobs shell: a second drover on the same state directory is told who o
   CHECK(out.find(fmt::format("the job queue: the job store {} is in use by another drover (pid {})",
                              dir.file("state/jobs.db"), owner.pid())) != std::string::npos);
 }
+
+TEST_CASE("jobs shell: status() has the queue's columns - jobs.stats() has taskqueue's names") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"),
+             "pool 'resize' { cmd = 'test \"$DROVER_JOB_ARGS\" != \\'{\"fail\":true}\\'', n = 2, jobs = true }\n");
+  auto [rc, out] = run(dir, {"-e", "a = jobs.enqueue('resize', {})",
+                             "-e", "b = jobs.enqueue('resize', {fail = true}, {attempts = 2})",
+                             "-e", "jobs.enqueue('resize', {}, {delay = 3600})",
+                             "-e", "while jobs.get(a.id).state ~= 'done' or jobs.get(b.id).state ~= 'dead' do end",
+                             // The counts by state are refreshed each second: wait for this one.
+                             "-e", "while status().jobs.resize.dead ~= 1 do end",
+                             "-e", "print(status())",
+                             "-e", "s = jobs.stats().resize",
+                             "-e", "print(string.format('enqueued=%d started=%d retried=%d completed=%d', "
+                                   "s.enqueued, s.started, s.retried, s.completed))",
+                             "-e", "print(string.format('input=%d work=%d dead=%d', s.input_queue_size, "
+                                   "s.work_queue_size, s.dead_queue_size))"});
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find("jobs   queued sched   run retry  dead  oldest    done failed\n") != std::string::npos);
+  CHECK(out.find("resize      0     1     0     0     1       -       1      2\n") != std::string::npos);
+  CHECK(out.find("enqueued=3 started=3 retried=1 completed=1\n") != std::string::npos);
+  CHECK(out.find("input=1 work=0 dead=1\n") != std::string::npos);
+}
+
+TEST_CASE("jobs shell: a jobs pool's policy sees drover's own queue - m.queue, m.inflight, m.age - no probe") {
+  TempDir dir;
+  // Jobs wait for the file `go`: the queue stays until the test lets it run.
+  write_file(dir.file("pools.lua"),
+             fmt::format("pool 'work' {{ cmd = 'while [ ! -e {} ]; do sleep 0.05; done', n = 1, jobs = true }}\n"
+                         "autoscale 'work' {{ every = 0.2, min = 1, max = 3, cooldown = 0,\n"
+                         "  policy = function(m)\n"
+                         "    if m.queue and m.queue >= 4 and m.inflight == 1 and m.age and m.age > 0 then\n"
+                         "      return 3, string.format('queue %d inflight %d aged', m.queue, m.inflight)\n"
+                         "    end\n"
+                         "  end }}\n",
+                         dir.file("go")));
+  // One chunk: the policy needs the Lua lock, which only the follow lets go of, after it
+  // subscribed; so the change cannot come before the follow sees it.
+  auto [rc, out] = run(dir, {"-e", "for i = 1, 5 do jobs.enqueue('work', {}) end print(log.tail_until('autoscaled'))",
+                             "-e", "print('probe=' .. autoscale.list()[1].probe)",
+                             "-e", "io.open('" + dir.file("go") + "', 'w'):close()"});
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find("1 -> 3 (queue 4 inflight 1 aged)") != std::string::npos);
+  CHECK(out.find("probe=drover's job queue\n") != std::string::npos);
+}

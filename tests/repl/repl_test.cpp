@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <sstream>
 
 #include "tests/support/pty_session.h"
@@ -470,4 +471,38 @@ TEST_CASE("repl: a shell whose drover stops says so - here on SIGTERM, attached 
   CHECK(attached.expect("the drover at 127.0.0.1:" + port + " has stopped: leaving the shell",
                         std::chrono::milliseconds(15000)));
   CHECK(attached.wait_exit(std::chrono::seconds(15)) == 0);
+}
+
+TEST_CASE("repl: jobs.tail follows job events until Ctrl-C - here and attached") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"), "pool 'echo' { cmd = 'cat', n = 2, jobs = true }\n");
+  const std::string port = std::to_string(free_port());
+  PtySession host({drover_path(), dir.file("pools.lua"), "--http", "127.0.0.1:" + port}, with_token(shell_env(dir)));
+  REQUIRE(host.expect(kPrompt));
+  PtySession s({drover_path(), "attach", "127.0.0.1:" + port}, with_token(shell_env(dir)));
+  REQUIRE(s.expect(kPrompt));
+  host.send_line("jobs.tail()");
+  REQUIRE(host.expect("following job events (Ctrl-C to stop)\n"));
+  s.send_line("jobs.tail 'echo'");
+  REQUIRE(s.expect("following job events of echo (Ctrl-C to stop)\n"));
+  // The attached follow's stream opens on its own thread: jobs until both have seen one end.
+  const std::string enqueue = "DROVER_HTTP_TOKEN=repl-test-token-0123456789 " + std::string(drover_path()) +
+                              " enqueue --to 127.0.0.1:" + port + " echo '{}' >/dev/null";
+  bool seen = false;
+  for (int i = 0; i < 30 && !seen; ++i) {
+    REQUIRE(std::system(enqueue.c_str()) == 0);
+    seen = s.expect("echo job-done: job ", std::chrono::milliseconds(1000));
+  }
+  CHECK(seen);
+  CHECK(host.expect("echo jobs-enqueued: job 1\n"));
+  CHECK(host.expect("echo job-done: job 1 (attempt 1"));
+  s.send("\x03");
+  REQUIRE(s.expect(kPrompt));
+  host.send("\x03");
+  REQUIRE(host.expect(kPrompt));
+  CHECK(run(host, "print(jobs.stats().echo.completed >= 1)") == "true\n");
+  s.send("\x04");
+  CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
+  host.send_line("exit()");
+  CHECK(host.wait_exit(std::chrono::seconds(15)) == 0);
 }

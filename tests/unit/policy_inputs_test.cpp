@@ -86,3 +86,52 @@ TEST_CASE("policy inputs: a Lua fn probe's rate comes from the history") {
   // The first call has no dt, so no rate.
   CHECK_FALSE(build_policy_metrics("foo", readings(), pools, 5, std::nullopt, history, 0).queue_rate);
 }
+
+TEST_CASE("policy inputs: a jobs pool without a probe is sized from drover's own queue - m.age, m.run_time") {
+  TickReadings r = readings();
+  r.snap.pools[1].spec.jobs = true;  // bar
+  TopicGauge t;
+  t.topic = "bar";
+  t.queued = 40;
+  t.scheduled = 7;  // delayed: not in m.queue
+  t.running = 5;
+  t.oldest_age_s = 12.5;
+  t.run_time.sum = 20;
+  t.run_time.count = 10;
+  r.snap.jobs = {t};
+  std::map<std::string, PoolInputs> pools;
+  pools["foo"] = {.limits = {.min = 1, .max = 9}};
+  pools["bar"] = {.limits = {.min = 0, .max = 20}};
+  PolicyMetrics m = build_policy_metrics("bar", r, pools, 1000, std::nullopt, {}, 0);
+  CHECK(m.queue == 40.0);
+  CHECK(m.inflight == 5.0);
+  CHECK(m.age == 12.5);
+  CHECK(m.run_time == 2.0);  // since start: no earlier call to measure from
+  CHECK_FALSE(m.queue_rate);
+  CHECK(m.pools.at("bar").age == 12.5);
+  CHECK(m.pools.at("bar").queue == 40.0);
+  CHECK_FALSE(m.pools.at("foo").queue);  // not a jobs pool: nothing from the queue
+  CHECK_FALSE(m.pools.at("foo").age);
+  // The next call: the queue's rate, and the run time of the attempts that ended since.
+  r.snap.jobs[0].queued = 30;
+  r.snap.jobs[0].run_time.sum = 50;  // 5 more runs of 6 s
+  r.snap.jobs[0].run_time.count = 15;
+  m = build_policy_metrics("bar", r, pools, 1002, 2.0, m.history, 0);
+  CHECK(m.queue_rate == -5.0);
+  CHECK(m.run_time == 6.0);
+  REQUIRE(m.history.size() == 2);
+  CHECK(m.history.back().age == 12.5);
+  // A job claimed since the refresh: the pool's own job processes count, so that a policy
+  // never sizes below a job that has just begun.
+  r.snap.jobs[0].running = 0;
+  r.snap.pools[1].running = 4;
+  r.snap.pools[1].starting = 2;
+  CHECK(build_policy_metrics("bar", r, pools, 1006, 2.0, {}, 0).inflight == 6.0);
+  // With a probe configured the probe is the queue, whatever the job queue says.
+  pools["bar"].probe = true;
+  pools["bar"].queue = 3;
+  m = build_policy_metrics("bar", r, pools, 1004, 2.0, {}, 0);
+  CHECK(m.queue == 3.0);
+  CHECK_FALSE(m.age);
+  CHECK_FALSE(m.run_time);
+}

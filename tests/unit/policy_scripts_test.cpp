@@ -215,3 +215,66 @@ TEST_CASE("policy scripts: load_guard rejects junk options") {
   CHECK(rejected(env, g, "(print)") ==
         "pools.lua:2: load_guard: options must be a table, as in load_guard{ policy = p }, got a function");
 }
+
+namespace {
+
+std::string slo(const std::string& opts) {
+  return "local slo = load 'latency_slo'\nlocal p = slo" + opts + "\nreturn p";
+}
+
+// A jobs pool's m: its queue, running jobs, oldest age and mean run time.
+PolicyMetrics jobs_metrics(double queue, double inflight, std::optional<double> age, std::optional<double> run_time) {
+  PolicyMetrics m = queue_metrics(queue, inflight);
+  m.age = age;
+  m.run_time = run_time;
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("policy scripts: latency_slo lets the queue wait up to its plan - the oldest within what it has left") {
+  PolicyEnv env;
+  REQUIRE(env.build(slo("{ max_age = 30 }")) == "");
+  // 24 s planned (headroom 0.8): 400 jobs x 2 s must start within it.
+  CHECK(answer(env, jobs_metrics(400, 10, 12, 2)) ==
+        "34 | queue 400, 10 running, oldest 12 s, run time 2 s, 12 s left of 30: by queue");
+  // One job, old: it must start within the 4 s it has left.
+  CHECK(answer(env, jobs_metrics(1, 0, 20, 2)) ==
+        "1 | queue 1, 0 running, oldest 20 s, run time 2 s, 4 s left of 30: by oldest");
+  // Past the plan: a run time for the oldest at most; the queue's term restores the waits.
+  CHECK(answer(env, jobs_metrics(10, 0, 40, 2)) ==
+        "1 | queue 10, 0 running, oldest 40 s, run time 2 s, 0 s left of 30: by oldest");
+  // Nothing waits: the running jobs keep their slots (an idle pool shrinks as they end).
+  CHECK(answer(env, jobs_metrics(0, 3, 0, 2)) ==
+        "3 | queue 0, 3 running, oldest 0 s, run time 2 s, 24 s left of 30: by running");
+  CHECK(answer(env, jobs_metrics(0, 0, 0, 2)).starts_with("0 | "));
+  CHECK(answer(env, jobs_metrics(3, 0, 0, 0)).starts_with("1 | "));  // jobs of no measurable run time
+  // No run time yet: one more worker than the busy ones while jobs wait, to learn it.
+  CHECK(answer(env, jobs_metrics(5, 0, std::nullopt, std::nullopt)) ==
+        "1 | queue 5, 0 running, oldest 0 s, run time not known yet");
+  CHECK(answer(env, queue_metrics(std::nullopt, 3)) == "nil | queue unknown");
+  // The queue's growth over the window's history: 10 jobs/s, 20 more within a run time.
+  PolicyMetrics m = jobs_metrics(200, 2, 5, 2);
+  m.history = {PolicySample{.now = m.now - 10, .queue = 100}, PolicySample{.now = m.now - 5, .queue = 150},
+               PolicySample{.now = m.now, .queue = 200}};
+  CHECK(answer(env, m).starts_with("19 | "));  // (200 + 20) x 2 / 24 = 18.3
+  m.history.clear();
+  CHECK(answer(env, m).starts_with("17 | "));  // 200 x 2 / 24 = 16.7
+  // run_time given (a probe's pool without m.run_time); long-lived workers let go.
+  REQUIRE(env.build(slo("{ max_age = 10, headroom = 1, run_time = 0.5, keep_running = false }")) == "");
+  CHECK(answer(env, jobs_metrics(100, 0, std::nullopt, std::nullopt)).starts_with("5 | "));  // 100 x 0.5 / 10
+  CHECK(answer(env, jobs_metrics(0, 3, 0, std::nullopt)).starts_with("0 | "));
+}
+
+TEST_CASE("policy scripts: latency_slo rejects junk options at the config's line") {
+  PolicyEnv env;
+  CHECK(env.build(slo("{ max_age = 0 }")) ==
+        "pools.lua:2: latency_slo: max_age must be a positive number of seconds, got 0");
+  CHECK(env.build(slo("{ headroom = 1.5 }")) == "pools.lua:2: latency_slo: headroom must be a number in (0, 1], got 1.5");
+  CHECK(env.build(slo("{ keep_running = 1 }")) == "pools.lua:2: latency_slo: keep_running must be true or false, got 1");
+  CHECK(env.build(slo("{ max_wait = 30 }")) ==
+        "pools.lua:2: latency_slo: unknown option \"max_wait\" "
+        "(options: headroom, keep_running, max_age, run_time, window)");
+  REQUIRE(env.build("return (load 'latency_slo')()") == "");
+  CHECK(answer(env, jobs_metrics(0, 1, 0, 1)).find("24 s left of 30") != std::string::npos);
+}

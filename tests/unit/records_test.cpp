@@ -49,6 +49,8 @@ struct Fill {
       else v = static_cast<T>(static_cast<int>(v) + 1);  // a dense enum (EventKind)
     }
     else if constexpr (std::is_same_v<T, std::vector<std::string>>) v = {fmt::format("a{}", k), fmt::format("b{}", k)};
+    else if constexpr (std::is_same_v<T, std::vector<double>> || std::is_same_v<T, std::vector<uint64_t>>)
+      v = {static_cast<typename T::value_type>(k), static_cast<typename T::value_type>(k + 1)};
     else if constexpr (requires { v.emplace(); }) {
       v.emplace();
       set(*v);
@@ -81,6 +83,18 @@ struct ExpectedSamples {
         describe(*this, p);
       }
       pool_label.clear();
+    } else if constexpr (std::is_same_v<T, std::vector<TopicGauge>>) {
+      for (const auto& t : v) {
+        pool_label = "topic=\"" + t.topic + "\"";
+        describe(*this, t);
+      }
+      pool_label.clear();
+    } else if constexpr (std::is_same_v<T, RunHistogram>) {
+      if (!m.metric.name) return;
+      CHECK_MESSAGE((m.in & kView), m.metric.name);
+      families.push_back(fmt::format("# TYPE {} histogram\n", m.metric.name));
+      // Filled with more counts than bounds + 1: not a histogram /metrics can write; its
+      // samples are checked in http_metrics_test.
     } else if constexpr (Described<T>) describe(*this, v);
     else if constexpr (std::is_arithmetic_v<T> || requires { v.has_value(); }) {
       if (!m.metric.name) return;
@@ -149,6 +163,14 @@ struct LuaCheck {
         REQUIRE(lua_istable(L, -1));
         LuaCheck inner{L, where + "." + p.spec.name};
         describe(inner, p);
+        lua_pop(L, 1);
+      }
+    } else if constexpr (std::is_same_v<T, std::vector<TopicGauge>>) {
+      for (const auto& t : v) {
+        lua_getfield(L, -1, t.topic.c_str());
+        REQUIRE(lua_istable(L, -1));
+        LuaCheck inner{L, where + "." + t.topic};
+        describe(inner, t);
         lua_pop(L, 1);
       }
     } else if constexpr (IsVector<T>::value) {

@@ -1,10 +1,11 @@
 // jobs.enqueue, jobs.get, jobs.list, jobs.stats, jobs.dead, jobs.retry, jobs.cancel,
-// jobs.drop: drover's own job queue (help/jobs.md), through the EngineClient like every
+// jobs.drop, jobs.tail: drover's own job queue (help/jobs.md), through the EngineClient like every
 // command. A job is a table (its fields as the HTTP API names them) that prints as a line.
 #include <fmt/format.h>
 
 #include <ctime>
 
+#include "engine/log_file.h"
 #include "shell/lua/binding.h"
 #include "shell/lua/lua_json.h"
 #include "shell/lua/record_lua.h"
@@ -180,6 +181,11 @@ int l_stats(lua_State* L) {
                                    "scheduled", "running", "done", "failed", "dead", "cancelled", "oldest");
     for (const auto& t : stats) {
       push_record(L, t);
+      // taskqueue's queue sizes: its input queue holds what waits (retries included), its
+      // work queue what runs, its dead queue what ran out of attempts.
+      set_integer(L, "input_queue_size", t.queued + t.scheduled + t.failed);
+      set_integer(L, "work_queue_size", t.running);
+      set_integer(L, "dead_queue_size", t.dead);
       lua_setfield(L, -2, t.topic.c_str());
       view += fmt::format("{:<16} {:>7} {:>9} {:>7} {:>7} {:>7} {:>6} {:>9} {:>8}\n", t.topic, t.queued, t.scheduled,
                           t.running, t.done, t.failed, t.dead, t.cancelled,
@@ -189,6 +195,51 @@ int l_stats(lua_State* L) {
     view.pop_back();
     attach_view(L, view);
     return 1;
+  });
+}
+
+bool is_job_event(EventKind k) {
+  return k == EventKind::kJobsEnqueued || k == EventKind::kJobDone || k == EventKind::kJobRetrying ||
+         k == EventKind::kJobDead || k == EventKind::kJobCancelled;
+}
+
+// "12:04:05 resize job-done: job 17 (attempt 1, 0.4s)"; failures in colour.
+std::string job_event_line(const Event& e, bool color) {
+  std::string line = fmt::format("{} {} {}: {}", format_timestamp(e.wall_ms).substr(11, 8), e.pool,
+                                 event_kind_name(e.kind), e.text);
+  if (!color) return line;
+  if (e.kind == EventKind::kJobDead) return "\x1b[31m" + line + "\x1b[0m";
+  if (e.kind == EventKind::kJobRetrying) return "\x1b[33m" + line + "\x1b[0m";
+  return line;
+}
+
+// Follows the job events (of one topic) until Ctrl-C, as log.tail follows output; the
+// Lua lock is let go while it waits, so policies and timers run meanwhile.
+int l_tail(lua_State* L) {
+  return guarded(L, [L] {
+    ShellContext& ctx = shell_context_of(L);
+    const std::optional<std::string> topic = opt_pool_arg(L, 1);
+    auto sub = ctx.client.subscribe(10000, {.events = true, .log_lines = false});
+    fmt::print(ctx.out, "following job events{} (Ctrl-C to stop)\n", topic ? " of " + *topic : "");
+    std::fflush(ctx.out);
+    while (!ctx.interrupted) {
+      std::optional<EngineItem> item;
+      {
+        LuaUnlocked waiting(ctx.lua_lock);
+        item = sub->pop(std::chrono::milliseconds(100));
+      }
+      if (!item) {
+        if (sub->closed()) break;  // the engine (or the attached drover) has gone
+        continue;
+      }
+      const Event* e = std::get_if<Event>(&*item);
+      if (!e || !is_job_event(e->kind) || (topic && e->pool != *topic)) continue;
+      fmt::print(ctx.out, "{}\n", job_event_line(*e, ctx.color));
+      std::fflush(ctx.out);
+    }
+    sub->close();
+    consume_interrupt(L);
+    return 0;
   });
 }
 
@@ -230,6 +281,8 @@ const Binding kBindings[] = {
      l_retry},
     {"jobs.cancel", "jobs.cancel(id)", "a waiting job cancelled, a running one stopped", l_cancel},
     {"jobs.drop", "jobs.drop(id)", "a finished job deleted", l_drop},
+    {"jobs.tail", "jobs.tail(topic)", "follow job events (enqueued, done, retrying, dead, cancelled) until Ctrl-C",
+     l_tail},
 };
 
 }  // namespace

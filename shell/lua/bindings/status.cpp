@@ -27,6 +27,24 @@ std::string render_heartbeat_line(const HeartbeatStats& hb) {
                      hb.malformed + hb.oversized + hb.unknown_pid);
 }
 
+// The job queue's topics under the pools (help/status.md): what waits, runs and failed, and
+// how long the oldest due job has waited. Nothing without a job queue.
+std::string render_jobs(const std::vector<TopicGauge>& topics, bool color) {
+  if (topics.empty()) return "";
+  auto bold = [color](const std::string& s) { return color ? "\x1b[1m" + s + "\x1b[0m" : s; };
+  size_t w = 4;
+  for (const auto& t : topics) w = std::max(w, t.topic.size());
+  constexpr const char* kRow = "{:<{}} {:>6} {:>5} {:>5} {:>5} {:>5} {:>7} {:>7} {:>6}";
+  std::string out = bold(fmt::format(kRow, "jobs", w, "queued", "sched", "run", "retry", "dead", "oldest", "done",
+                                     "failed")) +
+                    "\n";
+  for (const auto& t : topics)
+    out += fmt::format(kRow, t.topic, w, t.queued, t.scheduled, t.running, t.retrying, t.dead,
+                       t.oldest_age_s > 0 ? format_age(t.oldest_age_s) : "-", t.done_total, t.failed_total) +
+           "\n";
+  return out;
+}
+
 std::string render_status(const EngineSnapshot& snap, bool color) {
   int target = 0, running = 0;
   for (const auto& p : snap.pools) {
@@ -44,7 +62,7 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
   if (snap.log_lines_lost > 0 || !snap.log_error.empty())
     out += fmt::format("log {}  {} lines lost in {} failed writes{}\n", snap.log_path, snap.log_lines_lost,
                        snap.log_write_errors, snap.log_error.empty() ? "" : " (failing now: " + snap.log_error + ")");
-  if (snap.pools.empty()) return out + "no pools\n";
+  if (snap.pools.empty()) return out + "no pools\n" + render_jobs(snap.jobs, color);
   size_t w = 4;
   bool queues = false;  // a queue column only when some pool has a probe
   for (const auto& p : snap.pools) {
@@ -73,6 +91,7 @@ std::string render_status(const EngineSnapshot& snap, bool color) {
                        p.counters.stalls, queue_cell(p), state) +
            "\n";
   }
+  out += render_jobs(snap.jobs, color);
   if (!out.empty() && out.back() == '\n') out.pop_back();
   return out;
 }

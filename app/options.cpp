@@ -187,6 +187,7 @@ std::unique_ptr<CLI::App> drover_app(RawOptions& r) {
     fmt->add_synopsis_line(std::string(kDescriptionColumn - 7, ' ') +
                            "the shell of a running drover: without an address your one drover on this host (-h)");
     fmt->add_synopsis_line("drover enqueue [--to ADDRESS] [options] TOPIC [ARGS]   jobs for a running drover (-h)");
+    fmt->add_synopsis_line("drover job next | done ID [RESULT] | fail ID [ERROR]   a worker-mode script's jobs (-h)");
   }
   app->formatter(fmt);
   app->footer(kFooter);

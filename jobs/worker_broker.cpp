@@ -288,7 +288,7 @@ void WorkerBroker::on_message(const std::string& route, const std::string& body)
   if (m.contains("ready")) {
     if (!m["ready"].is_number_integer() || m["ready"].get<int64_t>() < 0 || m["ready"].get<int64_t>() > kMaxJobPrefetch)
       return refuse(fmt::format("\"ready\" must be a count 0..{}", kMaxJobPrefetch));
-    const int n = m["ready"].get<int>();
+    const int asked = m["ready"].get<int>();
     Worker& w = workers_[key];
     Topic& t = topics_[key.first];
     if (w.route != route) {
@@ -298,6 +298,10 @@ void WorkerBroker::on_message(const std::string& route, const std::string& body)
       ++w.gen;
     }
     if (m.contains("pid") && m["pid"].is_number_integer()) w.pid = m["pid"].get<pid_t>();
+    // A worker holds at most kMaxJobPrefetch, whatever it asks: one that repeats its ready
+    // (a bug, or a loop) cannot drain the queue into itself.
+    const int room = std::max(0, kMaxJobPrefetch - w.credit - static_cast<int>(w.held.size()));
+    const int n = std::min(asked, room);
     w.credit += n;
     t.credit += n;
     for (int i = 0; i < n; ++i) t.ready.emplace_back(key.second, w.gen);

@@ -225,3 +225,23 @@ TEST_CASE("jobs worker: scale-down stops the idle worker and lets the busy one f
   CHECK(left.front() == busy);
   CHECK(rig.job(long_job).attempt == 1);
 }
+
+TEST_CASE("jobs worker: examples/jobs.lua runs as it is - exec, Python and shell workers each finish a job") {
+  TempDir dir;
+  const std::string bin = DROVER_BIN_PATH;
+  const std::string lua = R"(
+    local ids = { jobs.enqueue("thumbs", {file = "a.png"}).id, jobs.enqueue("py", {sleep = 0.01}).id,
+                  jobs.enqueue("sh", {n = 1}).id }
+    local t = os.time()
+    for _, id in ipairs(ids) do
+      while jobs.get(id).state ~= "done" and os.time() - t < 60 do end
+      print(id, jobs.get(id).topic, jobs.get(id).state)
+    end)";
+  const std::string cmd = fmt::format("cd {} && PATH={}:$PATH {} examples/jobs.lua --state {} -q -e '{}' 2>&1",
+                                      DROVER_SOURCE_DIR, bin.substr(0, bin.rfind('/')), bin, dir.file("state"), lua);
+  const std::string out = run_command({"/bin/sh", "-c", cmd}).out;
+  INFO(out);
+  CHECK(out.find("1\tthumbs\tdone") != std::string::npos);
+  CHECK(out.find("2\tpy\tdone") != std::string::npos);
+  CHECK(out.find("3\tsh\tdone") != std::string::npos);
+}

@@ -19,8 +19,9 @@ with the same job count and concurrency:
 Both timings include worker start-up (interpreter and imports, well under a second).
 Workers log at WARNING into the temp dir; a failing phase prints the tail of its log.
 Each phase has a timeout (PHASE_TIMEOUT seconds, default 600) after which it prints a
-FAILED line and goes on. RQ_FORK_JOBS caps the job count for rq's default Worker (default:
-JOBS; set it lower if fork-per-job would take too long).
+FAILED line and goes on; the exit status is then 1. RQ_FORK_JOBS caps the job count for
+rq's default Worker (default: JOBS; set it lower if fork-per-job would take too long --
+on a 2-CPU machine 20000 jobs take about 1.5 minutes).
 
 Needs Debian's python3-rq, python3-celery, python3-redis and redis-server; run it with
 /usr/bin/python3 (it re-executes itself with that if another interpreter lacks them).
@@ -106,13 +107,15 @@ def stop(p, grace=STOP_GRACE_S):
             pass
 
 
-def tail(path, n=15):
+def say_tail(path, n=15):
+    """Print the last n lines of a worker's log, if it has any."""
     try:
         with open(path, "rb") as f:
             lines = f.read().decode("utf-8", "replace").splitlines()
     except OSError:
-        return ""
-    return "\n".join("    | " + l for l in lines[-n:])
+        return
+    for l in lines[-n:]:
+        say("    | " + l)
 
 
 def cpu_model():
@@ -140,7 +143,8 @@ def start_redis(tmp):
     deadline = time.monotonic() + 15
     while True:
         if p.poll() is not None:
-            raise RuntimeError("redis-server exited with %s:\n%s" % (p.returncode, tail(os.path.join(tmp, "redis.log"))))
+            say_tail(os.path.join(tmp, "redis.log"))
+            raise RuntimeError("redis-server exited with %s" % p.returncode)
         try:
             if r.ping():
                 return p, port, r
@@ -185,7 +189,7 @@ def bench_rq(label, worker_class, jobs, concurrency, r, url, tmp, env):
     enqueue_s = time.monotonic() - t0
     if q.count != jobs:
         say("%s: FAILED - %d of %d jobs in the queue after enqueue" % (label, q.count, jobs))
-        return
+        return False
 
     log = os.path.join(tmp, "rq-%s.log" % worker_class.rsplit(".", 1)[-1])
     argv = [DEBIAN_PYTHON, "-m", "rq.cli", "worker", "--burst", "-u", url,
@@ -199,26 +203,28 @@ def bench_rq(label, worker_class, jobs, concurrency, r, url, tmp, env):
         time.sleep(0.02)
     run_s = time.monotonic() - t0
     timed_out = any(w.poll() is None for w in workers)
-    for w in workers:
-        stop(w)
+    if timed_out:
+        finished, queued = FinishedJobRegistry(queue=q).count, q.count
+        for w in workers:
+            stop(w)
+        say("%s, %d no-op jobs, %d workers: FAILED - timeout after %.0f s (%d finished, %d queued)"
+            % (label, jobs, concurrency, PHASE_TIMEOUT, finished, queued))
+        say_tail(log)
+        return False
 
     finished = FinishedJobRegistry(queue=q).count
     failed = FailedJobRegistry(queue=q).count
     started = StartedJobRegistry(queue=q).count
     queued = q.count
-    if timed_out:
-        say("%s, %d no-op jobs, %d workers: FAILED - timeout after %.0f s (%d finished, %d queued)"
-            % (label, jobs, concurrency, PHASE_TIMEOUT, finished, queued))
-        say(tail(log))
-        return
     bad_exit = [w.returncode for w in workers if w.returncode != 0]
     if finished != jobs or failed or queued or started or bad_exit:
         say("%s, %d no-op jobs, %d workers: FAILED - %d finished, %d failed, %d queued, %d started, worker exit codes %s"
             % (label, jobs, concurrency, finished, failed, queued, started, [w.returncode for w in workers]))
-        say(tail(log))
-        return
+        say_tail(log)
+        return False
     say("%s, %d no-op jobs, %d workers: %.0f jobs/s (%.1f s; enqueue %.1f s)"
         % (label, jobs, concurrency, jobs / run_s, run_s, enqueue_s))
+    return True
 
 
 # ---------------------------------------------------------------- celery
@@ -267,7 +273,7 @@ def bench_celery(jobs, concurrency, r, url, tmp, env):
     queued = r.llen("celery")
     if queued != jobs:
         say("%s: FAILED - %d of %d tasks in the 'celery' list after publish" % (label, queued, jobs))
-        return
+        return False
 
     log = os.path.join(tmp, "celery.log")
     argv = [DEBIAN_PYTHON, "-m", "celery", "-A", "benchtasks", "worker",
@@ -296,20 +302,21 @@ def bench_celery(jobs, concurrency, r, url, tmp, env):
     if died:
         say("%s, %d no-op jobs, concurrency %d: FAILED - worker exited with %s after %d done"
             % (label, jobs, concurrency, worker.returncode, done))
-        say(tail(log))
-        return
+        say_tail(log)
+        return False
     if done < jobs:
         say("%s, %d no-op jobs, concurrency %d: FAILED - timeout after %.0f s (%d done, %d queued)"
             % (label, jobs, concurrency, PHASE_TIMEOUT, done, left))
-        say(tail(log))
-        return
+        say_tail(log)
+        return False
     if done != jobs or left:
         say("%s, %d no-op jobs, concurrency %d: FAILED - counter %d, %d left in the queue"
             % (label, jobs, concurrency, done, left))
-        say(tail(log))
-        return
+        say_tail(log)
+        return False
     say("%s, %d no-op jobs, concurrency %d: %.0f jobs/s (%.1f s; publish %.1f s)"
         % (label, jobs, concurrency, jobs / run_s, run_s, publish_s))
+    return True
 
 
 # ---------------------------------------------------------------- main
@@ -357,13 +364,13 @@ def main():
         if rq_fork_jobs != jobs:
             say("# rq's default Worker runs %d jobs instead of %d (RQ_FORK_JOBS): it forks a"
                 " work horse per job" % (rq_fork_jobs, jobs))
-        bench_rq("rq (default Worker, fork per job)", "rq.worker.Worker",
-                 rq_fork_jobs, concurrency, r, url, tmp, env)
-        bench_rq("rq (SimpleWorker, no fork)", "rq.worker.SimpleWorker",
-                 jobs, concurrency, r, url, tmp, env)
+        ok = bench_rq("rq (default Worker, fork per job)", "rq.worker.Worker",
+                      rq_fork_jobs, concurrency, r, url, tmp, env)
+        ok &= bench_rq("rq (SimpleWorker, no fork)", "rq.worker.SimpleWorker",
+                       jobs, concurrency, r, url, tmp, env)
         say("# celery's task is not a pure no-op: it INCRs a Redis counter so completion can be counted")
-        bench_celery(jobs, concurrency, r, url, tmp, env)
-        return 0
+        ok &= bench_celery(jobs, concurrency, r, url, tmp, env)
+        return 0 if ok else 1
     finally:
         for p in children:
             if p is not rproc:

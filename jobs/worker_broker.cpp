@@ -213,7 +213,7 @@ void WorkerBroker::drain_socket() {
     zmq_msg_init(&route);
     if (zmq_msg_recv(&route, socket_, ZMQ_DONTWAIT) < 0) {
       zmq_msg_close(&route);
-      return;
+      break;
     }
     std::string r(static_cast<const char*>(zmq_msg_data(&route)), zmq_msg_size(&route));
     zmq_msg_close(&route);
@@ -234,6 +234,7 @@ void WorkerBroker::drain_socket() {
     }
     on_message(r, b);
   }
+  finish_results();
 }
 
 void WorkerBroker::send(const std::string& route, const std::string& body) {
@@ -281,7 +282,7 @@ void WorkerBroker::on_message(const std::string& route, const std::string& body)
       held_.erase(it);
       set_head(w);
       if (w.held.empty()) topics_[topic].busy_dirty = true;
-      finish(id, ok, tail_of(std::move(text)), ack);
+      results_.push_back({id, ok, tail_of(std::move(text)), ack});
     }
   }
 
@@ -398,6 +399,52 @@ void WorkerBroker::finish(JobId id, bool ok, std::string text, const std::string
         std::string reply = r ? fmt::format(R"({{"ack":{}}})", id)
                               : json{{"error", r.error().message()}, {"id", id}}.dump();
         post([this, ack_route, reply = std::move(reply)] { send(ack_route, reply); });
+      });
+}
+
+void WorkerBroker::finish_results() {
+  if (results_.empty()) return;
+  // The burst's results in one store call: one queue entry and one callback for hundreds
+  // of jobs at full rate. Each finish stays its own all-or-nothing step inside it.
+  std::vector<Finished> batch;
+  batch.swap(results_);
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& f : batch) ++(f.ok ? counters_.done : counters_.failed);
+  }
+  auto retry_at = hooks_.retry_at;
+  auto shared = std::make_shared<std::vector<Finished>>(std::move(batch));
+  queue_.submit<std::vector<Result<Job>>>(
+      [shared, retry_at](JobStore& s, int64_t now) -> Result<std::vector<Result<Job>>> {
+        std::vector<Result<Job>> out;
+        out.reserve(shared->size());
+        for (const auto& f : *shared) {
+          if (f.ok) {
+            out.push_back(s.finish(f.id, {true, f.text}, now, 0));
+            continue;
+          }
+          auto job = s.get(f.id);
+          out.push_back(job ? s.finish(f.id, {false, f.text}, now, retry_at(job->attempt, now)) : job);
+        }
+        return out;
+      },
+      [this, shared](Result<std::vector<Result<Job>>> r) {
+        std::vector<std::pair<std::string, std::string>> acks;
+        for (size_t i = 0; i < shared->size(); ++i) {
+          const Finished& f = (*shared)[i];
+          const Result<Job> one = r ? (*r)[i] : Result<Job>(r.error());
+          if (one && hooks_.report_end) {
+            const double run_s = one->started_ms ? (one->finished_ms - one->started_ms) / 1000.0 : 0;
+            hooks_.report_end(*one, one->error.substr(0, one->error.find('\n')), run_s);
+          }
+          if (f.ack_route.empty()) continue;
+          acks.emplace_back(f.ack_route, one ? fmt::format(R"({{"ack":{}}})", f.id)
+                                             : json{{"error", one.error().message()}, {"id", f.id}}.dump());
+        }
+        if (!acks.empty())
+          post([this, acks = std::move(acks)] {
+            for (const auto& [route, reply] : acks) send(route, reply);
+          });
       });
 }
 

@@ -120,6 +120,7 @@ class WorkerBroker {
   void claim(const std::string& topic, size_t n);
   void finish(JobId id, bool ok, std::string text, const std::string& ack_route);
   void fail(JobId id, std::string text);
+  void finish_results();  // what a burst of messages reported, to the store in one call
   void release(JobId id);
   void forget_worker(const Key& key, const std::string& how);
   void set_head(Worker& w);
@@ -146,6 +147,12 @@ class WorkerBroker {
   std::map<Key, Worker> workers_;
   std::unordered_map<JobId, Held> held_;
   std::map<std::string, Topic> topics_;
+  struct Finished {
+    JobId id;
+    bool ok;
+    std::string text, ack_route;
+  };
+  std::vector<Finished> results_;  // read from the socket, not yet sent to the store
   SteadyTime last_tick_{};
   std::thread thread_;
 };

@@ -370,6 +370,8 @@ int main(int argc, char** argv) {
     if (!dir) return dir.error();
     drover::jobs::JobServiceOptions jo;
     jo.state_dir = *dir;
+    jo.retention.max_finished = args->jobs_keep;
+    jo.retention.max_age_s = args->jobs_keep_for_s;
     jo.durability = drover::jobs::durability_from_name(args->jobs_durability).value_or(drover::jobs::Durability::kNormal);
     auto opened = drover::jobs::JobService::open(*engine, std::move(jo));
     if (!opened) return opened.error();

@@ -240,6 +240,12 @@ std::unique_ptr<CLI::App> drover_app(RawOptions& r) {
                   "(the last commits; the default), off (anything: throwaway queues)")
       ->check(CLI::IsMember({"full", "normal", "off"}))
       ->type_name("full|normal|off");
+  app->add_option("--jobs-keep", o.jobs_keep, "done, dead and cancelled jobs kept, newest first (default 100000)")
+      ->check(CLI::Range(size_t{0}, size_t{100000000}))
+      ->type_name("N");
+  app->add_option("--jobs-keep-for", o.jobs_keep_for_s, "... and for at most this many seconds (default 604800: a week)")
+      ->check(CLI::Range(0.0, 10 * 365 * 86400.0))
+      ->type_name("SECONDS");
   app->add_flag("--tasker-compat", o.tasker_compat,
                 "serve tasker's API over HTTP: POST /TYPE makes a fan-out job over its\n"
                 "endpoints (pools), GET /TYPE/IDENT answers it with a response per endpoint");

@@ -46,7 +46,9 @@ struct Options {
   std::optional<ContainMode> contain;
   std::string state_dir;                          // --state: the job store's directory; "": the default
   std::string jobs_durability = "normal";         // --jobs-durability: full, normal or off
-  bool tasker_compat = false;                     // --tasker-compat: tasker's POST /TYPE, GET /TYPE/IDENT
+  bool tasker_compat = false;
+  size_t jobs_keep = 100000;                      // --jobs-keep: finished jobs kept, newest first
+  double jobs_keep_for_s = 7 * 86400;             // --jobs-keep-for: and no older than this                     // --tasker-compat: tasker's POST /TYPE, GET /TYPE/IDENT
 };
 
 // drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--wait[=SECONDS]] [--token-file PATH]

@@ -79,6 +79,8 @@ Result<std::unique_ptr<JobService>> JobService::open(Engine& engine, JobServiceO
                                  return s.live_stats(now);
                                }).get();
   if (live) svc->counters_.refresh(*live, read_at);
+  svc->retention_ = o.retention;
+  svc->prune_every_ = o.prune_every;
   svc->refresher_ = std::thread([s = svc.get()] { s->refresh_loop(); });
   svc->engine_ = &engine;
   engine.set_job_gauges([s = svc.get()] { return s->gauges(); });
@@ -109,9 +111,18 @@ void JobService::refresh_loop() {
   // third of a second, bench/RESULTS.md): it takes at most a tenth of the store thread.
   auto took_ms = std::make_shared<std::atomic<int64_t>>(0);
   std::unique_lock lock(mu_);
-  auto every = [&] { return std::chrono::milliseconds(std::max<int64_t>(1000, 10 * took_ms->load())); };
+  auto every = [&] {
+    return std::min(prune_every_, std::chrono::milliseconds(std::max<int64_t>(1000, 10 * took_ms->load())));
+  };
+  auto last_prune = std::chrono::steady_clock::now();
   while (!cv_.wait_for(lock, every(), [this] { return stopping_; })) {
     lock.unlock();
+    if (std::chrono::steady_clock::now() - last_prune >= prune_every_) {
+      // The retention, kept while drover runs (not only at start): done, dead and
+      // cancelled jobs past the count or the age are deleted, a fan-out whole.
+      last_prune = std::chrono::steady_clock::now();
+      queue_->submit<size_t>([r = retention_](JobStore& s, int64_t now) { return s.prune(r, now); }, [](Result<size_t>) {});
+    }
     // On the store thread, in the group of whatever else is pending; the answer (and its
     // clock) arrive after that group's commit.
     auto read_at = std::make_shared<int64_t>(0);  // the store's clock for the ages it gives

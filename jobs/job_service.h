@@ -6,6 +6,7 @@
 #pragma once
 
 #include <condition_variable>
+#include <chrono>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -23,6 +24,8 @@ struct JobServiceOptions {
   Durability durability = Durability::kNormal;
   DispatchOptions dispatch;
   Retention retention;
+  // Finished jobs past the retention are deleted at open and then this often.
+  std::chrono::milliseconds prune_every{std::chrono::minutes(1)};
 };
 
 class JobService {
@@ -63,6 +66,8 @@ class JobService {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;
+  Retention retention_;
+  std::chrono::milliseconds prune_every_{0};
   std::thread refresher_;
 };
 

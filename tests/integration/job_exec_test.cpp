@@ -302,3 +302,28 @@ TEST_CASE("jobs exec: a fan-out runs once in each of two pools - cancelled, its 
   CHECK(rig.job(kids[1].id).state == JobState::kCancelled);
   CHECK(rig.job(kids[0].id).state == JobState::kDone);
 }
+
+TEST_CASE("jobs service: the retention is kept while drover runs - finished jobs past the count are deleted") {
+  TempDir dir;
+  Engine engine{engine_options(dir)};
+  JobServiceOptions o;
+  o.state_dir = dir.file("state");
+  o.retention.max_finished = 2;
+  o.prune_every = 50ms;
+  REQUIRE(engine.apply({job_pool("kept", 2, "echo $DROVER_JOB_ID")}));
+  auto svc = JobService::open(engine, o);
+  REQUIRE(svc);
+  auto made = (*svc)->enqueue({req("kept"), req("kept"), req("kept"), req("kept"), req("kept")});
+  REQUIRE(made);
+  // Done, then pruned to the newest two by the service's own timer (not at an open).
+  REQUIRE(wait_until(
+      [&] {
+        auto all = (*svc)->list({.topic = std::string("kept")});
+        return all && all->size() == 2 && all->at(0).state == JobState::kDone && all->at(1).state == JobState::kDone;
+      },
+      20s));
+  auto left = (*svc)->list({.topic = std::string("kept")});
+  REQUIRE(left);
+  // The newest by finish time are kept; every one of them finished.
+  for (const Job& j : *left) CHECK(j.finished_ms > 0);
+}

@@ -179,3 +179,17 @@ TEST_CASE("options: drover heartbeat") {
   CHECK(help.out.rfind("usage: drover heartbeat [options]\n", 0) == 0);
   CHECK(contains(help.out, "$DROVER_HEARTBEAT"));
 }
+
+TEST_CASE("options: the job queue's retention - --jobs-keep and --jobs-keep-for - bad values refused") {
+  auto p = parse_options({"pools.lua", "--jobs-keep", "500", "--jobs-keep-for=3600"});
+  REQUIRE(p.options);
+  CHECK(p.options->jobs_keep == 500);
+  CHECK(p.options->jobs_keep_for_s == 3600);
+  auto d = parse_options({"pools.lua"});
+  REQUIRE(d.options);
+  CHECK(d.options->jobs_keep == 100000);
+  CHECK(d.options->jobs_keep_for_s == 7 * 86400);
+  CHECK_FALSE(parse_options({"pools.lua", "--jobs-keep", "-1"}).options);
+  CHECK_FALSE(parse_options({"pools.lua", "--jobs-keep-for", "soon"}).options);
+  CHECK(parse_options({"pools.lua", "--jobs-keep-for", "soon"}).err.find("--jobs-keep-for") != std::string::npos);
+}

@@ -153,7 +153,7 @@ void WorkerBroker::cancel(JobId id) {
     // Not started yet: the worker is told, and its result (if it runs it all the same)
     // finds the job no longer held.
     w.held.erase(std::find(w.held.begin(), w.held.end(), id));
-    held_.erase(it);
+    unhold(it);
     send(w.route, fmt::format(R"({{"cancel":{}}})", id));
   });
 }
@@ -182,9 +182,11 @@ void WorkerBroker::run() {
   for (;;) {
     zmq_pollitem_t items[2] = {{socket_, 0, ZMQ_POLLIN, 0}, {nullptr, wake_fd_, ZMQ_POLLIN, 0}};
     auto wait = poll_;
-    // The nearest deadline of a job that runs with a timeout.
+    // The nearest deadline of a job that runs with a timeout (none held: no walk, which at
+    // full rate would be hundreds of entries per wake-up).
     const auto now = std::chrono::steady_clock::now();
-    for (const auto& [id, h] : held_)
+    if (timed_held_ > 0)
+      for (const auto& [id, h] : held_)
       if (h.timeout_s > 0 && h.ending.empty() && h.sent_at != SteadyTime{}) {
         auto due = h.sent_at + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                                    std::chrono::duration<double>(h.timeout_s));
@@ -279,7 +281,7 @@ void WorkerBroker::on_message(const std::string& route, const std::string& body)
       Worker& w = workers_[key];
       w.held.erase(std::find(w.held.begin(), w.held.end(), id));
       const std::string topic = it->second.topic;
-      held_.erase(it);
+      unhold(it);
       set_head(w);
       if (w.held.empty()) topics_[topic].busy_dirty = true;
       results_.push_back({id, ok, tail_of(std::move(text)), ack});
@@ -310,6 +312,16 @@ void WorkerBroker::on_message(const std::string& route, const std::string& body)
   }
 }
 
+void WorkerBroker::hold(JobId id, Held h) {
+  if (h.timeout_s > 0) ++timed_held_;
+  held_.emplace(id, std::move(h));
+}
+
+void WorkerBroker::unhold(std::unordered_map<JobId, Held>::iterator it) {
+  if (it->second.timeout_s > 0) --timed_held_;
+  held_.erase(it);
+}
+
 void WorkerBroker::set_head(Worker& w) {
   if (w.held.empty()) return;
   auto it = held_.find(w.held.front());
@@ -337,7 +349,7 @@ void WorkerBroker::dispatch(const std::string& topic) {
     --w.credit;
     --t.credit;
     Held h{Key{topic, slot}, topic, SteadyTime{}, j.timeout_s, {}};
-    held_.emplace(j.id, std::move(h));
+    hold(j.id, std::move(h));
     const bool was_idle = w.held.empty();
     w.held.push_back(j.id);
     set_head(w);
@@ -472,7 +484,7 @@ void WorkerBroker::forget_worker(const Key& key, const std::string& how) {
     else if (first) fail(id, "its worker exited mid-job: " + how);
     else release(id);
     first = false;
-    held_.erase(h);
+    unhold(h);
   }
   if (!w.held.empty()) t.busy_dirty = true;
   workers_.erase(it);
@@ -489,6 +501,7 @@ void WorkerBroker::restart(const Key& key, JobId id, std::string why) {
 }
 
 void WorkerBroker::check_deadlines() {
+  if (timed_held_ == 0) return;
   const auto now = std::chrono::steady_clock::now();
   std::vector<std::pair<Key, JobId>> due;
   for (const auto& [id, h] : held_)

@@ -124,6 +124,8 @@ class WorkerBroker {
   void release(JobId id);
   void forget_worker(const Key& key, const std::string& how);
   void set_head(Worker& w);
+  void hold(JobId id, Held h);  // held_ and timed_held_ together
+  void unhold(std::unordered_map<JobId, Held>::iterator it);
   void check_deadlines();
   void tick();  // every poll: hungry topics claim again, idle buffers go back, busy states
   void restart(const Key& key, JobId id, std::string why);
@@ -146,6 +148,7 @@ class WorkerBroker {
   // The broker thread's own state.
   std::map<Key, Worker> workers_;
   std::unordered_map<JobId, Held> held_;
+  size_t timed_held_ = 0;  // entries of held_ with a timeout: deadlines are looked at only then
   std::map<std::string, Topic> topics_;
   struct Finished {
     JobId id;

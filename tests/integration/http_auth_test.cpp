@@ -138,9 +138,13 @@ TEST_CASE("http auth: DROVER_HTTP_TOKEN - taken by drover - never seen by its wo
   REQUIRE(port > 0);
   if (http.size() == 1) CHECK(port == 8010);
   httplib::Client c("127.0.0.1", port);
-  auto r = c.Get("/api/v1/pools/w/workers", bearer(kToken));
-  REQUIRE(r);
-  REQUIRE(r->status == 200);
+  // drover serves HTTP a moment before it has applied the config: until then the pool is a
+  // 404 (seen on a loaded machine). The token is taken either way.
+  REQUIRE(wait_until([&] {
+    auto workers = c.Get("/api/v1/pools/w/workers", bearer(kToken));
+    return workers && workers->status == 200;
+  }, 10s));
+  httplib::Result r = c.Get("/api/v1/pools/w", bearer(kToken));
   REQUIRE(wait_until([&] {
     r = c.Get("/api/v1/pools/w", bearer(kToken));
     return r && json::parse(r->body)["running"] == 2;

@@ -227,13 +227,9 @@ void JobDispatcher::on_exit(const JobExit& e) {
   } else if (e.how == JobExit::How::kCancelled) {
     // Cancelled through cancel() the store says so already; through the engine alone, not yet.
     record = [id](JobStore& s, int64_t now) { return s.cancel(id, now); };
-  } else if (e.ok) {
-    record = [id, out = e.output](JobStore& s, int64_t now) { return s.finish(id, {true, out}, now, 0); };
   } else {
-    record = [this, id, text = failure_text(e)](JobStore& s, int64_t now) -> Result<Job> {
-      auto job = s.get(id);
-      if (!job) return job;
-      return s.finish(id, {false, text}, now, retry_at(job->attempt, now));
+    record = [this, end = JobEnd{id, {e.ok, e.ok ? e.output : failure_text(e)}}](JobStore& s, int64_t now) {
+      return s.finish_all({end}, now, [this](int attempt, int64_t t) { return retry_at(attempt, t); }).front();
     };
   }
   // A refusal here (the job was cancelled meanwhile, or dropped) leaves the store as it is,

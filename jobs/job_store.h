@@ -42,6 +42,16 @@ struct TopicStats {
   bool operator==(const TopicStats&) const = default;
 };
 
+// When a failed attempt runs again: the runner's backoff with jitter (retry_backoff.h),
+// from the attempt that failed and the time.
+using RetryAt = std::function<int64_t(int attempt, int64_t now_ms)>;
+
+// One run's end as a runner reports it: which job, and how it went.
+struct JobEnd {
+  JobId id = 0;
+  JobOutcome outcome;
+};
+
 // Finished jobs (done, dead, cancelled) are kept this long and this many, newest first.
 struct Retention {
   size_t max_finished = 100000;
@@ -75,6 +85,11 @@ class JobStore {
   // its last attempt. A job no longer running (cancelled meanwhile) is refused: the runner
   // drops the outcome.
   virtual Result<Job> finish(JobId id, const JobOutcome& outcome, int64_t now_ms, int64_t retry_at_ms) = 0;
+  // Runs' ends, as finish() records each (its own all or nothing step), a failure due again
+  // at retry_at(the attempt that failed, now); the answers in the same order. A burst of
+  // worker results is one call. A store may do it faster than finish() after finish();
+  // the default does just that.
+  virtual std::vector<Result<Job>> finish_all(const std::vector<JobEnd>& ends, int64_t now_ms, const RetryAt& retry_at);
   // A running job given back unrun (its pool stopped before a slot took it): queued again,
   // due as before, its attempt not counted. A job no longer running is refused.
   virtual Result<Job> release(JobId id, int64_t now_ms) = 0;

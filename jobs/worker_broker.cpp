@@ -34,11 +34,6 @@ std::string job_message(const Job& j) {
                      json(j.topic).dump(), j.attempt, j.max_attempts, j.timeout_s, j.args);
 }
 
-int64_t wall_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 }  // namespace
 
 Result<std::unique_ptr<WorkerBroker>> WorkerBroker::open(Engine& engine, JobQueue& queue, std::string endpoint,
@@ -121,12 +116,9 @@ void WorkerBroker::worker_exited(const std::string& pool, int slot, pid_t pid, c
     // What it said before it went may still wait in the socket: a result read after its
     // exit would find its job already failed (and run again).
     drain_socket();
-    auto it = workers_.find(key);
-    if (it == workers_.end()) return;
-    if (pid && it->second.pid && it->second.pid != pid) {
-      // Its pid names another process: a `drover job` command of the worker's, or a child
-      // that said ready. The worker itself exited: its slot's jobs go all the same.
-    }
+    // The slot's jobs go whatever pid said ready for it (the worker, a `drover job` command
+    // of its, or a child): the slot's process is what exited.
+    (void)pid;
     forget_worker(key, how);
   });
 }
@@ -389,31 +381,6 @@ void WorkerBroker::claim(const std::string& topic, size_t n) {
       });
 }
 
-void WorkerBroker::finish(JobId id, bool ok, std::string text, const std::string& ack_route) {
-  {
-    std::lock_guard lock(mu_);
-    ++(ok ? counters_.done : counters_.failed);
-  }
-  auto retry_at = hooks_.retry_at;
-  queue_.submit<Job>(
-      [id, ok, text = std::move(text), retry_at](JobStore& s, int64_t now) -> Result<Job> {
-        if (ok) return s.finish(id, {true, text}, now, 0);
-        auto job = s.get(id);
-        if (!job) return job;
-        return s.finish(id, {false, text}, now, retry_at(job->attempt, now));
-      },
-      [this, id, ack_route](Result<Job> r) {
-        if (r && hooks_.report_end) {
-          const double run_s = r->started_ms ? (r->finished_ms - r->started_ms) / 1000.0 : 0;
-          hooks_.report_end(*r, r->error.substr(0, r->error.find('\n')), run_s);
-        }
-        if (ack_route.empty()) return;
-        std::string reply = r ? fmt::format(R"({{"ack":{}}})", id)
-                              : json{{"error", r.error().message()}, {"id", id}}.dump();
-        post([this, ack_route, reply = std::move(reply)] { send(ack_route, reply); });
-      });
-}
-
 void WorkerBroker::finish_results() {
   if (results_.empty()) return;
   // The burst's results in one store call: one queue entry and one callback for hundreds
@@ -428,17 +395,10 @@ void WorkerBroker::finish_results() {
   auto shared = std::make_shared<std::vector<Finished>>(std::move(batch));
   queue_.submit<std::vector<Result<Job>>>(
       [shared, retry_at](JobStore& s, int64_t now) -> Result<std::vector<Result<Job>>> {
-        std::vector<Result<Job>> out;
-        out.reserve(shared->size());
-        for (const auto& f : *shared) {
-          if (f.ok) {
-            out.push_back(s.finish(f.id, {true, f.text}, now, 0));
-            continue;
-          }
-          auto job = s.get(f.id);
-          out.push_back(job ? s.finish(f.id, {false, f.text}, now, retry_at(job->attempt, now)) : job);
-        }
-        return out;
+        std::vector<JobEnd> ends;
+        ends.reserve(shared->size());
+        for (const auto& f : *shared) ends.push_back({f.id, {f.ok, f.text}});
+        return s.finish_all(ends, now, retry_at);
       },
       [this, shared](Result<std::vector<Result<Job>>> r) {
         std::vector<std::pair<std::string, std::string>> acks;
@@ -460,7 +420,12 @@ void WorkerBroker::finish_results() {
       });
 }
 
-void WorkerBroker::fail(JobId id, std::string text) { finish(id, false, tail_of(std::move(text)), ""); }
+// A held job failed by drover, not its worker (its worker exited, or was restarted): it
+// goes to the store with the burst's results, in order after them.
+void WorkerBroker::fail(JobId id, std::string text) {
+  results_.push_back({id, false, tail_of(std::move(text)), ""});
+  finish_results();
+}
 
 void WorkerBroker::release(JobId id) {
   {

@@ -118,7 +118,6 @@ class WorkerBroker {
   void send(const std::string& route, const std::string& body);
   void dispatch(const std::string& topic);
   void claim(const std::string& topic, size_t n);
-  void finish(JobId id, bool ok, std::string text, const std::string& ack_route);
   void fail(JobId id, std::string text);
   void finish_results();  // what a burst of messages reported, to the store in one call
   void release(JobId id);

@@ -23,8 +23,9 @@
 //   retry_dead_jobs  POST   /api/v1/jobs/retry {"topic"?}
 //   drop_job         POST   /api/v1/jobs/ID/drop
 // The rest are the local shell's own machinery, not routes: apply (a reload of the config
-// files, which only the host has), and what the autoscaler reports into the engine it
-// runs beside (report, set_queue_gauge, set_worker_busy).
+// files, which only the host has), what the autoscaler reports into the engine it runs
+// beside (report, set_queue_gauge, set_worker_busy), and the hand-off of the shell's retry
+// delay functions, which run where the queue is (watch_job_retries, reschedule_job).
 //
 // Every call returns values, never references into engine state, and every failure is a
 // Status: a bad argument, the engine having finished, the remote drover gone. Calls may
@@ -33,6 +34,7 @@
 
 #include <fmt/format.h>
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -98,6 +100,19 @@ class EngineClient {
   }
   virtual Status drop_job(jobs::JobId id) {
     (void)id;
+    return no_jobs();
+  }
+
+  // jobs.retry_delay: fn hears of each failed attempt to be retried, once it is recorded, on
+  // the store's thread (it must not wait); reschedule_job moves that retry. Empty fn: none.
+  virtual Status watch_job_retries(std::function<void(const jobs::Job&)> fn) {
+    (void)fn;
+    return Status::unavailable(
+        fmt::format("{} runs no retry delay function from here: define it in the config of the drover that holds the queue",
+                    name()));
+  }
+  virtual Result<jobs::Job> reschedule_job(jobs::JobId id, int attempt, double delay_s) {
+    (void)id, (void)attempt, (void)delay_s;
     return no_jobs();
   }
 

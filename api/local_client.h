@@ -139,6 +139,22 @@ class LocalClient final : public EngineClient {
     if (!q) return q.error();
     return (*q)->drop(id);
   }
+  Status watch_job_retries(std::function<void(const jobs::Job&)> fn) override {
+    jobs::JobService* open = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      retry_watch_ = std::move(fn);
+      open = retry_watched_;
+    }
+    // Not open yet: jobs_service() installs it when it opens.
+    if (open) open->set_retry_listener(current_retry_watch());
+    return Status::ok();
+  }
+  Result<jobs::Job> reschedule_job(jobs::JobId id, int attempt, double delay_s) override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->reschedule(id, attempt, delay_s);
+  }
   void report(EventKind kind, std::string pool, std::string text) override {
     if (Engine* e = engine()) return e->report(kind, std::move(pool), std::move(text));
     std::lock_guard lock(mu_);
@@ -171,7 +187,20 @@ class LocalClient final : public EngineClient {
       open = open_jobs_;
     }
     if (!open) return Status::unavailable("drover's engine has not started yet (the config file runs first)");
-    return open();
+    auto q = open();
+    if (!q) return q;
+    bool install = false;
+    {
+      std::lock_guard lock(mu_);
+      install = retry_watched_ != *q;
+      retry_watched_ = *q;
+    }
+    if (install) (*q)->set_retry_listener(current_retry_watch());
+    return q;
+  }
+  std::function<void(const jobs::Job&)> current_retry_watch() {
+    std::lock_guard lock(mu_);
+    return retry_watch_;
   }
   static Status not_yet() {
     return Status::unavailable("drover's engine has not started yet (the config file runs first)");
@@ -179,8 +208,10 @@ class LocalClient final : public EngineClient {
 
   std::atomic<Engine*> engine_{nullptr};
   std::atomic<AutoscaleControl*> autoscaler_{nullptr};
-  std::mutex mu_;  // guards reported_ and open_jobs_, and attach() against report()
+  std::mutex mu_;  // guards reported_, open_jobs_ and the retry watch, and attach() against report()
   JobsOpener open_jobs_;
+  std::function<void(const jobs::Job&)> retry_watch_;  // jobs.retry_delay's listener
+  jobs::JobService* retry_watched_ = nullptr;         // the queue it was installed in
   std::vector<std::tuple<EventKind, std::string, std::string>> reported_;
 };
 

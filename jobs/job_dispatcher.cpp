@@ -249,6 +249,7 @@ void JobDispatcher::report_end(const Job& j, const std::string& how, double run_
       engine_.report(EventKind::kJobDone, j.topic, fmt::format("job {} (attempt {}, {:.1f}s)", j.id, j.attempt, run_s));
       break;
     case JobState::kFailed: {
+      if (options_.on_retrying) options_.on_retrying(j);
       const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
                            std::chrono::system_clock::now().time_since_epoch()).count();
       engine_.report(EventKind::kJobRetrying, j.topic,

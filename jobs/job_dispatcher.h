@@ -33,6 +33,9 @@ struct DispatchOptions {
   std::chrono::milliseconds poll{200};
   // Counts enqueues, starts and ends as they are reported (JobService's); may be null.
   TopicCounters* counters = nullptr;
+  // Told of each failed attempt that will be retried, once it is recorded (on the store
+  // thread: it must not wait). JobService's retry listener; may be empty.
+  std::function<void(const Job&)> on_retrying;
 };
 
 class JobDispatcher {

@@ -71,6 +71,10 @@ Result<std::unique_ptr<JobService>> JobService::open(Engine& engine, JobServiceO
   auto pruned = svc->queue_->call<size_t>([r = o.retention](JobStore& s, int64_t now) { return s.prune(r, now); }).get();
   if (!pruned) return pruned.error();
   o.dispatch.counters = &svc->counters_;
+  o.dispatch.on_retrying = [s = svc.get()](const Job& j) {
+    std::lock_guard lock(s->retry_mu_);
+    if (s->retry_listener_) s->retry_listener_(j);
+  };
   svc->dispatcher_ = std::make_unique<JobDispatcher>(engine, *svc->queue_, std::move(o.dispatch));
   // The first refresh before anyone reads: status() right after start has the counts.
   int64_t read_at = 0;
@@ -176,6 +180,21 @@ Result<size_t> JobService::retry_dead(const std::optional<std::string>& topic) {
   if (r && *r) dispatcher_->poke(topic);
   return r;
 }
+Result<Job> JobService::reschedule(JobId id, int attempt, double delay_s) {
+  if (!(delay_s >= 0) || delay_s > kMaxDelayS)
+    return Status::invalid(fmt::format("a retry delay must be 0..{} seconds, not {}", kMaxDelayS, delay_s));
+  auto r = queue_->call<Job>([=](JobStore& s, int64_t now) {
+                   return s.reschedule(id, attempt, now + static_cast<int64_t>(delay_s * 1000));
+                 }).get();
+  if (r) dispatcher_->poke(r->topic);  // due sooner than the backoff said: claim it then
+  return r;
+}
+
+void JobService::set_retry_listener(std::function<void(const Job&)> fn) {
+  std::lock_guard lock(retry_mu_);
+  retry_listener_ = std::move(fn);
+}
+
 Status JobService::drop(JobId id) {
   auto r = queue_->call<int>([id](JobStore& s, int64_t) -> Result<int> {
                    if (Status st = s.drop(id); !st) return st;

@@ -44,6 +44,14 @@ class JobService {
   Result<size_t> retry_dead(const std::optional<std::string>& topic);
   Status drop(JobId id);
 
+  // A failed job's next attempt moved to delay_s from now, if it still waits to retry that
+  // attempt (JobStore::reschedule).
+  Result<Job> reschedule(JobId id, int attempt, double delay_s);
+  // fn hears of each failed attempt that will be retried, once recorded, on the store
+  // thread: it must not wait (the shell's retry delay functions queue it for their own
+  // thread). Empty: none. Once this returns, the previous fn is no longer being called.
+  void set_retry_listener(std::function<void(const Job&)> fn);
+
   // The per-topic numbers kept in memory (what snapshots carry as EngineSnapshot::jobs).
   std::vector<TopicGauge> gauges() const;
 
@@ -69,6 +77,8 @@ class JobService {
   Retention retention_;
   std::chrono::milliseconds prune_every_{0};
   std::thread refresher_;
+  std::mutex retry_mu_;  // guards retry_listener_, held while it runs
+  std::function<void(const Job&)> retry_listener_;
 };
 
 // ${XDG_STATE_HOME:-$HOME/.local/state}/drover, or an error naming what is missing.

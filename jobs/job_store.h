@@ -90,6 +90,10 @@ class JobStore {
   // worker results is one call. A store may do it faster than finish() after finish();
   // the default does just that.
   virtual std::vector<Result<Job>> finish_all(const std::vector<JobEnd>& ends, int64_t now_ms, const RetryAt& retry_at);
+  // A failed job's next attempt moved to run_at_ms (a retry delay function's answer, which
+  // comes after finish()), if the job still waits to retry that attempt: one that ran
+  // again meanwhile, or was cancelled or retried by hand, is refused and left as it is.
+  virtual Result<Job> reschedule(JobId id, int attempt, int64_t run_at_ms);
   // A running job given back unrun (its pool stopped before a slot took it): queued again,
   // due as before, its attempt not counted. A job no longer running is refused.
   virtual Result<Job> release(JobId id, int64_t now_ms) = 0;

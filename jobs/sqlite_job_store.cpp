@@ -306,6 +306,24 @@ std::vector<Result<Job>> SqliteJobStore::finish_all(const std::vector<JobEnd>& e
   return out;
 }
 
+Result<Job> SqliteJobStore::reschedule(JobId id, int attempt, int64_t run_at_ms) {
+  auto st = cached_sql(fmt::format(
+      "UPDATE drover_jobs SET run_at_ms = ?3 WHERE id = ?1 AND state = 'failed' AND attempt = ?2 RETURNING {}",
+      kJobColumns));
+  if (!st) return st.error();
+  SqliteStatement& q = **st;
+  q.bind(1, id).bind(2, attempt).bind(3, run_at_ms);
+  auto jobs = read_jobs(q);
+  if (!jobs) return jobs.error();
+  if (jobs->empty()) {
+    auto job = get(id);
+    if (!job) return job;
+    return Status::invalid(fmt::format("job {} no longer waits to retry attempt {}: it is {} at attempt {}", id, attempt,
+                                       job_state_name(job->state), job->attempt));
+  }
+  return std::move(jobs->front());
+}
+
 Result<Job> SqliteJobStore::release(JobId id, int64_t now_ms) {
   SqliteTransaction tx(*db_);
   if (!tx.begun()) return tx.begun();

@@ -10,6 +10,7 @@
 #include "shell/autoscale/busy_registries.h"
 #include "shell/autoscale/policy_call.h"
 #include "shell/autoscale/policy_inputs.h"
+#include "shell/lua/record_lua.h"
 
 namespace drover {
 
@@ -38,7 +39,8 @@ Autoscaler::Autoscaler(ShellContext& ctx, lua_State* L, AutoscalerOptions option
                           registry ? "busy states unknown: " + text : text);
       }),
       policies_(L, probes_, clock_),
-      busy_(probes_, ctx.client) {
+      busy_(probes_, ctx.client),
+      retry_delays_(L) {
   co_ = lua_newthread(L_);
   co_ref_ = luaL_ref(L_, LUA_REGISTRYINDEX);  // anchors the coroutine against the GC
   if (!options.own_thread) return;
@@ -49,6 +51,8 @@ Autoscaler::Autoscaler(ShellContext& ctx, lua_State* L, AutoscalerOptions option
 }
 
 Autoscaler::~Autoscaler() {
+  // Once this returns the store thread no longer offers failed attempts to retry_delays_.
+  if (retry_watching_) (void)ctx_.client.watch_job_retries({});
   {
     std::lock_guard lock(wake_mu_);
     stop_ = true;
@@ -168,7 +172,7 @@ bool Autoscaler::cancel_timer(int id) {
 }
 
 int Autoscaler::unload(const std::string& owner) {
-  const int n = policies_.unload(owner);
+  const int n = policies_.unload(owner) + retry_delays_.unload(owner);
   busy_.sync(policies_);
   publish();
   return n;
@@ -205,6 +209,7 @@ void Autoscaler::run() {
     if (stop_) break;
     poked_ = false;
     wake.unlock();
+    std::vector<RetryMove> moves;
     {
       std::lock_guard lua(ctx_.lua_lock);
       try {
@@ -214,7 +219,9 @@ void Autoscaler::run() {
         next = clock_.now() + std::chrono::seconds(1);
         (void)e;
       }
+      moves = ask_retry_delays();
     }
+    apply_retry_delays(moves);  // store calls: not with the Lua lock held
     wake.lock();
   }
 }
@@ -289,6 +296,59 @@ void Autoscaler::report_overrun(double took_s, double budget_s, const std::strin
                                  "be interrupted (os.execute, io.*, a slow string.find...); the Lua shell waited "
                                  "that long",
                                  what, took_s, budget_s));
+}
+
+Status Autoscaler::set_retry_delay(const std::string& topic, int fn_ref, std::string owner) {
+  if (!retry_watching_) {
+    Status s = ctx_.client.watch_job_retries([this](const jobs::Job& j) {
+      if (retry_delays_.offer(j)) poke();
+    });
+    if (!s) {
+      luaL_unref(L_, LUA_REGISTRYINDEX, fn_ref);
+      return s;
+    }
+    retry_watching_ = true;
+  }
+  retry_delays_.set(topic, fn_ref, std::move(owner));
+  return Status::ok();
+}
+
+std::vector<Autoscaler::RetryMove> Autoscaler::ask_retry_delays() {
+  std::vector<RetryMove> moves;
+  for (auto& ask : retry_delays_.take()) {
+    const jobs::Job& j = ask.job;
+    const std::string what = fmt::format("retry_delay for job {} (attempt {})", j.id, j.attempt);
+    const int top = lua_gettop(co_);
+    push_record(co_, j);
+    if (auto error = call(ask.fn_ref, 1, 1, kDefaultPolicyBudget, j.topic, what, nullptr)) {
+      ctx_.client.report(EventKind::kPolicyWarning, j.topic, fmt::format("{}: {}; the default backoff holds", what, *error));
+      continue;
+    }
+    int is_number = 0;
+    const double delay = lua_tonumberx(co_, -1, &is_number);
+    if (!lua_isnil(co_, -1)) {  // nil: the default backoff
+      if (is_number && delay >= 0 && delay <= jobs::kMaxDelayS)
+        moves.push_back({j.id, j.attempt, delay});
+      else
+        ctx_.client.report(EventKind::kPolicyWarning, j.topic,
+                           fmt::format("{} returned {}, not a number of seconds (0..{:g}) or nil; the default backoff "
+                                       "holds",
+                                       what, luaL_tolstring(co_, -1, nullptr), jobs::kMaxDelayS));
+    }
+    lua_settop(co_, top);
+  }
+  return moves;
+}
+
+void Autoscaler::apply_retry_delays(const std::vector<RetryMove>& moves) {
+  for (const RetryMove& m : moves) {
+    auto r = ctx_.client.reschedule_job(m.id, m.attempt, m.delay_s);
+    // Refused when the job ran again (or was cancelled, retried, dropped) before the answer
+    // came: what happened since stands. Anything else is worth a line.
+    if (!r && r.error().code() != Status::Code::kInvalidArgument && r.error().code() != Status::Code::kNotFound)
+      ctx_.client.report(EventKind::kPolicyWarning, "",
+                         fmt::format("retry_delay for job {}: {}", m.id, r.error().message()));
+  }
 }
 
 void Autoscaler::fail(AutoscalePolicy& p, const std::string& why) {

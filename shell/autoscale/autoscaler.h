@@ -55,6 +55,7 @@
 #include "shell/autoscale/policy_inputs.h"
 #include "shell/autoscale/policy_metrics.h"
 #include "shell/autoscale/policy_registry.h"
+#include "shell/autoscale/retry_delays.h"
 #include "shell/lua/shell_context.h"
 
 namespace drover {
@@ -107,6 +108,12 @@ class Autoscaler final : public AutoscaleControl {
   bool cancel_timer(int id);
   size_t timer_count() const { return policies_.timers().size(); }
 
+  // jobs.retry_delay(topic, fn): fn(job) says how long the topic's failed attempts wait
+  // before the next one (retry_delays.h), called on this thread within the policy budget.
+  // Takes the ref. An error: this shell's client holds no queue to watch (attached).
+  Status set_retry_delay(const std::string& topic, int fn_ref, std::string owner);
+  bool remove_retry_delay(const std::string& topic) { return retry_delays_.remove(topic); }
+
   // budget{max_workers = N}: the sum of every pool's size that policies may not exceed. 0: none.
   void set_budget(int max_workers) {
     budget_ = max_workers;
@@ -145,6 +152,15 @@ class Autoscaler final : public AutoscaleControl {
   void report_overrun(double took_s, double budget_s, const std::string& pool, const std::string& what,
                       uint64_t* overruns);
   void fail(AutoscalePolicy& p, const std::string& why);
+  // The retry delay functions' answers to the failed attempts offered since the last
+  // call (Lua lock held); applied after the lock is let go (apply_retry_delays).
+  struct RetryMove {
+    jobs::JobId id;
+    int attempt;
+    double delay_s;
+  };
+  std::vector<RetryMove> ask_retry_delays();
+  void apply_retry_delays(const std::vector<RetryMove>& moves);
   void poke();
   void publish();          // refreshes published(); Lua lock held
 
@@ -159,6 +175,8 @@ class Autoscaler final : public AutoscaleControl {
   PolicyRegistry policies_;  // the policies and timers; after probes_, which it adds their probes to
   BusyRegistries busy_;      // the worker registries, also in probes_
   int budget_ = 0;
+  RetryDelays retry_delays_;
+  bool retry_watching_ = false;  // the client tells retry_delays_ of failed attempts
 
   mutable std::mutex published_mu_;  // guards published_ only
   AutoscaleView published_;

@@ -6,6 +6,7 @@
 #include <ctime>
 
 #include "engine/log_file.h"
+#include "shell/autoscale/autoscaler.h"
 #include "shell/lua/binding.h"
 #include "shell/lua/lua_json.h"
 #include "shell/lua/record_lua.h"
@@ -270,6 +271,29 @@ int l_drop(lua_State* L) {
   });
 }
 
+// jobs.retry_delay(topic, fn): fn(job) returns the seconds a failed attempt of topic waits
+// before its next (nil: the default backoff); jobs.retry_delay(topic, nil) removes it.
+int l_retry_delay(lua_State* L) {
+  return guarded(L, [L] {
+    ShellContext& ctx = shell_context_of(L);
+    const std::string topic = luaL_checkstring(L, 1);
+    if (topic.empty() || topic.size() > jobs::kMaxTopicBytes) luaL_argerror(L, 1, "a topic (a jobs pool's name)");
+    if (!ctx.autoscaler)
+      luaL_error(L, "jobs.retry_delay: a retry delay function runs where the queue is; define it in the config of "
+                    "the drover that holds it");
+    if (lua_isnoneornil(L, 2)) {
+      lua_pushboolean(L, ctx.autoscaler->remove_retry_delay(topic));
+      return 1;
+    }
+    luaL_checktype(L, 2, LUA_TFUNCTION);
+    lua_settop(L, 2);
+    const int ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    check_status(L, ctx.autoscaler->set_retry_delay(topic, ref, ctx.loading.empty() ? "" : ctx.loading.back()));
+    lua_pushboolean(L, 1);
+    return 1;
+  });
+}
+
 const Binding kBindings[] = {
     {"jobs.enqueue", "jobs.enqueue(topic | {topics}, args, {priority, delay, attempts, key, ...})",
      "queue a job for the jobs pool named topic, or one for each of several (a fan-out); returns it", l_enqueue},
@@ -281,6 +305,8 @@ const Binding kBindings[] = {
      l_retry},
     {"jobs.cancel", "jobs.cancel(id)", "a waiting job cancelled, a running one stopped", l_cancel},
     {"jobs.drop", "jobs.drop(id)", "a finished job deleted", l_drop},
+    {"jobs.retry_delay", "jobs.retry_delay(topic, function(job) return seconds end)",
+     "how long the topic's failed attempts wait before the next one (nil: the default backoff)", l_retry_delay},
     {"jobs.tail", "jobs.tail(topic)", "follow job events (enqueued, done, retrying, dead, cancelled) until Ctrl-C",
      l_tail},
 };

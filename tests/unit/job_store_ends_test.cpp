@@ -1,7 +1,10 @@
-// JobStore::finish_all, the burst path of worker mode: each end recorded as finish() would
-// record it, whichever way the store takes (SQLite's one-UPDATE path for a plain done job,
-// the general one for failures, fan-out children and refusals), the answers in order.
+// How runs end in the store, beyond finish(): finish_all, the burst path of worker mode
+// (each end recorded as finish() would record it, whichever way the store takes: SQLite's
+// one-UPDATE path for a plain done job, the general one for failures, fan-out children and
+// refusals; the answers in order), and reschedule, a retry delay function's late answer.
 #include <doctest/doctest.h>
+
+#include <fmt/format.h>
 
 #include "jobs/sqlite_job_store.h"
 
@@ -74,4 +77,25 @@ TEST_CASE("finish_all: done, failed to retry, dead, a fan-out child, and a job n
   CHECK(out[4].error().message().find("cancelled") != std::string::npos);
   CHECK(store->get(unclaimed)->state == JobState::kCancelled);
   CHECK(store->get(done)->result == "ok");  // what the answers say is what the store holds
+}
+
+TEST_CASE("reschedule: moves a failed job's retry for the attempt it names - refused once the job has moved on") {
+  auto store = memory_store();
+  const JobId id = store->enqueue({req("resize")}, T0)->front().id;
+  REQUIRE(store->claim("resize", 1, T0, "h", "w"));
+  REQUIRE(store->finish(id, {false, "boom"}, T0 + 10, T0 + 1000)->run_at_ms == T0 + 1000);
+  auto moved = store->reschedule(id, 1, T0 + 30000);
+  REQUIRE(moved);
+  CHECK(moved->run_at_ms == T0 + 30000);
+  CHECK(moved->state == JobState::kFailed);
+  CHECK(store->get(id)->run_at_ms == T0 + 30000);
+  CHECK(store->claim("resize", 1, T0 + 29999, "h", "w")->empty());  // not due before the new time
+  // Another attempt's answer, or one for a job that ran again meanwhile, changes nothing.
+  auto wrong_attempt = store->reschedule(id, 2, T0 + 5);
+  CHECK_FALSE(wrong_attempt);
+  CHECK(wrong_attempt.error().message() == fmt::format("job {} no longer waits to retry attempt 2: it is failed at attempt 1", id));
+  REQUIRE(store->claim("resize", 1, T0 + 30000, "h", "w")->size() == 1);
+  CHECK_FALSE(store->reschedule(id, 1, T0 + 5));
+  CHECK(store->get(id)->state == JobState::kRunning);
+  CHECK(store->reschedule(999, 1, T0).error().code() == Status::Code::kNotFound);
 }

@@ -86,6 +86,9 @@ Status validate_request(const JobRequest& r, const std::string& where);
 struct JobOutcome {
   bool ok = false;
   std::string output;  // result when ok, error otherwise
+  // Who ran it, when the runner knows better than the claim did ("resize.2": the pool's
+  // slot; a claim names only the pool). Empty: the claim's stands.
+  std::string worker;
 };
 
 }  // namespace drover::jobs

@@ -228,7 +228,8 @@ void JobDispatcher::on_exit(const JobExit& e) {
     // Cancelled through cancel() the store says so already; through the engine alone, not yet.
     record = [id](JobStore& s, int64_t now) { return s.cancel(id, now); };
   } else {
-    record = [this, end = JobEnd{id, {e.ok, e.ok ? e.output : failure_text(e)}}](JobStore& s, int64_t now) {
+    const std::string worker = e.slot >= 0 ? fmt::format("{}.{}", e.pool, e.slot) : "";
+    record = [this, end = JobEnd{id, {e.ok, e.ok ? e.output : failure_text(e), worker}}](JobStore& s, int64_t now) {
       return s.finish_all({end}, now, [this](int attempt, int64_t t) { return retry_at(attempt, t); }).front();
     };
   }

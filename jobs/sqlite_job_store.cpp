@@ -263,8 +263,8 @@ Result<Job> SqliteJobStore::finish(JobId id, const JobOutcome& outcome, int64_t 
                   : job->attempt >= job->max_attempts ? JobState::kDead
                                                       : JobState::kFailed;
   auto st = cached_sql(fmt::format(
-      "UPDATE drover_jobs SET state = ?2, run_at_ms = ?3, finished_ms = ?4, result = ?5, error = ?6 "
-      "WHERE id = ?1 RETURNING {}",
+      "UPDATE drover_jobs SET state = ?2, run_at_ms = ?3, finished_ms = ?4, result = ?5, error = ?6, "
+      "worker = CASE WHEN ?7 = '' THEN worker ELSE ?7 END WHERE id = ?1 RETURNING {}",
       kJobColumns));
   if (!st) return st.error();
   SqliteStatement& q = **st;
@@ -272,6 +272,7 @@ Result<Job> SqliteJobStore::finish(JobId id, const JobOutcome& outcome, int64_t 
   q.bind(3, next == JobState::kFailed ? retry_at_ms : job->run_at_ms);
   q.bind(4, next == JobState::kFailed ? int64_t{0} : now_ms);
   q.bind(5, outcome.ok ? outcome.output : job->result).bind(6, outcome.ok ? job->error : outcome.output);
+  q.bind(7, outcome.worker);
   auto jobs = read_jobs(q);
   if (!jobs) return jobs.error();
   if (Status s = settle_parents(*jobs, now_ms); !s) return s;
@@ -287,14 +288,14 @@ std::vector<Result<Job>> SqliteJobStore::finish_all(const std::vector<JobEnd>& e
   std::vector<Result<Job>> out;
   out.reserve(ends.size());
   auto fast = cached_sql(fmt::format(
-      "UPDATE drover_jobs SET state = 'done', finished_ms = ?2, result = ?3 "
-      "WHERE id = ?1 AND state = 'running' AND children = 0 AND parent IS NULL RETURNING {}",
+      "UPDATE drover_jobs SET state = 'done', finished_ms = ?2, result = ?3, "
+      "worker = CASE WHEN ?4 = '' THEN worker ELSE ?4 END WHERE id = ?1 AND state = 'running' AND children = 0 AND parent IS NULL RETURNING {}",
       kJobColumns));
   for (const JobEnd& e : ends) {
     if (e.outcome.ok && fast) {
       SqliteStatement& q = **fast;
       q.reset();
-      q.bind(1, e.id).bind(2, now_ms).bind(3, e.outcome.output);
+      q.bind(1, e.id).bind(2, now_ms).bind(3, e.outcome.output).bind(4, e.outcome.worker);
       auto done = read_jobs(q);
       if (done && done->size() == 1) {
         out.push_back(std::move(done->front()));

@@ -34,6 +34,9 @@ std::string job_message(const Job& j) {
                      json(j.topic).dump(), j.attempt, j.max_attempts, j.timeout_s, j.args);
 }
 
+// What a job's record names as its worker: the pool's slot, as the broker's messages do.
+std::string worker_name(const std::pair<std::string, int>& key) { return fmt::format("{}.{}", key.first, key.second); }
+
 }  // namespace
 
 Result<std::unique_ptr<WorkerBroker>> WorkerBroker::open(Engine& engine, JobQueue& queue, std::string endpoint,
@@ -276,7 +279,7 @@ void WorkerBroker::on_message(const std::string& route, const std::string& body)
       unhold(it);
       set_head(w);
       if (w.held.empty()) topics_[topic].busy_dirty = true;
-      results_.push_back({id, ok, tail_of(std::move(text)), ack});
+      results_.push_back({id, ok, tail_of(std::move(text)), ack, worker_name(key)});
     }
   }
 
@@ -397,7 +400,7 @@ void WorkerBroker::finish_results() {
       [shared, retry_at](JobStore& s, int64_t now) -> Result<std::vector<Result<Job>>> {
         std::vector<JobEnd> ends;
         ends.reserve(shared->size());
-        for (const auto& f : *shared) ends.push_back({f.id, {f.ok, f.text}});
+        for (const auto& f : *shared) ends.push_back({f.id, {f.ok, f.text, f.worker}});
         return s.finish_all(ends, now, retry_at);
       },
       [this, shared](Result<std::vector<Result<Job>>> r) {
@@ -422,8 +425,8 @@ void WorkerBroker::finish_results() {
 
 // A held job failed by drover, not its worker (its worker exited, or was restarted): it
 // goes to the store with the burst's results, in order after them.
-void WorkerBroker::fail(JobId id, std::string text) {
-  results_.push_back({id, false, tail_of(std::move(text)), ""});
+void WorkerBroker::fail(JobId id, std::string text, const Key& worker) {
+  results_.push_back({id, false, tail_of(std::move(text)), "", worker_name(worker)});
   finish_results();
 }
 
@@ -445,8 +448,8 @@ void WorkerBroker::forget_worker(const Key& key, const std::string& how) {
   for (JobId id : w.held) {
     auto h = held_.find(id);
     if (h == held_.end()) continue;
-    if (!h->second.ending.empty()) fail(id, h->second.ending + ", then " + how);
-    else if (first) fail(id, "its worker exited mid-job: " + how);
+    if (!h->second.ending.empty()) fail(id, h->second.ending + ", then " + how, key);
+    else if (first) fail(id, "its worker exited mid-job: " + how, key);
     else release(id);
     first = false;
     unhold(h);

@@ -118,7 +118,7 @@ class WorkerBroker {
   void send(const std::string& route, const std::string& body);
   void dispatch(const std::string& topic);
   void claim(const std::string& topic, size_t n);
-  void fail(JobId id, std::string text);
+  void fail(JobId id, std::string text, const Key& worker);
   void finish_results();  // what a burst of messages reported, to the store in one call
   void release(JobId id);
   void forget_worker(const Key& key, const std::string& how);
@@ -153,6 +153,7 @@ class WorkerBroker {
     JobId id;
     bool ok;
     std::string text, ack_route;
+    std::string worker;  // "pool.slot"
   };
   std::vector<Finished> results_;  // read from the socket, not yet sent to the store
   SteadyTime last_tick_{};

@@ -97,6 +97,7 @@ TEST_CASE("jobs exec: every job runs once - args on stdin and in the environment
     CHECK(j.result == fmt::format("job {} attempt 1 env {} stdin {}\n", j.id, args, args));
     CHECK(j.attempt == 1);
     CHECK(j.host == "test-host");
+    CHECK((j.worker.size() > 7 && j.worker.rfind("resize.", 0) == 0));  // the slot whose process ran it
   }
   // Never more than n at once.
   const std::string widths = read_file(rig.dir.file("widths"));

@@ -108,6 +108,7 @@ TEST_CASE("jobs worker: Python workers fetch every job once - prefetch - results
     CHECK(j.attempt == 1);  // nothing ran twice
     CHECK(j.result == fmt::format(R"({{"echo": {{"n": {}}}}})", i));
     CHECK(j.host == "test-host");
+    CHECK((j.worker == "py.0" || j.worker == "py.1" || j.worker == "py.2"));  // the slot whose worker ran it
   }
   const JobId bad_id = jobs.back().id;
   REQUIRE(wait_until([&] { return rig.in_state(bad_id, JobState::kDead); }, 20s));

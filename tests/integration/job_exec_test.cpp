@@ -12,9 +12,8 @@
 
 #include <fmt/format.h>
 
-#include "jobs/job_dispatcher.h"
 #include "jobs/job_service.h"
-#include "jobs/sqlite_job_store.h"
+#include "tests/support/job_rig.h"
 #include "tests/support/test_util.h"
 
 using namespace drover;
@@ -33,45 +32,8 @@ PoolSpec job_pool(const std::string& name, int n, const std::string& script) {
   return p;
 }
 
-JobRequest req(const std::string& topic, std::string args = "{}") {
-  JobRequest r;
-  r.topic = topic;
-  r.args = std::move(args);
-  return r;
-}
-
-// An engine, a file store on its thread and the dispatcher between them, torn down in
-// the right order (dispatcher, engine's workers, queue).
-struct Rig {
-  TempDir dir;
-  Engine engine{engine_options(dir)};
-  JobQueue queue{open_store(dir)};
-  JobDispatcher dispatcher{engine, queue, fast_retries()};
-
-  static std::unique_ptr<JobStore> open_store(const TempDir& dir) {
-    auto s = SqliteJobStore::open(dir.file("jobs.db"), Durability::kNormal);
-    REQUIRE(s);
-    return std::move(*s);
-  }
-  static DispatchOptions fast_retries() {
-    DispatchOptions o;
-    o.backoff.base_s = 0.05;
-    o.backoff.jitter = 0;
-    o.host = "test-host";
-    return o;
-  }
-  Job job(JobId id) {
-    auto j = queue.call<Job>([id](JobStore& s, int64_t) { return s.get(id); }).get();
-    REQUIRE(j);
-    return *j;
-  }
-  bool in_state(JobId id, JobState st) { return job(id).state == st; }
-  std::vector<Job> enqueue(std::vector<JobRequest> rs) {
-    auto r = dispatcher.enqueue(std::move(rs)).get();
-    REQUIRE(r);
-    return *r;
-  }
-};
+JobRequest req(const std::string& topic, std::string args = "{}") { return job_request(topic, std::move(args)); }
+using Rig = JobRig;
 
 }  // namespace
 

@@ -11,8 +11,7 @@
 
 #include <fmt/format.h>
 
-#include "jobs/job_dispatcher.h"
-#include "jobs/sqlite_job_store.h"
+#include "tests/support/job_rig.h"
 #include "tests/support/run_command.h"
 #include "tests/support/test_util.h"
 
@@ -42,43 +41,11 @@ PoolSpec python_pool(const std::string& name, int n, int prefetch = 1) {
   return worker_pool(name, n, {"/usr/bin/python3", kPythonWorker}, prefetch);
 }
 
-JobRequest req(const std::string& topic, std::string args = "{}") {
-  JobRequest r;
-  r.topic = topic;
-  r.args = std::move(args);
-  return r;
-}
+JobRequest req(const std::string& topic, std::string args = "{}") { return job_request(topic, std::move(args)); }
 
-struct Rig {
-  TempDir dir;
-  Engine engine{engine_options(dir)};
-  JobQueue queue{open_store(dir)};
-  JobDispatcher dispatcher{engine, queue, fast_retries()};
-
+// Worker mode's rig: the broker bound, and who is busy.
+struct Rig : JobRig {
   Rig() { REQUIRE(dispatcher.open_broker()); }
-  static std::unique_ptr<JobStore> open_store(const TempDir& dir) {
-    auto s = SqliteJobStore::open(dir.file("jobs.db"), Durability::kNormal);
-    REQUIRE(s);
-    return std::move(*s);
-  }
-  static DispatchOptions fast_retries() {
-    DispatchOptions o;
-    o.backoff.base_s = 0.05;
-    o.backoff.jitter = 0;
-    o.host = "test-host";
-    return o;
-  }
-  Job job(JobId id) {
-    auto j = queue.call<Job>([id](JobStore& s, int64_t) { return s.get(id); }).get();
-    REQUIRE(j);
-    return *j;
-  }
-  bool in_state(JobId id, JobState st) { return job(id).state == st; }
-  std::vector<Job> enqueue(std::vector<JobRequest> rs) {
-    auto r = dispatcher.enqueue(std::move(rs)).get();
-    REQUIRE(r);
-    return *r;
-  }
   // The pid of the worker whose log says it started this job (the Python worker prints
   // nothing; these tests' jobs sleep, so the holder is the busy one in the snapshot).
   std::vector<pid_t> busy_pids(const std::string& pool) {

@@ -19,7 +19,7 @@
 #include <fmt/format.h>
 
 #include "jobs/job_dispatcher.h"
-#include "jobs/sqlite_job_store.h"
+#include "bench/job_bench_support.h"
 
 extern char** environ;
 
@@ -30,25 +30,6 @@ using Wall = std::chrono::steady_clock;
 namespace {
 
 double since_ms(Wall::time_point t0) { return std::chrono::duration<double, std::milli>(Wall::now() - t0).count(); }
-
-PoolSpec job_pool(const std::string& name, int n, std::vector<std::string> argv) {
-  PoolSpec p;
-  p.name = name;
-  p.argv = std::move(argv);
-  p.n = n;
-  p.jobs = true;
-  p.grace_s = 2;
-  return p;
-}
-
-std::unique_ptr<JobStore> store_at(const std::filesystem::path& path) {
-  auto s = SqliteJobStore::open(path.string(), Durability::kNormal);
-  if (!s) {
-    fmt::print(stderr, "{}\n", s.error().message());
-    std::exit(1);
-  }
-  return std::move(*s);
-}
 
 int64_t count_done(JobQueue& q) {
   auto stats = q.stats().get();
@@ -84,9 +65,9 @@ int main(int argc, char** argv) {
     EngineOptions eo;
     eo.heartbeats = false;
     Engine engine(eo);
-    JobQueue queue(store_at(dir / fmt::format("exec-{}.db", n)));
+    JobQueue queue(bench::store_at(dir / fmt::format("exec-{}.db", n)));
     JobDispatcher dispatcher(engine, queue);
-    if (!engine.apply({job_pool("noop", n, {"/bin/true"})})) return 1;
+    if (!engine.apply({bench::jobs_pool("noop", n, {"/bin/true"})})) return 1;
     std::vector<JobRequest> rs(jobs);
     for (auto& r : rs) r.topic = "noop";
     auto t0 = Wall::now();
@@ -101,11 +82,11 @@ int main(int argc, char** argv) {
     EngineOptions eo;
     eo.heartbeats = false;
     Engine engine(eo);
-    JobQueue queue(store_at(dir / "kill.db"));
+    JobQueue queue(bench::store_at(dir / "kill.db"));
     DispatchOptions o;
     o.backoff.base_s = 3600;  // it stays "failed" while we look
     JobDispatcher dispatcher(engine, queue, o);
-    if (!engine.apply({job_pool("victim", 1, {"/bin/sleep", "60"})})) return 1;
+    if (!engine.apply({bench::jobs_pool("victim", 1, {"/bin/sleep", "60"})})) return 1;
     std::vector<double> ms;
     for (int k = 0; k < kills; ++k) {
       JobRequest r;

@@ -18,15 +18,15 @@
 #include <fmt/format.h>
 
 #include "jobs/job_queue.h"
-#include "jobs/sqlite_job_store.h"
+#include "bench/job_bench_support.h"
 
 using namespace drover;
 using namespace drover::jobs;
-using Clock = std::chrono::steady_clock;
+using Wall = std::chrono::steady_clock;
 
 namespace {
 
-double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+double seconds_since(Wall::time_point t) { return std::chrono::duration<double>(Wall::now() - t).count(); }
 
 long rss_kb() {
   std::ifstream f("/proc/self/status");
@@ -34,15 +34,6 @@ long rss_kb() {
   while (std::getline(f, line))
     if (line.rfind("VmRSS:", 0) == 0) return std::stol(line.substr(6));
   return -1;
-}
-
-std::unique_ptr<JobStore> open_store(const std::string& path, Durability d) {
-  auto s = SqliteJobStore::open(path, d);
-  if (!s) {
-    fmt::print(stderr, "open: {}\n", s.error().message());
-    std::exit(1);
-  }
-  return std::move(*s);
 }
 
 JobRequest request(int i) {
@@ -65,9 +56,9 @@ int main(int argc, char** argv) {
 
   // 1. Batched enqueue, 1,000 a call, through the store thread.
   {
-    JobQueue q(open_store((dir / "batched.db").string(), Durability::kNormal));
+    JobQueue q(bench::store_at((dir / "batched.db").string(), Durability::kNormal));
     const int n = 100'000;
-    auto t = Clock::now();
+    auto t = Wall::now();
     for (int b = 0; b < n / 1000; ++b) {
       std::vector<JobRequest> batch;
       for (int i = 0; i < 1000; ++i) batch.push_back(request(b * 1000 + i));
@@ -79,9 +70,9 @@ int main(int argc, char** argv) {
   // 2. One job a call from 8 threads: what group commit buys, under both durabilities.
   for (Durability d : {Durability::kNormal, Durability::kFull}) {
     const char* name = d == Durability::kFull ? "full" : "normal";
-    JobQueue q(open_store((dir / fmt::format("single-{}.db", name)).string(), d));
+    JobQueue q(bench::store_at((dir / fmt::format("single-{}.db", name)).string(), d));
     const int per_thread = d == Durability::kFull ? 1'000 : 5'000;
-    auto t = Clock::now();
+    auto t = Wall::now();
     std::vector<std::thread> threads;
     for (int k = 0; k < 8; ++k)
       threads.emplace_back([&, k] {
@@ -97,7 +88,7 @@ int main(int argc, char** argv) {
   // 3. Claim 100, finish them, on the store thread: the store's ceiling for worker mode.
   //    finish() one by one, then finish_all() for the lot (what the worker broker does).
   {
-    JobQueue q(open_store((dir / "cycle.db").string(), Durability::kNormal));
+    JobQueue q(bench::store_at((dir / "cycle.db").string(), Durability::kNormal));
     const int n = 100'000;
     for (int b = 0; b < n / 1000; ++b) {
       std::vector<JobRequest> batch;
@@ -112,7 +103,7 @@ int main(int argc, char** argv) {
           for (int i = 0; i < 1000; ++i) batch.push_back(request(b * 1000 + i));
           if (!q.enqueue(std::move(batch)).get()) return 1;
         }
-      auto t = Clock::now();
+      auto t = Wall::now();
       int done = 0;
       while (done < n) {
         auto r = q.call<int>([all, &no_retry](JobStore& s, int64_t now) -> Result<int> {
@@ -141,7 +132,7 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 1000; ++i) batch.push_back(request(i));
     if (!q.enqueue(std::move(batch)).get()) return 1;
     for (bool live : {false, true}) {
-      auto t2 = Clock::now();
+      auto t2 = Wall::now();
       for (int i = 0; i < 20; ++i)
         if (!q.call<std::vector<TopicStats>>([live](JobStore& s, int64_t now) {
                 return live ? s.live_stats(now) : s.stats(now);
@@ -154,8 +145,8 @@ int main(int argc, char** argv) {
   // 4. RSS with `total` queued jobs (the store keeps them on disk, SQLite a bounded cache).
   {
     const std::string path = (dir / "million.db").string();
-    JobQueue q(open_store(path, Durability::kNormal));
-    auto t = Clock::now();
+    JobQueue q(bench::store_at(path, Durability::kNormal));
+    auto t = Wall::now();
     for (int b = 0; b < total / 10'000; ++b) {
       std::vector<JobRequest> batch;
       for (int i = 0; i < 10'000; ++i) batch.push_back(request(b * 10'000 + i));
@@ -169,7 +160,7 @@ int main(int argc, char** argv) {
     fmt::print("{} queued (batches of 10000, {:.0f} jobs/s): RSS {:.1f} MB (started at {:.1f} MB), file {:.0f} MB\n",
                queued, total / s, rss_kb() / 1024.0, rss_start / 1024.0,
                std::filesystem::file_size(path) / 1048576.0);
-    auto t2 = Clock::now();
+    auto t2 = Wall::now();
     if (!q.call<std::vector<TopicStats>>([](JobStore& st, int64_t now) { return st.live_stats(now); }).get()) return 1;
     fmt::print("live_stats with {} queued: {:.0f} ms (the refresh, once a second)\n", queued, seconds_since(t2) * 1000);
   }

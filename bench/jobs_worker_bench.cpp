@@ -24,7 +24,7 @@
 #include <fmt/format.h>
 
 #include "jobs/job_dispatcher.h"
-#include "jobs/sqlite_job_store.h"
+#include "bench/job_bench_support.h"
 
 using namespace drover;
 using namespace drover::jobs;
@@ -32,33 +32,16 @@ using Wall = std::chrono::steady_clock;
 
 namespace {
 
+PoolSpec worker_pool(const std::string& name, int n, const std::string& worker, int prefetch) {
+  return bench::jobs_pool(name, n, {worker}, JobMode::kWorker, prefetch);
+}
+
 double since_s(Wall::time_point t0) { return std::chrono::duration<double>(Wall::now() - t0).count(); }
 
 int64_t now_us() {
   timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return ts.tv_sec * 1000000LL + ts.tv_nsec / 1000;
-}
-
-PoolSpec worker_pool(const std::string& name, int n, const std::string& worker, int prefetch) {
-  PoolSpec p;
-  p.name = name;
-  p.argv = {worker};
-  p.n = n;
-  p.jobs = true;
-  p.job_mode = JobMode::kWorker;
-  p.job_prefetch = prefetch;
-  p.grace_s = 2;
-  return p;
-}
-
-std::unique_ptr<JobStore> store_at(const std::filesystem::path& path) {
-  auto s = SqliteJobStore::open(path.string(), Durability::kNormal);
-  if (!s) {
-    fmt::print(stderr, "{}\n", s.error().message());
-    std::exit(1);
-  }
-  return std::move(*s);
 }
 
 // Jobs not finished yet (waiting, running, to retry): the store's cheap count, which
@@ -81,7 +64,7 @@ struct Rig {
   JobQueue queue;
   JobDispatcher dispatcher;
   Rig(const std::filesystem::path& db, DispatchOptions o = {})
-      : engine(options()), queue(store_at(db)), dispatcher(engine, queue, std::move(o)) {
+      : engine(options()), queue(bench::store_at(db)), dispatcher(engine, queue, std::move(o)) {
     if (!dispatcher.open_broker()) std::exit(1);
   }
   static EngineOptions options() {

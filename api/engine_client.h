@@ -22,6 +22,7 @@
 //   retry_job        POST   /api/v1/jobs/ID/retry
 //   retry_dead_jobs  POST   /api/v1/jobs/retry {"topic"?}
 //   drop_job         POST   /api/v1/jobs/ID/drop
+//   history          GET    /api/v1/history?since=&every=&pool=    the HistoryRing main keeps
 // The rest are the local shell's own machinery, not routes: apply (a reload of the config
 // files, which only the host has), what the autoscaler reports into the engine it runs
 // beside (report, set_queue_gauge, set_worker_busy), and the hand-off of the shell's retry
@@ -42,6 +43,7 @@
 #include <vector>
 
 #include "api/autoscale_view.h"
+#include "api/history.h"
 #include "engine/engine.h"
 #include "jobs/job_store.h"
 
@@ -101,6 +103,13 @@ class EngineClient {
   virtual Status drop_job(jobs::JobId id) {
     (void)id;
     return no_jobs();
+  }
+
+  // The history ring's points after since_ms, one per `every` samples, of one pool and
+  // topic or all (""): history(), GET /api/v1/history.
+  virtual Result<History> history(int64_t since_ms, size_t every, const std::string& only) {
+    (void)since_ms, (void)every, (void)only;
+    return Status::unavailable(fmt::format("{} keeps no history here", name()));
   }
 
   // jobs.retry_delay: fn hears of each failed attempt to be retried, once it is recorded, on

@@ -82,12 +82,11 @@ void HistoryRing::add(const EngineSnapshot& snap, int64_t t_ms) {
     bool kept = false;
     Series& s = series(pools_, p.spec.name, kPoolFields, kept);
     if (!kept) continue;
-    const bool first = s.last_seen == 0;
     s.last_seen = count_;
     s.fields[kTarget][at] = static_cast<float>(p.target);
     s.fields[kRunning][at] = static_cast<float>(p.running);
     s.fields[kBusy][at] = static_cast<float>(p.busy);
-    s.fields[kRestarts][at] = first ? 0.f : static_cast<float>(p.counters.restarts - std::min(s.restarts, p.counters.restarts));
+    s.fields[kRestarts][at] = static_cast<float>(p.counters.restarts - std::min(s.restarts, p.counters.restarts));
     s.restarts = p.counters.restarts;
     // A jobs pool's queue is drover's own; another's is what its probe read.
     if (const TopicGauge* t = snap.find_topic(p.spec.name)) s.fields[kQueue][at] = static_cast<float>(t->queued);
@@ -97,17 +96,14 @@ void HistoryRing::add(const EngineSnapshot& snap, int64_t t_ms) {
     bool kept = false;
     Series& s = series(topics_, t.topic, kTopicFields, kept);
     if (!kept) continue;
-    const bool first = s.last_seen == 0;
     s.last_seen = count_;
     s.fields[kQueued][at] = static_cast<float>(t.queued);
     s.fields[kTopicRunning][at] = static_cast<float>(t.running);
     s.fields[kOldestAge][at] = static_cast<float>(t.oldest_age_s);
-    s.fields[kDone][at] = first ? 0.f : static_cast<float>(t.done_total - std::min(s.done, t.done_total));
-    s.fields[kFailed][at] = first ? 0.f : static_cast<float>(t.failed_total - std::min(s.failed, t.failed_total));
-    if (!first) {
-      s.fields[kP50][at] = static_cast<float>(histogram_delta_quantile(s.runs, t.run_time, 0.5));
-      s.fields[kP95][at] = static_cast<float>(histogram_delta_quantile(s.runs, t.run_time, 0.95));
-    }
+    s.fields[kDone][at] = static_cast<float>(t.done_total - std::min(s.done, t.done_total));
+    s.fields[kFailed][at] = static_cast<float>(t.failed_total - std::min(s.failed, t.failed_total));
+    s.fields[kP50][at] = static_cast<float>(histogram_delta_quantile(s.runs, t.run_time, 0.5));
+    s.fields[kP95][at] = static_cast<float>(histogram_delta_quantile(s.runs, t.run_time, 0.95));
     s.done = t.done_total;
     s.failed = t.failed_total;
     s.runs = t.run_time;

@@ -74,7 +74,9 @@ class HistoryRing {
   struct Series {
     std::vector<std::vector<float>> fields;  // each `capacity_` long, written at head_
     uint64_t last_seen = 0;                  // sample number when the pool/topic was last there
-    // Previous totals, for per-second differences.
+    // The totals at the previous sample, for per-second differences: 0 at first, as the
+    // engine's and the queue's counts start at 0 with drover (a pool or topic that appears
+    // between two samples brings what it did meanwhile).
     uint64_t restarts = 0, done = 0, failed = 0;
     RunHistogram runs;
   };

@@ -42,6 +42,8 @@ class LocalClient final : public EngineClient {
     std::lock_guard lock(mu_);
     open_jobs_ = std::move(open);
   }
+  // The history ring main keeps beside the engine; it must outlive this client's use.
+  void serve_history(const HistoryRing* ring) { history_ = ring; }
   // The shell's Autoscaler, once it exists; null again before it goes.
   void serve_autoscale(AutoscaleControl* autoscaler) { autoscaler_ = autoscaler; }
 
@@ -139,6 +141,11 @@ class LocalClient final : public EngineClient {
     if (!q) return q.error();
     return (*q)->drop(id);
   }
+  Result<History> history(int64_t since_ms, size_t every, const std::string& only) override {
+    const HistoryRing* ring = history_.load();
+    if (!ring) return EngineClient::history(since_ms, every, only);
+    return ring->read(since_ms, every, only);
+  }
   Status watch_job_retries(std::function<void(const jobs::Job&)> fn) override {
     jobs::JobService* open = nullptr;
     {
@@ -208,6 +215,7 @@ class LocalClient final : public EngineClient {
 
   std::atomic<Engine*> engine_{nullptr};
   std::atomic<AutoscaleControl*> autoscaler_{nullptr};
+  std::atomic<const HistoryRing*> history_{nullptr};
   std::mutex mu_;  // guards reported_, open_jobs_ and the retry watch, and attach() against report()
   JobsOpener open_jobs_;
   std::function<void(const jobs::Job&)> retry_watch_;  // jobs.retry_delay's listener

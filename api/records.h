@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "api/autoscale_view.h"
+#include "api/history.h"
 #include "autoscale/process_sampler.h"
 #include "engine/events.h"
 #include "engine/snapshot.h"
@@ -499,6 +500,39 @@ void describe(F& f, R& v) {
   f("policies", v.policies);
   f("budget", v.budget, {.none = None::kNotPositive, .wire_none = WireNone::kNull});
   f("timers", v.timers);
+}
+
+// The history ring's reads (api/history.h): GET /api/v1/history, history(). Columns, one
+// value a point; NaN (JSON null) where a series had none.
+template <class F, Rec<PoolHistory> R>
+void describe(F& f, R& p) {
+  f("pool", p.pool);
+  f("target", p.target);
+  f("running", p.running);
+  f("busy", p.busy);
+  f("restarts", p.restarts);  // in that second
+  f("queue", p.queue);
+}
+
+template <class F, Rec<TopicHistory> R>
+void describe(F& f, R& t) {
+  f("topic", t.topic);
+  f("queued", t.queued);
+  f("running", t.running);
+  f("oldest_age", t.oldest_age_s);
+  f("done", t.done);  // per second
+  f("failed", t.failed);
+  f("run_p50", t.run_p50_s);  // seconds, of the runs that ended that second
+  f("run_p95", t.run_p95_s);
+}
+
+template <class F, Rec<History> R>
+void describe(F& f, R& h) {
+  f("step", h.step_s);
+  f("t_ms", h.t_ms);
+  f("pools", h.pools);
+  f("topics", h.topics);
+  f("dropped", h.dropped);
 }
 
 // A type with a description (describe(f, t) above).

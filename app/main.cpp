@@ -358,6 +358,17 @@ int main(int argc, char** argv) {
     return 1;
   }
   client.attach(*engine);
+  // The last hour, a sample a second (history(), /api/v1/history, the dashboard), kept by
+  // a thread of its own reading snapshots. After the engine, so it goes first.
+  drover::HistoryRing history;
+  drover::HistorySampler history_sampler(history, [&engine]() -> std::optional<drover::EngineSnapshot> {
+    try {
+      return engine->snapshot();
+    } catch (const std::exception&) {
+      return std::nullopt;  // the engine has finished: nothing more to sample
+    }
+  });
+  client.serve_history(&history);
   // The job queue, opened on first use, or below when a pool runs jobs (so that what the
   // last run left running is queued again before anything claims). Declared after the
   // engine, so it goes first; the shell and HTTP, which use it, go before it.
@@ -414,7 +425,7 @@ int main(int argc, char** argv) {
   http_options->wpm_compat = args->wpm_compat;
   http_options->tasker_compat = args->tasker_compat;
   http.emplace(*engine, *http_options).set_autoscale_hooks(drover::make_autoscale_hooks(autoscale_routes));
-  http->set_jobs_client(&client);  // the job routes: the queue as the local shell reaches it
+  http->set_api_client(&client);  // the job and history routes: as the local shell reaches them
   // Every drover, --http or not, serves its API on the control socket in its runtime
   // directory (0700; the socket 0600, peers checked by uid), where `drover attach` with no
   // address (or a PID) finds it: the owner's way in, with no token to hand around.

@@ -130,9 +130,10 @@ class HttpControl {
 
   // Before start(): the routes read the hooks without a lock.
   void set_autoscale_hooks(AutoscaleHooks hooks) { autoscale_ = std::move(hooks); }
-  // The job queue's routes (job_routes.cpp) call this client's job calls; unset, they
-  // answer 501. It must outlive the server.
-  void set_jobs_client(EngineClient* client) { jobs_ = client; }
+  // The routes of what lives beside the engine call this client: the job queue's
+  // (job_routes.cpp) and the history's (history_routes.cpp); unset, they answer 501. It
+  // must outlive the server.
+  void set_api_client(EngineClient* client) { client_ = client; }
 
   // Binds host:port (port 0: any free one) and serves it. Refuses to start without a
   // token, loopback included.
@@ -159,6 +160,7 @@ class HttpControl {
   void routes();         // http_control.cpp: health, metrics, workerpoolmanager's routes
   void api_routes();     // api_routes.cpp: /api/v1
   void job_routes();     // job_routes.cpp: /api/v1/jobs, /api/v1/topics
+  void history_routes(); // history_routes.cpp: /api/v1/history
   void tasker_routes();  // tasker_routes.cpp: POST /TYPE, GET /TYPE/IDENT; last, as they match widely
   // The snapshot a response shows: secrets in pool env masked unless ?secrets=1.
   EngineSnapshot shown_snapshot(const http::HttpRequest& req);
@@ -171,7 +173,7 @@ class HttpControl {
   Engine& engine_;
   const HttpOptions options_;
   AutoscaleHooks autoscale_;
-  EngineClient* jobs_ = nullptr;
+  EngineClient* client_ = nullptr;
   // Handlers run on several server threads; the sampler keeps the last scrape's per-pid
   // times, so one scrape at a time uses it.
   std::mutex sampler_mu_;

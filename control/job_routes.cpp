@@ -119,8 +119,8 @@ void fail_job(const HttpRequest& req, HttpResponse& res, const Status& st) {
 void HttpControl::job_routes() {
   constexpr RouteTraits kJsonBody{.takes_body = true};
   auto client = [this](const HttpRequest& req, HttpResponse& res) -> EngineClient* {
-    if (!jobs_) fail(req, res, 501, "not_implemented", "no job queue is wired into this server");
-    return jobs_;
+    if (!client_) fail(req, res, 501, "not_implemented", "no job queue is wired into this server");
+    return client_;
   };
   on("POST", "/api/v1/jobs", [this, client](const HttpRequest& req, HttpResponse& res) {
     EngineClient* c = client(req, res);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <csignal>
+#include <limits>
 #include <map>
 
 #include "api/records.h"
@@ -90,6 +91,15 @@ class JsonReadVisitor {
                             [](const nlohmann::json& e, const std::string& path, Item& item, std::string& error) {
                               read_json(e, path, item, error);
                             });
+    } else if constexpr (std::is_same_v<T, std::vector<double>>) {
+      // Series (the history's columns): null is a point with no value, written from NaN.
+      if (!j->is_array()) return r_.fail(key, "must be an array of numbers");
+      v.clear();
+      for (const auto& e : *j) {
+        if (e.is_null()) v.push_back(std::numeric_limits<double>::quiet_NaN());
+        else if (e.is_number()) v.push_back(e.get<double>());
+        else return r_.fail(key, fmt::format("{} is not a number", e.dump()));
+      }
     } else if constexpr (std::is_same_v<T, std::string>) {
       if (m.json_text) v = j->dump();
       else r_(key, v);

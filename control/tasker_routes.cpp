@@ -141,8 +141,8 @@ void answer_task(EngineClient& c, const std::string& type, const jobs::Job& pare
 void HttpControl::tasker_routes() {
   if (!options_.tasker_compat) return;
   auto client = [this](HttpResponse& res) -> EngineClient* {
-    if (!jobs_) refuse(res, 501, "not_implemented", "no job queue is wired into this server");
-    return jobs_;
+    if (!client_) refuse(res, 501, "not_implemented", "no job queue is wired into this server");
+    return client_;
   };
   on("POST", R"(/([^/]+)/?)", [client](const HttpRequest& req, HttpResponse& res) {
     const std::string type = req.matches[1];

@@ -377,6 +377,14 @@ Result<std::vector<jobs::TopicStats>> RemoteClient::job_stats() {
   return records_from<jobs::TopicStats>(r.body, "topics");
 }
 
+Result<History> RemoteClient::history(int64_t since_ms, size_t every, const std::string& only) {
+  std::string path = fmt::format("/api/v1/history?since={}&every={}", since_ms, every);
+  if (!only.empty()) path += "&pool=" + encode(only);
+  Reply r = request("GET", path);
+  if (Status s = status_of(r, ""); !s) return s;
+  return record_from<History>(r.body);
+}
+
 Result<jobs::Job> RemoteClient::cancel_job(jobs::JobId id) {
   Reply r = request("DELETE", fmt::format("/api/v1/jobs/{}", id));
   if (Status s = status_of(r, ""); !s) return s;

@@ -54,7 +54,7 @@ TEST_CASE("history ring: columns per pool - restarts per second - a pool that ca
   CHECK(web.pool == "web");
   CHECK(web.target == std::vector<double>{2, 3, 3});
   CHECK(web.running == std::vector<double>{1, 3, 3});
-  CHECK(web.restarts == std::vector<double>{0, 2, 0});  // the first sample has nothing to differ from
+  CHECK(web.restarts == std::vector<double>{5, 2, 0});  // counts start at 0 with drover
   CHECK(web.queue == std::vector<double>{7, 7, 7});
   const PoolHistory& b = h.pools[0];
   CHECK(b.pool == "batch");
@@ -117,9 +117,9 @@ TEST_CASE("history ring: a topic's done and failed per second - run time p50/p95
   REQUIRE(h.topics.size() == 1);
   const TopicHistory& t = h.topics[0];
   CHECK(t.queued == std::vector<double>{40, 40, 40});
-  CHECK(t.done == std::vector<double>{0, 10, 0});
-  CHECK(t.failed == std::vector<double>{0, 2, 0});
-  CHECK(std::isnan(t.run_p50_s[0]));
+  CHECK(t.done == std::vector<double>{100, 10, 0});
+  CHECK(t.failed == std::vector<double>{1, 2, 0});
+  CHECK(t.run_p50_s[0] == doctest::Approx(0.109));  // rank 50.5 of 101: just into the (0.1, 1] bucket
   CHECK(t.run_p50_s[1] == doctest::Approx(0.55));  // halfway through the (0.1, 1] bucket
   CHECK(t.run_p95_s[1] == doctest::Approx(0.1 + 0.9 * 0.95));
   CHECK(std::isnan(t.run_p50_s[2]));

@@ -224,6 +224,7 @@ void HttpControl::routes() {
   }, kWpmRead);
   api_routes();
   job_routes();
+  schedule_routes();
   stream_routes();
   tasker_routes();
 }

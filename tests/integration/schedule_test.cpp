@@ -79,7 +79,7 @@ size_t count_state(const json& jobs, const std::string& state) {
 
 }  // namespace
 
-TEST_CASE("schedule: a config's every = 1s schedule runs jobs; next and last shown; off stops it; run_now; on") {
+TEST_CASE("schedule: a config's every = 1s schedule runs jobs - next and last shown - off stops it - run_now - on") {
   Host h(R"(schedule "tick" { every = "1s", topic = "work", args = { n = 7 } })");
   REQUIRE(h.poll([&] { return count_state(h.jobs_of("work"), "done") >= 2; }, 15s));
   const json jobs = h.jobs_of("work");
@@ -130,7 +130,7 @@ TEST_CASE("schedule: overlap = false skips the ticks while the previous run runs
   CHECK(count_state(h.jobs_of("slow"), "done") >= 1);
 }
 
-TEST_CASE("schedule: --schedule loads taskmanager's schedule file, which fires its template as the job's args") {
+TEST_CASE("schedule: --schedule loads taskmanager's schedule file - which fires its template as the job's args") {
   TempDir files;
   write_file(files.file("taskscheduler.json"), R"([
   {"Id": "1", "Cron": "* * * * * *", "Topic": "work",
@@ -164,7 +164,7 @@ TEST_CASE("schedule: the shipped examples run as they are (schedules.lua with ta
   CHECK(out.find("\n4\n") != std::string::npos);
 }
 
-TEST_CASE("schedule: an attached shell defines, lists, turns off and drops; bad input names the field") {
+TEST_CASE("schedule: an attached shell defines - lists - turns off and drops - bad input names the field") {
   Host h;
   auto attach = [&](std::vector<std::string> args) {
     args.insert(args.begin(), {"attach", fmt::format("127.0.0.1:{}", h.drover->http_port())});

@@ -38,7 +38,7 @@ std::string error_of(const std::string& text) {
 
 }  // namespace
 
-TEST_CASE("cron: five fields in UTC, the next tick strictly after") {
+TEST_CASE("cron: five fields in UTC - the next tick strictly after") {
   const CronExpr e = cron("0 3 * * *");
   CHECK(e.next_after(utc(2026, 1, 1, 2, 59, 59), nullptr) == utc(2026, 1, 1, 3));
   CHECK(e.next_after(utc(2026, 1, 1, 3), nullptr) == utc(2026, 1, 2, 3));
@@ -56,7 +56,7 @@ TEST_CASE("cron: six fields take seconds first (taskmanager's format)") {
   CHECK(cron("* * * * *").next_after(utc(2026, 1, 1, 0, 0, 1), nullptr) == utc(2026, 1, 1, 0, 1));
 }
 
-TEST_CASE("cron: names, ranges, lists, steps, Sunday as 0 or 7, '?'") {
+TEST_CASE("cron: names - ranges - lists - steps - Sunday as 0 or 7 - the day fields' question mark") {
   const CronExpr weekdays = cron("0 9 * JAN-mar MON-FRI");
   CHECK(weekdays.next_after(utc(2026, 1, 3, 12), nullptr) == utc(2026, 1, 5, 9));  // Sat -> Mon
   CHECK(weekdays.next_after(utc(2026, 3, 31, 9), nullptr) == utc(2027, 1, 1, 9));  // Apr-Dec skipped; Jan 1 2027 is a Friday
@@ -69,7 +69,7 @@ TEST_CASE("cron: names, ranges, lists, steps, Sunday as 0 or 7, '?'") {
   CHECK(cron("0 0 10/10 * *").next_after(utc(2026, 1, 20), nullptr) == utc(2026, 1, 30));
 }
 
-TEST_CASE("cron: day of month and day of week, the Vixie OR rule") {
+TEST_CASE("cron: day of month and day of week - the Vixie OR rule") {
   // Both restricted: the 10th or any Monday.
   const CronExpr either = cron("0 0 10 * 1");
   CHECK(either.next_after(utc(2026, 2, 1), nullptr) == utc(2026, 2, 2));    // Monday
@@ -80,7 +80,7 @@ TEST_CASE("cron: day of month and day of week, the Vixie OR rule") {
   CHECK(cron("0 0 * * 1").next_after(utc(2026, 2, 2), nullptr) == utc(2026, 2, 9));
 }
 
-TEST_CASE("cron: Feb 29 only in leap years, 2100 included; an impossible date never fires") {
+TEST_CASE("cron: Feb 29 only in leap years - 2100 included - an impossible date never fires") {
   const CronExpr leap = cron("0 0 29 2 *");
   CHECK(leap.next_after(utc(2025, 3, 1), nullptr) == utc(2028, 2, 29));
   CHECK(leap.next_after(utc(2028, 2, 29), nullptr) == utc(2032, 2, 29));
@@ -100,7 +100,7 @@ TEST_CASE("cron: macros") {
   CHECK(cron("@annually").next_after(t, nullptr) == utc(2027, 1, 1));
 }
 
-TEST_CASE("cron: @every and every = intervals, aligned to the epoch so every host agrees") {
+TEST_CASE("cron: @every and every = intervals - aligned to the epoch so every host agrees") {
   const CronExpr e = cron("@every 1h30m");
   CHECK(e.is_interval());
   CHECK(e.interval_ms() == 5400 * 1000);

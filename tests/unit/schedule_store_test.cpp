@@ -52,7 +52,7 @@ size_t job_count(SqliteJobStore& store) {
 
 }  // namespace
 
-TEST_CASE("schedule store: a definition is kept, listed, replaced keeping its cursor, removed") {
+TEST_CASE("schedule store: a definition is kept - listed - replaced keeping its cursor - removed") {
   ScratchDir dir;
   auto store = open_store((dir.path / "jobs.db").string());
   auto made = store->upsert_schedule(every_second(), T0);
@@ -80,7 +80,7 @@ TEST_CASE("schedule store: a definition is kept, listed, replaced keeping its cu
   CHECK(store->get_schedule("another").error().code() == Status::Code::kNotFound);
 }
 
-TEST_CASE("schedule store: a bad definition is refused naming the field, and changes nothing") {
+TEST_CASE("schedule store: a bad definition is refused naming the field - and changes nothing") {
   ScratchDir dir;
   auto store = open_store((dir.path / "jobs.db").string());
   auto refused = [&](Schedule s, const std::string& needle) {
@@ -242,7 +242,7 @@ TEST_CASE("schedule store: overlap = false skips a tick while the previous run w
   CHECK(overlapping->kind == TickResult::Kind::kFired);
 }
 
-TEST_CASE("schedule store: off fires nothing; on again does not run the ticks it missed") {
+TEST_CASE("schedule store: off fires nothing - on again does not run the ticks it missed") {
   ScratchDir dir;
   auto store = open_store((dir.path / "jobs.db").string());
   REQUIRE(store->upsert_schedule(every_second(), T0));
@@ -262,7 +262,7 @@ TEST_CASE("schedule store: off fires nothing; on again does not run the ticks it
   CHECK(job_count(*store) == 0);
 }
 
-TEST_CASE("schedule store: run_now enqueues at once, off or not, and leaves the cursor") {
+TEST_CASE("schedule store: run_now enqueues at once - off or not - and leaves the cursor") {
   ScratchDir dir;
   auto store = open_store((dir.path / "jobs.db").string());
   Schedule s = every_second();

@@ -96,7 +96,7 @@ TEST_CASE("scheduler: missed = one runs once for all the missed ticks") {
   CHECK(ticks[0].plan.skipped == 59);
 }
 
-TEST_CASE("scheduler: missed = all runs each missed tick, the latest kMaxCatchUp") {
+TEST_CASE("scheduler: missed = all runs each missed tick - the latest kMaxCatchUp") {
   int64_t dropped = 0;
   auto some = plan(state("1m", MissedPolicy::kAll, T0), T0 + 600'000 + 40'000, &dropped);
   REQUIRE(some.size() == 10);
@@ -163,7 +163,7 @@ TEST_CASE("scheduler: two hosts' passes with a fake clock fire each tick once") 
   CHECK(rc->fired.empty());
 }
 
-TEST_CASE("scheduler: the thread wakes at the tick, not at its longest sleep") {
+TEST_CASE("scheduler: the thread wakes at the tick - not at its longest sleep") {
   ScratchDir dir;
   auto q = queue_on((dir.path / "jobs.db").string(), nullptr);
   Schedule s;

@@ -41,7 +41,7 @@ TEST_CASE("taskmanager schedule: bad files name the entry and the field") {
             .find("[1].Id: \"a\" is given twice") != std::string::npos);
 }
 
-TEST_CASE("config: schedule \"name\" { ... } is recorded, and a bad one names its line and field") {
+TEST_CASE("config: a schedule line is recorded - a bad one names its line and field") {
   auto ok = load_config_string(R"(
 pool "reports" { cmd = "true", n = 1, jobs = true }
 schedule "nightly" { cron = "0 3 * * *", tz = "Europe/Berlin", topic = "reports", args = { kind = "daily" }, missed = "one" }

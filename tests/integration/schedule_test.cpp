@@ -10,6 +10,7 @@
 #include <httplib.h>
 #include <nlohmann/json.hpp>
 
+#include <csignal>
 #include <thread>
 
 #include "tests/support/drover_process.h"
@@ -37,15 +38,24 @@ struct Host {
     std::string pools = kPools;
     pools.replace(pools.find("DIR"), 3, dir.path());
     write_file(dir.file("pools.lua"), pools + extra_config);
-    std::vector<std::string> args{dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0",
-                                  "--state", dir.file("state")};
+    args = {dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0", "--state", dir.file("state")};
     args.insert(args.end(), extra_args.begin(), extra_args.end());
-    drover = std::make_unique<DroverProcess>(args, dir.file("host.err"), kTokenEnv);
+    start("host.err");
+  }
+  void start(const std::string& err) {
+    drover = std::make_unique<DroverProcess>(args, dir.file(err), kTokenEnv);
     const int port = drover->http_port();
-    REQUIRE_MESSAGE(port > 0, read_file(dir.file("host.err")));
+    REQUIRE_MESSAGE(port > 0, read_file(dir.file(err)));
     http = std::make_unique<httplib::Client>("127.0.0.1", port);
     http->set_bearer_token_auth(kTokenEnv.at("DROVER_HTTP_TOKEN").c_str());
   }
+  // Stopped as an operator stops it (TERM), then started again on the same state.
+  void restart() {
+    drover->signal(SIGTERM);
+    REQUIRE(drover->wait_exit(30s) == 0);
+    start("host2.err");
+  }
+  std::vector<std::string> args;
   json send(const char* method, const std::string& path, const std::string& body, int want) {
     auto r = std::string(method) == "GET"      ? http->Get(path.c_str())
              : std::string(method) == "DELETE" ? http->Delete(path.c_str())
@@ -58,6 +68,16 @@ struct Host {
   json get(const std::string& path, int want = 200) { return send("GET", path, "", want); }
   json post(const std::string& path, const std::string& body, int want) { return send("POST", path, body, want); }
   json schedule(const std::string& name) { return get("/api/v1/schedules/" + name); }
+  // The schedule, or null while there is none: drover serves HTTP a moment before its
+  // config's schedules are defined.
+  json peek_schedule(const std::string& name) {
+    auto r = http->Get(("/api/v1/schedules/" + name).c_str());
+    return r && r->status == 200 ? json::parse(r->body, nullptr, false) : json();
+  }
+  int64_t runs_of(const std::string& name) {
+    const json s = peek_schedule(name);
+    return s.is_object() ? s.value("runs", int64_t{-1}) : -1;
+  }
   json jobs_of(const std::string& topic) { return get("/api/v1/jobs?topic=" + topic + "&limit=10000")["jobs"]; }
   // The store read every 100 ms until pred holds or the deadline passes.
   bool poll(const std::function<bool()>& pred, std::chrono::milliseconds deadline) {
@@ -114,6 +134,26 @@ TEST_CASE("schedule: a config's every = 1s schedule runs jobs - next and last sh
 
   CHECK(h.post("/api/v1/schedules/tick/on", "", 200)["enabled"] == true);
   CHECK(h.poll([&] { return h.schedule("tick")["runs"].get<int64_t>() > runs + 1; }, 10s));
+}
+
+TEST_CASE("schedule: a restart keeps a schedule's history and its cursor - then it fires on") {
+  Host h(R"(schedule "tick" { every = "1s", topic = "work", missed = "all" })");
+  REQUIRE(h.poll([&] { return h.runs_of("tick") >= 2; }, 15s));
+  const json before = h.schedule("tick");
+  h.restart();
+  REQUIRE(h.poll([&] { return h.runs_of("tick") >= 0; }, 15s));
+  // The config defines it again at start: a redefinition keeps its creation, its runs and
+  // its cursor, so no tick from before the stop is due again.
+  const json after = h.schedule("tick");
+  CHECK(after["created_ms"] == before["created_ms"]);
+  CHECK(after["runs"].get<int64_t>() >= before["runs"].get<int64_t>());
+  CHECK(after["last_tick_ms"].get<int64_t>() >= before["last_tick_ms"].get<int64_t>());
+  REQUIRE(h.poll([&] { return h.runs_of("tick") >= before["runs"].get<int64_t>() + 2; }, 15s));
+  // Every run counted has its job, before the restart and after (there is no run_now here).
+  const int64_t runs = h.schedule("tick")["runs"];
+  const auto jobs = static_cast<int64_t>(h.jobs_of("work").size());
+  CHECK(jobs >= runs);
+  CHECK(jobs <= runs + 1);  // a tick may fire between the two reads
 }
 
 TEST_CASE("schedule: overlap = false skips the ticks while the previous run runs") {

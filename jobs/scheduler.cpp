@@ -146,8 +146,14 @@ Result<Scheduler::Pass> Scheduler::pass(int64_t now_ms) {
                        out.skipped += p.plan.skipped;
                      } else if (fired->kind == TickResult::Kind::kSkipped) {
                        out.skipped += p.plan.skipped + 1;
-                       lines->push_back(fmt::format("schedule \"{}\": tick skipped: {}", row.schedule.name, fired->note));
+                       // Once per reason: a long job under overlap = false would otherwise
+                       // log a line at every tick it spans.
+                       if (fired->note != row.note)
+                         lines->push_back(
+                             fmt::format("schedule \"{}\": tick skipped: {}", row.schedule.name, fired->note));
+                       row.note = fired->note;
                      }
+                     if (fired->kind == TickResult::Kind::kFired) row.note.clear();
                      if (fired->kind != TickResult::Kind::kTaken) row.last_tick_ms = p.tick_ms;
                    }
                    if (dropped)

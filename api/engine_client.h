@@ -23,6 +23,12 @@
 //   retry_dead_jobs  POST   /api/v1/jobs/retry {"topic"?}
 //   drop_job         POST   /api/v1/jobs/ID/drop
 //   history          GET    /api/v1/history?since=&every=&pool=    the HistoryRing main keeps
+//   schedules        GET    /api/v1/schedules                       jobs::JobService (schedules)
+//   schedule         GET    /api/v1/schedules/NAME
+//   define_schedule  POST   /api/v1/schedules  {"name", "cron"|"every", "topic", ...}
+//   drop_schedule    DELETE /api/v1/schedules/NAME
+//   set_schedule_enabled POST /api/v1/schedules/NAME/on|off
+//   run_schedule     POST   /api/v1/schedules/NAME/run
 // The rest are the local shell's own machinery, not routes: apply (a reload of the config
 // files, which only the host has), what the autoscaler reports into the engine it runs
 // beside (report, set_queue_gauge, set_worker_busy), and the hand-off of the shell's retry
@@ -102,6 +108,28 @@ class EngineClient {
   }
   virtual Status drop_job(jobs::JobId id) {
     (void)id;
+    return no_jobs();
+  }
+  // Schedules, kept beside the jobs (jobs/schedule_store.h; control/schedule_routes.cpp).
+  virtual Result<std::vector<jobs::ScheduleState>> schedules() { return no_jobs(); }
+  virtual Result<jobs::ScheduleState> schedule(const std::string& name) {
+    (void)name;
+    return no_jobs();
+  }
+  virtual Result<jobs::ScheduleState> define_schedule(const jobs::Schedule& s) {
+    (void)s;
+    return no_jobs();
+  }
+  virtual Result<jobs::ScheduleState> set_schedule_enabled(const std::string& name, bool on) {
+    (void)name, (void)on;
+    return no_jobs();
+  }
+  virtual Result<jobs::Job> run_schedule(const std::string& name) {
+    (void)name;
+    return no_jobs();
+  }
+  virtual Status drop_schedule(const std::string& name) {
+    (void)name;
     return no_jobs();
   }
 

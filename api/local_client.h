@@ -162,6 +162,36 @@ class LocalClient final : public EngineClient {
     if (!q) return q.error();
     return (*q)->reschedule(id, attempt, delay_s);
   }
+  Result<std::vector<jobs::ScheduleState>> schedules() override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->schedules();
+  }
+  Result<jobs::ScheduleState> schedule(const std::string& name) override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->schedule(name);
+  }
+  Result<jobs::ScheduleState> define_schedule(const jobs::Schedule& s) override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->define_schedule(s);
+  }
+  Result<jobs::ScheduleState> set_schedule_enabled(const std::string& name, bool on) override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->set_schedule_enabled(name, on);
+  }
+  Result<jobs::Job> run_schedule(const std::string& name) override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->run_schedule(name);
+  }
+  Status drop_schedule(const std::string& name) override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->drop_schedule(name);
+  }
   void report(EventKind kind, std::string pool, std::string text) override {
     if (Engine* e = engine()) return e->report(kind, std::move(pool), std::move(text));
     std::lock_guard lock(mu_);

@@ -171,6 +171,16 @@ struct EnumNames<jobs::JobState> {
   static std::optional<jobs::JobState> from_name(std::string_view n) { return jobs::job_state_from_name(std::string(n)); }
 };
 
+template <>
+struct EnumNames<jobs::MissedPolicy> {
+  static constexpr std::array kAll = {jobs::MissedPolicy::kSkip, jobs::MissedPolicy::kOne, jobs::MissedPolicy::kAll};
+  static constexpr const char* kWhat = "a missed policy (skip, one, all)";
+  static const char* name(jobs::MissedPolicy p) { return jobs::missed_policy_name(p); }
+  static std::optional<jobs::MissedPolicy> from_name(std::string_view n) {
+    return jobs::missed_policy_from_name(std::string(n));
+  }
+};
+
 template <typename T>
 concept NamedEnum = std::is_enum_v<std::remove_cv_t<T>> && requires { EnumNames<std::remove_cv_t<T>>::kWhat; };
 
@@ -272,6 +282,33 @@ void describe(F& f, R& t) {
   f("started", t.started);
   f("retried", t.retried);
   f("completed", t.completed);
+}
+
+// A schedule (jobs/schedule.h) with what became of its ticks: GET /api/v1/schedules,
+// schedules(). One flat record: the definition's fields, then the runtime's.
+template <class F, Rec<jobs::ScheduleState> R>
+void describe(F& f, R& s) {
+  f("name", s.schedule.name, {.required = true});
+  f("cron", s.schedule.cron, {.none = None::kEmpty});
+  f("every", s.schedule.every, {.none = None::kEmpty});
+  f("tz", s.schedule.tz, {.none = None::kEmpty});
+  f("topic", s.schedule.topic);
+  f("args", s.schedule.args, {.json_text = true});
+  f("priority", s.schedule.priority);
+  f("attempts", s.schedule.max_attempts);
+  f("timeout", s.schedule.timeout_s, {.quantity = true});
+  f("missed", s.schedule.missed);
+  f("overlap", s.schedule.overlap);
+  f("enabled", s.schedule.enabled);
+  f("created_ms", s.created_ms);
+  f("last_tick_ms", s.last_tick_ms);
+  f("next_ms", s.next_ms, {.none = None::kNotPositive});
+  f("last_run_ms", s.last_run_ms, {.none = None::kNotPositive});
+  f("last_job", s.last_job, {.none = None::kNotPositive});
+  f("outcome", s.outcome, {.none = None::kEmpty});
+  f("runs", s.runs);
+  f("skipped", s.skipped);
+  f("note", s.note, {.none = None::kEmpty});
 }
 
 template <class F, Rec<RunHistogram> R>

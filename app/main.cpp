@@ -40,6 +40,7 @@
 #include "app/control_socket.h"
 #include "app/http_token.h"
 #include "app/options.h"
+#include "app/taskmanager_schedule.h"
 #include "app/heartbeat_command.h"
 #include "app/job_command.h"
 #include "app/service_notify.h"
@@ -125,6 +126,17 @@ struct LuaShell {
         lua_config = std::move(*ran);
       }
       const bool no_pools = lua_config && lua_config->no_pools;
+      // The schedules the config and --schedule define, for finish_config to define.
+      ctx.config_schedules.clear();
+      if (lua_config) ctx.config_schedules = lua_config->schedules;
+      if (!args.schedule_file.empty()) {
+        auto more = drover::load_taskmanager_schedules(args.schedule_file);
+        if (!more) {
+          staged.reset();
+          return more.error();
+        }
+        ctx.config_schedules.insert(ctx.config_schedules.end(), more->begin(), more->end());
+      }
       auto pools = load_pools(args, lua_config ? &*lua_config : nullptr);
       drover::Status s = !pools ? pools.error() : staged ? staged->check_pools(*pools) : drover::Status::ok();
       // An emptied file (a deploy cut short, an editor's truncation) would stop every
@@ -144,6 +156,12 @@ struct LuaShell {
     ctx.finish_config = [this](bool applied) {
       if (staged && applied) staged->commit();
       staged.reset();
+      // The pools run: the schedules go to the job queue (opened here if need be). A
+      // refusal is reported; the pools stay applied.
+      if (applied)
+        for (const auto& sched : ctx.config_schedules)
+          if (auto made = client.define_schedule(sched); !made)
+            fmt::print(stderr, "drover: {}\n", made.error().message());
     };
     ctx.config_path = args.config;
     std::error_code ec;

@@ -235,6 +235,10 @@ std::unique_ptr<CLI::App> drover_app(RawOptions& r) {
                   "the job queue's directory, created 0700 (jobs.db, one drover at a time);\n"
                   "default ${XDG_STATE_HOME:-~/.local/state}/drover")
       ->type_name("DIR");
+  app->add_option("--schedule", o.schedule_file,
+                  "taskmanager's schedule file: a JSON array of {\"Id\", \"Cron\", \"Topic\",\n"
+                  "\"TaskMessageTemplate\"}; each entry a schedule (help \"schedule\")")
+      ->type_name("FILE");
   app->add_option("--jobs-durability", o.jobs_durability,
                   "what a power cut may cost the job queue: full (nothing acknowledged), normal\n"
                   "(the last commits; the default), off (anything: throwaway queues)")
@@ -496,8 +500,10 @@ Parsed<Options> parse_options(const std::vector<std::string>& args) {
     if (!n) return fail(fmt::format("--lua-time takes seconds (0.1 to 86400), got '{}'", r.lua_time));
     a.lua.config_time_s = *n;
   }
-  if (a.config.empty() && a.workers.empty() && a.resque_pool.empty() && a.wpm_config.empty())
-    return fail("give a config file, --workers, -c or --wpm-config", /*usage=*/true);
+  // --schedule alone is a queue with schedules and no pool yet (jobs wait for one).
+  if (a.config.empty() && a.workers.empty() && a.resque_pool.empty() && a.wpm_config.empty() &&
+      a.schedule_file.empty())
+    return fail("give a config file, --workers, -c, --wpm-config or --schedule", /*usage=*/true);
   if (!a.cmd.empty() && a.workers.empty() && a.resque_pool.empty())
     return fail("--cmd is the command of --workers and -c pools: give one of them");
   p.options = std::move(a);

@@ -45,6 +45,7 @@ struct Options {
   LuaLimitSettings lua;
   std::optional<ContainMode> contain;
   std::string state_dir;                          // --state: the job store's directory; "": the default
+  std::string schedule_file;                      // --schedule: taskmanager's schedule file (JSON)
   std::string jobs_durability = "normal";         // --jobs-durability: full, normal or off
   bool tasker_compat = false;
   size_t jobs_keep = 100000;                      // --jobs-keep: finished jobs kept, newest first

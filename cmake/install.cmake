@@ -56,6 +56,7 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/policies/ DESTINATION ${CMAKE_INSTALL_DA
         FILES_MATCHING PATTERN "*.lua")
 install(FILES ${PROJECT_SOURCE_DIR}/examples/pools.lua ${PROJECT_SOURCE_DIR}/examples/autoscale.lua
               ${PROJECT_SOURCE_DIR}/examples/resque-pool.yml ${PROJECT_SOURCE_DIR}/examples/drover.service
+              ${PROJECT_SOURCE_DIR}/examples/schedules.lua ${PROJECT_SOURCE_DIR}/examples/taskscheduler.json
               ${CMAKE_BINARY_DIR}/installed_examples/heartbeats.lua
         DESTINATION ${DROVER_EXAMPLES_DEST})
 # Workers keep their modes (they are the pools' commands); the C++ one's source comes too.

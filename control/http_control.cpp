@@ -225,6 +225,7 @@ void HttpControl::routes() {
   api_routes();
   job_routes();
   history_routes();
+  schedule_routes();
   stream_routes();
   tasker_routes();
 }

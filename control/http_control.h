@@ -160,7 +160,8 @@ class HttpControl {
   void routes();         // http_control.cpp: health, metrics, workerpoolmanager's routes
   void api_routes();     // api_routes.cpp: /api/v1
   void job_routes();     // job_routes.cpp: /api/v1/jobs, /api/v1/topics
-  void history_routes(); // history_routes.cpp: /api/v1/history
+  void history_routes();   // history_routes.cpp: /api/v1/history
+  void schedule_routes();  // schedule_routes.cpp: /api/v1/schedules
   void tasker_routes();  // tasker_routes.cpp: POST /TYPE, GET /TYPE/IDENT; last, as they match widely
   // The snapshot a response shows: secrets in pool env masked unless ?secrets=1.
   EngineSnapshot shown_snapshot(const http::HttpRequest& req);

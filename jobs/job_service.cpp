@@ -86,6 +86,14 @@ Result<std::unique_ptr<JobService>> JobService::open(Engine& engine, JobServiceO
   svc->retention_ = o.retention;
   svc->prune_every_ = o.prune_every;
   svc->refresher_ = std::thread([s = svc.get()] { s->refresh_loop(); });
+  // The schedules fire from here on; a tick's job wakes the pools of its topic.
+  Scheduler::Options so;
+  so.fired = [s = svc.get(), &engine](const std::string& name, const Job& job) {
+    s->dispatcher_->poke(job.topic);
+    engine.report(EventKind::kJobsEnqueued, job.topic, fmt::format("job {} (schedule \"{}\")", job.id, name));
+  };
+  so.log = [&engine](const std::string& line) { engine.report(EventKind::kPolicyWarning, "", line); };
+  svc->scheduler_ = std::make_unique<Scheduler>(*svc->queue_, std::move(so));
   svc->engine_ = &engine;
   engine.set_job_gauges([s = svc.get()] { return s->gauges(); });
   if (Status s = svc->dispatcher_->open_broker(); !s) return s;
@@ -102,6 +110,7 @@ JobService::~JobService() {
     cv_.notify_all();
     refresher_.join();
   }
+  scheduler_.reset();
   dispatcher_.reset();
   queue_.reset();
   if (lock_fd_ >= 0) close(lock_fd_);  // the lock goes with it
@@ -201,6 +210,74 @@ Status JobService::drop(JobId id) {
                    return 0;
                  }).get();
   return r ? Status::ok() : r.error();
+}
+
+namespace {
+
+// A schedule as a listing shows it: its next tick and last outcome filled in.
+ScheduleState shown(ScheduleState s, int64_t now_ms) {
+  s.next_ms = next_tick(s, now_ms);
+  s.outcome = schedule_outcome(s);
+  return s;
+}
+
+ScheduleStore& schedules_of(JobStore& s) {
+  // SqliteJobStore keeps them; JobService opens nothing else.
+  return *s.schedules();
+}
+
+}  // namespace
+
+Result<ScheduleState> JobService::define_schedule(const Schedule& def) {
+  auto r = queue_->call<ScheduleState>([def](JobStore& s, int64_t now) {
+                   return schedules_of(s).upsert_schedule(def, now);
+                 }).get();
+  if (!r) return r;
+  scheduler_->poke();
+  return shown(std::move(*r), wall_ms());
+}
+
+Result<std::vector<ScheduleState>> JobService::schedules() {
+  auto r = queue_->call<std::vector<ScheduleState>>([](JobStore& s, int64_t) {
+                   return schedules_of(s).list_schedules();
+                 }).get();
+  if (!r) return r;
+  const int64_t now = wall_ms();
+  for (ScheduleState& st : *r) st = shown(std::move(st), now);
+  return r;
+}
+
+Result<ScheduleState> JobService::schedule(const std::string& name) {
+  auto r = queue_->call<ScheduleState>([name](JobStore& s, int64_t) { return schedules_of(s).get_schedule(name); })
+               .get();
+  if (!r) return r;
+  return shown(std::move(*r), wall_ms());
+}
+
+Result<ScheduleState> JobService::set_schedule_enabled(const std::string& name, bool on) {
+  auto r = queue_->call<ScheduleState>([name, on](JobStore& s, int64_t now) {
+                   return schedules_of(s).set_schedule_enabled(name, on, now);
+                 }).get();
+  if (!r) return r;
+  scheduler_->poke();
+  return shown(std::move(*r), wall_ms());
+}
+
+Result<Job> JobService::run_schedule(const std::string& name) {
+  auto r = queue_->call<Job>([name](JobStore& s, int64_t now) { return schedules_of(s).run_schedule_now(name, now); })
+               .get();
+  if (r) dispatcher_->poke(r->topic);
+  return r;
+}
+
+Status JobService::drop_schedule(const std::string& name) {
+  auto r = queue_->call<int>([name](JobStore& s, int64_t) -> Result<int> {
+                   if (Status st = schedules_of(s).remove_schedule(name); !st) return st;
+                   return 0;
+                 }).get();
+  if (!r) return r.error();
+  scheduler_->poke();
+  return Status::ok();
 }
 
 }  // namespace drover::jobs

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "jobs/job_dispatcher.h"
+#include "jobs/scheduler.h"
 #include "jobs/sqlite_job_store.h"
 #include "jobs/topic_counters.h"
 
@@ -51,6 +52,15 @@ class JobService {
   // thread: it must not wait (the shell's retry delay functions queue it for their own
   // thread). Empty: none. Once this returns, the previous fn is no longer being called.
   void set_retry_listener(std::function<void(const Job&)> fn);
+  // Schedules (jobs/schedule_store.h): defined or replaced, listed with their next tick
+  // (ScheduleState::next_ms) and last outcome, turned off and on, run once now, removed.
+  // A bad definition is Status::invalid naming the field; an unknown name, not_found.
+  Result<ScheduleState> define_schedule(const Schedule& s);
+  Result<std::vector<ScheduleState>> schedules();
+  Result<ScheduleState> schedule(const std::string& name);
+  Result<ScheduleState> set_schedule_enabled(const std::string& name, bool on);
+  Result<Job> run_schedule(const std::string& name);
+  Status drop_schedule(const std::string& name);
 
   // The per-topic numbers kept in memory (what snapshots carry as EngineSnapshot::jobs).
   std::vector<TopicGauge> gauges() const;
@@ -71,6 +81,7 @@ class JobService {
   TopicCounters counters_;
   std::unique_ptr<JobQueue> queue_;
   std::unique_ptr<JobDispatcher> dispatcher_;  // after queue_: destroyed first
+  std::unique_ptr<Scheduler> scheduler_;       // after dispatcher_: its jobs poke it
   std::mutex mu_;
   std::condition_variable cv_;
   bool stopping_ = false;

@@ -15,6 +15,7 @@
 
 #include "engine/status.h"
 #include "jobs/job.h"
+#include "jobs/schedule_store.h"
 
 namespace drover::jobs {
 
@@ -119,6 +120,10 @@ class JobStore {
   virtual Result<std::vector<Job>> requeue_running(int64_t now_ms) = 0;
   // Finished jobs past the retention deleted; how many.
   virtual Result<size_t> prune(const Retention& retention, int64_t now_ms) = 0;
+
+  // The schedules kept beside the jobs (schedule_store.h), on the same connection so a
+  // tick and its job commit together; null for a store without them.
+  virtual ScheduleStore* schedules() { return nullptr; }
 };
 
 }  // namespace drover::jobs

@@ -55,6 +55,32 @@ CREATE INDEX drover_jobs_parent ON drover_jobs (parent) WHERE parent IS NOT NULL
 -- list() by key, finished jobs too (tasker's GET /TYPE/IDENT).
 CREATE INDEX drover_jobs_keys ON drover_jobs (unique_key, topic) WHERE unique_key <> '';
 )sql",
+    // Version 3: schedules (sqlite_schedules.cpp). last_tick_ms is the fleet-wide cursor a
+    // tick must pass to fire (schedule_store.h); last_job is a plain id, not a foreign
+    // key: the job may be pruned long before the schedule goes.
+    R"sql(
+CREATE TABLE drover_schedules (
+  name TEXT PRIMARY KEY,
+  cron TEXT NOT NULL,
+  every TEXT NOT NULL,
+  tz TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  args TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  timeout_s REAL NOT NULL,
+  missed TEXT NOT NULL,
+  overlap INTEGER NOT NULL,
+  enabled INTEGER NOT NULL,
+  created_ms INTEGER NOT NULL,
+  last_tick_ms INTEGER NOT NULL,
+  last_run_ms INTEGER NOT NULL,
+  last_job INTEGER NOT NULL,
+  runs INTEGER NOT NULL,
+  skipped INTEGER NOT NULL,
+  note TEXT NOT NULL
+);
+)sql",
 };
 
 constexpr const char* kJobColumns =

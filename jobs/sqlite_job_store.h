@@ -18,7 +18,7 @@ namespace drover::jobs {
 enum class Durability { kFull, kNormal, kOff };
 std::optional<Durability> durability_from_name(const std::string& name);
 
-class SqliteJobStore final : public JobStore {
+class SqliteJobStore final : public JobStore, public ScheduleStore {
  public:
   // Opens or creates the database and brings its schema up to date.
   static Result<std::unique_ptr<SqliteJobStore>> open(const std::string& path, Durability d = Durability::kNormal);
@@ -43,6 +43,17 @@ class SqliteJobStore final : public JobStore {
   Result<std::vector<TopicStats>> live_stats(int64_t now_ms) override;
   Result<std::vector<Job>> requeue_running(int64_t now_ms) override;
   Result<size_t> prune(const Retention& retention, int64_t now_ms) override;
+  ScheduleStore* schedules() override { return this; }
+
+  // Schedules (sqlite_schedules.cpp).
+  Result<ScheduleState> upsert_schedule(const Schedule& s, int64_t now_ms) override;
+  Status remove_schedule(const std::string& name) override;
+  Result<ScheduleState> set_schedule_enabled(const std::string& name, bool on, int64_t now_ms) override;
+  Result<ScheduleState> get_schedule(const std::string& name) override;
+  Result<std::vector<ScheduleState>> list_schedules() override;
+  Result<TickResult> fire_schedule(const std::string& name, int64_t tick_ms, const TickPlan& plan,
+                                   int64_t now_ms) override;
+  Result<Job> run_schedule_now(const std::string& name, int64_t now_ms) override;
 
  private:
   explicit SqliteJobStore(std::unique_ptr<SqliteDb> db) : db_(std::move(db)) {}
@@ -57,6 +68,10 @@ class SqliteJobStore final : public JobStore {
   Status settle_parents(const std::vector<Job>& changed, int64_t now_ms);
   // Topic counts from a statement grouping by topic and state (stats, live_stats).
   Result<std::vector<TopicStats>> read_stats(SqliteStatement& q, int64_t now_ms);
+  // The schedules a statement's rows describe (it selects kScheduleColumns).
+  Result<std::vector<ScheduleState>> read_schedules(SqliteStatement& st);
+  // A schedule's job enqueued and recorded as its latest run, inside the caller's transaction.
+  Result<Job> enqueue_for(const Schedule& s, int64_t now_ms);
 
   std::unique_ptr<SqliteDb> db_;
 };

@@ -7,7 +7,7 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config
             liblua5.4-dev libzmq3-dev cppzmq-dev libfmt-dev doctest-dev
             nlohmann-json3-dev libcpp-httplib-dev libmicrohttpd-dev libhiredis-dev libyaml-cpp-dev libreadline-dev
-            libcurl4-openssl-dev libcli11-dev libsqlite3-dev)
+            libcurl4-openssl-dev libcli11-dev libsqlite3-dev libhowardhinnant-date-dev)
 # Real queue workers nobody here wrote: rq and Celery (Debian's, run by /usr/bin/python3).
 # curl plays workerpoolmanager's console's curl sessions; man-db renders the installed man page.
 test_pkgs=(redis-server python3 python3-zmq python3-prometheus-client tmux procps

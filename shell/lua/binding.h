@@ -33,6 +33,7 @@ std::span<const Binding> log_bindings();
 std::span<const Binding> autoscale_bindings();
 std::span<const Binding> jobs_bindings();
 std::span<const Binding> history_bindings();
+std::span<const Binding> schedule_bindings();  // schedule, schedule.*, schedules
 std::span<const Binding> shell_bindings();  // help, events, exit
 std::vector<Binding> all_bindings();
 

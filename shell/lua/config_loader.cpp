@@ -16,6 +16,7 @@
 #include "autoscale/redis_probe.h"
 #include "shell/lua/lua_limits.h"
 #include "shell/lua/option_table.h"
+#include "shell/lua/schedule_table.h"
 #include "shell/lua/script_loader.h"
 
 #include <lua.hpp>
@@ -47,6 +48,7 @@ struct Loader {
   LoadedConfig config;
   std::set<std::string> names;
   std::vector<PendingPool> pending;
+  std::set<std::string> schedule_names;
 };
 
 Loader& loader_of(lua_State* L) {
@@ -364,6 +366,26 @@ int l_pool(lua_State* L) {
   return 1;
 }
 
+// schedule "name" { ... } in a config: recorded, defined in the job queue once the pools
+// run (LoadedConfig::schedules). Checked here, so a bad one names its line.
+int l_schedule_body(lua_State* L) {
+  Loader& ld = loader_of(L);
+  const std::string name = lua_tostring(L, lua_upvalueindex(1));
+  jobs::Schedule s = read_schedule_table(L, 1, name);
+  if (!ld.schedule_names.insert(name).second) luaL_error(L, "schedule \"%s\" is defined twice", name.c_str());
+  ld.config.schedules.push_back(std::move(s));
+  return 0;
+}
+
+int l_schedule(lua_State* L) {
+  if (lua_type(L, 1) != LUA_TSTRING)
+    luaL_error(L, "schedule: expected a name, as in schedule \"nightly\" { cron = \"0 3 * * *\", topic = ... }, got %s",
+               luaL_typename(L, 1));
+  lua_pushvalue(L, 1);
+  lua_pushcclosure(L, guarded<l_schedule_body>, 1);
+  return 1;
+}
+
 // no_pools(): this config defines no pool on purpose (see LoadedConfig::no_pools).
 int l_no_pools(lua_State* L) {
   loader_of(L).config.no_pools = true;
@@ -421,6 +443,7 @@ Result<LoadedConfig> load(LoadChunk load_chunk, const std::string& label, const 
     lua_register(L, "defaults", guarded<l_defaults>);
     lua_register(L, "pool", guarded<l_pool>);
     lua_register(L, "no_pools", l_no_pools);
+    lua_register(L, "schedule", guarded<l_schedule>);
     install_policy_stubs(L, {base_dir, drover_data_dir()});
     lua_getglobal(L, "os");
     lua_pushcfunction(L, l_no_exit);
@@ -472,6 +495,8 @@ void ConfigRecorder::install(int env_index) {
   lua_setfield(L_, env_index, "pool");
   lua_pushcfunction(L_, l_no_pools);
   lua_setfield(L_, env_index, "no_pools");
+  lua_pushcfunction(L_, guarded<l_schedule>);
+  lua_setfield(L_, env_index, "schedule");
 }
 
 Result<LoadedConfig> ConfigRecorder::finish() {

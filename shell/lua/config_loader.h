@@ -17,6 +17,7 @@
 
 #include "engine/pool_spec.h"
 #include "engine/status.h"
+#include "jobs/schedule.h"
 
 struct lua_State;
 
@@ -28,6 +29,10 @@ struct LoadedConfig {
   // The file says no_pools(): defining no pool is meant, and a reload with it may remove
   // every running pool (without it, such a reload is refused: an emptied file is a mistake).
   bool no_pools = false;
+  // schedule "name" { ... } lines, in order (shell/lua/schedule_table.h): defined (or
+  // replaced) in the job queue once the pools are applied; a reload keeps the schedules
+  // the file no longer names (schedule.drop removes one).
+  std::vector<jobs::Schedule> schedules;
 };
 
 // The same pool, defaults and no_pools for a config file run in a state of the caller's: the

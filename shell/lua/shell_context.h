@@ -35,6 +35,9 @@ struct ShellContext {
   // While a config file runs: the pools its autoscale lines name, with their places
   // ("pools.lua:3: "), checked once the pools to apply are known (ConfigRun::check_pools).
   std::vector<std::pair<std::string, std::string>>* config_autoscaled = nullptr;
+  // What the latest config run defined with schedule "name" {...} (and --schedule FILE):
+  // finish_config(true) defines them in the job queue.
+  std::vector<jobs::Schedule> config_schedules;
 
   FILE* out = stdout;
   bool color = false;  // stdout is a terminal: colours and box-drawing characters

@@ -410,6 +410,49 @@ Status RemoteClient::drop_job(jobs::JobId id) {
   return status_of(request("POST", fmt::format("/api/v1/jobs/{}/drop", id), ""), "");
 }
 
+Result<std::vector<jobs::ScheduleState>> RemoteClient::schedules() {
+  Reply r = request("GET", "/api/v1/schedules");
+  if (Status s = status_of(r, ""); !s) return s;
+  return records_from<jobs::ScheduleState>(r.body, "schedules");
+}
+
+Result<jobs::ScheduleState> RemoteClient::schedule(const std::string& name) {
+  Reply r = request("GET", "/api/v1/schedules/" + encode(name));
+  if (Status s = status_of(r, ""); !s) return s;
+  return record_from<jobs::ScheduleState>(r.body);
+}
+
+Result<jobs::ScheduleState> RemoteClient::define_schedule(const jobs::Schedule& d) {
+  // The definition's fields only (control/schedule_routes.cpp takes no runtime ones).
+  json j{{"name", d.name},         {"topic", d.topic},
+         {"args", json::parse(d.args, nullptr, false)},
+         {"priority", d.priority}, {"attempts", d.max_attempts},
+         {"timeout", d.timeout_s}, {"missed", jobs::missed_policy_name(d.missed)},
+         {"overlap", d.overlap},   {"enabled", d.enabled}};
+  if (!d.cron.empty()) j["cron"] = d.cron;
+  if (!d.every.empty()) j["every"] = d.every;
+  if (!d.tz.empty()) j["tz"] = d.tz;
+  Reply r = request("POST", "/api/v1/schedules", j.dump());
+  if (Status s = status_of(r, ""); !s) return s;
+  return record_from<jobs::ScheduleState>(r.body);
+}
+
+Result<jobs::ScheduleState> RemoteClient::set_schedule_enabled(const std::string& name, bool on) {
+  Reply r = request("POST", fmt::format("/api/v1/schedules/{}/{}", encode(name), on ? "on" : "off"), "");
+  if (Status s = status_of(r, ""); !s) return s;
+  return record_from<jobs::ScheduleState>(r.body);
+}
+
+Result<jobs::Job> RemoteClient::run_schedule(const std::string& name) {
+  Reply r = request("POST", fmt::format("/api/v1/schedules/{}/run", encode(name)), "");
+  if (Status s = status_of(r, ""); !s) return s;
+  return record_from<jobs::Job>(r.body);
+}
+
+Status RemoteClient::drop_schedule(const std::string& name) {
+  return status_of(request("DELETE", "/api/v1/schedules/" + encode(name)), "");
+}
+
 void RemoteClient::report(EventKind kind, std::string pool, std::string text) {
   // A policy of this shell: its lines go to this screen only (the remote log is the
   // remote drover's). Printed as the REPL prints events.

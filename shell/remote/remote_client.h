@@ -79,6 +79,12 @@ class RemoteClient final : public EngineClient {
   Result<jobs::Job> retry_job(jobs::JobId id) override;
   Result<size_t> retry_dead_jobs(const std::optional<std::string>& topic) override;
   Status drop_job(jobs::JobId id) override;
+  Result<std::vector<jobs::ScheduleState>> schedules() override;
+  Result<jobs::ScheduleState> schedule(const std::string& name) override;
+  Result<jobs::ScheduleState> define_schedule(const jobs::Schedule& s) override;
+  Result<jobs::ScheduleState> set_schedule_enabled(const std::string& name, bool on) override;
+  Result<jobs::Job> run_schedule(const std::string& name) override;
+  Status drop_schedule(const std::string& name) override;
   std::shared_ptr<Subscription> subscribe(size_t capacity, Subscription::Filter filter) override;
   void report(EventKind kind, std::string pool, std::string text) override;
   void set_queue_gauge(const std::string&, const QueueGauge&) override {}

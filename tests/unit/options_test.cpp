@@ -90,7 +90,7 @@ TEST_CASE("options: bad usage exits 2 and names the option") {
       {{"pools.lua", "--lua-memory", "1.5"}, "--lua-memory takes whole megabytes"},
       {{"pools.lua", "--lua-time=0"}, "--lua-time takes seconds (0.1 to 86400), got '0'"},
       {{"--cmd", "x", "pools.lua"}, "--cmd is the command of --workers and -c pools"},
-      {{}, "give a config file, --workers, -c or --wpm-config"},
+      {{}, "give a config file, --workers, -c, --wpm-config or --schedule"},
   };
   for (const auto& [args, message] : cases) {
     auto p = parse_options(args);

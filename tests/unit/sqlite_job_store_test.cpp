@@ -334,7 +334,7 @@ TEST_CASE("job store: a database from a newer drover is refused with a clear err
   }
   auto s = SqliteJobStore::open(path);
   REQUIRE_FALSE(s);
-  CHECK(s.error().message() == path + ": the job store is at schema version 99, this drover knows up to 2: "
+  CHECK(s.error().message() == path + ": the job store is at schema version 99, this drover knows up to 3: "
                                       "a newer drover made it");
 }
 
@@ -505,7 +505,7 @@ TEST_CASE("job store: a restart requeues running children - not their parent - a
   CHECK(ids(*store->list({})) == std::vector<JobId>{p2.id, p2.id + 1, p2.id + 2});
 }
 
-TEST_CASE("job store: a version 1 database opens and upgrades to version 2 - its jobs kept and claimable") {
+TEST_CASE("job store: a version 1 database opens and upgrades to the current version - its jobs kept and claimable") {
   ScratchDir dir;
   const std::string path = (dir.path / "jobs.db").string();
   {
@@ -541,6 +541,12 @@ PRAGMA user_version = 1;
     CHECK(claim_one(**s, "mail", T0).id == 1);
     const Job p = (*s)->enqueue({fanout({"mail"})}, T0)->front();
     CHECK(children(**s, p.id).size() == 1);
+    // Version 3's schedules table is there.
+    Schedule sched;
+    sched.name = "nightly";
+    sched.cron = "0 3 * * *";
+    sched.topic = "mail";
+    CHECK((*s)->upsert_schedule(sched, T0));
   }
   auto db = SqliteDb::open(path);
   REQUIRE(db);
@@ -548,5 +554,5 @@ PRAGMA user_version = 1;
   REQUIRE(v);
   Status error;
   REQUIRE(v->step(&error));
-  CHECK(v->int64(0) == 2);
+  CHECK(v->int64(0) == 3);  // 2: fan-out, 3: schedules
 }

@@ -11,12 +11,6 @@ namespace drover::jobs {
 
 namespace {
 
-std::string this_host() {
-  char name[HOST_NAME_MAX + 1] = {};
-  if (gethostname(name, sizeof name - 1) != 0) return "localhost";
-  return name;
-}
-
 JobTicket ticket_of(const Job& j) {
   JobTicket t;
   t.id = j.id;
@@ -33,7 +27,7 @@ std::string failure_text(const JobExit& e) { return e.output.empty() ? e.text : 
 
 JobDispatcher::JobDispatcher(Engine& engine, JobQueue& queue, DispatchOptions options)
     : engine_(engine), queue_(queue), options_(std::move(options)) {
-  if (options_.host.empty()) options_.host = this_host();
+  if (options_.host.empty()) options_.host = machine_host_name();
   JobHooks hooks;
   hooks.on_demand = [this](const std::string& pool, int free, uint64_t taken) { on_demand(pool, free, taken); };
   hooks.on_exit = [this](const JobExit& e) { on_exit(e); };

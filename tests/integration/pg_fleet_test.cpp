@@ -1,0 +1,218 @@
+// Issue 15's fleet: three real drover processes share one job queue in a real PostgreSQL
+// (started by the test, as an unprivileged user, in a TempDir). Jobs enqueued on one host
+// run on all three, each once; a host kill -9'd mid-run has its running jobs started
+// again elsewhere within its lease + 1 s, and none is lost.
+#include <doctest/doctest.h>
+#include <signal.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include <fmt/format.h>
+#include <httplib.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/support/drover_process.h"
+#include "tests/support/postgres_server.h"
+#include "tests/support/test_util.h"
+
+using namespace drover;
+using namespace drover::test;
+using nlohmann::json;
+
+namespace {
+
+const std::map<std::string, std::string> kTokenEnv{{"DROVER_HTTP_TOKEN", "pg-fleet-test-token-0123456789abcdef"}};
+
+struct Host {
+  std::string name;
+  std::unique_ptr<DroverProcess> drover;
+  std::unique_ptr<httplib::Client> http;
+  std::string runs;  // what its jobs wrote: "start ID" and "end ID" lines
+};
+
+// "start 17" / "end 17" lines of a runs file: the ids per word.
+std::map<std::string, std::multiset<int>> lines_of(const std::string& path) {
+  std::map<std::string, std::multiset<int>> out;
+  std::ifstream in(path);
+  for (std::string word; in >> word;) {
+    int id = 0;
+    if (!(in >> id)) break;
+    out[word].insert(id);
+  }
+  return out;
+}
+
+// extra: more of the config file (a plain pool).
+Host start_host(const TempDir& dir, const std::string& name, const std::string& url, double lease_s,
+                const std::string& extra = "") {
+  Host h;
+  h.name = name;
+  h.runs = dir.file(name + ".runs");
+  // Two jobs pools: quick (50 ms) for the spread, slow (3 s) for the kill. Each job writes
+  // its id when it starts and when it ends, to this host's file.
+  const std::string job = "id=$(echo \"$DROVER_JOB_ARGS\" | sed \"s/[^0-9]//g\"); echo \"start $id\" >> " + h.runs +
+                          "; sleep {}; echo \"end $id\" >> " + h.runs;
+  write_file(dir.file(name + ".lua"),
+             fmt::format("pool 'quick' {{ cmd = '{}', n = 3, jobs = true }}\n"
+                         "pool 'slow' {{ cmd = '{}', n = 3, jobs = true }}\n{}",
+                         fmt::format(fmt::runtime(job), "0.05"), fmt::format(fmt::runtime(job), "3"), extra));
+  h.drover = std::make_unique<DroverProcess>(
+      std::vector<std::string>{dir.file(name + ".lua"), "--no-shell", "-q", "--http", "127.0.0.1:0", "--state",
+                               dir.file(name + ".state"), "--jobs-store", url, "--host-name", name, "--host-lease",
+                               fmt::format("{}", lease_s)},
+      dir.file(name + ".err"), kTokenEnv);
+  const int port = h.drover->http_port();
+  REQUIRE_MESSAGE(port > 0, read_file(dir.file(name + ".err")));
+  h.http = std::make_unique<httplib::Client>("127.0.0.1", port);
+  h.http->set_bearer_token_auth(kTokenEnv.at("DROVER_HTTP_TOKEN").c_str());
+  return h;
+}
+
+void enqueue(Host& h, const std::string& topic, int first, int count) {
+  json batch = json::array();
+  for (int i = first; i < first + count; ++i) batch.push_back({{"topic", topic}, {"args", {{"i", i}}}});
+  auto r = h.http->Post("/api/v1/jobs", json{{"jobs", batch}}.dump(), "application/json");
+  REQUIRE(r);
+  REQUIRE_MESSAGE(r->status == 201, r->body);
+}
+
+json topic_stats(Host& h, const std::string& topic) {
+  auto r = h.http->Get("/api/v1/topics");
+  if (!r || r->status != 200) return json();
+  const json body = json::parse(r->body);
+  for (const auto& t : body["topics"])
+    if (t["topic"] == topic) return t;
+  return json();
+}
+
+}  // namespace
+
+TEST_CASE("pg fleet: three drovers share a PostgreSQL queue - jobs enqueued on one run on all three, each once - "
+          "a host kill -9'd mid-run: its jobs finish elsewhere within lease + 1 s, none lost") {
+  PostgresServer pg;
+  const std::string url = pg.create_database("fleet");
+  TempDir dir;
+  constexpr double kLeaseS = 2;
+  std::vector<Host> hosts;
+  for (const char* name : {"h0", "h1", "h2"}) hosts.push_back(start_host(dir, name, url, kLeaseS));
+
+  // 1. 300 quick jobs enqueued on h0 alone: all three run them, each exactly once.
+  constexpr int kQuick = 300;
+  enqueue(hosts[0], "quick", 0, kQuick);
+  auto ended = [&] {
+    std::multiset<int> all;
+    for (const Host& h : hosts) {
+      const auto l = lines_of(h.runs);
+      if (auto it = l.find("end"); it != l.end()) all.insert(it->second.begin(), it->second.end());
+    }
+    return all;
+  };
+  REQUIRE(wait_until([&] { return ended().size() >= kQuick; }, std::chrono::milliseconds(60000)));
+  const auto quick = ended();
+  CHECK(quick.size() == kQuick);
+  CHECK(std::set<int>(quick.begin(), quick.end()).size() == kQuick);  // none twice
+  std::vector<size_t> per_host;
+  for (const Host& h : hosts) per_host.push_back(lines_of(h.runs)["end"].size());
+  MESSAGE(fmt::format("quick jobs per host: {} {} {}", per_host[0], per_host[1], per_host[2]));
+  for (size_t n : per_host) CHECK(n > 0);
+  REQUIRE(wait_until([&] { return topic_stats(hosts[0], "quick").value("done", 0) == kQuick; },
+                     std::chrono::milliseconds(10000)));
+
+  // 2. Four slow jobs (3 s), enqueued on h2 so that it runs some; kill -9 h2 once it does.
+  constexpr int kSlow = 4, kFirstSlow = 1000;
+  enqueue(hosts[2], "slow", kFirstSlow, kSlow);
+  std::multiset<int> on_h2;
+  REQUIRE(wait_until(
+      [&] {
+        on_h2 = lines_of(hosts[2].runs)["start"];
+        on_h2.erase(on_h2.begin(), on_h2.lower_bound(kFirstSlow));
+        return !on_h2.empty();
+      },
+      std::chrono::milliseconds(10000)));
+  hosts[2].drover->signal(SIGKILL);
+  const auto killed_at = std::chrono::steady_clock::now();
+  REQUIRE(hosts[2].drover->wait_exit(std::chrono::milliseconds(10000)) == 128 + SIGKILL);
+  on_h2 = lines_of(hosts[2].runs)["start"];  // what it had begun when it died
+  on_h2.erase(on_h2.begin(), on_h2.lower_bound(kFirstSlow));
+  REQUIRE_FALSE(on_h2.empty());
+
+  // Each job h2 ran starts again on h0 or h1 within the lease + 1 s of the kill.
+  auto restarted = [&] {
+    for (int id : on_h2) {
+      bool found = false;
+      for (size_t i = 0; i < 2 && !found; ++i) found = lines_of(hosts[i].runs)["start"].count(id) > 0;
+      if (!found) return false;
+    }
+    return true;
+  };
+  REQUIRE(wait_until(restarted, std::chrono::milliseconds(static_cast<int>((kLeaseS + 5) * 1000))));
+  const double took_s =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - killed_at).count();
+  MESSAGE(fmt::format("h2 kill -9'd with {} jobs running: started again elsewhere after {:.2f} s (lease {} s)",
+                      on_h2.size(), took_s, kLeaseS));
+  CHECK(took_s <= kLeaseS + 1);
+
+  // None lost: every slow job ends on h0 or h1 and the queue says done.
+  REQUIRE(wait_until(
+      [&] {
+        std::set<int> done;
+        for (size_t i = 0; i < 2; ++i)
+          for (int id : lines_of(hosts[i].runs)["end"])
+            if (id >= kFirstSlow) done.insert(id);
+        return done.size() == kSlow;
+      },
+      std::chrono::milliseconds(20000)));
+  REQUIRE(wait_until([&] { return topic_stats(hosts[0], "slow").value("done", 0) == kSlow; },
+                     std::chrono::milliseconds(10000)));
+  const json slow = topic_stats(hosts[0], "slow");
+  CHECK(slow["queued"] == 0);
+  CHECK(slow["running"] == 0);
+  CHECK(slow["dead"] == 0);
+  const bool told = read_file(hosts[0].drover->err_path()).find("host h2 went silent") != std::string::npos ||
+                    read_file(hosts[1].drover->err_path()).find("host h2 went silent") != std::string::npos;
+  CHECK(told);  // the peer that retired h2 said so
+}
+
+TEST_CASE("pg fleet: the database down - enqueue answers 503 with the reason, workers keep running, one warning - "
+          "recovery logged, enqueue works again") {
+  PostgresServer pg;
+  const std::string url = pg.create_database("down");
+  TempDir dir;
+  // A plain pool beside the jobs pools: supervision must not notice the database.
+  Host h = start_host(dir, "solo", url, 2, fmt::format("pool 'plain' {{ cmd = {{ '{}', 'sleep' }}, n = 2 }}\n",
+                                                       fake_worker_path()));
+  REQUIRE(wait_until([&] { return h.drover->workers_by_pool()["plain"].size() == 2; }, std::chrono::milliseconds(10000)));
+  enqueue(h, "quick", 0, 1);
+  REQUIRE(wait_until([&] { return lines_of(h.runs)["end"].count(0) == 1; }, std::chrono::milliseconds(10000)));
+  const auto workers_before = h.drover->workers_by_pool();
+
+  pg.stop();
+  json batch = json::array({{{"topic", "quick"}, {"args", {{"i", 1}}}}});
+  auto r = h.http->Post("/api/v1/jobs", json{{"jobs", batch}}.dump(), "application/json");
+  REQUIRE(r);
+  CHECK(r->status == 503);
+  CHECK(r->body.find(url.substr(0, url.find('@'))) != std::string::npos);  // the reason names the database
+  // The lease's next renewal finds the database gone, and says so once.
+  REQUIRE(wait_until([&] { return read_file(h.drover->err_path()).find("unreachable") != std::string::npos; },
+                     std::chrono::milliseconds(10000)));
+  // Supervision goes on: the same workers, alive, and the API answers.
+  auto snap = h.http->Get("/api/v1/snapshot");
+  REQUIRE(snap);
+  CHECK(snap->status == 200);
+  for (const auto& [pool, pids] : workers_before)
+    for (pid_t p : pids) CHECK(pid_alive(p));
+
+  pg.start();
+  REQUIRE(wait_until([&] { return read_file(h.drover->err_path()).find("reachable again") != std::string::npos; },
+                     std::chrono::milliseconds(10000)));
+  const std::string err = read_file(h.drover->err_path());
+  size_t warnings = 0;
+  for (size_t at = 0; (at = err.find("unreachable", at)) != std::string::npos; ++at) ++warnings;
+  CHECK(warnings == 1);
+  enqueue(h, "quick", 2, 1);
+  REQUIRE(wait_until([&] { return lines_of(h.runs)["end"].count(2) == 1; }, std::chrono::milliseconds(10000)));
+  CHECK(lines_of(h.runs)["start"].count(1) == 0);  // the job refused while down was not kept
+}

@@ -74,6 +74,7 @@ class RemoteClient final : public EngineClient {
   Result<jobs::Job> job(jobs::JobId id) override;
   Result<std::vector<jobs::Job>> list_jobs(const jobs::JobFilter& filter) override;
   Result<std::vector<jobs::TopicStats>> job_stats() override;
+  Result<jobs::Fleet> fleet() override;
   Result<jobs::Job> cancel_job(jobs::JobId id) override;
   Result<jobs::Job> retry_job(jobs::JobId id) override;
   Result<size_t> retry_dead_jobs(const std::optional<std::string>& topic) override;

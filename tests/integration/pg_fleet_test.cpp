@@ -79,6 +79,19 @@ void enqueue(Host& h, const std::string& topic, int first, int count) {
   REQUIRE_MESSAGE(r->status == 201, r->body);
 }
 
+// GET /api/v1/fleet: host name -> its record.
+std::map<std::string, json> fleet_hosts(Host& h) {
+  std::map<std::string, json> out;
+  auto r = h.http->Get("/api/v1/fleet");
+  if (!r || r->status != 200) {
+    MESSAGE("GET /api/v1/fleet: " << (r ? std::to_string(r->status) + " " + r->body : std::string("no answer")));
+    return out;
+  }
+  const json body = json::parse(r->body);  // not a temporary: the loop reads into it
+  for (const auto& host : body["hosts"]) out[host["name"].get<std::string>()] = host;
+  return out;
+}
+
 json topic_stats(Host& h, const std::string& topic) {
   auto r = h.http->Get("/api/v1/topics");
   if (!r || r->status != 200) return json();
@@ -121,23 +134,64 @@ TEST_CASE("pg fleet: three drovers share a PostgreSQL queue - jobs enqueued on o
   REQUIRE(wait_until([&] { return topic_stats(hosts[0], "quick").value("done", 0) == kQuick; },
                      std::chrono::milliseconds(10000)));
 
-  // 2. Four slow jobs (3 s), enqueued on h2 so that it runs some; kill -9 h2 once it does.
-  constexpr int kSlow = 4, kFirstSlow = 1000;
+  // The fleet as any host sees it: three hosts, their pools and sizes, their HTTP address.
+  auto fleet = fleet_hosts(hosts[1]);
+  REQUIRE(fleet.size() == 3);
+  for (const Host& h : hosts) {
+    INFO(h.name);
+    REQUIRE(fleet.count(h.name));
+    CHECK(fleet[h.name]["pid"] == h.drover->pid());
+    CHECK(fleet[h.name]["http"] == fmt::format("127.0.0.1:{}", h.drover->http_port()));
+    const json pools = json::parse(fleet[h.name]["pools"].get<std::string>());
+    CHECK(pools.size() == 2);
+    for (const auto& p : pools) CHECK(p["size"] == 3);
+  }
+  // ... and `drover attach` to one of them sees the same through fleet().
+  {
+    DroverProcess attach({"attach", fmt::format("127.0.0.1:{}", hosts[0].drover->http_port()), "-e",
+                          "(function() local n = 0; for _ in pairs(fleet().hosts) do n = n + 1 end; return n end)()",
+                          "-e", "fleet().hosts.h2.pid", "-e", "fleet().hosts.h1.running_jobs"},
+                         dir.file("attach.err"), kTokenEnv);
+    REQUIRE(attach.wait_exit(std::chrono::milliseconds(15000)) == 0);
+    CHECK(read_file(dir.file("attach.err.out")) == fmt::format("3\n{}\n0\n", hosts[2].drover->pid()));
+  }
+
+  // 2. Three slow jobs (3 s) that h2 runs: h0 and h1 hold their slow pools stopped (no
+  // room, so no claims) until h2 has begun all three, then start them again, with room
+  // for everything h2 has. Then kill -9 h2 mid-run.
+  auto set_slow = [&](Host& h, bool on) {
+    auto r = h.http->Post(on ? "/api/v1/start" : "/api/v1/stop", R"({"pool": "slow"})", "application/json");
+    REQUIRE(r);
+    REQUIRE_MESSAGE(r->status == 200, r->body);
+  };
+  auto slow_target = [&](Host& h) {
+    auto r = h.http->Get("/api/v1/snapshot");
+    if (!r || r->status != 200) return -1;
+    const json snap = json::parse(r->body);
+    for (const auto& p : snap["pools"])
+      if (p["spec"]["name"] == "slow") return p.value("target", -1);  // the wire has the name in spec
+    return -1;
+  };
+  for (size_t i = 0; i < 2; ++i) set_slow(hosts[i], false);
+  constexpr int kSlow = 3, kFirstSlow = 1000;
   enqueue(hosts[2], "slow", kFirstSlow, kSlow);
   std::multiset<int> on_h2;
   REQUIRE(wait_until(
       [&] {
         on_h2 = lines_of(hosts[2].runs)["start"];
         on_h2.erase(on_h2.begin(), on_h2.lower_bound(kFirstSlow));
-        return !on_h2.empty();
+        return on_h2.size() == kSlow;
       },
       std::chrono::milliseconds(10000)));
+  for (size_t i = 0; i < 2; ++i) {
+    set_slow(hosts[i], true);
+    REQUIRE(wait_until([&] { return slow_target(hosts[i]) == 3; }, std::chrono::milliseconds(5000)));
+  }
   hosts[2].drover->signal(SIGKILL);
   const auto killed_at = std::chrono::steady_clock::now();
   REQUIRE(hosts[2].drover->wait_exit(std::chrono::milliseconds(10000)) == 128 + SIGKILL);
-  on_h2 = lines_of(hosts[2].runs)["start"];  // what it had begun when it died
-  on_h2.erase(on_h2.begin(), on_h2.lower_bound(kFirstSlow));
-  REQUIRE_FALSE(on_h2.empty());
+  const std::multiset<int> h2_ended = lines_of(hosts[2].runs)["end"];
+  CHECK(h2_ended.lower_bound(kFirstSlow) == h2_ended.end());  // killed mid-run: none of the three had ended
 
   // Each job h2 ran starts again on h0 or h1 within the lease + 1 s of the kill.
   auto restarted = [&] {
@@ -171,6 +225,10 @@ TEST_CASE("pg fleet: three drovers share a PostgreSQL queue - jobs enqueued on o
   CHECK(slow["queued"] == 0);
   CHECK(slow["running"] == 0);
   CHECK(slow["dead"] == 0);
+  // h2 has left the fleet.
+  fleet = fleet_hosts(hosts[0]);
+  CHECK(fleet.size() == 2);
+  CHECK(fleet.count("h2") == 0);
   const bool told = read_file(hosts[0].drover->err_path()).find("host h2 went silent") != std::string::npos ||
                     read_file(hosts[1].drover->err_path()).find("host h2 went silent") != std::string::npos;
   CHECK(told);  // the peer that retired h2 said so

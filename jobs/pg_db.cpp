@@ -42,12 +42,13 @@ double PgResult::real(int row, int col) const { return std::strtod(PQgetvalue(r_
 
 Result<std::unique_ptr<PgDb>> PgDb::connect(const std::string& url) {
   // The URL as the dbname expands to all it says; what follows only fills in what it left
-  // out. A server that does not answer is given up on after 5 s, and keepalives notice a
-  // peer gone without a goodbye (a host cut off), so the store thread is never stuck for
-  // long on a dead socket.
+  // out. A server that does not answer is given up on after 5 s; keepalives notice a peer
+  // gone without a goodbye (a host cut off) within 25 s of silence, and tcp_user_timeout
+  // a request the peer never acknowledged within 10 s: the store thread is never stuck
+  // for long on a dead socket, and the calls waiting on it get an error, not a hang.
   const char* keys[] = {"dbname", "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
-                        "keepalives_count", "application_name", nullptr};
-  const char* values[] = {url.c_str(), "5", "1", "10", "5", "3", "drover", nullptr};
+                        "keepalives_count", "tcp_user_timeout", "application_name", nullptr};
+  const char* values[] = {url.c_str(), "5", "1", "10", "5", "3", "10000", "drover", nullptr};
   PGconn* conn = PQconnectdbParams(keys, values, 1);
   if (!conn) return Status::unavailable(fmt::format("{}: out of memory", masked(url)));
   if (PQstatus(conn) != CONNECTION_OK) {

@@ -121,9 +121,15 @@ Result<std::vector<std::string>> PgDb::notifications() {
   return out;
 }
 
+Status PgDb::begin() {
+  Status s = exec("BEGIN");
+  if (s || PQstatus(conn_) == CONNECTION_OK) return s;
+  return exec("BEGIN");  // exec resets the broken connection first
+}
+
 PgTransaction::PgTransaction(PgDb& db) : db_(db) {
   nested_ = db_.in_transaction();
-  begun_ = db_.exec(nested_ ? "SAVEPOINT drover_call" : "BEGIN");
+  begun_ = nested_ ? db_.exec("SAVEPOINT drover_call") : db_.begin();
   open_ = begun_.is_ok();
 }
 

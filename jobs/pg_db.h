@@ -71,6 +71,10 @@ class PgDb {
   // One statement with $1..$n parameters; its rows, if any.
   Result<PgResult> query(const std::string& sql, const std::vector<PgParam>& params = {});
 
+  // BEGIN. A connection found broken by it (the server restarted since the last call:
+  // libpq learns so only by trying) is reset and BEGIN tried once more: nothing ran yet,
+  // so the retry cannot do anything twice.
+  Status begin();
   bool in_transaction() const;
   // In a transaction a failed statement aborted: only a rollback helps.
   bool aborted() const { return PQtransactionStatus(conn_) == PQTRANS_INERROR; }

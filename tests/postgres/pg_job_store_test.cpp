@@ -4,12 +4,15 @@
 // again without a restart of drover.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <atomic>
+#include <mutex>
 #include <set>
 #include <stdexcept>
 #include <thread>
 
 #include "jobs/pg_job_store.h"
+#include "jobs/pg_listener.h"
 #include "tests/contract/job_store_contract.h"
 #include "tests/support/postgres_server.h"
 
@@ -151,7 +154,7 @@ TEST_CASE("pg store: enqueue sends NOTIFY drover_jobs with the topic at commit -
   CHECK(heard == std::set<std::string>{"t", "x", "y"});
 }
 
-TEST_CASE("pg store: a server restarted under it - the call in flight fails unavailable - the next one reconnects") {
+TEST_CASE("pg store: a server down - calls fail unavailable, nothing kept - back up, the next call reconnects") {
   PostgresServer pg;  // its own: this test stops it
   const std::string url = pg.create_database("restart");
   auto s = PgJobStore::open(url, "h");
@@ -165,6 +168,12 @@ TEST_CASE("pg store: a server restarted under it - the call in flight fails unav
   auto up = (*s)->enqueue({req("t")}, T0);
   REQUIRE(up);
   CHECK((*s)->list({})->size() == 2);  // the one refused while down was not kept
+  // Restarted between two calls: the next one finds its connection broken at BEGIN,
+  // reconnects and goes on; no call fails.
+  pg.stop();
+  pg.start();
+  REQUIRE((*s)->enqueue({req("t")}, T0));
+  CHECK((*s)->list({})->size() == 3);
 }
 
 TEST_CASE("pg store: a URL nobody answers is refused as unavailable - the password never shown") {
@@ -175,4 +184,39 @@ TEST_CASE("pg store: a URL nobody answers is refused as unavailable - the passwo
   CHECK(s.error().message().find("postgresql://drover:***@127.0.0.1:") == 0);
   CHECK(s.error().message().find("s3cret") == std::string::npos);
   CHECK_FALSE(PgJobStore::open(PostgresServer::shared().url(), ""));  // no host name: refused
+}
+
+TEST_CASE("pg store: PgListener hears another host's enqueue - the topic, at commit - and again after the server restarts") {
+  PostgresServer pg;  // its own: this test restarts it
+  const std::string url = pg.create_database("listen");
+  auto store = PgJobStore::open(url, "a");
+  REQUIRE(store);
+  std::mutex mu;
+  std::vector<std::string> heard;
+  auto heard_has = [&](const std::string& t) {
+    std::lock_guard lock(mu);
+    return std::find(heard.begin(), heard.end(), t) != heard.end();
+  };
+  PgListener listener(
+      url,
+      [&](const std::string& topic) {
+        std::lock_guard lock(mu);
+        heard.push_back(topic);
+      },
+      [](const std::string&) {});
+  // Connected and listening: it says so with "" (every pool may look now).
+  REQUIRE(wait_until([&] { return heard_has(""); }, std::chrono::milliseconds(5000)));
+  REQUIRE((*store)->enqueue({req("resize")}, T0));
+  REQUIRE(wait_until([&] { return heard_has("resize"); }, std::chrono::milliseconds(5000)));
+
+  pg.stop();
+  pg.start();
+  {
+    std::lock_guard lock(mu);
+    heard.clear();
+  }
+  // It reconnects by itself (within a second or so) and says so; then hears again.
+  REQUIRE(wait_until([&] { return heard_has(""); }, std::chrono::milliseconds(10000)));
+  REQUIRE((*store)->enqueue({req("mail")}, T0));
+  REQUIRE(wait_until([&] { return heard_has("mail"); }, std::chrono::milliseconds(5000)));
 }

@@ -139,7 +139,9 @@ void JobService::on_renewal(const LeaseRenewal& r) {
     warn_(fmt::format("host {} went silent (its lease ran out): {} running job{} queued again", h, n,
                       n == 1 ? "" : "s"));
   }
-  if (!r.requeued.empty()) dispatcher_->poke(std::nullopt);
+  // The first renewal runs in open(), before the dispatcher exists: it claims on its own
+  // once the pools report room, so there is nobody to poke yet.
+  if (!r.requeued.empty() && dispatcher_) dispatcher_->poke(std::nullopt);
 }
 
 void JobService::set_http_address(std::string address) {

@@ -313,3 +313,32 @@ TEST_CASE("pg fleet: the database down - enqueue answers 503 with the reason, wo
   REQUIRE(wait_until([&] { return lines_of(h.runs)["end"].count(2) == 1; }, std::chrono::milliseconds(10000)));
   CHECK(lines_of(h.runs)["start"].count(1) == 0);  // the job refused while down was not kept
 }
+
+TEST_CASE("pg fleet: a host started after a dead peer's lease ran out retires it at its first renewal - runs its jobs") {
+  PostgresServer pg;
+  const std::string url = pg.create_database("late");
+  TempDir dir;
+  constexpr double kLeaseS = 1;
+  Host dead = start_host(dir, "dead", url, kLeaseS);
+  enqueue(dead, "slow", 7000, 2);
+  REQUIRE(wait_until([&] { return lines_of(dead.runs)["start"].size() == 2; }, std::chrono::milliseconds(10000)));
+  dead.drover->signal(SIGKILL);
+  REQUIRE(dead.drover->wait_exit(std::chrono::milliseconds(10000)) == 128 + SIGKILL);
+  // Its lease runs out with nobody to notice: no other host yet.
+  REQUIRE(wait_until(
+      [&] {
+        const std::string until = pg.query("SELECT lease_until_ms FROM drover_hosts WHERE name = 'dead'",
+                                           url.substr(url.rfind('/') + 1));
+        const auto now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+        return !until.empty() && std::stoll(until) < now;
+      },
+      std::chrono::milliseconds(10000)));
+  // A new host's first renewal (in its start, before its dispatcher exists) retires it.
+  Host late = start_host(dir, "late", url, kLeaseS);
+  REQUIRE(wait_until([&] { return lines_of(late.runs)["end"].size() == 2; }, std::chrono::milliseconds(15000)));
+  CHECK(lines_of(late.runs)["end"] == std::multiset<int>{7000, 7001});
+  CHECK(read_file(late.drover->err_path()).find("host dead went silent") != std::string::npos);
+  CHECK(fleet_hosts(late).size() == 1);
+}

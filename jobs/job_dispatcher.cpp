@@ -230,12 +230,23 @@ void JobDispatcher::on_exit(const JobExit& e) {
       return s.finish(id, {false, text}, now, retry_at(job->attempt, now));
     };
   }
+  record_end({std::move(record), e.how == JobExit::How::kNotStarted, e.text, e.run_s});
+}
+
+void JobDispatcher::record_end(Unrecorded end) {
   // A refusal here (the job was cancelled meanwhile, or dropped) leaves the store as it is,
-  // and says nothing: what it would say was said when that happened.
-  const bool given_back = e.how == JobExit::How::kNotStarted;
-  queue_.submit<Job>(std::move(record), [this, given_back, text = e.text, run_s = e.run_s](Result<Job> r) {
-    if (!r || given_back) return;
-    report_end(*r, text, run_s);
+  // and says nothing: what it would say was said when that happened. An unreachable store
+  // (a shared database down) is different: the end is kept and tried again at each poll,
+  // or the job would stay "running" under this host until drover stops.
+  auto record = end.record;
+  queue_.submit<Job>(std::move(record), [this, end = std::move(end)](Result<Job> r) mutable {
+    if (!r && r.error().code() == Status::Code::kUnavailable) {
+      std::lock_guard lock(mu_);
+      if (!stopping_) unrecorded_.push_back(std::move(end));
+      return;
+    }
+    if (!r || end.given_back) return;
+    report_end(*r, end.text, end.run_s);
   });
 }
 
@@ -274,7 +285,10 @@ void JobDispatcher::poll_loop() {
     std::vector<std::string> hungry;
     for (auto& [pool, d] : demand_)
       if (d.hungry && !d.claiming) hungry.push_back(pool);
+    std::vector<Unrecorded> ends;
+    ends.swap(unrecorded_);
     lock.unlock();
+    for (auto& e : ends) record_end(std::move(e));
     for (const auto& p : hungry) claim_for(p);
     lock.lock();
   }

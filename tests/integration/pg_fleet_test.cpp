@@ -274,7 +274,7 @@ TEST_CASE("pg fleet: three drovers share a PostgreSQL queue - jobs enqueued on o
 }
 
 TEST_CASE("pg fleet: the database down - enqueue answers 503 with the reason, workers keep running, one warning - "
-          "recovery logged, enqueue works again") {
+          "recovery logged, a job that ended meanwhile recorded, enqueue works again") {
   PostgresServer pg;
   const std::string url = pg.create_database("down");
   TempDir dir;
@@ -285,6 +285,9 @@ TEST_CASE("pg fleet: the database down - enqueue answers 503 with the reason, wo
   enqueue(h, "quick", 0, 1);
   REQUIRE(wait_until([&] { return lines_of(h.runs)["end"].count(0) == 1; }, std::chrono::milliseconds(10000)));
   const auto workers_before = h.drover->workers_by_pool();
+  // A slow job (3 s) runs while the database goes away, and ends before it is back.
+  enqueue(h, "slow", 100, 1);
+  REQUIRE(wait_until([&] { return lines_of(h.runs)["start"].count(100) == 1; }, std::chrono::milliseconds(10000)));
 
   pg.stop();
   json batch = json::array({{{"topic", "quick"}, {"args", {{"i", 1}}}}});
@@ -302,9 +305,13 @@ TEST_CASE("pg fleet: the database down - enqueue answers 503 with the reason, wo
   for (const auto& [pool, pids] : workers_before)
     for (pid_t p : pids) CHECK(pid_alive(p));
 
+  REQUIRE(wait_until([&] { return lines_of(h.runs)["end"].count(100) == 1; }, std::chrono::milliseconds(10000)));
   pg.start();
   REQUIRE(wait_until([&] { return read_file(h.drover->err_path()).find("reachable again") != std::string::npos; },
                      std::chrono::milliseconds(10000)));
+  // Its end, which the store could not take while down, is recorded now: not left running.
+  REQUIRE(wait_until([&] { return topic_stats(h, "slow").value("done", 0) == 1; }, std::chrono::milliseconds(10000)));
+  CHECK(topic_stats(h, "slow").value("running", -1) == 0);
   const std::string err = read_file(h.drover->err_path());
   size_t warnings = 0;
   for (size_t at = 0; (at = err.find("unreachable", at)) != std::string::npos; ++at) ++warnings;

@@ -18,6 +18,7 @@
 //   job              GET    /api/v1/jobs/ID
 //   list_jobs        GET    /api/v1/jobs?topic=&state=&after=&limit=
 //   job_stats        GET    /api/v1/topics
+//   fleet            GET    /api/v1/fleet                            jobs::JobService::fleet
 //   cancel_job       DELETE /api/v1/jobs/ID
 //   retry_job        POST   /api/v1/jobs/ID/retry
 //   retry_dead_jobs  POST   /api/v1/jobs/retry {"topic"?}
@@ -93,6 +94,8 @@ class EngineClient {
     return no_jobs();
   }
   virtual Result<std::vector<jobs::TopicStats>> job_stats() { return no_jobs(); }
+  // The hosts sharing the job store (this one alone on SQLite), and the queue per topic.
+  virtual Result<jobs::Fleet> fleet() { return no_jobs(); }
   virtual Result<jobs::Job> cancel_job(jobs::JobId id) {
     (void)id;
     return no_jobs();

@@ -121,6 +121,11 @@ class LocalClient final : public EngineClient {
     if (!q) return q.error();
     return (*q)->stats();
   }
+  Result<jobs::Fleet> fleet() override {
+    auto q = jobs_service();
+    if (!q) return q.error();
+    return (*q)->fleet();
+  }
   Result<jobs::Job> cancel_job(jobs::JobId id) override {
     auto q = jobs_service();
     if (!q) return q.error();

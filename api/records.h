@@ -311,6 +311,18 @@ void describe(F& f, R& s) {
   f("note", s.note, {.none = None::kEmpty});
 }
 
+// One host of a shared job store's fleet (GET /api/v1/fleet, fleet()).
+template <class F, Rec<jobs::HostRecord> R>
+void describe(F& f, R& h) {
+  f("name", h.name);
+  f("pid", h.pid);
+  f("http", h.http, {.none = None::kEmpty});
+  f("started_ms", h.started_ms);
+  f("lease_until_ms", h.lease_until_ms);
+  f("pools", h.pools);  // JSON text: [{"name", "size", "running"}], as the host last renewed
+  f("running_jobs", h.running_jobs);
+}
+
 template <class F, Rec<RunHistogram> R>
 void describe(F& f, R& h) {
   f("bounds", h.bounds);  // seconds, upper bounds

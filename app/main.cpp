@@ -13,6 +13,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <condition_variable>
 #include <filesystem>
@@ -392,13 +393,20 @@ int main(int argc, char** argv) {
   // engine, so it goes first; the shell and HTTP, which use it, go before it.
   std::mutex jobs_mu;
   std::unique_ptr<drover::jobs::JobService> job_service;
+  std::string http_address;  // under jobs_mu: where --http serves, for the fleet's view of this host
   client.serve_jobs([&]() -> drover::Result<drover::jobs::JobService*> {
     std::lock_guard lock(jobs_mu);
     if (job_service) return job_service.get();
-    auto dir = args->state_dir.empty() ? drover::jobs::default_state_dir() : drover::Result<std::string>(args->state_dir);
+    // A shared PostgreSQL store needs no state directory: none is asked for then.
+    auto dir = !args->state_dir.empty() || !args->jobs_store.empty() ? drover::Result<std::string>(args->state_dir)
+                                                                      : drover::jobs::default_state_dir();
     if (!dir) return dir.error();
     drover::jobs::JobServiceOptions jo;
     jo.state_dir = *dir;
+    jo.store_url = args->jobs_store;
+    jo.host = args->host_name;
+    jo.lease = std::chrono::milliseconds(static_cast<int64_t>(args->host_lease_s * 1000));
+    jo.http_address = http_address;
     jo.retention.max_finished = args->jobs_keep;
     jo.retention.max_age_s = args->jobs_keep_for_s;
     jo.durability = drover::jobs::durability_from_name(args->jobs_durability).value_or(drover::jobs::Durability::kNormal);
@@ -458,6 +466,11 @@ int main(int argc, char** argv) {
       if (http_from.empty()) fmt::print(stderr, "drover: {}\n", s.message());
       else fmt::print(stderr, "drover: {}: {}\n", http_from, s.message());
       return 1;
+    }
+    {
+      std::lock_guard lock(jobs_mu);
+      http_address = fmt::format("{}:{}", where->first, http->port());
+      if (job_service) job_service->set_http_address(http_address);
     }
     // One line, even with -q: with port 0 this is the only way to learn the port.
     fmt::print(stderr, "drover: serving http://{}:{}/{}\n", where->first, http->port(),

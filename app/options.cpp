@@ -250,6 +250,28 @@ std::unique_ptr<CLI::App> drover_app(RawOptions& r) {
   app->add_option("--jobs-keep-for", o.jobs_keep_for_s, "... and for at most this many seconds (default 604800: a week)")
       ->check(CLI::Range(0.0, 10 * 365 * 86400.0))
       ->type_name("SECONDS");
+  app->add_option("--jobs-store", o.jobs_store,
+                  "a PostgreSQL database several drovers share as one job queue\n"
+                  "(postgresql://USER@HOST/DB); default jobs.db in --state, this drover's alone")
+      ->check([](const std::string& url) -> std::string {
+        if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) return "";
+        return "\"" + url + "\" is not a postgresql:// or postgres:// URL (without it: jobs.db in --state)";
+      })
+      ->type_name("URL");
+  app->add_option("--host-name", o.host_name,
+                  "this drover's name in a shared job queue's fleet; default the machine's hostname")
+      ->check([](const std::string& name) -> std::string {
+        if (name.empty() || name.size() > 200) return "a host name is 1 to 200 bytes";
+        for (unsigned char c : name)
+          if (c <= ' ' || c == 0x7f) return "\"" + name + "\" has a space or control character";
+        return "";
+      })
+      ->type_name("NAME");
+  app->add_option("--host-lease", o.host_lease_s,
+                  "with --jobs-store: a host silent this long is gone, its running jobs queued\n"
+                  "again elsewhere (default 10; renewed every third of it)")
+      ->check(CLI::Range(0.3, 3600.0))
+      ->type_name("SECONDS");
   app->add_flag("--tasker-compat", o.tasker_compat,
                 "serve tasker's API over HTTP: POST /TYPE makes a fan-out job over its\n"
                 "endpoints (pools), GET /TYPE/IDENT answers it with a response per endpoint");

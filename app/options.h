@@ -49,7 +49,10 @@ struct Options {
   std::string jobs_durability = "normal";         // --jobs-durability: full, normal or off
   bool tasker_compat = false;
   size_t jobs_keep = 100000;                      // --jobs-keep: finished jobs kept, newest first
-  double jobs_keep_for_s = 7 * 86400;             // --jobs-keep-for: and no older than this                     // --tasker-compat: tasker's POST /TYPE, GET /TYPE/IDENT
+  double jobs_keep_for_s = 7 * 86400;             // --jobs-keep-for: and no older than this
+  std::string jobs_store;                         // --jobs-store: postgresql://...; "": jobs.db in state_dir
+  std::string host_name;                          // --host-name: this drover in the fleet; "": the hostname
+  double host_lease_s = 10;                       // --host-lease: a silent host's jobs go back after this                     // --tasker-compat: tasker's POST /TYPE, GET /TYPE/IDENT
 };
 
 // drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--wait[=SECONDS]] [--token-file PATH]

@@ -194,6 +194,19 @@ void HttpControl::job_routes() {
     if (!stats) return fail_job(req, res, stats.error());
     send_text_json(res, records_json("topics", *stats));
   });
+  on("GET", "/api/v1/fleet", [client](const HttpRequest& req, HttpResponse& res) {
+    EngineClient* c = client(req, res);
+    if (!c) return;
+    auto fleet = c->fleet();
+    if (!fleet) return fail_job(req, res, fleet.error());
+    JsonWriter w;
+    w.begin_object().key("hosts").begin_array();
+    for (const auto& h : fleet->hosts) records::write_json(w, h);
+    w.end_array().key("topics").begin_array();
+    for (const auto& t : fleet->topics) records::write_json(w, t);
+    w.end_array().end_object();
+    send_text_json(res, w.take());
+  });
   on("POST", "/api/v1/jobs/retry", [client](const HttpRequest& req, HttpResponse& res) {
     EngineClient* c = client(req, res);
     if (!c) return;

@@ -1,5 +1,8 @@
 #include "jobs/job.h"
 
+#include <unistd.h>
+
+#include <climits>
 #include <cmath>
 
 #include <fmt/format.h>
@@ -10,6 +13,12 @@ namespace drover::jobs {
 namespace {
 constexpr JobState kAll[] = {JobState::kQueued, JobState::kRunning, JobState::kDone,
                              JobState::kFailed, JobState::kDead,    JobState::kCancelled};
+}
+
+std::string machine_host_name() {
+  char name[HOST_NAME_MAX + 1] = {};
+  if (gethostname(name, sizeof name - 1) != 0 || !*name) return "localhost";
+  return name;
 }
 
 const char* job_state_name(JobState s) {

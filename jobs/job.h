@@ -82,6 +82,10 @@ inline constexpr double kMaxDelayS = 10 * 365 * 86400.0;
 // The message names the field after `where` ("jobs[2].topic: ...").
 Status validate_request(const JobRequest& r, const std::string& where);
 
+// This machine's hostname ("localhost" if it has none): the default name a drover runs
+// jobs under (Job::host), and its name in a shared queue's fleet.
+std::string machine_host_name();
+
 // How a run ended, as the runner reports it.
 struct JobOutcome {
   bool ok = false;

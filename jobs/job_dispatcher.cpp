@@ -11,12 +11,6 @@ namespace drover::jobs {
 
 namespace {
 
-std::string this_host() {
-  char name[HOST_NAME_MAX + 1] = {};
-  if (gethostname(name, sizeof name - 1) != 0) return "localhost";
-  return name;
-}
-
 JobTicket ticket_of(const Job& j) {
   JobTicket t;
   t.id = j.id;
@@ -33,7 +27,7 @@ std::string failure_text(const JobExit& e) { return e.output.empty() ? e.text : 
 
 JobDispatcher::JobDispatcher(Engine& engine, JobQueue& queue, DispatchOptions options)
     : engine_(engine), queue_(queue), options_(std::move(options)) {
-  if (options_.host.empty()) options_.host = this_host();
+  if (options_.host.empty()) options_.host = machine_host_name();
   JobHooks hooks;
   hooks.on_demand = [this](const std::string& pool, int free, uint64_t taken) { on_demand(pool, free, taken); };
   hooks.on_exit = [this](const JobExit& e) { on_exit(e); };
@@ -233,12 +227,23 @@ void JobDispatcher::on_exit(const JobExit& e) {
       return s.finish_all({end}, now, [this](int attempt, int64_t t) { return retry_at(attempt, t); }).front();
     };
   }
+  record_end({std::move(record), e.how == JobExit::How::kNotStarted, e.text, e.run_s});
+}
+
+void JobDispatcher::record_end(Unrecorded end) {
   // A refusal here (the job was cancelled meanwhile, or dropped) leaves the store as it is,
-  // and says nothing: what it would say was said when that happened.
-  const bool given_back = e.how == JobExit::How::kNotStarted;
-  queue_.submit<Job>(std::move(record), [this, given_back, text = e.text, run_s = e.run_s](Result<Job> r) {
-    if (!r || given_back) return;
-    report_end(*r, text, run_s);
+  // and says nothing: what it would say was said when that happened. An unreachable store
+  // (a shared database down) is different: the end is kept and tried again at each poll,
+  // or the job would stay "running" under this host until drover stops.
+  auto record = end.record;
+  queue_.submit<Job>(std::move(record), [this, end = std::move(end)](Result<Job> r) mutable {
+    if (!r && r.error().code() == Status::Code::kUnavailable) {
+      std::lock_guard lock(mu_);
+      if (!stopping_) unrecorded_.push_back(std::move(end));
+      return;
+    }
+    if (!r || end.given_back) return;
+    report_end(*r, end.text, end.run_s);
   });
 }
 
@@ -278,7 +283,10 @@ void JobDispatcher::poll_loop() {
     std::vector<std::string> hungry;
     for (auto& [pool, d] : demand_)
       if (d.hungry && !d.claiming) hungry.push_back(pool);
+    std::vector<Unrecorded> ends;
+    ends.swap(unrecorded_);
     lock.unlock();
+    for (auto& e : ends) record_end(std::move(e));
     for (const auto& p : hungry) claim_for(p);
     lock.lock();
   }

@@ -75,6 +75,16 @@ class JobDispatcher {
   };
   void on_demand(const std::string& pool, int free, uint64_t taken);  // loop thread
   void on_exit(const JobExit& e);                                      // loop thread
+  // A job's end to the store; if the store is unreachable, kept and tried again at each
+  // poll, so an outage does not leave the job "running" for ever.
+  using Record = std::function<Result<Job>(JobStore&, int64_t)>;
+  struct Unrecorded {
+    Record record;
+    bool given_back = false;
+    std::string text;
+    double run_s = 0;
+  };
+  void record_end(Unrecorded end);
   void claim_for(const std::string& pool);
   // Events for the log and the streams, once the store has the change.
   void report_end(const Job& j, const std::string& how, double run_s);
@@ -91,6 +101,7 @@ class JobDispatcher {
   std::mt19937_64 rng_{std::random_device{}()};
   std::condition_variable cv_;
   bool stopping_ = false;
+  std::vector<Unrecorded> unrecorded_;  // under mu_: ends the store could not take yet
   std::thread poller_;
   std::unique_ptr<WorkerBroker> broker_;  // set once by open_broker, before any worker exit matters
   std::atomic<WorkerBroker*> broker_ptr_{nullptr};  // what the loop thread's hook reads

@@ -15,6 +15,7 @@
 #include <filesystem>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 namespace drover::jobs {
 
@@ -45,25 +46,41 @@ Result<std::string> default_state_dir() {
 }
 
 Result<std::unique_ptr<JobService>> JobService::open(Engine& engine, JobServiceOptions o) {
-  if (Status s = make_private_dirs(o.state_dir); !s) return s;
   std::unique_ptr<JobService> svc(new JobService());
-  svc->path_ = o.state_dir + "/jobs.db";
-  const std::string lock_path = svc->path_ + ".lock";
-  svc->lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
-  if (svc->lock_fd_ < 0) return Status::io_error(fmt::format("{}: {}", lock_path, strerror(errno)));
-  if (flock(svc->lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    char owner[32] = {};
-    (void)!pread(svc->lock_fd_, owner, sizeof owner - 1, 0);
-    return Status::unavailable(fmt::format("the job store {} is in use by another drover (pid {}); give this one "
-                                           "its own --state DIR",
-                                           svc->path_, std::strtol(owner, nullptr, 10)));
+  svc->host_ = !o.host.empty() ? o.host : !o.dispatch.host.empty() ? o.dispatch.host : machine_host_name();
+  svc->started_ms_ = wall_ms();
+  svc->http_ = o.http_address;
+  svc->engine_ = &engine;
+  svc->warn_ = o.warn ? o.warn : [](const std::string& m) { fmt::print(stderr, "drover: job store: {}\n", m); };
+  std::unique_ptr<JobStore> store;
+  if (!o.store_url.empty()) {
+    if (!is_postgres_url(o.store_url))
+      return Status::invalid(fmt::format("job store \"{}\": not a postgresql:// or postgres:// URL", o.store_url));
+    auto pg = PgJobStore::open(o.store_url, svc->host_);
+    if (!pg) return pg.error();
+    svc->path_ = (*pg)->db().where();
+    svc->shared_ = true;
+    store = std::move(*pg);
+  } else {
+    if (Status s = svc->lock_state_dir(o.state_dir); !s) return s;
+    auto sqlite = SqliteJobStore::open(svc->path_, o.durability);
+    if (!sqlite) return sqlite.error();
+    store = std::move(*sqlite);
   }
-  const std::string pid = std::to_string(getpid());
-  if (ftruncate(svc->lock_fd_, 0) != 0 || pwrite(svc->lock_fd_, pid.data(), pid.size(), 0) < 0)
-    return Status::io_error(fmt::format("{}: {}", lock_path, strerror(errno)));
-  auto store = SqliteJobStore::open(svc->path_, o.durability);
-  if (!store) return store.error();
-  svc->queue_ = std::make_unique<JobQueue>(std::move(*store));
+  o.dispatch.host = svc->host_;
+  svc->queue_ = std::make_unique<JobQueue>(std::move(store));
+  if (svc->shared_) {
+    // In the fleet before anything else: from here on no peer mistakes this run's jobs
+    // for a previous run's, and this run's requeue_running() below takes back only those.
+    HostLeaseOptions lo;
+    lo.lease = o.lease;
+    lo.describe = [s = svc.get()] { return s->describe(); };
+    lo.on_renewal = [s = svc.get()](const LeaseRenewal& r) { s->on_renewal(r); };
+    lo.warn = svc->warn_;
+    auto lease = HostLease::start(*svc->queue_, std::move(lo));
+    if (!lease) return lease.error();
+    svc->lease_ = std::move(*lease);
+  }
   // Before the dispatcher exists: no claim of this run can be mistaken for a leftover.
   auto left = svc->queue_->call<std::vector<Job>>([](JobStore& s, int64_t now) { return s.requeue_running(now); }).get();
   if (!left) return left.error();
@@ -94,10 +111,83 @@ Result<std::unique_ptr<JobService>> JobService::open(Engine& engine, JobServiceO
   };
   so.log = [&engine](const std::string& line) { engine.report(EventKind::kPolicyWarning, "", line); };
   svc->scheduler_ = std::make_unique<Scheduler>(*svc->queue_, std::move(so));
-  svc->engine_ = &engine;
   engine.set_job_gauges([s = svc.get()] { return s->gauges(); });
   if (Status s = svc->dispatcher_->open_broker(); !s) return s;
+  if (svc->shared_)
+    svc->listener_ = std::make_unique<PgListener>(
+        o.store_url,
+        [d = svc->dispatcher_.get()](const std::string& topic) {
+          d->poke(topic.empty() ? std::nullopt : std::optional<std::string>(topic));
+        },
+        // Silent: the lease already warns once when the store is unreachable and once when
+        // it is back; a second voice for the same outage would be noise. Meanwhile the
+        // dispatcher's poll finds what the listener cannot hear.
+        [](const std::string&) {});
   return svc;
+}
+
+HostRecord JobService::describe() {
+  HostRecord me;
+  me.name = host_;
+  me.pid = getpid();
+  me.started_ms = started_ms_;
+  {
+    std::lock_guard lock(http_mu_);
+    me.http = http_;
+  }
+  // The engine answers from its loop; this thread (the lease's) waits, the loop does not.
+  nlohmann::json pools = nlohmann::json::array();
+  if (engine_)
+    for (const auto& p : engine_->snapshot().pools)
+      pools.push_back({{"name", p.spec.name}, {"size", p.target}, {"running", p.running}});
+  me.pools = pools.dump();
+  return me;
+}
+
+void JobService::on_renewal(const LeaseRenewal& r) {
+  for (const std::string& h : r.expired) {
+    size_t n = 0;
+    for (const Job& j : r.requeued) n += j.host == h;
+    warn_(fmt::format("host {} went silent (its lease ran out): {} running job{} queued again", h, n,
+                      n == 1 ? "" : "s"));
+  }
+  // The first renewal runs in open(), before the dispatcher exists: it claims on its own
+  // once the pools report room, so there is nobody to poke yet.
+  if (!r.requeued.empty() && dispatcher_) dispatcher_->poke(std::nullopt);
+}
+
+void JobService::set_http_address(std::string address) {
+  std::lock_guard lock(http_mu_);
+  http_ = std::move(address);
+}
+
+Result<Fleet> JobService::fleet() {
+  auto f = queue_->call<Fleet>([](JobStore& s, int64_t now) { return s.fleet(now); }).get();
+  if (!f || shared_) return f;
+  // One host, not written anywhere: this one, as it is now.
+  HostRecord me = describe();
+  for (const TopicStats& t : f->topics) me.running_jobs += t.running;
+  f->hosts.push_back(std::move(me));
+  return f;
+}
+
+Status JobService::lock_state_dir(const std::string& state_dir) {
+  if (Status s = make_private_dirs(state_dir); !s) return s;
+  path_ = state_dir + "/jobs.db";
+  const std::string lock_path = path_ + ".lock";
+  lock_fd_ = ::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+  if (lock_fd_ < 0) return Status::io_error(fmt::format("{}: {}", lock_path, strerror(errno)));
+  if (flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
+    char owner[32] = {};
+    (void)!pread(lock_fd_, owner, sizeof owner - 1, 0);
+    return Status::unavailable(fmt::format("the job store {} is in use by another drover (pid {}); give this one "
+                                           "its own --state DIR",
+                                           path_, std::strtol(owner, nullptr, 10)));
+  }
+  const std::string pid = std::to_string(getpid());
+  if (ftruncate(lock_fd_, 0) != 0 || pwrite(lock_fd_, pid.data(), pid.size(), 0) < 0)
+    return Status::io_error(fmt::format("{}: {}", lock_path, strerror(errno)));
+  return Status::ok();
 }
 
 JobService::~JobService() {
@@ -111,7 +201,18 @@ JobService::~JobService() {
     refresher_.join();
   }
   scheduler_.reset();
+  lease_.reset();
+  listener_.reset();
   dispatcher_.reset();
+  if (shared_ && queue_) {
+    // Out of the fleet, and what still runs under this name back to the queue, where a
+    // peer starts it now rather than at the lease's end. If the store is down, the lease
+    // runs out instead.
+    (void)queue_->call<int>([h = host_](JobStore& s, int64_t now) -> Result<int> {
+                   if (Status st = s.leave(h, now); !st) return st;
+                   return 0;
+                 }).get();
+  }
   queue_.reset();
   if (lock_fd_ >= 0) close(lock_fd_);  // the lock goes with it
 }

@@ -59,6 +59,31 @@ struct Retention {
   double max_age_s = 7 * 86400;
 };
 
+// One drover in a shared store's fleet, as it last said (JobStore::renew_lease).
+struct HostRecord {
+  std::string name;
+  int64_t pid = 0;
+  std::string http;  // "HOST:PORT" it serves its API on; "" when it serves none
+  int64_t started_ms = 0;
+  int64_t lease_until_ms = 0;  // gone, its running jobs queued again, once this passes
+  std::string pools = "[]";    // JSON: [{"name": ..., "size": ..., "running": ...}]
+  int64_t running_jobs = 0;    // in fleet(): jobs running on it now
+
+  bool operator==(const HostRecord&) const = default;
+};
+
+// A renewal's news: hosts whose lease had run out, and their jobs put back (or dead).
+struct LeaseRenewal {
+  std::vector<std::string> expired;
+  std::vector<Job> requeued;
+};
+
+// What the whole fleet looks like from the shared store: every host, and the queue.
+struct Fleet {
+  std::vector<HostRecord> hosts;  // by name
+  std::vector<TopicStats> topics;
+};
+
 class JobStore {
  public:
   virtual ~JobStore() = default;
@@ -124,6 +149,27 @@ class JobStore {
   // The schedules kept beside the jobs (schedule_store.h), on the same connection so a
   // tick and its job commit together; null for a store without them.
   virtual ScheduleStore* schedules() { return nullptr; }
+  // Several hosts on one store (PostgreSQL): this host's row written (taken over when a
+  // host of its name was there before: no second one), its lease held until
+  // me.lease_until_ms; and every other host whose lease ran out is gone from the fleet,
+  // its running jobs queued again (attempt counted; dead on their last), once, however
+  // many hosts renew at that moment. A store of one host (SQLite) has no fleet: nothing.
+  virtual Result<LeaseRenewal> renew_lease(const HostRecord& me, int64_t now_ms) {
+    (void)me, (void)now_ms;
+    return LeaseRenewal{};
+  }
+  // This host leaving the fleet: what still runs under its name queued again (attempt
+  // counted), its row deleted.
+  virtual Status leave(const std::string& host, int64_t now_ms) {
+    (void)host, (void)now_ms;
+    return Status::ok();
+  }
+  // The hosts with their running jobs, and live_stats(). A store of one host: no hosts.
+  virtual Result<Fleet> fleet(int64_t now_ms) {
+    auto topics = live_stats(now_ms);
+    if (!topics) return topics.error();
+    return Fleet{{}, std::move(*topics)};
+  }
 };
 
 }  // namespace drover::jobs

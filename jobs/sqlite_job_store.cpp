@@ -1,5 +1,7 @@
 #include "jobs/sqlite_job_store.h"
 
+#include "jobs/store_rules.h"
+
 #include <algorithm>
 #include <cmath>
 #include <map>
@@ -87,23 +89,7 @@ constexpr const char* kJobColumns =
     "id, topic, args, priority, state, run_at_ms, attempt, max_attempts, timeout_s, unique_key, created_ms, "
     "started_ms, finished_ms, host, worker, result, error, parent, children";
 
-bool waiting_or_running(JobState s) { return is_waiting(s) || s == JobState::kRunning; }
-bool retryable(JobState s) { return s == JobState::kDead || s == JobState::kFailed || s == JobState::kCancelled; }
-bool finished(JobState s) { return is_finished(s); }
-
-Status no_job(JobId id) { return Status::not_found(fmt::format("no job {}", id)); }
-Status not_run(JobId id) {
-  return Status::invalid(fmt::format("job {} is a fan-out parent: its children run, it never does", id));
-}
-
-// Jobs in dispatch order: what claim() promises, whatever order RETURNING gave.
-void sort_for_dispatch(std::vector<Job>& jobs) {
-  std::sort(jobs.begin(), jobs.end(), [](const Job& a, const Job& b) {
-    if (a.priority != b.priority) return a.priority > b.priority;
-    if (a.run_at_ms != b.run_at_ms) return a.run_at_ms < b.run_at_ms;
-    return a.id < b.id;
-  });
-}
+using namespace store_rules;
 
 }  // namespace
 
@@ -121,10 +107,12 @@ Result<std::unique_ptr<SqliteJobStore>> SqliteJobStore::open(const std::string& 
   if (!db) return db.error();
   std::unique_ptr<SqliteJobStore> store(new SqliteJobStore(std::move(*db)));
   const char* sync = d == Durability::kFull ? "FULL" : d == Durability::kNormal ? "NORMAL" : "OFF";
+  // Another process reading the file (sqlite3 at a prompt), or another connection opening
+  // it, holds a lock for a moment: wait for it, from the first statement on (switching to
+  // WAL and the migrations take locks too).
+  if (Status s = store->db_->exec("PRAGMA busy_timeout = 5000"); !s) return s;
   if (Status s = store->db_->exec("PRAGMA journal_mode = WAL"); !s) return s;
   if (Status s = store->db_->exec(fmt::format("PRAGMA synchronous = {}", sync).c_str()); !s) return s;
-  // Another process reading the file (sqlite3 at a prompt) holds a lock for a moment.
-  if (Status s = store->db_->exec("PRAGMA busy_timeout = 5000"); !s) return s;
   if (Status s = store->migrate(); !s) return Status::io_error(fmt::format("{}: {}", path, s.message()));
   return store;
 }
@@ -274,8 +262,7 @@ Result<std::vector<Job>> SqliteJobStore::claim(const std::string& topic, size_t 
 Result<Job> SqliteJobStore::get_in_state(JobId id, const char* action, bool (*allowed)(JobState)) {
   auto job = get(id);
   if (!job) return job;
-  if (!allowed(job->state))
-    return Status::invalid(fmt::format("job {} is {}: it cannot be {}", id, job_state_name(job->state), action));
+  if (!allowed(job->state)) return wrong_state(id, job->state, action);
   return job;
 }
 
@@ -404,9 +391,7 @@ Result<Job> SqliteJobStore::retry(JobId id, int64_t now_ms) {
   if (!job) return job;
   auto key_taken = [&](const Status& s) {
     // The unique index: another job with its key (or its parent's) waits or runs now.
-    if (s.message().find("UNIQUE") != std::string::npos)
-      return Status::exists(fmt::format("job {}: a job with key \"{}\" is already queued or running", id,
-                                        job->key.empty() ? "of its fan-out" : job->key));
+    if (s.message().find("UNIQUE") != std::string::npos) return store_rules::key_taken(id, job->key);
     return s;
   };
   auto st = cached_sql(fmt::format(
@@ -562,12 +547,12 @@ Result<std::vector<Job>> SqliteJobStore::requeue_running(int64_t now_ms) {
   auto st = cached_sql(fmt::format(
       "UPDATE drover_jobs SET state = CASE WHEN attempt < max_attempts THEN 'queued' ELSE 'dead' END, "
       "run_at_ms = ?1, finished_ms = CASE WHEN attempt < max_attempts THEN 0 ELSE ?1 END, "
-      "error = CASE WHEN attempt < max_attempts THEN error ELSE 'drover stopped while its last attempt ran' END "
+      "error = CASE WHEN attempt < max_attempts THEN error ELSE ?2 END "
       "WHERE state = 'running' AND children = 0 RETURNING {}",
       kJobColumns));
   if (!st) return st.error();
   SqliteStatement& q = **st;
-  q.bind(1, now_ms);
+  q.bind(1, now_ms).bind(2, kLastAttemptLost);
   auto jobs = read_jobs(q);
   if (!jobs) return jobs;
   if (Status s = settle_parents(*jobs, now_ms); !s) return s;
@@ -622,10 +607,7 @@ Status SqliteJobStore::settle(JobId parent, int64_t now_ms) {
   auto job = get(parent);
   if (!job) return job.error().code() == Status::Code::kNotFound ? Status::ok() : job.error();  // dropped: nothing to follow
   if (n == 0) return Status::ok();
-  const JobState next = finished < n ? (begun > 0 ? JobState::kRunning : JobState::kQueued)
-                        : done == n  ? JobState::kDone
-                        : dead > 0   ? JobState::kDead
-                                     : JobState::kCancelled;
+  const JobState next = parent_state(n, done, dead, finished, begun);
   if (next == job->state) return Status::ok();
   auto st = cached_sql(
       "UPDATE drover_jobs SET state = ?2, started_ms = ?3, finished_ms = ?4, error = ?5 WHERE id = ?1");

@@ -7,11 +7,12 @@ set -euo pipefail
 build_pkgs=(build-essential cmake pkg-config
             liblua5.4-dev libzmq3-dev cppzmq-dev libfmt-dev doctest-dev
             nlohmann-json3-dev libcpp-httplib-dev libmicrohttpd-dev libhiredis-dev libyaml-cpp-dev libreadline-dev
-            libcurl4-openssl-dev libcli11-dev libsqlite3-dev libhowardhinnant-date-dev)
+            libcurl4-openssl-dev libcli11-dev libsqlite3-dev libhowardhinnant-date-dev libpq-dev)
 # Real queue workers nobody here wrote: rq and Celery (Debian's, run by /usr/bin/python3).
 # curl plays workerpoolmanager's console's curl sessions; man-db renders the installed man page.
+# postgresql: the server the PostgreSQL job store's tests start (initdb, postgres 15).
 test_pkgs=(redis-server python3 python3-zmq python3-prometheus-client tmux procps
-           python3-rq python3-celery python3-redis curl man-db)
+           python3-rq python3-celery python3-redis curl man-db postgresql)
 
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")

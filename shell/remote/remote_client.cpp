@@ -385,6 +385,16 @@ Result<History> RemoteClient::history(int64_t since_ms, size_t every, const std:
   return record_from<History>(r.body);
 }
 
+Result<jobs::Fleet> RemoteClient::fleet() {
+  Reply r = request("GET", "/api/v1/fleet");
+  if (Status s = status_of(r, ""); !s) return s;
+  auto hosts = records_from<jobs::HostRecord>(r.body, "hosts");
+  if (!hosts) return hosts.error();
+  auto topics = records_from<jobs::TopicStats>(r.body, "topics");
+  if (!topics) return topics.error();
+  return jobs::Fleet{std::move(*hosts), std::move(*topics)};
+}
+
 Result<jobs::Job> RemoteClient::cancel_job(jobs::JobId id) {
   Reply r = request("DELETE", fmt::format("/api/v1/jobs/{}", id));
   if (Status s = status_of(r, ""); !s) return s;

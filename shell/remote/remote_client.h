@@ -75,6 +75,7 @@ class RemoteClient final : public EngineClient {
   Result<std::vector<jobs::Job>> list_jobs(const jobs::JobFilter& filter) override;
   Result<std::vector<jobs::TopicStats>> job_stats() override;
   Result<History> history(int64_t since_ms, size_t every, const std::string& only) override;
+  Result<jobs::Fleet> fleet() override;
   Result<jobs::Job> cancel_job(jobs::JobId id) override;
   Result<jobs::Job> retry_job(jobs::JobId id) override;
   Result<size_t> retry_dead_jobs(const std::optional<std::string>& topic) override;

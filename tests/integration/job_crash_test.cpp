@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "tests/support/drover_process.h"
+#include "tests/support/postgres_server.h"
 #include "tests/support/test_util.h"
 
 using namespace drover;
@@ -62,8 +63,8 @@ struct Run {
 
 }  // namespace
 
-TEST_CASE("jobs crash: 10,000 worker-mode and 2,000 exec-mode jobs, drover kill -9'd three times - all done, none lost") {
-  TempDir dir;
+// The crash test on a store: store_args name it on drover's command line (beside --state).
+void crash_test(const TempDir& dir, const std::vector<std::string>& store_args) {
   const std::string worker_runs = dir.file("worker.runs"), exec_runs = dir.file("exec.runs");
   write_file(dir.file("pools.lua"),
              fmt::format("pool 'w' {{ cmd = {{ '/usr/bin/python3', '{}' }}, n = 4, jobs = {{ mode = 'worker', prefetch = 8 }},"
@@ -73,8 +74,12 @@ TEST_CASE("jobs crash: 10,000 worker-mode and 2,000 exec-mode jobs, drover kill 
   auto start = [&](int round) {
     Run r;
     r.drover = std::make_unique<DroverProcess>(
-        std::vector<std::string>{dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0", "--state",
-                                 dir.file("state")},
+        [&] {
+          std::vector<std::string> args{dir.file("pools.lua"), "--no-shell", "-q", "--http", "127.0.0.1:0", "--state",
+                                        dir.file("state")};
+          args.insert(args.end(), store_args.begin(), store_args.end());
+          return args;
+        }(),
         dir.file(fmt::format("drover-{}.err", round)), kTokenEnv);
     const int port = r.drover->http_port();
     REQUIRE(port > 0);
@@ -152,4 +157,17 @@ TEST_CASE("jobs crash: 10,000 worker-mode and 2,000 exec-mode jobs, drover kill 
     CHECK(t["failed"] == 0);
     CHECK(t["dead"] == 0);
   }
+}
+
+TEST_CASE("jobs crash: 10,000 worker-mode and 2,000 exec-mode jobs, drover kill -9'd three times - all done, none lost") {
+  TempDir dir;
+  crash_test(dir, {});
+}
+
+// Issue 15: the same on the PostgreSQL store. Each restart comes back under the same host
+// name, takes its row over and puts back what its previous run left running.
+TEST_CASE("jobs crash: the same on the PostgreSQL store - all done, none lost") {
+  PostgresServer pg;
+  TempDir dir;
+  crash_test(dir, {"--jobs-store", pg.create_database("crash"), "--host-name", "crash-host"});
 }

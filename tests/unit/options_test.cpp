@@ -193,3 +193,23 @@ TEST_CASE("options: the job queue's retention - --jobs-keep and --jobs-keep-for 
   CHECK_FALSE(parse_options({"pools.lua", "--jobs-keep-for", "soon"}).options);
   CHECK(parse_options({"pools.lua", "--jobs-keep-for", "soon"}).err.find("--jobs-keep-for") != std::string::npos);
 }
+
+TEST_CASE("options: a shared job store - --jobs-store URL, --host-name, --host-lease - bad values refused") {
+  auto p = parse_options({"pools.lua", "--jobs-store", "postgresql://drover@db/jobs", "--host-name", "web-1",
+                          "--host-lease", "2.5"});
+  REQUIRE(p.options);
+  CHECK(p.options->jobs_store == "postgresql://drover@db/jobs");
+  CHECK(p.options->host_name == "web-1");
+  CHECK(p.options->host_lease_s == 2.5);
+  auto d = parse_options({"pools.lua"});
+  REQUIRE(d.options);
+  CHECK(d.options->jobs_store.empty());  // jobs.db in --state
+  CHECK(d.options->host_name.empty());   // the hostname
+  CHECK(d.options->host_lease_s == 10);
+  CHECK(parse_options({"pools.lua", "--jobs-store", "postgres://h/db"}).options);
+  auto mysql = parse_options({"pools.lua", "--jobs-store", "mysql://h/db"});
+  CHECK_FALSE(mysql.options);
+  CHECK(mysql.err.find("\"mysql://h/db\" is not a postgresql:// or postgres:// URL") != std::string::npos);
+  CHECK_FALSE(parse_options({"pools.lua", "--host-name", "two words"}).options);
+  CHECK_FALSE(parse_options({"pools.lua", "--host-lease", "0"}).options);
+}

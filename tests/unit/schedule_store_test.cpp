@@ -169,8 +169,9 @@ TEST_CASE("schedule store: two hosts racing on threads still fire each tick once
   }
   constexpr int kTicks = 100;
   std::atomic<int> fired{0}, taken{0}, errors{0};
-  auto host = [&] {
-    auto store = open_store(path);
+  // Opened here: a REQUIRE failing on a thread would abort the whole run.
+  auto store1 = open_store(path), store2 = open_store(path);
+  auto host = [&](SqliteJobStore* store) {
     for (int i = 1; i <= kTicks; ++i) {
       auto r = store->fire_schedule("tick", T0 + i * 1000, {}, T0 + i * 1000);
       if (!r) ++errors;
@@ -178,7 +179,7 @@ TEST_CASE("schedule store: two hosts racing on threads still fire each tick once
       else ++taken;
     }
   };
-  std::thread h1(host), h2(host);
+  std::thread h1(host, store1.get()), h2(host, store2.get());
   h1.join();
   h2.join();
   CHECK(errors == 0);

@@ -1,8 +1,11 @@
 // jobs.enqueue, jobs.get, jobs.list, jobs.stats, jobs.dead, jobs.retry, jobs.cancel,
 // jobs.drop, jobs.tail: drover's own job queue (help/jobs.md), through the EngineClient like every
 // command. A job is a table (its fields as the HTTP API names them) that prints as a line.
+// fleet(): the hosts sharing the queue (help/fleet.md).
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <ctime>
 
 #include "engine/log_file.h"
@@ -216,6 +219,54 @@ std::string job_event_line(const Event& e, bool color) {
 
 // Follows the job events (of one topic) until Ctrl-C, as log.tail follows output; the
 // Lua lock is let go while it waits, so policies and timers run meanwhile.
+// "quick 3/3, slow 0/3": a host's pools as it last renewed, running/size.
+std::string pools_line(const std::string& json_text) {
+  const auto pools = nlohmann::json::parse(json_text, nullptr, false);
+  if (!pools.is_array()) return "?";
+  std::string line;
+  for (const auto& p : pools) {
+    if (!p.is_object()) continue;
+    if (!line.empty()) line += ", ";
+    line += fmt::format("{} {}/{}", p.value("name", "?"), p.value("running", 0), p.value("size", 0));
+  }
+  return line.empty() ? "-" : line;
+}
+
+int l_fleet(lua_State* L) {
+  return guarded(L, [L] {
+    const auto fleet = checked(L, shell_context_of(L).client.fleet());
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    lua_createtable(L, 0, 2);
+    std::string view = fmt::format("{:<16} {:>8} {:<22} {:>7} {:>6}  {}\n", "host", "pid", "http", "running", "lease",
+                                   "pools (running/size)");
+    lua_createtable(L, 0, static_cast<int>(fleet.hosts.size()));
+    for (const auto& h : fleet.hosts) {
+      push_record(L, h);
+      lua_setfield(L, -2, h.name.c_str());
+      view += fmt::format("{:<16} {:>8} {:<22} {:>7} {:>6}  {}\n", h.name, h.pid, h.http.empty() ? "-" : h.http,
+                          h.running_jobs,
+                          h.lease_until_ms ? fmt::format("{:.1f}s", (h.lease_until_ms - now) / 1000.0) : "-",
+                          pools_line(h.pools));
+    }
+    lua_setfield(L, -2, "hosts");
+    lua_createtable(L, 0, static_cast<int>(fleet.topics.size()));
+    view += fmt::format("{:<16} {:>7} {:>9} {:>7} {:>6} {:>8}\n", "topic", "queued", "scheduled", "running", "dead",
+                        "oldest");
+    for (const auto& t : fleet.topics) {
+      push_record(L, t);
+      lua_setfield(L, -2, t.topic.c_str());
+      view += fmt::format("{:<16} {:>7} {:>9} {:>7} {:>6} {:>8}\n", t.topic, t.queued, t.scheduled, t.running, t.dead,
+                          t.queued ? format_age(t.oldest_age_s) : "-");
+    }
+    lua_setfield(L, -2, "topics");
+    view.pop_back();
+    attach_view(L, view);
+    return 1;
+  });
+}
+
 int l_tail(lua_State* L) {
   return guarded(L, [L] {
     ShellContext& ctx = shell_context_of(L);
@@ -309,6 +360,8 @@ const Binding kBindings[] = {
      "how long the topic's failed attempts wait before the next one (nil: the default backoff)", l_retry_delay},
     {"jobs.tail", "jobs.tail(topic)", "follow job events (enqueued, done, retrying, dead, cancelled) until Ctrl-C",
      l_tail},
+    {"fleet", "fleet()", "the hosts sharing the job queue: pools and sizes, running jobs, lease; queue per topic",
+     l_fleet},
 };
 
 }  // namespace

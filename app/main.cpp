@@ -297,6 +297,9 @@ int main(int argc, char** argv) {
       return 128 + sig;
     }
   }
+  // The config's jobs{...}, where the command line said nothing, before the queue opens.
+  drover::merge_job_settings(*args, shell->ctx.jobs_settings);
+  shell->ctx.jobs_settings_read = true;
   if (!pools) {
     fmt::print(stderr, "drover: {}\n", pools.error().message());
     return 1;

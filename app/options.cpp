@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "control/http_control.h"
+#include "jobs/job_settings.h"
 
 #ifndef DROVER_VERSION
 #error "DROVER_VERSION comes from CMake's project(VERSION) (app/CMakeLists.txt)"
@@ -254,17 +255,16 @@ std::unique_ptr<CLI::App> drover_app(RawOptions& r) {
                   "a PostgreSQL database several drovers share as one job queue\n"
                   "(postgresql://USER@HOST/DB); default jobs.db in --state, this drover's alone")
       ->check([](const std::string& url) -> std::string {
-        if (url.rfind("postgresql://", 0) == 0 || url.rfind("postgres://", 0) == 0) return "";
-        return "\"" + url + "\" is not a postgresql:// or postgres:// URL (without it: jobs.db in --state)";
+        if (url.empty()) return "an empty URL (without --jobs-store: jobs.db in --state)";
+        Status s = jobs::check_store_url(url);
+        return s ? "" : s.message();
       })
       ->type_name("URL");
   app->add_option("--host-name", o.host_name,
                   "this drover's name in a shared job queue's fleet; default the machine's hostname")
       ->check([](const std::string& name) -> std::string {
-        if (name.empty() || name.size() > 200) return "a host name is 1 to 200 bytes";
-        for (unsigned char c : name)
-          if (c <= ' ' || c == 0x7f) return "\"" + name + "\" has a space or control character";
-        return "";
+        Status s = jobs::check_host_name(name);
+        return s ? "" : s.message();
       })
       ->type_name("NAME");
   app->add_option("--host-lease", o.host_lease_s,
@@ -504,6 +504,9 @@ Parsed<Options> parse_options(const std::vector<std::string>& args) {
     if (a.config.empty()) a.config = word;
     else return fail(fmt::format("one config file only (got '{}' and '{}')", a.config, word));
   }
+  for (const char* flag : {"--jobs-store", "--jobs-durability", "--jobs-keep", "--jobs-keep-for", "--host-name",
+                           "--host-lease"})
+    if (app->count(flag)) a.jobs_flags.insert(flag);
   if (app->count("--wait")) {
     auto s = number_in(r.wait, 0, 86400);
     if (!s) return fail(fmt::format("--wait={}: seconds from 0 to 86400", r.wait));
@@ -614,6 +617,16 @@ Parsed<HeartbeatOptions> parse_heartbeat_options(const std::vector<std::string>&
   }
   p.options = std::move(h);
   return p;
+}
+
+void merge_job_settings(Options& o, const jobs::JobSettings& s) {
+  auto from_config = [&o](const char* flag) { return !o.jobs_flags.count(flag); };
+  if (s.store && from_config("--jobs-store")) o.jobs_store = *s.store;
+  if (s.durability && from_config("--jobs-durability")) o.jobs_durability = *s.durability;
+  if (s.keep && from_config("--jobs-keep")) o.jobs_keep = *s.keep;
+  if (s.keep_for_s && from_config("--jobs-keep-for")) o.jobs_keep_for_s = *s.keep_for_s;
+  if (s.host && from_config("--host-name")) o.host_name = *s.host;
+  if (s.lease_s && from_config("--host-lease")) o.host_lease_s = *s.lease_s;
 }
 
 }  // namespace drover

@@ -21,6 +21,9 @@
 #include <sys/types.h>
 
 #include <optional>
+#include <set>
+
+#include "jobs/job_settings.h"
 #include <string>
 #include <vector>
 
@@ -47,12 +50,15 @@ struct Options {
   std::string state_dir;                          // --state: the job store's directory; "": the default
   std::string schedule_file;                      // --schedule: taskmanager's schedule file (JSON)
   std::string jobs_durability = "normal";         // --jobs-durability: full, normal or off
-  bool tasker_compat = false;
+  bool tasker_compat = false;                     // --tasker-compat: tasker's POST /TYPE, GET /TYPE/IDENT
   size_t jobs_keep = 100000;                      // --jobs-keep: finished jobs kept, newest first
   double jobs_keep_for_s = 7 * 86400;             // --jobs-keep-for: and no older than this
   std::string jobs_store;                         // --jobs-store: postgresql://...; "": jobs.db in state_dir
   std::string host_name;                          // --host-name: this drover in the fleet; "": the hostname
-  double host_lease_s = 10;                       // --host-lease: a silent host's jobs go back after this                     // --tasker-compat: tasker's POST /TYPE, GET /TYPE/IDENT
+  double host_lease_s = 10;                       // --host-lease: a silent host's jobs go back after this
+  // Which of the job queue's options above the command line gave ("--jobs-store", ...):
+  // they win over the config's jobs{...}, which gives the rest (jobs/job_settings.h).
+  std::set<std::string> jobs_flags;
 };
 
 // drover attach [PID|SOCKET|HOST:PORT] [-e CODE]... [-i] [--wait[=SECONDS]] [--token-file PATH]
@@ -93,6 +99,9 @@ struct Parsed {
   int exit_code = 0;
   std::string out, err;
 };
+
+// The config's jobs{...} into what the command line left unsaid (Options::jobs_flags).
+void merge_job_settings(Options& o, const jobs::JobSettings& s);
 
 // args: the words after the program's name (after "attach" and "heartbeat" for those).
 Parsed<Options> parse_options(const std::vector<std::string>& args);

@@ -13,6 +13,7 @@
 #include "engine/pool_spec.h"
 #include "engine/status.h"
 #include "api/engine_client.h"
+#include "jobs/job_settings.h"
 #include "shell/lua/lua_lock.h"
 
 struct lua_State;
@@ -51,6 +52,11 @@ struct ShellContext {
 
   // Held by whoever runs Lua in this state (lua_lock.h).
   LuaLock lua_lock;
+  // jobs{store = ..., ...} in the config: where the job queue is kept and how. main reads
+  // them once, after the config's first run (jobs_settings_read); a later jobs{} (a
+  // reload) may only say the same again: they take a restart.
+  jobs::JobSettings jobs_settings;
+  bool jobs_settings_read = false;
   // The policies' runner; null until main starts it (and in unit tests without one).
   Autoscaler* autoscaler = nullptr;
   // Where `load "x.lua"` looks after the path as given: the config's directory, then

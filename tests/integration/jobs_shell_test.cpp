@@ -137,3 +137,34 @@ TEST_CASE("jobs shell: a jobs pool's policy sees drover's own queue - m.queue, m
   CHECK(out.find("1 -> 3 (queue 4 inflight 1 aged)") != std::string::npos);
   CHECK(out.find("probe=drover's job queue\n") != std::string::npos);
 }
+
+TEST_CASE("jobs shell: jobs{} in the config says where the queue is kept - the command line wins - bad fields refused") {
+  TempDir dir;
+  write_file(dir.file("pools.lua"), "pool 'resize' { cmd = 'true', n = 1, jobs = true }\n"
+                                    "jobs { host = 'cfg-host', keep = 50, durability = 'off' }\n");
+  const std::vector<std::string> run_one = {"-e", "j = jobs.enqueue('resize')", "-e",
+                                            "while jobs.get(j.id).state ~= 'done' do end", "-e",
+                                            "print('host=' .. jobs.get(j.id).host)"};
+  auto [rc, out] = run(dir, run_one);
+  INFO(out);
+  CHECK(rc == 0);
+  CHECK(out.find("host=cfg-host\n") != std::string::npos);
+  std::vector<std::string> with_flag = run_one;
+  with_flag.insert(with_flag.begin(), {"--host-name", "cli-host"});
+  std::tie(rc, out) = run(dir, with_flag);
+  CHECK(rc == 0);
+  CHECK(out.find("host=cli-host\n") != std::string::npos);
+  write_file(dir.file("pools.lua"), "jobs { store = 'mysql://db/jobs' }\n");
+  std::tie(rc, out) = run(dir, {"-e", "print(1)"});
+  CHECK(rc != 0);
+  CHECK(out.find("jobs{}: store: \"mysql://db/jobs\" is not a postgresql:// or postgres:// URL") != std::string::npos);
+  write_file(dir.file("pools.lua"), "jobs { colour = 'red' }\n");
+  std::tie(rc, out) = run(dir, {"-e", "print(1)"});
+  CHECK(rc != 0);
+  CHECK(out.find("jobs: unknown field 'colour' (fields: store, durability, keep, keep_for, host, lease)") != std::string::npos);
+  // Read once: at the prompt afterwards, only the same again.
+  write_file(dir.file("pools.lua"), "pool 'resize' { cmd = 'true', n = 1, jobs = true }\njobs { keep = 50 }\n");
+  std::tie(rc, out) = run(dir, {"-e", "jobs { keep = 50 }", "-e", "print(pcall(jobs, {keep = 60}))"});
+  CHECK(rc == 0);
+  CHECK(out.find("read once, when drover starts: restart it to change them") != std::string::npos);
+}

@@ -213,3 +213,19 @@ TEST_CASE("options: a shared job store - --jobs-store URL, --host-name, --host-l
   CHECK_FALSE(parse_options({"pools.lua", "--host-name", "two words"}).options);
   CHECK_FALSE(parse_options({"pools.lua", "--host-lease", "0"}).options);
 }
+
+TEST_CASE("options: the config's jobs{} fills what the command line left unsaid - a flag given wins") {
+  auto p = drover::parse_options({"pools.lua", "--host-name", "cli", "--jobs-keep", "100000"});
+  REQUIRE(p.options);
+  drover::jobs::JobSettings s;
+  s.host = "cfg";
+  s.keep = 5;
+  s.store = "postgresql://db/jobs";
+  s.lease_s = 3;
+  drover::merge_job_settings(*p.options, s);
+  CHECK(p.options->host_name == "cli");
+  CHECK(p.options->jobs_keep == 100000);  // given, even at its default value
+  CHECK(p.options->jobs_store == "postgresql://db/jobs");
+  CHECK(p.options->host_lease_s == 3);
+  CHECK(p.options->jobs_durability == "normal");  // neither said
+}

@@ -12,6 +12,7 @@
 #include "shell/autoscale/autoscaler.h"
 #include "shell/lua/binding.h"
 #include "shell/lua/lua_json.h"
+#include "shell/lua/option_table.h"
 #include "shell/lua/record_lua.h"
 #include "shell/lua/shell_context.h"
 #include "shell/lua/view.h"
@@ -322,6 +323,33 @@ int l_drop(lua_State* L) {
   });
 }
 
+// jobs{store, durability, keep, keep_for, host, lease}: where the queue is kept and how, in
+// the config (main reads it once, where the command line says nothing). Every field
+// checked, an unknown one named; on a reload only the same settings again.
+int l_jobs_settings(lua_State* L) {
+  return guarded(L, [L] {
+    ShellContext& ctx = shell_context_of(L);
+    luaL_checktype(L, 1, LUA_TTABLE);
+    jobs::JobSettings s;
+    auto checked_text = [L](const char* field, Status (*check)(const std::string&)) {
+      std::string v = read_string(L, "jobs", field);
+      if (Status st = check(v); !st) luaL_error(L, "jobs{}: %s: %s", field, st.message().c_str());
+      return v;
+    };
+    read_options(L, 1, "jobs", nullptr,
+                 {{"store", [&] { s.store = checked_text("store", jobs::check_store_url); }},
+                  {"durability", [&] { s.durability = checked_text("durability", jobs::check_durability); }},
+                  {"keep", [&] { s.keep = static_cast<size_t>(read_count_in(L, "jobs", "keep", 0, 100000000)); }},
+                  {"keep_for", [&] { s.keep_for_s = read_number_in(L, "jobs", "keep_for", 0, 10 * 365 * 86400.0); }},
+                  {"host", [&] { s.host = checked_text("host", jobs::check_host_name); }},
+                  {"lease", [&] { s.lease_s = read_number_in(L, "jobs", "lease", 0.3, 3600); }}});
+    if (ctx.jobs_settings_read && !(s == ctx.jobs_settings))
+      luaL_error(L, "jobs{}: the job queue's settings are read once, when drover starts: restart it to change them");
+    ctx.jobs_settings = s;
+    return 0;
+  });
+}
+
 // jobs.retry_delay(topic, fn): fn(job) returns the seconds a failed attempt of topic waits
 // before its next (nil: the default backoff); jobs.retry_delay(topic, nil) removes it.
 int l_retry_delay(lua_State* L) {
@@ -346,6 +374,8 @@ int l_retry_delay(lua_State* L) {
 }
 
 const Binding kBindings[] = {
+    {"jobs", "jobs{store, durability, keep, keep_for, host, lease}",
+     "drover's own job queue: where it is kept and how (in the config); jobs.* below use it", l_jobs_settings},
     {"jobs.enqueue", "jobs.enqueue(topic | {topics}, args, {priority, delay, attempts, key, ...})",
      "queue a job for the jobs pool named topic, or one for each of several (a fan-out); returns it", l_enqueue},
     {"jobs.get", "jobs.get(id)", "one job: its state, attempts, times, result or error", l_get},

@@ -23,7 +23,7 @@
 
 namespace drover {
 
-class LocalClient final : public EngineClient {
+class LocalClient : public EngineClient {
  public:
   LocalClient() = default;  // attach() the engine once it runs
   explicit LocalClient(Engine& engine) : engine_(&engine) {}

@@ -163,6 +163,7 @@ void JobService::set_http_address(std::string address) {
 
 Result<Fleet> JobService::fleet() {
   auto f = queue_->call<Fleet>([](JobStore& s, int64_t now) { return s.fleet(now); }).get();
+  if (f) f->self = host_;
   if (!f || shared_) return f;
   // One host, not written anywhere: this one, as it is now.
   HostRecord me = describe();

@@ -82,6 +82,7 @@ struct LeaseRenewal {
 struct Fleet {
   std::vector<HostRecord> hosts;  // by name
   std::vector<TopicStats> topics;
+  std::string self;  // the host that answered (JobService fills it; a remote read leaves it "")
 };
 
 class JobStore {

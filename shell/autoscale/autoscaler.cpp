@@ -6,6 +6,7 @@
 #include <stdexcept>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "shell/autoscale/busy_registries.h"
 #include "shell/autoscale/policy_call.h"
@@ -298,6 +299,22 @@ void Autoscaler::report_overrun(double took_s, double budget_s, const std::strin
                                  what, took_s, budget_s));
 }
 
+int Autoscaler::local_budget() {
+  if (!budget_fleet_) return budget_;
+  if (auto f = ctx_.client.fleet()) {
+    int others = 0;
+    for (const jobs::HostRecord& h : f->hosts) {
+      if (h.name == f->self) continue;
+      const auto pools = nlohmann::json::parse(h.pools, nullptr, false);
+      if (!pools.is_array()) continue;
+      for (const auto& p : pools)
+        if (p.is_object() && p.contains("size") && p["size"].is_number_integer()) others += p["size"].get<int>();
+    }
+    others_workers_ = others;
+  }
+  return std::max(0, budget_ - others_workers_);
+}
+
 Status Autoscaler::set_retry_delay(const std::string& topic, int fn_ref, std::string owner) {
   if (!retry_watching_) {
     Status s = ctx_.client.watch_job_retries([this](const jobs::Job& j) {
@@ -402,10 +419,13 @@ void Autoscaler::run_policies(const std::vector<AutoscalePolicy*>& due, double n
   std::map<std::string, int> targets = now_sizes;
   for (const auto& [pool, w] : wanted) targets[pool] = w.target;
   if (budget_ > 0) {
-    const auto fitted = fit_budget(now_sizes, targets, budget_);
+    const int cap = local_budget();
+    const auto fitted = fit_budget(now_sizes, targets, cap);
     for (auto& [pool, w] : wanted)
       if (int f = fitted.at(pool); f < w.target) {
-        w.note = fmt::format("budget {} caps it at {}", budget_, f);
+        w.note = budget_fleet_ ? fmt::format("fleet budget {} ({} on other hosts) caps it at {}", budget_,
+                                             others_workers_, f)
+                               : fmt::format("budget {} caps it at {}", budget_, f);
         w.target = f;
       }
   }

@@ -115,10 +115,14 @@ class Autoscaler final : public AutoscaleControl {
   bool remove_retry_delay(const std::string& topic) { return retry_delays_.remove(topic); }
 
   // budget{max_workers = N}: the sum of every pool's size that policies may not exceed. 0: none.
-  void set_budget(int max_workers) {
+  // fleet: max_workers is the sum over every host sharing the job store (budget{scope =
+  // "fleet"}): this host may use what the others' pools leave, as of their last renewal.
+  void set_budget(int max_workers, bool fleet = false) {
     budget_ = max_workers;
+    budget_fleet_ = fleet;
     publish();
   }
+  bool budget_fleet() const { return budget_fleet_; }
   int budget() const { return budget_; }
 
   // Everything a script defined (policies, timers): unload "file.lua". Returns how many.
@@ -175,6 +179,11 @@ class Autoscaler final : public AutoscaleControl {
   PolicyRegistry policies_;  // the policies and timers; after probes_, which it adds their probes to
   BusyRegistries busy_;      // the worker registries, also in probes_
   int budget_ = 0;
+  bool budget_fleet_ = false;
+  int others_workers_ = 0;  // the other hosts' pools' sizes, as the last fleet read said
+  // The workers the budget leaves this host: all of it, or with a fleet scope what the
+  // other hosts' pools do not hold (the last reading when the store does not answer).
+  int local_budget();
   RetryDelays retry_delays_;
   bool retry_watching_ = false;  // the client tells retry_delays_ of failed attempts
 

@@ -25,6 +25,17 @@ using namespace drover::test;
 
 namespace {
 
+// A local client whose fleet() answers what the test says (the other hosts of a shared
+// store), and otherwise as LocalClient.
+struct FleetClient : LocalClient {
+  using LocalClient::LocalClient;
+  std::optional<jobs::Fleet> fleet_answer;
+  Result<jobs::Fleet> fleet() override {
+    if (fleet_answer) return *fleet_answer;
+    return LocalClient::fleet();
+  }
+};
+
 // What `drover pools.lua` builds around an engine, minus the terminal; its Autoscaler on
 // `clock`, ticking when the test says (or, own_thread, as the product: by itself).
 struct Shell {
@@ -77,7 +88,7 @@ struct Shell {
     return v;
   }
   FakeClock clock;  // the Autoscaler's, unless it has its own thread
-  LocalClient client;
+  FleetClient client;
   ShellContext ctx;
   std::optional<LuaState> lua;
   std::optional<Autoscaler> autoscaler;
@@ -286,6 +297,37 @@ TEST_CASE("autoscale: the cooldown holds a shrink until every answer in the wind
   CHECK(shell.eval("autoscale.list()[1].recommended") == "1");
   shell.ticks(2, 100ms);
   CHECK(size_of(engine, "foo") == 1);  // 2 s on, the 4 has left the window
+}
+
+TEST_CASE("autoscale: budget{scope = fleet} leaves this host what the other hosts' pools do not hold") {
+  TempDir dir;
+  Engine engine(engine_options(dir));
+  REQUIRE(engine.apply({fake_pool("a", 1)}));
+  Shell shell(engine);
+  jobs::Fleet f;
+  f.self = "here";
+  f.hosts.resize(3);
+  f.hosts[0].name = "here";
+  f.hosts[0].pools = R"([{"name": "a", "size": 1, "running": 1}])";
+  f.hosts[1].name = "there";
+  f.hosts[1].pools = R"([{"name": "a", "size": 4, "running": 4}, {"name": "b", "size": 2, "running": 2}])";
+  f.hosts[2].name = "elsewhere";
+  f.hosts[2].pools = "not json";  // a host that wrote nonsense counts for nothing
+  shell.client.fleet_answer = f;
+  REQUIRE(shell.run("budget{ max_workers = 10, scope = 'fleet' }\n"
+                    "autoscale 'a' { every = 0.1, max = 20, policy = function() return 20 end }") == "");
+  shell.tick();
+  CHECK(size_of(engine, "a") == 4);  // 10 - 6 held elsewhere
+  CHECK(wait_until([&] { return log_contains(engine, "fleet budget 10 (6 on other hosts) caps it at 4"); }, 2s));
+  // The other host shrank: the room follows at the next tick.
+  shell.client.fleet_answer->hosts[1].pools = R"([{"name": "a", "size": 1}])";
+  shell.tick(100ms);
+  CHECK(size_of(engine, "a") == 9);
+  // The store does not answer: the last reading holds.
+  shell.client.fleet_answer.reset();
+  shell.tick(100ms);
+  CHECK(size_of(engine, "a") == 9);
+  CHECK(shell.run("budget{ max_workers = 10, scope = 'galaxy' }").find("scope must be \"host\"") != std::string::npos);
 }
 
 TEST_CASE("autoscale: budget{} caps the sum of all pools - shared by what each asked") {

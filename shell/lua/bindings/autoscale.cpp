@@ -240,11 +240,21 @@ int l_budget(lua_State* L) {
     if (!lua_isnoneornil(L, 1)) {
       luaL_checktype(L, 1, LUA_TTABLE);
       int budget = 0;  // max_workers = false (or 0, or none) lifts the budget
-      read_options(L, 1, "budget", nullptr, {{"max_workers", [&] {
-                     if (!lua_isboolean(L, -1) || lua_toboolean(L, -1))
-                       budget = read_count_in(L, "budget", "max_workers", 0, 1000000);
-                   }}});
-      as.set_budget(budget);
+      bool fleet = false;
+      read_options(L, 1, "budget", nullptr,
+                   {{"max_workers",
+                     [&] {
+                       if (!lua_isboolean(L, -1) || lua_toboolean(L, -1))
+                         budget = read_count_in(L, "budget", "max_workers", 0, 1000000);
+                     }},
+                    {"scope", [&] {
+                       const std::string scope = read_string(L, "budget", "scope");
+                       if (scope != "host" && scope != "fleet")
+                         luaL_error(L, "budget{}: scope must be \"host\" (this drover's pools) or \"fleet\" (every host "
+                                       "sharing the job store), got \"%s\"", scope.c_str());
+                       fleet = scope == "fleet";
+                     }}});
+      as.set_budget(budget, fleet);
     }
     if (as.budget() > 0) lua_pushinteger(L, as.budget());
     else lua_pushnil(L);
@@ -382,7 +392,7 @@ const Binding kBindings[] = {
     {"autoscale.on", "autoscale.on(pool)", "resume a pool's policy (clears its errors)", l_autoscale_on},
     {"autoscale.off", "autoscale.off(pool)", "pause a pool's policy; the pool keeps its size", l_autoscale_off},
     {"autoscale.cancel", "autoscale.cancel(id)", "cancel an every() timer", l_autoscale_cancel},
-    {"budget", "budget{max_workers = N}", "cap the sum of all pools' sizes that policies may reach", l_budget},
+    {"budget", "budget{max_workers = N, scope}", "cap the sum of all pools' sizes that policies may reach", l_budget},
     {"every", "every(seconds, fn)", "call fn on a timer, off the engine's thread, under a time budget", l_every},
     {"redis", "redis{ url = URL, rq = NAME }", "a queue-depth probe on a Redis queue (resque, rq, sidekiq, celery, key)",
      l_redis},

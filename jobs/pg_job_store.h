@@ -40,6 +40,8 @@ class PgJobStore final : public JobStore {
   Result<std::vector<Job>> claim(const std::string& topic, size_t n, int64_t now_ms, const std::string& host,
                                  const std::string& worker) override;
   Result<Job> finish(JobId id, const JobOutcome& outcome, int64_t now_ms, int64_t retry_at_ms) override;
+  std::vector<Result<Job>> finish_all(const std::vector<JobEnd>& ends, int64_t now_ms,
+                                      const RetryAt& retry_at) override;
   Result<Job> reschedule(JobId id, int attempt, int64_t run_at_ms) override;
   Result<Job> release(JobId id, int64_t now_ms) override;
   Result<Job> cancel(JobId id, int64_t now_ms) override;

@@ -324,7 +324,7 @@ ScheduleState shown(ScheduleState s, int64_t now_ms) {
 }
 
 ScheduleStore& schedules_of(JobStore& s) {
-  // SqliteJobStore keeps them; JobService opens nothing else.
+  // Both stores keep them (sqlite_schedules.cpp, pg_schedules.cpp); JobService opens nothing else.
   return *s.schedules();
 }
 

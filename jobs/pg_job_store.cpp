@@ -18,7 +18,8 @@ using namespace store_rules;
 
 // The SQLite store's schema (sqlite_job_store.cpp), version for version, in PostgreSQL's
 // types: BIGSERIAL for the id that is never reused, BIGINT for times in ms. Versions 1
-// and 2 are the SQLite store's; 3 is the fleet's, which only a shared database has.
+// and 2 are the SQLite store's; 3 is the fleet's, which only a shared database has; 4 is
+// SQLite's 3 (schedules).
 // The version lives in drover_schema (SQLite keeps it in PRAGMA user_version).
 constexpr const char* kMigrations[] = {
     R"sql(
@@ -69,6 +70,31 @@ CREATE TABLE drover_hosts (
   pools TEXT NOT NULL  -- JSON: [{"name": ..., "size": ..., "running": ...}]
 );
 CREATE INDEX drover_jobs_running ON drover_jobs (host) WHERE state = 'running';
+)sql",
+    // Version 4: schedules (pg_schedules.cpp), SQLite's version 3 column for column.
+    // overlap and enabled are BOOLEAN, PostgreSQL's own type for SQLite's 0/1.
+    R"sql(
+CREATE TABLE drover_schedules (
+  name TEXT PRIMARY KEY,
+  cron TEXT NOT NULL,
+  every TEXT NOT NULL,
+  tz TEXT NOT NULL,
+  topic TEXT NOT NULL,
+  args TEXT NOT NULL,
+  priority INTEGER NOT NULL,
+  max_attempts INTEGER NOT NULL,
+  timeout_s DOUBLE PRECISION NOT NULL,
+  missed TEXT NOT NULL,
+  overlap BOOLEAN NOT NULL,
+  enabled BOOLEAN NOT NULL,
+  created_ms BIGINT NOT NULL,
+  last_tick_ms BIGINT NOT NULL,
+  last_run_ms BIGINT NOT NULL,
+  last_job BIGINT NOT NULL,
+  runs BIGINT NOT NULL,
+  skipped BIGINT NOT NULL,
+  note TEXT NOT NULL
+);
 )sql",
 };
 

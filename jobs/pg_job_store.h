@@ -23,10 +23,11 @@
 
 #include "jobs/job_store.h"
 #include "jobs/pg_db.h"
+#include "jobs/schedule_store.h"
 
 namespace drover::jobs {
 
-class PgJobStore final : public JobStore {
+class PgJobStore final : public JobStore, public ScheduleStore {
  public:
   // Connects and brings the schema up to date (under an advisory lock: hosts starting at
   // once migrate one after the other). host: this drover's name in the fleet.
@@ -60,6 +61,19 @@ class PgJobStore final : public JobStore {
   Status leave(const std::string& host, int64_t now_ms) override;
   Result<Fleet> fleet(int64_t now_ms) override;
 
+  ScheduleStore* schedules() override { return this; }
+
+  // Schedules (pg_schedules.cpp): the SQLite store's semantics; a tick's claim is the
+  // conditional UPDATE of its row, which a racing host's waits on (row lock).
+  Result<ScheduleState> upsert_schedule(const Schedule& s, int64_t now_ms) override;
+  Status remove_schedule(const std::string& name) override;
+  Result<ScheduleState> set_schedule_enabled(const std::string& name, bool on, int64_t now_ms) override;
+  Result<ScheduleState> get_schedule(const std::string& name) override;
+  Result<std::vector<ScheduleState>> list_schedules() override;
+  Result<TickResult> fire_schedule(const std::string& name, int64_t tick_ms, const TickPlan& plan,
+                                   int64_t now_ms) override;
+  Result<Job> run_schedule_now(const std::string& name, int64_t now_ms) override;
+
   const std::string& host() const { return host_; }
   PgDb& db() { return *db_; }
 
@@ -77,6 +91,8 @@ class PgJobStore final : public JobStore {
   // NOTIFY drover_jobs for each topic (delivered at commit).
   Status notify(const std::vector<std::string>& topics);
   Status notify_jobs(const std::vector<Job>& jobs);
+  // A schedule's job enqueued and recorded as its latest run, inside the caller's transaction.
+  Result<Job> enqueue_for(const Schedule& s, int64_t now_ms);
 
   std::unique_ptr<PgDb> db_;
   std::string host_;

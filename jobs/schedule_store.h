@@ -1,5 +1,5 @@
 // Where schedules live, beside the jobs they enqueue: a small interface of its own so that
-// each job store (SQLite now, PostgreSQL next) implements it over the same schema
+// each job store (SQLite, PostgreSQL) implements it over the same schema
 // (drover_schedules) without the JobStore interface changing.
 //
 // Firing once in the fleet: every host computes the same ticks (cron_expr.h), and a tick

@@ -1,37 +1,48 @@
-// The SQLite store's schedules: a tick fires once across two store objects on one file
-// (two hosts) and across a restart, overlap = false, on/off, run_now, and bad definitions
+// The schedule store's contract (jobs/schedule_store.h), run on each store that has
+// schedules (the harness of job_store_contract.h: SQLite in unit_tests, PostgreSQL in
+// pg_tests): a tick fires once across store objects on one database (hosts) racing on
+// threads and across a restart, overlap = false, on/off, run_now, and bad definitions
 // refused naming the field. Time is a parameter (a fake clock).
 #include <doctest/doctest.h>
-#include <unistd.h>
 
 #include <atomic>
-#include <filesystem>
 #include <thread>
+#include <vector>
 
-#include "jobs/sqlite_job_store.h"
+#include "jobs/schedule_store.h"
+#include "tests/contract/job_store_contract.h"
 
 using namespace drover;
 using namespace drover::jobs;
+using namespace drover::test;
 
 namespace {
 
 constexpr int64_t T0 = 1'700'000'000'000;  // a wall clock, ms
 
-struct ScratchDir {
-  std::filesystem::path path;
-  ScratchDir() {
-    std::string t = (std::filesystem::temp_directory_path() / "drover-sched-XXXXXX").string();
-    REQUIRE(mkdtemp(t.data()));
-    path = t;
-  }
-  ~ScratchDir() { std::filesystem::remove_all(path); }
+// A job store and its schedules: the half of the store these cases are about.
+struct Host {
+  std::unique_ptr<JobStore> jobs;
+  ScheduleStore* sched = nullptr;
+  ScheduleStore* operator->() { return sched; }
 };
 
-std::unique_ptr<SqliteJobStore> open_store(const std::string& path) {
-  auto s = SqliteJobStore::open(path, Durability::kOff);
-  REQUIRE_MESSAGE(s, (s ? "" : s.error().message()));
-  return std::move(*s);
+// Another store object on the harness's database: another host, or a restart. Opened on
+// the test's thread: a REQUIRE failing on another thread would abort the whole run.
+Host open_host(StoreHarness& h) {
+  Host out{h.open()};
+  out.sched = out.jobs->schedules();
+  REQUIRE_MESSAGE(out.sched, "the store has no schedules");
+  return out;
 }
+
+// A store on a database of its own.
+struct Fresh {
+  std::unique_ptr<StoreHarness> harness = make_store_harness();
+  Host host = open_host(*harness);
+  ScheduleStore* operator->() { return host.sched; }
+  JobStore& jobs() { return *host.jobs; }
+};
 
 Schedule every_second(const std::string& name = "tick") {
   Schedule s;
@@ -42,7 +53,7 @@ Schedule every_second(const std::string& name = "tick") {
   return s;
 }
 
-size_t job_count(SqliteJobStore& store) {
+size_t job_count(JobStore& store) {
   JobFilter f;
   f.limit = kMaxListLimit;
   auto jobs = store.list(f);
@@ -53,8 +64,7 @@ size_t job_count(SqliteJobStore& store) {
 }  // namespace
 
 TEST_CASE("schedule store: a definition is kept - listed - replaced keeping its cursor - removed") {
-  ScratchDir dir;
-  auto store = open_store((dir.path / "jobs.db").string());
+  Fresh store;
   auto made = store->upsert_schedule(every_second(), T0);
   REQUIRE(made);
   CHECK(made->schedule == every_second());
@@ -81,8 +91,7 @@ TEST_CASE("schedule store: a definition is kept - listed - replaced keeping its 
 }
 
 TEST_CASE("schedule store: a bad definition is refused naming the field - and changes nothing") {
-  ScratchDir dir;
-  auto store = open_store((dir.path / "jobs.db").string());
+  Fresh store;
   auto refused = [&](Schedule s, const std::string& needle) {
     auto r = store->upsert_schedule(s, T0);
     REQUIRE_FALSE(r);
@@ -126,17 +135,15 @@ TEST_CASE("schedule store: a bad definition is refused naming the field - and ch
 }
 
 TEST_CASE("schedule store: two hosts on one database fire each tick once") {
-  ScratchDir dir;
-  const std::string path = (dir.path / "jobs.db").string();
-  auto a = open_store(path);
-  auto b = open_store(path);
+  auto harness = make_store_harness();
+  Host a = open_host(*harness), b = open_host(*harness);
   REQUIRE(a->upsert_schedule(every_second(), T0));
   int fired_a = 0, fired_b = 0;
   for (int i = 1; i <= 20; ++i) {
     const int64_t tick = T0 + i * 1000;
     // Alternate who asks first: either may win, never both.
-    auto first = i % 2 ? a.get() : b.get();
-    auto second = i % 2 ? b.get() : a.get();
+    ScheduleStore* first = i % 2 ? a.sched : b.sched;
+    ScheduleStore* second = i % 2 ? b.sched : a.sched;
     auto r1 = first->fire_schedule("tick", tick, {}, tick);
     auto r2 = second->fire_schedule("tick", tick, {}, tick + 5);
     REQUIRE(r1);
@@ -144,7 +151,7 @@ TEST_CASE("schedule store: two hosts on one database fire each tick once") {
     CHECK(r1->kind == TickResult::Kind::kFired);
     CHECK(r2->kind == TickResult::Kind::kTaken);
     CHECK_FALSE(r2->job.has_value());
-    (first == a.get() ? fired_a : fired_b) += 1;
+    (first == a.sched ? fired_a : fired_b) += 1;
     // A late or repeated call for an older tick is taken too.
     auto again = second->fire_schedule("tick", tick - 1000, {}, tick + 6);
     REQUIRE(again);
@@ -152,7 +159,7 @@ TEST_CASE("schedule store: two hosts on one database fire each tick once") {
   }
   CHECK(fired_a == 10);
   CHECK(fired_b == 10);
-  CHECK(job_count(*a) == 20);
+  CHECK(job_count(*a.jobs) == 20);
   auto row = b->get_schedule("tick");
   REQUIRE(row);
   CHECK(row->runs == 20);
@@ -160,18 +167,19 @@ TEST_CASE("schedule store: two hosts on one database fire each tick once") {
   CHECK(row->last_job_state == JobState::kQueued);
 }
 
-TEST_CASE("schedule store: two hosts racing on threads still fire each tick once") {
-  ScratchDir dir;
-  const std::string path = (dir.path / "jobs.db").string();
+TEST_CASE("schedule store: three hosts racing on threads still fire each tick once") {
+  auto harness = make_store_harness();
   {
-    auto setup = open_store(path);
+    Host setup = open_host(*harness);
     REQUIRE(setup->upsert_schedule(every_second(), T0));
   }
   constexpr int kTicks = 100;
+  constexpr int kHosts = 3;
   std::atomic<int> fired{0}, taken{0}, errors{0};
   // Opened here: a REQUIRE failing on a thread would abort the whole run.
-  auto store1 = open_store(path), store2 = open_store(path);
-  auto host = [&](SqliteJobStore* store) {
+  std::vector<Host> hosts;
+  for (int i = 0; i < kHosts; ++i) hosts.push_back(open_host(*harness));
+  auto host = [&](ScheduleStore* store) {
     for (int i = 1; i <= kTicks; ++i) {
       auto r = store->fire_schedule("tick", T0 + i * 1000, {}, T0 + i * 1000);
       if (!r) ++errors;
@@ -179,36 +187,41 @@ TEST_CASE("schedule store: two hosts racing on threads still fire each tick once
       else ++taken;
     }
   };
-  std::thread h1(host, store1.get()), h2(host, store2.get());
-  h1.join();
-  h2.join();
+  std::vector<std::thread> threads;
+  for (Host& h : hosts) threads.emplace_back(host, h.sched);
+  for (std::thread& t : threads) t.join();
   CHECK(errors == 0);
   CHECK(fired == kTicks);
-  CHECK(taken == kTicks);
-  auto check = open_store(path);
-  CHECK(job_count(*check) == kTicks);
+  CHECK(taken == (kHosts - 1) * kTicks);
+  Host check = open_host(*harness);
+  CHECK(job_count(*check.jobs) == kTicks);
+  auto row = check->get_schedule("tick");
+  REQUIRE(row);
+  CHECK(row->runs == kTicks);
+  CHECK(row->last_tick_ms == T0 + kTicks * 1000);
 }
 
 TEST_CASE("schedule store: a restart does not fire a tick again") {
-  ScratchDir dir;
-  const std::string path = (dir.path / "jobs.db").string();
+  auto harness = make_store_harness();
   {
-    auto before = open_store(path);
+    Host before = open_host(*harness);
     REQUIRE(before->upsert_schedule(every_second(), T0));
     auto r = before->fire_schedule("tick", T0 + 1000, {}, T0 + 1000);
     REQUIRE(r);
     CHECK(r->kind == TickResult::Kind::kFired);
   }
-  auto after = open_store(path);
+  Host after = open_host(*harness);
   auto r = after->fire_schedule("tick", T0 + 1000, {}, T0 + 1500);
   REQUIRE(r);
   CHECK(r->kind == TickResult::Kind::kTaken);
-  CHECK(job_count(*after) == 1);
+  CHECK(job_count(*after.jobs) == 1);
+  auto row = after->get_schedule("tick");
+  REQUIRE(row);
+  CHECK(row->runs == 1);
 }
 
 TEST_CASE("schedule store: overlap = false skips a tick while the previous run waits or runs") {
-  ScratchDir dir;
-  auto store = open_store((dir.path / "jobs.db").string());
+  Fresh store;
   Schedule s = every_second();
   s.overlap = false;
   REQUIRE(store->upsert_schedule(s, T0));
@@ -219,7 +232,7 @@ TEST_CASE("schedule store: overlap = false skips a tick while the previous run w
   REQUIRE(queued);
   CHECK(queued->kind == TickResult::Kind::kSkipped);
   CHECK(queued->note == "job " + std::to_string(first->job->id) + " still queued");
-  auto claimed = store->claim("work", 1, T0 + 2100, "h", "w");
+  auto claimed = store.jobs().claim("work", 1, T0 + 2100, "h", "w");
   REQUIRE(claimed);
   REQUIRE(claimed->size() == 1);
   auto running = store->fire_schedule("tick", T0 + 3000, {}, T0 + 3000);
@@ -231,11 +244,11 @@ TEST_CASE("schedule store: overlap = false skips a tick while the previous run w
   CHECK(row->skipped == 2);
   CHECK(row->last_tick_ms == T0 + 3000);  // the skipped ticks are consumed
   CHECK(schedule_outcome(*row).find("skipped: job") == 0);
-  REQUIRE(store->finish(first->job->id, {true, "ok"}, T0 + 3500, 0));
+  REQUIRE(store.jobs().finish(first->job->id, {true, "ok"}, T0 + 3500, 0));
   auto next = store->fire_schedule("tick", T0 + 4000, {}, T0 + 4000);
   REQUIRE(next);
   CHECK(next->kind == TickResult::Kind::kFired);
-  CHECK(job_count(*store) == 2);
+  CHECK(job_count(store.jobs()) == 2);
   // With overlap allowed (the default) a waiting run does not stop the next.
   REQUIRE(store->upsert_schedule(every_second(), T0 + 4100));
   auto overlapping = store->fire_schedule("tick", T0 + 5000, {}, T0 + 5000);
@@ -244,8 +257,7 @@ TEST_CASE("schedule store: overlap = false skips a tick while the previous run w
 }
 
 TEST_CASE("schedule store: off fires nothing - on again does not run the ticks it missed") {
-  ScratchDir dir;
-  auto store = open_store((dir.path / "jobs.db").string());
+  Fresh store;
   REQUIRE(store->upsert_schedule(every_second(), T0));
   auto off = store->set_schedule_enabled("tick", false, T0 + 500);
   REQUIRE(off);
@@ -260,12 +272,11 @@ TEST_CASE("schedule store: off fires nothing - on again does not run the ticks i
   REQUIRE(old);
   CHECK(old->kind == TickResult::Kind::kTaken);
   CHECK(store->set_schedule_enabled("nope", true, T0).error().code() == Status::Code::kNotFound);
-  CHECK(job_count(*store) == 0);
+  CHECK(job_count(store.jobs()) == 0);
 }
 
 TEST_CASE("schedule store: run_now enqueues at once - off or not - and leaves the cursor") {
-  ScratchDir dir;
-  auto store = open_store((dir.path / "jobs.db").string());
+  Fresh store;
   Schedule s = every_second();
   s.priority = 7;
   s.max_attempts = 2;
@@ -289,8 +300,7 @@ TEST_CASE("schedule store: run_now enqueues at once - off or not - and leaves th
 }
 
 TEST_CASE("schedule store: a plan that does not run consumes the tick and counts the skips") {
-  ScratchDir dir;
-  auto store = open_store((dir.path / "jobs.db").string());
+  Fresh store;
   REQUIRE(store->upsert_schedule(every_second(), T0));
   auto r = store->fire_schedule("tick", T0 + 5000, TickPlan{false, 4, "5 missed ticks not run"}, T0 + 50'000);
   REQUIRE(r);
@@ -300,5 +310,5 @@ TEST_CASE("schedule store: a plan that does not run consumes the tick and counts
   CHECK(row->skipped == 5);
   CHECK(row->last_tick_ms == T0 + 5000);
   CHECK(schedule_outcome(*row) == "skipped: 5 missed ticks not run");
-  CHECK(job_count(*store) == 0);
+  CHECK(job_count(store.jobs()) == 0);
 }

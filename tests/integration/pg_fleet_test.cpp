@@ -279,14 +279,20 @@ TEST_CASE("pg fleet: the database down - enqueue answers 503 with the reason, wo
   const std::string url = pg.create_database("down");
   TempDir dir;
   // A plain pool beside the jobs pools: supervision must not notice the database.
-  Host h = start_host(dir, "solo", url, 2, fmt::format("pool 'plain' {{ cmd = {{ '{}', 'sleep' }}, n = 2 }}\n",
-                                                       fake_worker_path()));
+  // A long job (11 s, writing to the runs file as the others do): the database stays down
+  // until it has ended, so for 10 s or more (the issue's outage), waited on, not slept.
+  const std::string runs = dir.file("solo.runs");
+  Host h = start_host(dir, "solo", url, 2,
+                      fmt::format("pool 'plain' {{ cmd = {{ '{}', 'sleep' }}, n = 2 }}\n"
+                                  "pool 'long' {{ cmd = 'id=$(echo \"$DROVER_JOB_ARGS\" | sed \"s/[^0-9]//g\"); "
+                                  "echo \"start $id\" >> {}; sleep 11; echo \"end $id\" >> {}', n = 1, jobs = true }}\n",
+                                  fake_worker_path(), runs, runs));
   REQUIRE(wait_until([&] { return h.drover->workers_by_pool()["plain"].size() == 2; }, std::chrono::milliseconds(10000)));
   enqueue(h, "quick", 0, 1);
   REQUIRE(wait_until([&] { return lines_of(h.runs)["end"].count(0) == 1; }, std::chrono::milliseconds(10000)));
   const auto workers_before = h.drover->workers_by_pool();
-  // A slow job (3 s) runs while the database goes away, and ends before it is back.
-  enqueue(h, "slow", 100, 1);
+  // The long job runs while the database goes away, and ends before it is back.
+  enqueue(h, "long", 100, 1);
   REQUIRE(wait_until([&] { return lines_of(h.runs)["start"].count(100) == 1; }, std::chrono::milliseconds(10000)));
 
   pg.stop();
@@ -305,13 +311,13 @@ TEST_CASE("pg fleet: the database down - enqueue answers 503 with the reason, wo
   for (const auto& [pool, pids] : workers_before)
     for (pid_t p : pids) CHECK(pid_alive(p));
 
-  REQUIRE(wait_until([&] { return lines_of(h.runs)["end"].count(100) == 1; }, std::chrono::milliseconds(10000)));
+  REQUIRE(wait_until([&] { return lines_of(h.runs)["end"].count(100) == 1; }, std::chrono::milliseconds(30000)));
   pg.start();
   REQUIRE(wait_until([&] { return read_file(h.drover->err_path()).find("reachable again") != std::string::npos; },
                      std::chrono::milliseconds(10000)));
   // Its end, which the store could not take while down, is recorded now: not left running.
-  REQUIRE(wait_until([&] { return topic_stats(h, "slow").value("done", 0) == 1; }, std::chrono::milliseconds(10000)));
-  CHECK(topic_stats(h, "slow").value("running", -1) == 0);
+  REQUIRE(wait_until([&] { return topic_stats(h, "long").value("done", 0) == 1; }, std::chrono::milliseconds(10000)));
+  CHECK(topic_stats(h, "long").value("running", -1) == 0);
   const std::string err = read_file(h.drover->err_path());
   size_t warnings = 0;
   for (size_t at = 0; (at = err.find("unreachable", at)) != std::string::npos; ++at) ++warnings;

@@ -261,6 +261,34 @@ void HttpControl::api_routes() {
   });
   // {"signal": "HUP"} or {"signal": 1}: to the worker's process group, as the engine's
   // signal_workers does for a whole pool.
+  on("GET", R"(/api/v1/pools/([^/]+)/usage)", [this](const HttpRequest& req, HttpResponse& res) {
+    EngineSnapshot snap = engine_.snapshot();
+    const PoolSnapshot* p = snap.find(req.matches[1]);
+    if (!p) return fail(req, res, 404, "not_found", fmt::format("no pool named \"{}\"", std::string(req.matches[1])));
+    // One root per worker (keyed by slot), summed for the pool: a /proc scan on this
+    // request's thread.
+    std::map<std::string, std::vector<pid_t>> roots;
+    for (const auto& w : p->workers)
+      if (w.pid > 0) roots[std::to_string(w.slot)].push_back(w.pid);
+    std::map<std::string, ProcessTotals> totals;
+    {
+      std::lock_guard lock(usage_mu_);
+      totals = usage_sampler_.sample(roots);
+    }
+    json workers = json::array();
+    ProcessTotals sum;
+    for (const auto& w : p->workers) {
+      auto it = totals.find(std::to_string(w.slot));
+      if (w.pid <= 0 || it == totals.end()) continue;
+      sum.cpu += it->second.cpu;
+      sum.rss_bytes += it->second.rss_bytes;
+      sum.processes += it->second.processes;
+      workers.push_back(json{{"slot", w.slot}, {"pid", w.pid}, {"cpu", it->second.cpu},
+                             {"rss_bytes", it->second.rss_bytes}, {"processes", it->second.processes}});
+    }
+    send_json(res, json{{"pool", p->spec.name}, {"cpu", sum.cpu}, {"rss_bytes", sum.rss_bytes},
+                        {"processes", sum.processes}, {"workers", workers}});
+  });
   on("POST", R"(/api/v1/pools/([^/]+)/workers/([^/]+)/signal)", [this](const HttpRequest& req,
                                                                          HttpResponse& res) {
     const std::string name = req.matches[1], slot_text = req.matches[2];

@@ -50,8 +50,8 @@ bool is_json_type(const std::string& type) {
 
 std::optional<HttpResponse> HttpControl::admit(HttpRequest& req) const {
   const bool head_or_get = req.method == "GET" || req.method == "HEAD";
-  const bool health = head_or_get && req.path == "/healthz";
   const HttpRouter::Match m = router_.match(req.method, req.path);
+  const bool open = head_or_get && m.route && m.route->traits.open;
 
   // Who is asking.
   if (req.peer.unix_socket) {
@@ -70,11 +70,11 @@ std::optional<HttpResponse> HttpControl::admit(HttpRequest& req) const {
       return refusal(req, 403, "bad_origin",
                      fmt::format("Origin \"{}\" is not this server: requests from other sites are refused",
                                  req.get_header_value("Origin")));
-    // The token, except for the health probe (a load balancer carries no secret, and it
-    // tells nothing but "up") and, with wpm_compat, workerpoolmanager's routes for local
+    // The token, except for the open routes: the health probe (a load balancer carries no
+    // secret, and it tells nothing but "up") and the dashboard's files; and, with wpm_compat, workerpoolmanager's routes for local
     // clients: its console sends no token.
     const bool wpm_local = options_.wpm_compat && req.peer.loopback && m.route && m.route->traits.wpm;
-    if (!health && !wpm_local && !bearer_matches(req, options_.token)) {
+    if (!open && !wpm_local && !bearer_matches(req, options_.token)) {
       HttpResponse res = refusal(req, 401, "unauthorized",
                                  req.has_header("Authorization") ? "the bearer token is not this server's"
                                                                  : "this server needs Authorization: Bearer TOKEN");

@@ -122,7 +122,7 @@ void HttpControl::routes() {
     EngineSnapshot snap = engine_.snapshot();
     send_json(res, json{{"status", snap.shutting_down ? "stopping" : "ok"}, {"pid", snap.pid}, {"uptime", snap.uptime_s}},
               snap.shutting_down ? 503 : 200);
-  });
+  }, RouteTraits{.open = true});
   on("GET", "/metrics", [this](const HttpRequest&, HttpResponse& res) {
     EngineSnapshot snap = engine_.snapshot();
     res.set_content(prometheus_text(snap, sample_usage(snap)), "text/plain; version=0.0.4; charset=utf-8");
@@ -225,6 +225,7 @@ void HttpControl::routes() {
   api_routes();
   job_routes();
   history_routes();
+  web_routes();
   schedule_routes();
   stream_routes();
   tasker_routes();

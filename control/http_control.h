@@ -2,7 +2,10 @@
 // its thread-safe handle (a slow client never holds the loop).
 //
 // Routes (README "HTTP API" has a curl line for each):
-//   GET /healthz                     liveness, JSON; the one route open without the token
+//   GET /healthz                     liveness, JSON; open without the token
+//   GET /, GET /ui/FILE              the dashboard (web/, embedded); open without the token,
+//                                    as it holds no data: it asks for the token and sends it
+//                                    as a header with each API request (control/web_routes.cpp)
 //   GET /metrics                     Prometheus text (control/prometheus_text.h)
 //   workerpoolmanager's routes, plain text as it answers, JSON with Accept: application/json;
 //   each also with a trailing slash, as its router took them and its console sends them:
@@ -21,6 +24,8 @@
 //   DELETE /api/v1/pools/NAME                   stop and remove
 //   GET    /api/v1/pools/NAME/workers           its workers
 //   POST   /api/v1/pools/NAME/workers/SLOT/signal   {"signal": "HUP" | 1}
+//   GET    /api/v1/pools/NAME/usage             CPU (cores since the previous read) and RSS of
+//                                               the pool and of each worker, with descendants
 //   PATCH  /api/v1/pools                        {"name": n}: live resize of existing pools, all or
 //                                               nothing; answers {"pools": sizes}
 //   POST   /api/v1/start, /api/v1/stop          {} every pool, {"pool": NAME} one: start() and stop()
@@ -162,6 +167,7 @@ class HttpControl {
   void job_routes();     // job_routes.cpp: /api/v1/jobs, /api/v1/topics
   void history_routes();   // history_routes.cpp: /api/v1/history
   void schedule_routes();  // schedule_routes.cpp: /api/v1/schedules
+  void web_routes();       // web_routes.cpp: the dashboard at / and /ui/FILE
   void tasker_routes();  // tasker_routes.cpp: POST /TYPE, GET /TYPE/IDENT; last, as they match widely
   // The snapshot a response shows: secrets in pool env masked unless ?secrets=1.
   EngineSnapshot shown_snapshot(const http::HttpRequest& req);
@@ -179,6 +185,10 @@ class HttpControl {
   // times, so one scrape at a time uses it.
   std::mutex sampler_mu_;
   ProcessSampler sampler_;
+  // GET /api/v1/pools/NAME/usage's own sampler, so the dashboard's polls do not shorten
+  // the interval /metrics rates are taken over.
+  std::mutex usage_mu_;
+  ProcessSampler usage_sampler_;
   // Routes that read a pool's spec, change it and apply it whole (POST and PATCH of a
   // pool) take turns, so two of them cannot both pass "no such pool" or undo each other.
   std::mutex define_mu_;

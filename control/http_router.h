@@ -25,6 +25,9 @@ struct RouteTraits {
   bool takes_body = false;  // a JSON body; otherwise a body is refused unread
   bool wpm = false;         // one of workerpoolmanager's routes (/tasks, /list)
   bool wpm_changes = false; // ... one that changes state (start, stop, set, DELETE)
+  // Answers GET without the token: /healthz and the dashboard's files, which hold no
+  // data (the page asks for the token and sends it with every API request it makes).
+  bool open = false;
 };
 
 struct Route {

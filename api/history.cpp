@@ -11,7 +11,7 @@ namespace drover {
 namespace {
 
 constexpr float kNone = std::numeric_limits<float>::quiet_NaN();
-enum PoolField { kTarget, kRunning, kBusy, kRestarts, kQueue, kPoolFields };
+enum PoolField { kTarget, kRunning, kBusy, kRestarts, kQueue, kCpu, kRss, kPoolFields };
 enum TopicField { kQueued, kTopicRunning, kOldestAge, kDone, kFailed, kP50, kP95, kTopicFields };
 
 int64_t wall_ms() {
@@ -68,7 +68,7 @@ void HistoryRing::forget_gone(std::map<std::string, Series>& in) {
     it = count_ - it->second.last_seen > capacity_ ? in.erase(it) : std::next(it);
 }
 
-void HistoryRing::add(const EngineSnapshot& snap, int64_t t_ms) {
+void HistoryRing::add(const EngineSnapshot& snap, int64_t t_ms, const std::map<std::string, ProcessTotals>* usage) {
   std::lock_guard lock(mu_);
   if (t_ms_.empty()) t_ms_.assign(capacity_, 0);
   const size_t at = count_ % capacity_;
@@ -91,6 +91,11 @@ void HistoryRing::add(const EngineSnapshot& snap, int64_t t_ms) {
     // A jobs pool's queue is drover's own; another's is what its probe read.
     if (const TopicGauge* t = snap.find_topic(p.spec.name)) s.fields[kQueue][at] = static_cast<float>(t->queued);
     else if (p.queue.depth) s.fields[kQueue][at] = static_cast<float>(*p.queue.depth);
+    if (usage)
+      if (auto u = usage->find(p.spec.name); u != usage->end()) {
+        s.fields[kCpu][at] = static_cast<float>(u->second.cpu);
+        s.fields[kRss][at] = static_cast<float>(u->second.rss_bytes);
+      }
   }
   for (const TopicGauge& t : snap.jobs) {
     bool kept = false;
@@ -144,6 +149,8 @@ History HistoryRing::read(int64_t since_ms, size_t every, const std::string& onl
     p.busy = column(s, kBusy);
     p.restarts = column(s, kRestarts);
     p.queue = column(s, kQueue);
+    p.cpu = column(s, kCpu);
+    p.rss_bytes = column(s, kRss);
   }
   for (const auto& [name, s] : topics_) {
     if (!only.empty() && name != only) continue;
@@ -171,15 +178,30 @@ size_t HistoryRing::bytes() const {
   return n;
 }
 
-HistorySampler::HistorySampler(HistoryRing& ring, Snapshot snapshot, std::chrono::milliseconds every)
+HistorySampler::HistorySampler(HistoryRing& ring, Snapshot snapshot, std::chrono::milliseconds every, bool usage)
     : ring_(ring), snapshot_(std::move(snapshot)), every_(every) {
+  if (usage) usage_.emplace();
   thread_ = std::thread([this] {
     pthread_setname_np(pthread_self(), "drover-history");
     std::unique_lock lock(mu_);
     auto next = std::chrono::steady_clock::now();
     while (!stop_) {
       lock.unlock();
-      if (auto snap = snapshot_()) ring_.add(*snap, wall_ms());
+      if (auto snap = snapshot_()) {
+        if (usage_) {
+          // Every worker with a process, stopping ones too: they use the machine until gone.
+          std::map<std::string, std::vector<pid_t>> roots;
+          for (const auto& p : snap->pools) {
+            auto& pids = roots[p.spec.name];
+            for (const auto& w : p.workers)
+              if (w.pid > 0) pids.push_back(w.pid);
+          }
+          const auto totals = usage_->sample(roots);
+          ring_.add(*snap, wall_ms(), &totals);
+        } else {
+          ring_.add(*snap, wall_ms());
+        }
+      }
       lock.lock();
       // On a fixed beat (not `every` after each sample): points stay a second apart.
       next += every_;

@@ -1,5 +1,6 @@
-// History: what the dashboard's charts and the shell's history() draw: one sample a second
-// of every pool (target, running, busy, restarts, queue depth) and every topic of drover's
+// History: what the dashboard's charts, top() and the shell's history() draw: one sample a
+// second of every pool (target, running, busy, restarts, queue depth, and with usage sampling
+// the CPU and RSS of its workers and their descendants) and every topic of drover's
 // own queue (queued, running, oldest age, done and failed per second, run time p50/p95),
 // the last hour. A thread of its own (HistorySampler) reads an engine snapshot each second
 // and appends it to the ring; the engine loop never waits on it.
@@ -20,10 +21,12 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "autoscale/process_sampler.h"
 #include "engine/snapshot.h"
 
 namespace drover {
@@ -34,6 +37,7 @@ inline constexpr size_t kMaxHistorySeries = 256;
 struct PoolHistory {
   std::string pool;
   std::vector<double> target, running, busy, restarts, queue;  // restarts: in that second
+  std::vector<double> cpu, rss_bytes;  // cores over that second; resident bytes (NaN unsampled)
 
   bool operator==(const PoolHistory&) const = default;
 };
@@ -61,8 +65,9 @@ class HistoryRing {
  public:
   explicit HistoryRing(size_t capacity = kHistorySamples) : capacity_(capacity) {}
 
-  // One sample: the snapshot's pools and topics at wall time t_ms.
-  void add(const EngineSnapshot& snap, int64_t t_ms);
+  // One sample: the snapshot's pools and topics at wall time t_ms, and the pools' process
+  // usage when sampled (by pool name).
+  void add(const EngineSnapshot& snap, int64_t t_ms, const std::map<std::string, ProcessTotals>* usage = nullptr);
   // The samples after since_ms (0: all kept), each `every`-th (1..3600: a coarser view of
   // a long span keeps the last sample of each group), for the pool and topic named (empty:
   // all).
@@ -95,7 +100,10 @@ class HistoryRing {
 class HistorySampler {
  public:
   using Snapshot = std::function<std::optional<EngineSnapshot>()>;  // nullopt: nothing to sample now
-  HistorySampler(HistoryRing& ring, Snapshot snapshot, std::chrono::milliseconds every = std::chrono::seconds(1));
+  // usage: also scan /proc for each pool's CPU and RSS (ProcessSampler: ~3 ms a scan with
+  // 1,000 processes on the machine, on this thread).
+  HistorySampler(HistoryRing& ring, Snapshot snapshot, std::chrono::milliseconds every = std::chrono::seconds(1),
+                 bool usage = false);
   ~HistorySampler();
   HistorySampler(const HistorySampler&) = delete;
   HistorySampler& operator=(const HistorySampler&) = delete;
@@ -104,6 +112,7 @@ class HistorySampler {
   HistoryRing& ring_;
   Snapshot snapshot_;
   std::chrono::milliseconds every_;
+  std::optional<ProcessSampler> usage_;  // only the sampling thread uses it
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

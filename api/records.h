@@ -561,6 +561,8 @@ void describe(F& f, R& p) {
   f("busy", p.busy);
   f("restarts", p.restarts);  // in that second
   f("queue", p.queue);
+  f("cpu", p.cpu);              // cores
+  f("rss_bytes", p.rss_bytes);  // resident bytes of the workers and their descendants
 }
 
 template <class F, Rec<TopicHistory> R>

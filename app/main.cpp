@@ -389,7 +389,7 @@ int main(int argc, char** argv) {
     } catch (const std::exception&) {
       return std::nullopt;  // the engine has finished: nothing more to sample
     }
-  });
+  }, std::chrono::seconds(1), /*usage=*/true);
   client.serve_history(&history);
   // The job queue, opened on first use, or below when a pool runs jobs (so that what the
   // last run left running is queued again before anything claims). Declared after the

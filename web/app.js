@@ -341,6 +341,7 @@ function overviewPage() {
         chart('jobs', 'Jobs per second', h.t_ms, [{label: 'done', values: sumSeries(h.topics, 'done', n)}, {label: 'failed', values: sumSeries(h.topics, 'failed', n)}]),
         chart('runtime', 'Job run time (s)', h.t_ms, h.topics.slice(0, 2).flatMap((s) => [{label: `${s.topic} p50`, values: s.run_p50}, {label: `${s.topic} p95`, values: s.run_p95}])),
         chart('restarts', 'Restarts per second', h.t_ms, [{label: 'all pools', values: sumSeries(h.pools, 'restarts', n)}]),
+        chart('cpu', 'CPU per pool (cores)', h.t_ms, pools.map((s) => ({label: s.pool, values: s.cpu || []}))),
       ];
       $('#charts').innerHTML = cards.join('');
     },
@@ -444,7 +445,8 @@ function poolPage(name) {
       $('#charts').innerHTML = chart('workers', 'Workers', h.t_ms, [{label: 'target', values: s.target}, {label: 'running', values: s.running}, {label: 'busy', values: s.busy}]) +
         chart('queue', 'Queue depth', h.t_ms, [{label: 'queue', values: s.queue}]) +
         chart('restarts', 'Restarts per second', h.t_ms, [{label: 'restarts', values: s.restarts}]) +
-        (s.cpu ? chart('usage', 'CPU (cores)', h.t_ms, [{label: 'cpu', values: s.cpu}]) : '');
+        chart('cpu', 'CPU (cores)', h.t_ms, [{label: 'cpu', values: s.cpu || []}]) +
+        chart('rss', 'Memory (MB)', h.t_ms, [{label: 'rss', values: (s.rss_bytes || []).map((v) => v === null ? null : v / 1048576)}]);
     },
   };
   return p;

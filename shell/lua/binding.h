@@ -34,6 +34,7 @@ std::span<const Binding> autoscale_bindings();
 std::span<const Binding> jobs_bindings();
 std::span<const Binding> history_bindings();
 std::span<const Binding> schedule_bindings();  // schedule, schedule.*, schedules
+std::span<const Binding> top_bindings();
 std::span<const Binding> shell_bindings();  // help, events, exit
 std::vector<Binding> all_bindings();
 

@@ -10,6 +10,7 @@
 #include "shell/lua/option_table.h"
 #include "shell/lua/record_lua.h"
 #include "shell/lua/shell_context.h"
+#include "shell/lua/sparkline.h"
 #include "shell/lua/view.h"
 
 namespace drover {
@@ -18,48 +19,20 @@ namespace {
 
 constexpr size_t kSparkWidth = 60;
 
-// The last kSparkWidth values as block characters scaled to the series' max (ASCII off a
-// terminal), then the latest value.
-std::string sparkline(const std::vector<double>& v, bool unicode) {
-  static const char* kBlocks[] = {"▁", "▂", "▃", "▄", "▅", "▆", "▇", "█"};
-  static const char kAscii[] = "_.-:=+*#";
-  const size_t from = v.size() > kSparkWidth ? v.size() - kSparkWidth : 0;
-  double top = 0;
-  for (size_t i = from; i < v.size(); ++i)
-    if (std::isfinite(v[i])) top = std::max(top, v[i]);
-  std::string out;
-  for (size_t i = from; i < v.size(); ++i) {
-    if (!std::isfinite(v[i])) {
-      out += ' ';
-      continue;
-    }
-    const int level = top > 0 ? std::min(7, static_cast<int>(v[i] / top * 7.999)) : 0;
-    if (unicode) out += kBlocks[level];
-    else out += kAscii[level];
-  }
-  double last = std::numeric_limits<double>::quiet_NaN();
-  for (size_t i = v.size(); i-- > from;)
-    if (std::isfinite(v[i])) {
-      last = v[i];
-      break;
-    }
-  return out + (std::isfinite(last) ? fmt::format(" {:g}", last) : " -");
-}
-
 std::string history_view(const History& h, bool unicode) {
   if (h.t_ms.empty()) return "(no samples yet: one is taken each second)";
   std::string view = fmt::format("the last {} point{}, {:g} s apart", h.t_ms.size(), h.t_ms.size() == 1 ? "" : "s",
                                  h.step_s);
   for (const PoolHistory& p : h.pools) {
-    view += fmt::format("\n{}\n  running  {}\n  target   {}", p.pool, sparkline(p.running, unicode),
-                        sparkline(p.target, unicode));
+    view += fmt::format("\n{}\n  running  {}\n  target   {}", p.pool, sparkline(p.running, kSparkWidth, unicode),
+                        sparkline(p.target, kSparkWidth, unicode));
     bool queue = false;
     for (double q : p.queue) queue = queue || std::isfinite(q);
-    if (queue) view += fmt::format("\n  queue    {}", sparkline(p.queue, unicode));
+    if (queue) view += fmt::format("\n  queue    {}", sparkline(p.queue, kSparkWidth, unicode));
   }
   for (const TopicHistory& t : h.topics)
-    view += fmt::format("\njobs {}\n  done/s   {}\n  age      {}", t.topic, sparkline(t.done, unicode),
-                        sparkline(t.oldest_age_s, unicode));
+    view += fmt::format("\njobs {}\n  done/s   {}\n  age      {}", t.topic, sparkline(t.done, kSparkWidth, unicode),
+                        sparkline(t.oldest_age_s, kSparkWidth, unicode));
   if (h.dropped) view += fmt::format("\n({} pools or topics past the limit are not kept)", h.dropped);
   return view;
 }

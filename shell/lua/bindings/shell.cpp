@@ -106,7 +106,7 @@ std::vector<Binding> all_bindings() {
   std::vector<Binding> all;
   for (auto rows : {status_bindings(), config_bindings(), pool_bindings(), pstree_bindings(), heartbeat_bindings(),
                     log_bindings(), autoscale_bindings(), jobs_bindings(), schedule_bindings(), history_bindings(),
-                    shell_bindings()})
+                    top_bindings(), shell_bindings()})
     all.insert(all.end(), rows.begin(), rows.end());
   return all;
 }

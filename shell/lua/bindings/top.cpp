@@ -4,10 +4,8 @@
 // - resize it, l shows its log, q or Ctrl-C returns to the prompt.
 //
 // Everything comes through the EngineClient (snapshot, history, log_tail, subscribe,
-// configure), so `drover attach` shows the same view. CPU and RSS are the exception: no
-// API call carries them (the /metrics scrape samples them for itself), so top() reads
-// /proc here, with its own ProcessSampler, for the workers it can see are the engine's
-// children on this machine; attached to a drover on another host they show "-".
+// configure), so `drover attach` shows the same view, from any host. CPU and RSS are the
+// history's latest sample: the drover's history sampler scans its own /proc each second.
 //
 // The drawing is top_view.h's pure function; the terminal is RawTerminal's. While the view
 // is up the Lua lock is given up (policies keep running), so the loop touches no Lua: its
@@ -22,9 +20,7 @@
 #include <map>
 #include <set>
 
-#include "autoscale/process_sampler.h"
 #include "engine/log_file.h"
-#include "engine/proc_stat.h"
 #include "shell/lua/binding.h"
 #include "shell/lua/raw_terminal.h"
 #include "shell/lua/shell_context.h"
@@ -48,6 +44,13 @@ int64_t wall_now_ms() {
 }
 
 std::string clock_of(int64_t wall_ms) { return format_timestamp(wall_ms).substr(11, 8); }
+
+// The newest value a series has (NaN: none sampled then).
+std::optional<double> last_known(const std::vector<double>& v) {
+  for (auto it = v.rbegin(); it != v.rend(); ++it)
+    if (!std::isnan(*it)) return *it;
+  return std::nullopt;
+}
 
 // The sum of the last `n` finite values: a count per second over n seconds.
 double sum_last(const std::vector<double>& v, size_t n) {
@@ -113,8 +116,6 @@ class Top {
  private:
   ShellContext& ctx_;
   EngineClient& client_;
-  ProcessSampler sampler_;
-  bool sampled_ = false;  // CPU is a rate: the first sample has nothing to compare with
   std::shared_ptr<Subscription> events_;
   std::deque<std::string> event_lines_;
   std::string selected_;  // the selected pool by name, so a pool added or removed keeps it
@@ -146,32 +147,10 @@ class Top {
     }
   }
 
-  // CPU and RSS of each pool's workers and their descendants, from this machine's /proc.
-  // Attached, a worker is counted only when it is the engine's child here, so pids of
-  // another host never stand for processes of this one.
-  std::map<std::string, ProcessTotals> usage(const EngineSnapshot& snap, std::set<std::string>& unknown) {
-    std::map<std::string, std::vector<pid_t>> roots;
-    for (const PoolSnapshot& p : snap.pools) {
-      auto& pids = roots[p.spec.name];
-      for (const WorkerSnapshot& w : p.workers) {
-        if (w.pid <= 0) continue;
-        if (client_.remote()) {
-          auto st = read_proc_stat(w.pid);
-          if (!st || st->ppid != snap.pid) continue;
-        }
-        pids.push_back(w.pid);
-      }
-      if (client_.remote() && pids.empty() && p.running > 0) unknown.insert(p.spec.name);
-    }
-    return sampler_.sample(roots);
-  }
-
   Status refresh() {
     auto snap = client_.snapshot();
     if (!snap) return snap.error();
     const auto hist = client_.history(wall_now_ms() - static_cast<int64_t>(kSpanS * 1000), 1, "");
-    std::set<std::string> unknown;
-    const auto totals = usage(*snap, unknown);
     drain_events();
 
     int running = 0, target = 0;
@@ -186,10 +165,6 @@ class Top {
       row.queue = p.queue.depth;
       running += p.running;
       target += p.target;
-      if (auto t = totals.find(row.name); t != totals.end() && !unknown.count(row.name)) {
-        row.rss_bytes = t->second.rss_bytes;
-        if (sampled_) row.cpu = t->second.cpu;
-      }
       if (hist) {
         const size_t points = static_cast<size_t>(kSpanS / std::max(hist->step_s, 1.0));
         for (const PoolHistory& h : hist->pools)
@@ -197,13 +172,14 @@ class Top {
             row.size_hist = padded(h.running, points);
             row.queue_hist = padded(h.queue, points);
             row.restarts_per_min = sum_last(h.restarts, 60);
+            row.cpu = last_known(h.cpu);
+            if (auto rss = last_known(h.rss_bytes)) row.rss_bytes = static_cast<uint64_t>(*rss);
           }
         for (const TopicHistory& t : hist->topics)
           if (t.topic == row.name) row.jobs_per_min = sum_last(t.done, 60);
       }
       model_.pools.push_back(std::move(row));
     }
-    sampled_ = true;
     model_.events.assign(event_lines_.begin(), event_lines_.end());
     select(selected_);
     model_.title = fmt::format("drover pid {}, up {}, {}/{} workers{}   {}", snap->pid, format_age(snap->uptime_s),

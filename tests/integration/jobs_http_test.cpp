@@ -120,10 +120,8 @@ TEST_CASE("jobs http: bad input is a 400 naming the field - a batch is all or no
 TEST_CASE("jobs http: an attached shell's jobs.* reach the host's queue") {
   Host h;
   auto attach = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {"attach", fmt::format("127.0.0.1:{}", h.drover->http_port())});
-    DroverProcess p(args, h.dir.file("attach.err"), kTokenEnv);
-    const int rc = p.wait_exit(30s);
-    return std::make_pair(rc, read_file(h.dir.file("attach.err.out")) + read_file(h.dir.file("attach.err")));
+    auto run = run_attach(h.drover->http_port(), std::move(args), h.dir.file("attach.err"), kTokenEnv);
+    return std::make_pair(run.rc, run.out);
   };
   auto [rc, out] = attach({"-e", "j = jobs.enqueue('resize', {file = 'b.png'}, {priority = 2})",
                            "-e", "while jobs.get(j.id).state ~= 'done' do end",

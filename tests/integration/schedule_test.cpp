@@ -207,10 +207,8 @@ TEST_CASE("schedule: the shipped examples run as they are (schedules.lua with ta
 TEST_CASE("schedule: an attached shell defines - lists - turns off and drops - bad input names the field") {
   Host h;
   auto attach = [&](std::vector<std::string> args) {
-    args.insert(args.begin(), {"attach", fmt::format("127.0.0.1:{}", h.drover->http_port())});
-    DroverProcess p(args, h.dir.file("attach.err"), kTokenEnv);
-    const int rc = p.wait_exit(30s);
-    return std::make_pair(rc, read_file(h.dir.file("attach.err.out")) + read_file(h.dir.file("attach.err")));
+    auto run = run_attach(h.drover->http_port(), std::move(args), h.dir.file("attach.err"), kTokenEnv);
+    return std::make_pair(run.rc, run.out);
   };
   auto [rc, out] = attach({"-e", "s = schedule 'hourly' { cron = '@hourly', topic = 'work', tz = 'Europe/Berlin' }",
                            "-e", "print('enabled=' .. tostring(s.enabled) .. ' next=' .. tostring(s.next_ms > 0))",

@@ -120,4 +120,14 @@ int DroverProcess::http_port(std::chrono::milliseconds timeout) const {
   return m.empty() ? 0 : std::stoi(m[1]);
 }
 
+AttachRun run_attach(int port, std::vector<std::string> args, const std::string& err,
+                     const std::map<std::string, std::string>& env) {
+  args.insert(args.begin(), {"attach", "127.0.0.1:" + std::to_string(port)});
+  DroverProcess p(args, err, env);
+  AttachRun run;
+  run.rc = p.wait_exit(std::chrono::seconds(30));
+  run.out = read_file(err + ".out") + read_file(err);
+  return run;
+}
+
 }  // namespace drover::test

@@ -56,4 +56,14 @@ class DroverProcess {
   std::string state_home_, runtime_base_;
 };
 
+// `drover attach 127.0.0.1:PORT ARGS...` (e.g. "-e", "print(status())") run to its end,
+// its stdout and stderr in err (and err + ".out"): its exit status and what it printed,
+// stdout then stderr. -1 when it did not end within 30 s.
+struct AttachRun {
+  int rc = -1;
+  std::string out;
+};
+AttachRun run_attach(int port, std::vector<std::string> args, const std::string& err,
+                     const std::map<std::string, std::string>& env);
+
 }  // namespace drover::test

@@ -13,7 +13,7 @@ using namespace drover::test;
 
 namespace {
 
-constexpr const char* kPrompt = "drover> ";
+constexpr const char* kPrompt = kShellPrompt;
 
 // PAGER=cat: a page taller than the session's 50 rows is printed through a pager that
 // prints, not the default less, which would wait for a key.
@@ -31,26 +31,16 @@ std::vector<std::string> shell_argv(const std::string& spec) {
   return {drover_path(), "--workers", spec, "--cmd", std::string(fake_worker_path()) + " sleep"};
 }
 
-// Runs Lua statements and returns what they printed. The markers are built by Lua at run
-// time, so the echo of the typed line never matches them.
-std::string run(PtySession& s, const std::string& code) {
-  s.send_line("print('@' .. '@B') " + code + " print('@' .. '@E')");
-  REQUIRE(s.expect("@@B\n"));
-  std::string out = s.until("@@E\n");
-  REQUIRE(s.expect(kPrompt));
-  return out;
-}
-
 // Ctrl-D, once the shell is surely at its prompt: a "drover> " inside printed text (a help
 // page's examples) is not the prompt, and a Ctrl-D typed while the terminal is still in
 // cooked mode is taken by the terminal as end-of-file and never reaches the line editor.
 void ctrl_d(PtySession& s) {
-  run(s, "");
+  run_lua(s, "");
   s.send("\x04");
 }
 
 std::vector<pid_t> pids_of(PtySession& s, const std::string& pool) {
-  std::istringstream in(run(s, "for _, w in ipairs(status().pools['" + pool + "'].workers) do print(w.pid) end"));
+  std::istringstream in(run_lua(s, "for _, w in ipairs(status().pools['" + pool + "'].workers) do print(w.pid) end"));
   std::vector<pid_t> pids;
   for (pid_t p; in >> p;) pids.push_back(p);
   std::sort(pids.begin(), pids.end());
@@ -58,7 +48,7 @@ std::vector<pid_t> pids_of(PtySession& s, const std::string& pool) {
 }
 
 int running(PtySession& s, const std::string& pool) {
-  return std::stoi(run(s, "print(status().pools['" + pool + "'].running)"));
+  return std::stoi(run_lua(s, "print(status().pools['" + pool + "'].running)"));
 }
 
 bool wait_running(PtySession& s, const std::string& pool, int n) {
@@ -147,7 +137,7 @@ TEST_CASE("repl: history is kept between two runs") {
   s.send("\x1b[A");  // Up arrow recalls the last run's line
   REQUIRE(s.expect("x_history_marker = 41 + 1"));
   s.send("\r");
-  CHECK(run(s, "print(x_history_marker)") == "42\n");
+  CHECK(run_lua(s, "print(x_history_marker)") == "42\n");
   ctrl_d(s);
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
@@ -181,7 +171,7 @@ TEST_CASE("repl: Ctrl-C interrupts a busy loop and a follow - never the engine -
   // A Ctrl-C at an empty prompt, twice, does not exit either.
   s.send("\x03");
   s.send("\x03");
-  CHECK(run(s, "print(#status().pools.foo.workers)") == "2\n");
+  CHECK(run_lua(s, "print(#status().pools.foo.workers)") == "2\n");
   s.send_line("exit()");
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
@@ -210,7 +200,7 @@ TEST_CASE("repl: bad input is a clear error and leaves state unchanged") {
   s.send_line("print('line' .. i) end");
   REQUIRE(s.expect("line2"));
   REQUIRE(s.expect(kPrompt));
-  CHECK(run(s, "local c = config() print(c.foo, c.bar)") == "2\t1\n");
+  CHECK(run_lua(s, "local c = config() print(c.foo, c.bar)") == "2\t1\n");
   s.send_line("exit()");
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
@@ -222,7 +212,7 @@ TEST_CASE("repl: help lists every command and shows a page") {
   s.send_line("help");
   REQUIRE(s.expect("config([sizes])"));
   REQUIRE(s.expect(kPrompt));
-  CHECK(run(s, "help \"config\"").find("show pool sizes, or resize pools live") != std::string::npos);
+  CHECK(run_lua(s, "help \"config\"").find("show pool sizes, or resize pools live") != std::string::npos);
   ctrl_d(s);
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
 }
@@ -238,7 +228,7 @@ TEST_CASE("repl: engine events are printed above the prompt - and events(false) 
   REQUIRE(s.expect("foo.0 exited pid " + std::to_string(w)));
   REQUIRE(s.expect("drover> status"));
   s.send("\x15");
-  run(s, "events(false)");
+  run_lua(s, "events(false)");
   pid_t w2 = pids_of(s, "foo")[0];
   kill(w2, SIGKILL);
   REQUIRE(wait_until([&] { return pids_of(s, "foo") != std::vector<pid_t>{w2}; }, std::chrono::milliseconds(3000)));
@@ -254,7 +244,7 @@ TEST_CASE("repl: heartbeats show in status() and pstree() - heartbeat() gives th
                            " heartbeat --status job-7 --busy --progress 0.5; sleep 0.2; done";
   PtySession s({drover_path(), "--workers", "foo=1", "--cmd", beat}, shell_env(dir));
   REQUIRE(s.expect(kPrompt));
-  REQUIRE(wait_until([&] { return run(s, "print(status().pools.foo.busy)") == "1\n"; }, std::chrono::milliseconds(5000)));
+  REQUIRE(wait_until([&] { return run_lua(s, "print(status().pools.foo.busy)") == "1\n"; }, std::chrono::milliseconds(5000)));
   s.send_line("status()");
   REQUIRE(s.expect("b/i"));
   REQUIRE(s.expect("1/0"));
@@ -262,8 +252,8 @@ TEST_CASE("repl: heartbeats show in status() and pstree() - heartbeat() gives th
   s.send_line("pstree()");
   REQUIRE(s.expect("busy 50% \"job-7\""));
   REQUIRE(s.expect(kPrompt));
-  CHECK(run(s, "local h = heartbeat() print(h.endpoint:sub(1, 6), h.accepted > 0, h.malformed)") == "ipc://\ttrue\t0\n");
-  CHECK(run(s, "local w = status().pools.foo.workers[1] print(w.status, w.busy, w.progress, w.heartbeat_age < 1)") ==
+  CHECK(run_lua(s, "local h = heartbeat() print(h.endpoint:sub(1, 6), h.accepted > 0, h.malformed)") == "ipc://\ttrue\t0\n");
+  CHECK(run_lua(s, "local w = status().pools.foo.workers[1] print(w.status, w.busy, w.progress, w.heartbeat_age < 1)") ==
         "job-7\ttrue\t0.5\ttrue\n");
   s.send_line("exit()");
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
@@ -274,10 +264,10 @@ TEST_CASE("repl: an autoscale policy typed at the prompt - its changes above the
   PtySession s(shell_argv("foo=1"), shell_env(dir));
   REQUIRE(s.expect(kPrompt));
   REQUIRE(wait_running(s, "foo", 1));
-  run(s, "want = 3 autoscale 'foo' { every = 0.1, max = 5, cooldown = 0, policy = function(m) return want, 'want ' .. want end }");
+  run_lua(s, "want = 3 autoscale 'foo' { every = 0.1, max = 5, cooldown = 0, policy = function(m) return want, 'want ' .. want end }");
   REQUIRE(s.expect("foo autoscaled: 1 -> 3 (want 3)"));
   REQUIRE(wait_running(s, "foo", 3));
-  const std::string list = run(s, "print(autoscale.list())");
+  const std::string list = run_lua(s, "print(autoscale.list())");
   CHECK(list.find("foo") != std::string::npos);
   CHECK(list.find("1..5") != std::string::npos);
   CHECK(list.find("on  (want 3)") != std::string::npos);
@@ -285,8 +275,8 @@ TEST_CASE("repl: an autoscale policy typed at the prompt - its changes above the
   s.send_line("want = 4 log.tail_until('autoscaled: 3 %-> 4')");
   REQUIRE(s.expect("foo autoscaled: 3 -> 4 (want 4)"));
   REQUIRE(s.expect(kPrompt));
-  run(s, "autoscale.off 'foo' want = 1");
-  CHECK(run(s, "print(autoscale.list()[1].enabled)") == "false\n");
+  run_lua(s, "autoscale.off 'foo' want = 1");
+  CHECK(run_lua(s, "print(autoscale.list()[1].enabled)") == "false\n");
   CHECK(running(s, "foo") == 4);
   ctrl_d(s);
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
@@ -303,8 +293,8 @@ TEST_CASE("repl: drover attach - the same shell on a drover elsewhere - status -
   REQUIRE(s.expect("attached to drover at 127.0.0.1:" + port));
   REQUIRE(s.expect(kPrompt));
   REQUIRE(wait_running(s, "bar", 2));
-  CHECK(run(s, "print(pid() ~= nil, status().pid > 0)") == "true\ttrue\n");
-  run(s, "config{foo = 3}");
+  CHECK(run_lua(s, "print(pid() ~= nil, status().pid > 0)") == "true\ttrue\n");
+  run_lua(s, "config{foo = 3}");
   CHECK(wait_running(s, "foo", 3));
   // The remote drover's events show above the prompt here.
   pid_t w = pids_of(s, "bar")[0];
@@ -313,8 +303,8 @@ TEST_CASE("repl: drover attach - the same shell on a drover elsewhere - status -
   s.send("stop \"fo\t");  // completion of the remote pool names
   REQUIRE(s.expect("stop \"foo\""));
   s.send("\x15");
-  CHECK(run(s, "help 'config'").find("config") != std::string::npos);
-  CHECK(run(s, "print(pcall(reload))").find("false") != std::string::npos);  // no config file here
+  CHECK(run_lua(s, "help 'config'").find("config") != std::string::npos);
+  CHECK(run_lua(s, "print(pcall(reload))").find("false") != std::string::npos);  // no config file here
   s.send("\x04");  // detach
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
   // The host goes on, with what the attached shell made of it.
@@ -464,7 +454,7 @@ TEST_CASE("repl: a shell whose drover stops says so - here on SIGTERM, attached 
   REQUIRE(host.expect(kPrompt));
   PtySession attached({drover_path(), "attach", "127.0.0.1:" + port}, with_token(shell_env(dir)));
   REQUIRE(attached.expect(kPrompt));
-  run(attached, "");
+  run_lua(attached, "");
   kill(host.pid(), SIGTERM);
   CHECK(host.expect("drover has stopped: leaving the shell"));
   CHECK(host.wait_exit(std::chrono::seconds(15)) == 0);
@@ -500,7 +490,7 @@ TEST_CASE("repl: jobs.tail follows job events until Ctrl-C - here and attached")
   REQUIRE(s.expect(kPrompt));
   host.send("\x03");
   REQUIRE(host.expect(kPrompt));
-  CHECK(run(host, "print(jobs.stats().echo.completed >= 1)") == "true\n");
+  CHECK(run_lua(host, "print(jobs.stats().echo.completed >= 1)") == "true\n");
   s.send("\x04");
   CHECK(s.wait_exit(std::chrono::seconds(15)) == 0);
   host.send_line("exit()");

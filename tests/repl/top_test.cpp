@@ -10,7 +10,7 @@ using namespace drover::test;
 
 namespace {
 
-constexpr const char* kPrompt = "drover> ";
+constexpr const char* kPrompt = kShellPrompt;
 
 std::vector<std::string> shell_env(const TempDir& dir) {
   return {"NO_COLOR=1", "XDG_STATE_HOME=" + dir.path(), "PAGER=cat", "DROVER_HTTP_TOKEN=top-test-token-0123456789"};
@@ -18,18 +18,8 @@ std::vector<std::string> shell_env(const TempDir& dir) {
 
 std::string sleeper() { return std::string(fake_worker_path()) + " sleep"; }
 
-// Runs Lua statements and returns what they printed (the markers are built at run time,
-// so the echo of the typed line never matches them).
-std::string run(PtySession& s, const std::string& code) {
-  s.send_line("print('@' .. '@B') " + code + " print('@' .. '@E')");
-  REQUIRE(s.expect("@@B\n"));
-  std::string out = s.until("@@E\n");
-  REQUIRE(s.expect(kPrompt));
-  return out;
-}
-
 int size_of(PtySession& s, const std::string& pool) {
-  return std::stoi(run(s, "print(status().pools['" + pool + "'].n)"));
+  return std::stoi(run_lua(s, "print(status().pools['" + pool + "'].n)"));
 }
 
 // top() on the session, its pool foo drawn and selected (the only pool): "> foo".
@@ -45,7 +35,7 @@ TEST_CASE("top: draws the pool - + resizes it - l shows its log - q returns to t
   TempDir dir;
   PtySession s({drover_path(), "--workers", "foo=2", "--cmd", sleeper()}, shell_env(dir));
   REQUIRE(s.expect(kPrompt, std::chrono::seconds(15)));
-  run(s, "");
+  run_lua(s, "");
   open_top(s);
   s.send("+");
   // The view says what it did and, read again at once, shows the new size.
@@ -60,7 +50,7 @@ TEST_CASE("top: draws the pool - + resizes it - l shows its log - q returns to t
   REQUIRE(s.expect(kPrompt, std::chrono::seconds(15)));
   // The prompt works, and the engine has the size top() gave it.
   CHECK(size_of(s, "foo") == 3);
-  CHECK(run(s, "print(1 + 1)") == "2\n");
+  CHECK(run_lua(s, "print(1 + 1)") == "2\n");
   s.send_line("exit()");
   CHECK(s.wait_exit(std::chrono::seconds(30)) == 0);
 }
@@ -69,7 +59,7 @@ TEST_CASE("top: Ctrl-C returns to the prompt - and - shrinks") {
   TempDir dir;
   PtySession s({drover_path(), "--workers", "foo=2", "--cmd", sleeper()}, shell_env(dir));
   REQUIRE(s.expect(kPrompt, std::chrono::seconds(15)));
-  run(s, "");
+  run_lua(s, "");
   open_top(s);
   s.send("-");
   REQUIRE(s.expect("foo: 2 -> 1", std::chrono::seconds(15)));
@@ -77,7 +67,7 @@ TEST_CASE("top: Ctrl-C returns to the prompt - and - shrinks") {
   REQUIRE(s.expect(kPrompt, std::chrono::seconds(15)));
   CHECK(size_of(s, "foo") == 1);
   // Ctrl-C ended the view, not the next command.
-  CHECK(run(s, "print('still' .. ' here')") == "still here\n");
+  CHECK(run_lua(s, "print('still' .. ' here')") == "still here\n");
   s.send_line("exit()");
   CHECK(s.wait_exit(std::chrono::seconds(30)) == 0);
 }
@@ -91,7 +81,7 @@ TEST_CASE("top: drover attach - the same view of the drover there - + resizes it
   REQUIRE(host.expect("serving http://127.0.0.1:" + port, std::chrono::seconds(15)));
   PtySession s({drover_path(), "attach", "127.0.0.1:" + port}, shell_env(dir));
   REQUIRE(s.expect(kPrompt, std::chrono::seconds(15)));
-  run(s, "");
+  run_lua(s, "");
   open_top(s);
   REQUIRE(s.expect("the drover at 127.0.0.1:" + port, std::chrono::seconds(15)));  // the title says where
   s.send("+");

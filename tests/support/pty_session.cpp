@@ -1,5 +1,7 @@
 #include "tests/support/pty_session.h"
 
+#include <doctest/doctest.h>
+
 #include <poll.h>
 #include <pty.h>
 #include <signal.h>
@@ -108,6 +110,14 @@ int PtySession::wait_exit(std::chrono::milliseconds timeout) {
     }
   }
   return -1;
+}
+
+std::string run_lua(PtySession& s, const std::string& code) {
+  s.send_line("print('@' .. '@B') " + code + " print('@' .. '@E')");
+  REQUIRE(s.expect("@@B\n"));
+  std::string out = s.until("@@E\n");
+  REQUIRE(s.expect(kShellPrompt));
+  return out;
 }
 
 }  // namespace drover::test

@@ -37,4 +37,12 @@ class PtySession {
   size_t mark_ = 0;   // read position for expect()
 };
 
+// The shell's prompt, as the REPL prints it.
+inline constexpr const char* kShellPrompt = "drover> ";
+
+// Runs Lua statements at the shell's prompt and returns what they printed. The markers are
+// built by Lua at run time, so the echo of the typed line never matches them. Fails the
+// test (REQUIRE) when the output or the next prompt does not come.
+std::string run_lua(PtySession& s, const std::string& code);
+
 }  // namespace drover::test

@@ -184,9 +184,14 @@ function stopPage() {
 }
 
 // Runs fn now and every `ms` while the page is shown; marks live data on success.
+// A run still waiting for its answer is not doubled: a slow drover gets one request at a
+// time from each view, never a pile.
 function every(ms, fn) {
+  let busy = false;
   const run = async () => {
-    try { await fn(); showError(''); markLive(); } catch (e) { if (e.status !== 401) showError(e.message); }
+    if (busy) return;
+    busy = true;
+    try { await fn(); showError(''); markLive(); } catch (e) { if (e.status !== 401) showError(e.message); } finally { busy = false; }
   };
   run();
   timers.push(setInterval(run, ms));
@@ -502,16 +507,26 @@ function logsPage() {
   }
   // Lines of a burst arrive as separate messages: draw them once a frame.
   let pending = [];
-  const flush = () => { const l = pending; pending = []; append(l); };
+  const flush = () => { const l = pending; pending = []; append(l); };  // follow() empties pending on a new pool
+  // A change of pool while the tail is on its way starts over: only the newest follow()
+  // draws and streams.
+  let generation = 0;
   async function follow() {
+    const mine = ++generation;
     if (handle) handle.stop();
+    handle = null;
+    pending = [];
+    held = [];
     $('#log-lines').innerHTML = '';
     const q = pool ? `pool=${encodeURIComponent(pool)}` : '';
     try {
       const tail = await get(`/api/v1/log?n=200${q ? '&' + q : ''}`);
+      if (mine !== generation) return;
       append(tail.lines);
     } catch (e) { showError(e.message); }
+    if (mine !== generation) return;
     handle = stream(`/api/v1/log/follow${q ? '?' + q : ''}`, (_, l) => {
+      if (mine !== generation) return;  // a stopped stream's last chunk
       if (paused) { held.push(l); $('#log-held').textContent = `${held.length} new lines held`; return; }
       if (!pending.length) requestAnimationFrame(flush);
       pending.push(l);

@@ -108,8 +108,8 @@ class Drover:
         except FileNotFoundError:
             return ""
 
-    def request(self, method, path, body=None, token=True, headers=None, base=None, timeout=30):
-        """(status, parsed JSON or text, headers) of one request; never raises on an HTTP error."""
+    def raw(self, method, path, body=None, token=True, headers=None, base=None, timeout=30):
+        """(status, body bytes, headers) of one request; never raises on an HTTP error."""
         h = dict(headers or {})
         if token:
             h["Authorization"] = f"Bearer {self.token if token is True else token}"
@@ -123,6 +123,11 @@ class Drover:
                 status, raw, rh = r.status, r.read(), r.headers
         except urllib.error.HTTPError as e:
             status, raw, rh = e.code, e.read(), e.headers
+        return status, raw, rh
+
+    def request(self, method, path, body=None, token=True, headers=None, base=None, timeout=30):
+        """(status, parsed JSON or text, headers) of one request; never raises on an HTTP error."""
+        status, raw, rh = self.raw(method, path, body, token, headers, base, timeout)
         text = raw.decode("utf-8", "replace")
         try:
             return status, json.loads(text), rh

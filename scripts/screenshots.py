@@ -23,7 +23,7 @@ pool "web" { cmd = { "/bin/sh", "-c", "echo \"web worker $DROVER_SLOT listening\
 pool "mailer" { cmd = { "/bin/sh", "-c", "echo \"mailer $DROVER_SLOT ready\"; exec sleep 100000" }, n = 2 }
 -- A job per run: its args on stdin; those that ask to fail do.
 pool "thumbs" {
-  cmd = { "/bin/sh", "-c", [[args=$(cat); case "$args" in *fail*) echo "cannot read $args"; exit 1;; esac; sleep 0.4; echo "thumbnail of $args"]] },
+  cmd = { "/bin/sh", "-c", [[args=$(cat); case "$args" in *fail*) echo "cannot read $args"; exit 1;; esac; sleep 1; echo "thumbnail of $args"]] },
   n = 2, jobs = true,
 }
 pool "reports" { cmd = { "/bin/sh", "-c", "echo \"report $(cat)\"" }, n = 1, jobs = true }
@@ -40,7 +40,7 @@ def main():
     out = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "..", "docs"))
     os.makedirs(out, exist_ok=True)
     with h.Drover(drover_bin, CONFIG) as d:
-        jobs = [{"topic": "thumbs", "args": {"file": f"img-{i:03}.png"}} for i in range(120)]
+        jobs = [{"topic": "thumbs", "args": {"file": f"img-{i:03}.png"}} for i in range(400)]
         jobs += [{"topic": "thumbs", "args": {"file": f"broken-{i}.png", "fail": True}, "attempts": 1} for i in range(3)]
         d.api("POST", "/api/v1/jobs", {"jobs": jobs})
         d.api("POST", "/api/v1/schedules/nightly-report/run")  # so the schedule has a last run

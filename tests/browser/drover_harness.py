@@ -198,7 +198,11 @@ def chrome(width=1280, height=800, perf_log=False):
     if perf_log:
         opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})
     driver = webdriver.Chrome(service=Service("/usr/bin/chromedriver"), options=opts)
-    driver.set_window_size(width, height)
+    # The page's viewport itself: a window's size includes what the browser draws around it.
+    inner = driver.execute_script("return [window.innerWidth, window.innerHeight]")
+    if inner != [width, height]:
+        size = driver.get_window_size()
+        driver.set_window_size(size["width"] + width - inner[0], size["height"] + height - inner[1])
     quit_ = driver.quit
 
     def quit_and_clean():

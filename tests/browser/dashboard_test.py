@@ -207,10 +207,10 @@ class DashboardTest(unittest.TestCase):
         self.css("select#range")
         for chart in ("workers", "queue", "jobs", "runtime", "restarts"):
             self.css(f'svg.chart[data-chart="{chart}"]')
-        for pool in POOLS:
-            n = self.api("GET", f"/api/v1/pools/{pool}")["n"]
-            self.until(lambda d, pool=pool, n=n: self.text_of(f'tr[data-pool="{pool}"] td.target')(d) == str(n),
-                       f"overview: {pool}'s td.target to read {n}")
+        for pool in POOLS:  # the API's n now: quick's autoscale policy may change it meanwhile
+            self.until(lambda d, pool=pool: self.text_of(f'tr[data-pool="{pool}"] td.target')(d)
+                       == str(self.api("GET", f"/api/v1/pools/{pool}")["n"]),
+                       f"overview: {pool}'s td.target to read the API's n")
         for cell in ("running", "busy", "idle", "restarts", "stalls", "queue", "age"):
             self.css(f'tr[data-pool="web"] td.{cell}')
 
@@ -309,7 +309,9 @@ class DashboardTest(unittest.TestCase):
     def test_follow_log_line(self):
         self.ensure_logged_in()
         self.go("/logs", "logs")
-        self.css("#log-lines")
+        # The page follows every pool first: let it show that (its tail is in, its stream open)
+        # before choosing one (choosing sooner shows a race of the page's, see the report).
+        self.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#log-lines div.line"), "the log's first lines")
         self.choose("select#log-pool", "logger")
         fresh = "fresh-" + secrets.token_hex(8)
         self.assertFalse([e for e in self.driver.find_elements(By.CSS_SELECTOR, "#log-lines div.line") if fresh in e.text])

@@ -40,8 +40,10 @@ def main():
     out = os.path.abspath(sys.argv[2] if len(sys.argv) > 2 else os.path.join(HERE, "..", "docs"))
     os.makedirs(out, exist_ok=True)
     with h.Drover(drover_bin, CONFIG) as d:
-        jobs = [{"topic": "thumbs", "args": {"file": f"img-{i:03}.png"}} for i in range(400)]
-        jobs += [{"topic": "thumbs", "args": {"file": f"broken-{i}.png", "fail": True}, "attempts": 1} for i in range(3)]
+        # The broken ones first (the queue is first in, first out), so they are dead by the time
+        # of the screenshots while the rest still run.
+        jobs = [{"topic": "thumbs", "args": {"file": f"broken-{i}.png", "fail": True}, "attempts": 1} for i in range(3)]
+        jobs += [{"topic": "thumbs", "args": {"file": f"img-{i:03}.png"}} for i in range(400)]
         d.api("POST", "/api/v1/jobs", {"jobs": jobs})
         d.api("POST", "/api/v1/schedules/nightly-report/run")  # so the schedule has a last run
         driver = h.chrome(1280, 800)

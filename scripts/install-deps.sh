@@ -11,8 +11,11 @@ build_pkgs=(build-essential cmake pkg-config
 # Real queue workers nobody here wrote: rq and Celery (Debian's, run by /usr/bin/python3).
 # curl plays workerpoolmanager's console's curl sessions; man-db renders the installed man page.
 # postgresql: the server the PostgreSQL job store's tests start (initdb, postgres 15).
+# chromium, chromium-driver, python3-selenium: the dashboard's tests (tests/browser) drive a
+# real headless browser against a real drover; also scripts/screenshots.sh and bench/dashboard_bench.py.
 test_pkgs=(redis-server python3 python3-zmq python3-prometheus-client tmux procps
-           python3-rq python3-celery python3-redis curl man-db postgresql)
+           python3-rq python3-celery python3-redis curl man-db postgresql
+           chromium chromium-driver python3-selenium)
 
 want=("${build_pkgs[@]}")
 [[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")

@@ -114,9 +114,9 @@ class DashboardTest(unittest.TestCase):
         if state == "login":
             self.login(self.drover.base, self.drover.token)
 
-    def login(self, base, token):
+    def login(self, base, token, timeout=WAIT):
         try:
-            h.login(self.driver, base, token, WAIT)
+            h.login(self.driver, base, token, timeout)
         except TimeoutException:
             self.fail(f"logging in at {base}/ never showed the overview's pool rows ({self.diagnosis()})")
 
@@ -364,6 +364,26 @@ class DashboardTest(unittest.TestCase):
         for i in ids:  # no longer dead: gone from the dead list
             self.until(EC.invisibility_of_element_located((By.CSS_SELECTOR, f'table#jobs tr[data-job="{i}"]')),
                        f"job {i} to leave the dead list")
+
+    # Fails today: each tab holds its /api/v1/events stream (and the logs page a second) open,
+    # and a browser opens at most 6 HTTP/1.1 connections to one host, for all its tabs: the
+    # sixth tab's requests wait for a connection that never frees. (A page left for another
+    # and kept in the back/forward cache holds its streams the same way.) Remove the
+    # decorator once hidden tabs let go of their streams (or tabs share one).
+    @unittest.expectedFailure
+    def test_six_tabs(self):
+        d = self.driver
+        first = d.current_window_handle
+        try:
+            for _ in range(6):
+                d.switch_to.new_window("tab")
+                self.login(self.drover.base, self.drover.token, 30)  # well under a second when it works
+        finally:
+            for handle in d.window_handles:
+                if handle != first:
+                    d.switch_to.window(handle)
+                    d.close()
+            d.switch_to.window(first)
 
     def test_security_api(self):
         d = self.drover

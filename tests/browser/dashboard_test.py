@@ -62,7 +62,10 @@ class DashboardTest(unittest.TestCase):
             raise unittest.SkipTest("no drover binary: pass it as the first argument or DROVER_BIN")
         cls.drover = h.Drover(DROVER, config(FAKE_WORKER))
         cls.addClassCleanup(cls.drover.stop)
-        cls.driver = h.chrome(perf_log=True)
+        # No back/forward cache: a document the tests leave would keep its event stream open
+        # there, and a few of them hold all 6 of the browser's connections to drover
+        # (test_six_tabs shows the same with tabs).
+        cls.driver = h.chrome(perf_log=True, extra_args=["--disable-features=BackForwardCache"])
         cls.addClassCleanup(cls.driver.quit)
         os.makedirs(os.path.join(cls.drover.dir, "healed"), exist_ok=True)
 
@@ -114,9 +117,9 @@ class DashboardTest(unittest.TestCase):
         if state == "login":
             self.login(self.drover.base, self.drover.token)
 
-    def login(self, base, token):
+    def login(self, base, token, timeout=WAIT):
         try:
-            h.login(self.driver, base, token, WAIT)
+            h.login(self.driver, base, token, timeout)
         except TimeoutException:
             self.fail(f"logging in at {base}/ never showed the overview's pool rows ({self.diagnosis()})")
 
@@ -309,9 +312,6 @@ class DashboardTest(unittest.TestCase):
     def test_follow_log_line(self):
         self.ensure_logged_in()
         self.go("/logs", "logs")
-        # The page follows every pool first: let it show that (its tail is in, its stream open)
-        # before choosing one (choosing sooner shows a race of the page's, see the report).
-        self.until(lambda d: d.find_elements(By.CSS_SELECTOR, "#log-lines div.line"), "the log's first lines")
         self.choose("select#log-pool", "logger")
         fresh = "fresh-" + secrets.token_hex(8)
         self.assertFalse([e for e in self.driver.find_elements(By.CSS_SELECTOR, "#log-lines div.line") if fresh in e.text])
@@ -364,6 +364,60 @@ class DashboardTest(unittest.TestCase):
         for i in ids:  # no longer dead: gone from the dead list
             self.until(EC.invisibility_of_element_located((By.CSS_SELECTOR, f'table#jobs tr[data-job="{i}"]')),
                        f"job {i} to leave the dead list")
+
+    def test_log_pool_chosen_while_loading(self):
+        """Choosing a pool while every pool's lines are still on their way shows that pool's alone."""
+        self.ensure_logged_in()
+        d = self.driver
+        # The tail of every pool's lines answers 1.5 s late (a slow network, in the page's fetch).
+        slow = d.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": """
+            window.__slowTailDone = false;
+            const fetch0 = window.fetch;
+            window.fetch = async (url, init) => {
+              const u = String(url);
+              if (!(u.startsWith('/api/v1/log?') && !u.includes('pool='))) return fetch0(url, init);
+              await new Promise((r) => setTimeout(r, 1500));
+              try { return await fetch0(url, init); } finally { setTimeout(() => { window.__slowTailDone = true; }, 100); }
+            };"""})
+        try:
+            d.get("about:blank")
+            d.get(self.drover.base + "/#/logs")
+            self.css('body[data-page="logs"]')
+            self.choose("select#log-pool", "logger")
+            self.until(lambda d: any("fresh-" in e.text for e in d.find_elements(By.CSS_SELECTOR, "#log-lines div.line")),
+                       "logger's lines")
+            self.until(lambda d: d.execute_script("return window.__slowTailDone"), "the late answer to have come")
+            # After the late answer, a fresh line of logger's still arrives, and web's never show.
+            fresh = "fresh-" + secrets.token_hex(8)
+            self.api("PATCH", "/api/v1/pools/logger", {"env": {"MARK": fresh[len("fresh-"):]}})
+            self.until(lambda d: any(fresh in e.text for e in d.find_elements(By.CSS_SELECTOR, "#log-lines div.line")),
+                       f"#log-lines to show {fresh!r}")
+            lines = [e.text for e in d.find_elements(By.CSS_SELECTOR, "#log-lines div.line")]
+            self.assertFalse([t for t in lines if f"hello-{MARK}-" in t], "web's lines shown with #log-pool = logger")
+            self.assertEqual(sum(fresh in t for t in lines), 1, "a line shown twice (two streams drawing)")
+        finally:
+            d.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": slow["identifier"]})
+            d.get("about:blank")
+
+    # Fails today: each tab holds its /api/v1/events stream (and the logs page a second) open,
+    # and a browser opens at most 6 HTTP/1.1 connections to one host, for all its tabs: the
+    # sixth tab's requests wait for a connection that never frees. (A page left for another
+    # and kept in the back/forward cache holds its streams the same way.) Remove the
+    # decorator once hidden tabs let go of their streams (or tabs share one).
+    @unittest.expectedFailure
+    def test_six_tabs(self):
+        d = self.driver
+        first = d.current_window_handle
+        try:
+            for _ in range(6):
+                d.switch_to.new_window("tab")
+                self.login(self.drover.base, self.drover.token, 30)  # well under a second when it works
+        finally:
+            for handle in d.window_handles:
+                if handle != first:
+                    d.switch_to.window(handle)
+                    d.close()
+            d.switch_to.window(first)
 
     def test_security_api(self):
         d = self.drover

@@ -183,7 +183,7 @@ def non_loopback_ipv4():
     return None
 
 
-def chrome(width=1280, height=800, perf_log=False):
+def chrome(width=1280, height=800, perf_log=False, extra_args=()):
     """A headless chromium under selenium; quit() it, which also removes its profile dir."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -193,7 +193,7 @@ def chrome(width=1280, height=800, perf_log=False):
     opts.binary_location = "/usr/bin/chromium"
     for a in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
               f"--user-data-dir={profile}", f"--window-size={width},{height}",
-              "--no-first-run", "--no-default-browser-check", "--disable-extensions"):
+              "--no-first-run", "--no-default-browser-check", "--disable-extensions", *extra_args):
         opts.add_argument(a)
     if perf_log:
         opts.set_capability("goog:loggingPrefs", {"performance": "ALL", "browser": "ALL"})

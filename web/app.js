@@ -131,6 +131,7 @@ function loggedOut(why) {
   token.clear();
   stopPage();
   events.stop();
+  events.items = [];
   $('#login').hidden = false;
   $('#nav').hidden = true;
   $('#logout').hidden = true;
@@ -152,6 +153,7 @@ async function login(t) {
   $('#nav').hidden = false;
   $('#logout').hidden = false;
   $('#login-error').textContent = '';
+  if (document.hidden) return;  // a tab opened behind others starts when it is shown
   events.start();
   route();
 }
@@ -169,7 +171,7 @@ const events = {
       for (const fn of this.listeners) fn(e);
     });
   },
-  stop() { if (this.handle) this.handle.stop(); this.handle = null; this.items = []; },
+  stop() { if (this.handle) this.handle.stop(); this.handle = null; },
   of(pool, kinds) { return this.items.filter((e) => (!pool || e.pool === pool) && (!kinds || kinds.includes(e.kind))); },
 };
 
@@ -179,6 +181,7 @@ let timers = [];
 function stopPage() {
   for (const t of timers) clearInterval(t);
   timers = [];
+  refreshNow = null;
   if (page && page.stop) page.stop();
   page = null;
 }
@@ -186,6 +189,7 @@ function stopPage() {
 // Runs fn now and every `ms` while the page is shown; marks live data on success.
 // A run still waiting for its answer is not doubled: a slow drover gets one request at a
 // time from each view, never a pile.
+// Returns the runner, for a refresh out of turn.
 function every(ms, fn) {
   let busy = false;
   const run = async () => {
@@ -195,6 +199,31 @@ function every(ms, fn) {
   };
   run();
   timers.push(setInterval(run, ms));
+  return run;
+}
+
+// An engine event that changes what pages show (a resize, a spawn, an exit, a decision)
+// refreshes the page shown at once rather than at its next turn, at most every 250 ms.
+let refreshNow = null;
+let refreshSoon = 0;
+const kRefreshingKinds = ['resized', 'spawned', 'exited', 'autoscaled', 'pool-added', 'pool-removed', 'stopping', 'job-dead'];
+function onEngineEvent(e) {
+  if (!refreshNow || !kRefreshingKinds.includes(e.kind) || refreshSoon) return;
+  refreshSoon = setTimeout(() => { refreshSoon = 0; if (refreshNow) refreshNow(); }, 250);
+}
+
+// A hidden tab lets go of its streams and timers, and takes them up again when shown:
+// a browser keeps at most 6 connections to one server, across all its tabs, and each
+// shown page holds one or two streams.
+function onVisibility() {
+  if (!token.get() || $('#login').hidden === false) return;
+  if (document.hidden) {
+    stopPage();
+    events.stop();
+  } else if (!page) {
+    events.start();
+    route();
+  }
 }
 
 const routes = [
@@ -222,7 +251,7 @@ function route() {
     page = make(m);
     $('#view').innerHTML = page.frame;
     if (page.bind) page.bind();
-    if (page.refresh) every(kRefreshMs, () => page.refresh());
+    if (page.refresh) refreshNow = every(kRefreshMs, () => page.refresh());
     if (page.charts) every(kChartRefreshMs, () => page.charts());
     return;
   }
@@ -475,7 +504,7 @@ function logsPage() {
     bind() {
       const sel = $('#log-pool');
       get('/api/v1/pools').then((r) => {
-        for (const q of r.pools) sel.insertAdjacentHTML('beforeend', `<option>${esc(q.name)}</option>`);
+        for (const q of r.pools) sel.insertAdjacentHTML('beforeend', `<option value="${esc(q.name)}">${esc(q.name)}</option>`);
         sel.value = pool;
       }).catch((e) => showError(e.message));
       sel.onchange = () => { pool = sel.value; follow(); };
@@ -760,5 +789,10 @@ document.addEventListener('DOMContentLoaded', () => {
   $('#login-form').addEventListener('submit', (ev) => { ev.preventDefault(); login($('#token').value.trim()); });
   $('#logout').onclick = () => loggedOut('');
   window.addEventListener('hashchange', route);
+  events.listeners.add(onEngineEvent);
+  document.addEventListener('visibilitychange', onVisibility);
+  // A page kept in the back/forward cache would keep its streams open: end them.
+  window.addEventListener('pagehide', () => { stopPage(); events.stop(); });
+  window.addEventListener('pageshow', (ev) => { if (ev.persisted) onVisibility(); });
   if (token.get()) login(token.get()); else loggedOut('');
 });

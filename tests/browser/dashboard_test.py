@@ -399,12 +399,10 @@ class DashboardTest(unittest.TestCase):
             d.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": slow["identifier"]})
             d.get("about:blank")
 
-    # Fails today: each tab holds its /api/v1/events stream (and the logs page a second) open,
-    # and a browser opens at most 6 HTTP/1.1 connections to one host, for all its tabs: the
-    # sixth tab's requests wait for a connection that never frees. (A page left for another
-    # and kept in the back/forward cache holds its streams the same way.) Remove the
-    # decorator once hidden tabs let go of their streams (or tabs share one).
-    @unittest.expectedFailure
+    # A browser opens at most 6 HTTP/1.1 connections to one host, for all its tabs, and a
+    # shown page holds its /api/v1/events stream (the logs page a second) open: tabs behind
+    # others must let go of theirs (the page does on visibilitychange and pagehide), or the
+    # sixth tab's requests wait for a connection that never frees. This failed before they did.
     def test_six_tabs(self):
         d = self.driver
         first = d.current_window_handle

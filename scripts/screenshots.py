@@ -50,10 +50,10 @@ def main():
         try:
             wait = WebDriverWait(driver, 60)
             h.login(driver, d.base, d.token)
-            # Let the charts gather some points and the jobs move.
-            live = lambda: int(driver.find_element(By.CSS_SELECTOR, "#live").get_attribute("data-updates") or 0)  # noqa: E731
-            first = live()
-            wait.until(lambda _: live() >= first + 10)
+            # Charts over 5 minutes (a point every 2 s), once drover has a minute of history;
+            # meanwhile the jobs move.
+            driver.execute_script("sessionStorage.setItem('drover-range', '5')")
+            h.wait_until(lambda: len(d.api("GET", "/api/v1/history")["t_ms"]) >= 60, 120, "a minute of history")
             h.wait_until(lambda: d.api("GET", "/api/v1/jobs?topic=thumbs&state=dead&limit=10")["jobs"], 60, "dead jobs")
 
             def shot(name):

@@ -264,6 +264,7 @@ function route() {
 let rangeMinutes = Number(sessionStorage.getItem('drover-range') || 60);
 
 async function history(pool) {
+  rangeMinutes = Number(sessionStorage.getItem('drover-range') || rangeMinutes);  // another view's choice
   const every = rangeMinutes >= 60 ? 30 : 2;  // 120 or 150 points a series: a chart is ~600 px wide
   const since = Date.now() - rangeMinutes * 60000;
   return get(`/api/v1/history?since=${since}&every=${every}${pool ? `&pool=${encodeURIComponent(pool)}` : ''}`);

@@ -18,6 +18,14 @@ const kPageRows = 100;         // workers per page
 const kJobRows = 50;           // jobs per page
 
 const $ = (sel, root = document) => root.querySelector(sel);
+// Replaces an element's content only when it changed: a refresh that finds the same data
+// leaves the DOM (a selection, a hovered row, a test's element) alone.
+const shownHtml = new WeakMap();
+function setHtml(el, html) {
+  if (!el || shownHtml.get(el) === html) return;
+  el.innerHTML = html;
+  shownHtml.set(el, html);
+}
 const $$ = (sel, root = document) => Array.from(root.querySelectorAll(sel));
 const esc = (v) => String(v ?? '').replace(/[&<>"']/g, (c) => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'}[c]));
 const num = (v, digits = 0) => (v === null || v === undefined || Number.isNaN(v)) ? '–' : Number(v).toFixed(digits);
@@ -334,7 +342,7 @@ function overviewPage() {
       <h2>Latest events</h2><div class="events" id="events"></div>`,
     bind() {
       bindRange(() => p.charts());
-      const draw = () => { $('#events').innerHTML = eventLines(events.items.slice(-30).reverse()); };
+      const draw = () => { setHtml($('#events'), eventLines(events.items.slice(-30).reverse())); };
       draw();
       p.onEvent = draw;
       events.listeners.add(draw);
@@ -359,10 +367,10 @@ function overviewPage() {
           <td class="flapping ${q.flapping ? 'bad' : ''}">${q.flapping ? `${q.flapping} slot(s)` : ''}</td>
           <td class="num queue">${depth == null ? '–' : depth}</td><td class="num age">${age == null ? '–' : dur(age)}</td><td>${state}</td></tr>`;
       });
-      $('#pools tbody').innerHTML = rows.join('') || '<tr><td colspan="11" class="dim">no pools</td></tr>';
-      $('#totals').innerHTML = `<tr class="total"><td>${pools.pools.length} pools</td><td class="num">${tot.target}</td>
+      setHtml($('#pools tbody'), rows.join('') || '<tr><td colspan="11" class="dim">no pools</td></tr>');
+      setHtml($('#totals'), `<tr class="total"><td>${pools.pools.length} pools</td><td class="num">${tot.target}</td>
         <td class="num">${tot.running}</td><td class="num">${tot.busy}</td><td class="num">${tot.idle}</td>
-        <td class="num">${tot.restarts}</td><td class="num">${tot.stalls}</td><td></td><td class="num">${tot.queue}</td><td></td><td></td></tr>`;
+        <td class="num">${tot.restarts}</td><td class="num">${tot.stalls}</td><td></td><td class="num">${tot.queue}</td><td></td><td></td></tr>`);
     },
     async charts() {
       const h = await history();
@@ -378,7 +386,7 @@ function overviewPage() {
         chart('restarts', 'Restarts per second', h.t_ms, [{label: 'all pools', values: sumSeries(h.pools, 'restarts', n)}]),
         chart('cpu', 'CPU per pool (cores)', h.t_ms, pools.map((s) => ({label: s.pool, values: s.cpu || []}))),
       ];
-      $('#charts').innerHTML = cards.join('');
+      setHtml($('#charts'), cards.join(''));
     },
   };
   return p;
@@ -439,9 +447,9 @@ function poolPage(name) {
     // The engine's own lines in the pool's log say each exit with its reason.
     drawExits(lines) {
       const list = lines.filter((l) => l.stream === 'engine' && /\b(exited|killed-after-grace|stalled|spawn-failed|gave-up|flapping)\b/.test(l.text)).slice(-50).reverse();
-      $('#exits tbody').innerHTML = list.map((l) => `<tr><td>${esc(clock(l.time_ms))}</td><td class="num">${l.slot >= 0 ? l.slot : ''}</td>
+      setHtml($('#exits tbody'), list.map((l) => `<tr><td>${esc(clock(l.time_ms))}</td><td class="num">${l.slot >= 0 ? l.slot : ''}</td>
         <td class="num">${l.pid || ''}</td><td>${esc(l.text)}</td></tr>`).join('') ||
-        '<tr><td colspan="4" class="dim">none in the recent log</td></tr>';
+        '<tr><td colspan="4" class="dim">none in the recent log</td></tr>');
     },
     async refresh() {
       const [q, usage, log] = await Promise.all([get(`/api/v1/pools/${enc}`), getOptional(`/api/v1/pools/${enc}/usage`),
@@ -450,19 +458,19 @@ function poolPage(name) {
       flat(q);
       const input = $('#resize-n');
       if (document.activeElement !== input && input.dataset.shown !== String(q.n)) { input.value = q.n; input.dataset.shown = String(q.n); }
-      $('#pool-facts').innerHTML = `<dt>command</dt><dd><code>${esc((q.cmd || []).join(' '))}</code></dd>
+      setHtml($('#pool-facts'), `<dt>command</dt><dd><code>${esc((q.cmd || []).join(' '))}</code></dd>
         <dt>state</dt><dd>${q.enabled ? 'on' : 'stopped'}${q.rolling ? ', rolling' : ''}</dd>
         <dt>workers</dt><dd>${q.running} running of ${q.target}, ${q.busy} busy, ${q.idle} idle, ${q.starting} starting, ${q.stopping} stopping, ${q.backoff} in backoff</dd>
         <dt>restarts</dt><dd>${q.restarts} (${q.stalls} stalls, ${q.exits_bad} bad exits)</dd>
         ${q.depth != null ? `<dt>queue</dt><dd>${q.depth}</dd>` : ''}
-        ${usage ? `<dt>usage</dt><dd>${num(usage.cpu, 2)} cores, ${bytes(usage.rss_bytes)} in ${usage.processes} processes</dd>` : ''}`;
+        ${usage ? `<dt>usage</dt><dd>${num(usage.cpu, 2)} cores, ${bytes(usage.rss_bytes)} in ${usage.processes} processes</dd>` : ''}`);
       const byPid = {};
       for (const w of (usage && usage.workers) || []) byPid[w.pid] = w;
       const workers = q.workers || [];
       total = workers.length;
       if (offset >= total) offset = Math.max(0, Math.floor((total - 1) / kPageRows) * kPageRows);
       $('#page-info').textContent = total > kPageRows ? `${offset + 1}–${Math.min(total, offset + kPageRows)} of ${total}` : `${total}`;
-      $('#workers tbody').innerHTML = workers.slice(offset, offset + kPageRows).map((w) => {
+      setHtml($('#workers tbody'), workers.slice(offset, offset + kPageRows).map((w) => {
         const u = byPid[w.pid];
         const hb = w.heartbeat_age == null ? '–' : `${dur(w.heartbeat_age)} ago`;
         return `<tr data-slot="${w.slot}"><td class="num">${w.slot}</td><td class="num pid">${w.pid || ''}</td><td>${esc(w.state)}</td>
@@ -471,17 +479,17 @@ function poolPage(name) {
           <td class="num cpu">${u ? num(u.cpu, 2) : '–'}</td><td class="num rss">${u ? bytes(u.rss_bytes) : '–'}</td>
           <td class="num">${w.restarts}</td><td>${esc(w.last_exit)}</td>
           <td>${w.pid ? `<button class="signal" data-slot="${w.slot}">signal</button>` : ''}</td></tr>`;
-      }).join('') || '<tr><td colspan="13" class="dim">no workers</td></tr>';
+      }).join('') || '<tr><td colspan="13" class="dim">no workers</td></tr>');
     },
     async charts() {
       const h = await history(name);
       const s = h.pools.find((x) => x.pool === name);
       if (!s) return;
-      $('#charts').innerHTML = chart('workers', 'Workers', h.t_ms, [{label: 'target', values: s.target}, {label: 'running', values: s.running}, {label: 'busy', values: s.busy}]) +
+      setHtml($('#charts'), chart('workers', 'Workers', h.t_ms, [{label: 'target', values: s.target}, {label: 'running', values: s.running}, {label: 'busy', values: s.busy}]) +
         chart('queue', 'Queue depth', h.t_ms, [{label: 'queue', values: s.queue}]) +
         chart('restarts', 'Restarts per second', h.t_ms, [{label: 'restarts', values: s.restarts}]) +
         chart('cpu', 'CPU (cores)', h.t_ms, [{label: 'cpu', values: s.cpu || []}]) +
-        chart('rss', 'Memory (MB)', h.t_ms, [{label: 'rss', values: (s.rss_bytes || []).map((v) => v === null ? null : v / 1048576)}]);
+        chart('rss', 'Memory (MB)', h.t_ms, [{label: 'rss', values: (s.rss_bytes || []).map((v) => v === null ? null : v / 1048576)}]));
     },
   };
   return p;
@@ -590,18 +598,18 @@ function autoscalerPage() {
     },
     stop() { events.listeners.delete(p.onEvent); },
     drawDecisions() {
-      $('#decisions').innerHTML = eventLines(events.of(null, ['autoscaled', 'policy-warning', 'resized']).slice(-50).reverse());
+      setHtml($('#decisions'), eventLines(events.of(null, ['autoscaled', 'policy-warning', 'resized']).slice(-50).reverse()));
     },
     async refresh() {
       const v = await getOptional('/api/v1/autoscale');
       const list = (v && v.policies) || [];
-      $('#policies tbody').innerHTML = list.map((a) => `<tr data-pool="${esc(a.pool)}"><td><a href="#/pool/${encodeURIComponent(a.pool)}">${esc(a.pool)}</a></td>
+      setHtml($('#policies tbody'), list.map((a) => `<tr data-pool="${esc(a.pool)}"><td><a href="#/pool/${encodeURIComponent(a.pool)}">${esc(a.pool)}</a></td>
         <td class="${a.enabled ? 'good' : 'dim'}">${a.enabled ? (a.suspended ? 'suspended' : 'on') : 'off'}</td>
         <td class="num">${a.min}</td><td class="num">${a.max}</td><td class="num">${dur(a.every)}</td><td class="num">${a.queue == null ? '–' : a.queue}</td>
         <td class="num answer">${a.recommended == null ? '–' : a.recommended}</td><td class="reason wrap">${esc(a.last_reason)}</td>
         <td class="num">${a.runs}</td><td class="num">${a.changes}</td><td class="bad wrap">${esc(a.last_error)}</td>
         <td><button class="toggle" data-pool="${esc(a.pool)}" data-to="${a.enabled ? 'off' : 'on'}">${a.enabled ? 'turn off' : 'turn on'}</button></td></tr>`).join('') ||
-        '<tr><td colspan="12" class="dim">no policies: load one with autoscale{} in the config or the shell</td></tr>';
+        '<tr><td colspan="12" class="dim">no policies: load one with autoscale{} in the config or the shell</td></tr>');
       $('#budget').textContent = v && v.budget ? `budget: ${JSON.stringify(v.budget)}` : '';
       p.pools = list.map((a) => a.pool);
     },
@@ -609,7 +617,7 @@ function autoscalerPage() {
       const h = await history();
       const pools = (p.pools && p.pools.length ? h.pools.filter((s) => p.pools.includes(s.pool)) : h.pools).slice(0, 4);
       // A decision is a change of target; its reason, when the event stream saw it.
-      $('#charts').innerHTML = pools.map((s) => {
+      setHtml($('#charts'), pools.map((s) => {
         const marks = [];
         for (let i = 1; i < s.target.length; i++) {
           if (s.target[i] !== null && s.target[i - 1] !== null && s.target[i] !== s.target[i - 1]) {
@@ -618,7 +626,7 @@ function autoscalerPage() {
           }
         }
         return chart('decisions', `${s.pool}: target over queue depth`, h.t_ms, [{label: 'target', values: s.target}, {label: 'queue', values: s.queue}, {label: 'running', values: s.running}], marks);
-      }).join('') || '<p class="dim">no history yet</p>';
+      }).join('') || '<p class="dim">no history yet</p>');
     },
   };
   return p;
@@ -674,20 +682,20 @@ function jobsPage() {
       if (state) q.push(`state=${state}`);
       if (topic) q.push(`topic=${encodeURIComponent(topic)}`);
       const [topics, list] = await Promise.all([getOptional('/api/v1/topics'), getOptional(`/api/v1/jobs?${q.join('&')}`)]);
-      if (!topics) { $('#topics tbody').innerHTML = '<tr><td colspan="9" class="dim">this drover has no job queue</td></tr>'; return; }
+      if (!topics) { setHtml($('#topics tbody'), '<tr><td colspan="9" class="dim">this drover has no job queue</td></tr>'); return; }
       const cell = (t, s) => `<td class="num" data-state="${s}" title="show ${s} jobs"><span class="link">${t[s]}</span></td>`;
-      $('#topics tbody').innerHTML = topics.topics.map((t) => `<tr data-topic="${esc(t.topic)}"><td>${esc(t.topic)}</td>${cell(t, 'queued')}
+      setHtml($('#topics tbody'), topics.topics.map((t) => `<tr data-topic="${esc(t.topic)}"><td>${esc(t.topic)}</td>${cell(t, 'queued')}
         <td class="num">${t.scheduled}</td>${cell(t, 'running')}${cell(t, 'done')}${cell(t, 'failed')}${cell(t, 'dead')}${cell(t, 'cancelled')}
-        <td class="num">${dur(t.oldest_age)}</td></tr>`).join('') || '<tr><td colspan="9" class="dim">no jobs yet</td></tr>';
+        <td class="num">${dur(t.oldest_age)}</td></tr>`).join('') || '<tr><td colspan="9" class="dim">no jobs yet</td></tr>');
       const jobs = list.jobs;
       last = jobs.length === kJobRows ? jobs[jobs.length - 1].id : 0;
       $('#page-info').textContent = `page ${afters.length}${jobs.length ? `: jobs ${jobs[0].id}–${jobs[jobs.length - 1].id}` : ''}`;
-      $('#jobs tbody').innerHTML = jobs.map((j) => `<tr data-job="${j.id}"><td class="num"><a href="#/jobs/${j.id}">${j.id}</a></td>
+      setHtml($('#jobs tbody'), jobs.map((j) => `<tr data-job="${j.id}"><td class="num"><a href="#/jobs/${j.id}">${j.id}</a></td>
         <td>${esc(j.topic)}</td><td class="state ${j.state === 'dead' || j.state === 'failed' ? 'bad' : j.state === 'done' ? 'good' : ''}">${esc(j.state)}</td>
         <td class="num">${j.attempt}/${j.max_attempts}</td><td>${esc(when(j.created_ms))}</td>
         <td class="num">${j.started_ms && j.finished_ms ? dur((j.finished_ms - j.started_ms) / 1000) : ''}</td><td>${esc(j.worker)}</td>
         <td class="wrap">${esc(String(j.error || j.result || '').slice(0, 120))}</td></tr>`).join('') ||
-        '<tr><td colspan="8" class="dim">no jobs here</td></tr>';
+        '<tr><td colspan="8" class="dim">no jobs here</td></tr>');
     },
   };
   return p;
@@ -712,7 +720,7 @@ function jobPage(id) {
       const j = await get(`/api/v1/jobs/${id}`);
       const args = (() => { try { return JSON.stringify(j.args, null, 2); } catch (_) { return String(j.args); } })();
       const ran = j.started_ms && j.finished_ms ? dur((j.finished_ms - j.started_ms) / 1000) : j.started_ms ? `running for ${dur((Date.now() - j.started_ms) / 1000)}` : '–';
-      $('#job-detail').innerHTML = `<dl class="kv">
+      setHtml($('#job-detail'), `<dl class="kv">
         <dt>topic</dt><dd>${esc(j.topic)}</dd><dt>state</dt><dd class="state">${esc(j.state)}</dd>
         <dt>attempts</dt><dd class="attempt">${j.attempt} of ${j.max_attempts}</dd><dt>priority</dt><dd>${j.priority}</dd>
         <dt>created</dt><dd>${esc(when(j.created_ms))}</dd><dt>runs at</dt><dd>${esc(when(j.run_at_ms))}</dd>
@@ -723,7 +731,7 @@ function jobPage(id) {
         ${j.children ? `<dt>children</dt><dd>${j.children}</dd>` : ''}</dl>
         <h2>Arguments</h2><pre>${esc(args)}</pre>
         ${j.error ? `<h2>Error</h2><pre class="bad">${esc(j.error)}</pre>` : ''}
-        ${j.result ? `<h2>Result</h2><pre>${esc(j.result)}</pre>` : ''}`;
+        ${j.result ? `<h2>Result</h2><pre>${esc(j.result)}</pre>` : ''}`);
       $('#job-retry').disabled = !['dead', 'failed', 'cancelled', 'done'].includes(j.state);
       $('#job-cancel').disabled = !['queued', 'running', 'failed'].includes(j.state);
     },
@@ -748,14 +756,14 @@ function schedulesPage() {
     async refresh() {
       const r = await getOptional('/api/v1/schedules');
       const list = (r && r.schedules) || [];
-      $('#schedules tbody').innerHTML = list.map((s) => `<tr data-schedule="${esc(s.name)}"><td>${esc(s.name)}</td>
+      setHtml($('#schedules tbody'), list.map((s) => `<tr data-schedule="${esc(s.name)}"><td>${esc(s.name)}</td>
         <td><code>${esc(s.cron || `every ${s.every}`)}</code>${s.tz ? ` ${esc(s.tz)}` : ''}</td><td>${esc(s.topic)}</td>
         <td class="${s.enabled ? 'good' : 'dim'}">${s.enabled ? 'on' : 'off'}</td><td>${esc(when(s.next_ms))}</td><td>${esc(when(s.last_run_ms))}</td>
         <td>${s.last_job ? `<a href="#/jobs/${s.last_job}">${esc(s.outcome || 'job ' + s.last_job)}</a>` : esc(s.outcome)}</td>
         <td class="num">${s.runs}</td><td class="num">${s.skipped}</td><td class="wrap">${esc(s.note)}</td>
         <td><button data-do="${s.enabled ? 'off' : 'on'}" data-name="${esc(s.name)}">${s.enabled ? 'turn off' : 'turn on'}</button>
           <button data-do="run" data-name="${esc(s.name)}">run now</button></td></tr>`).join('') ||
-        '<tr><td colspan="11" class="dim">no schedules</td></tr>';
+        '<tr><td colspan="11" class="dim">no schedules</td></tr>');
     },
   };
   return p;
@@ -769,17 +777,17 @@ function fleetPage() {
       <th class="num">dead</th><th class="num">oldest</th></tr></thead><tbody></tbody></table>`,
     async refresh() {
       const f = await getOptional('/api/v1/fleet');
-      if (!f) { $('#hosts tbody').innerHTML = '<tr><td colspan="7" class="dim">this drover has no job queue</td></tr>'; return; }
+      if (!f) { setHtml($('#hosts tbody'), '<tr><td colspan="7" class="dim">this drover has no job queue</td></tr>'); return; }
       const now = Date.now();
-      $('#hosts tbody').innerHTML = f.hosts.map((h) => {
+      setHtml($('#hosts tbody'), f.hosts.map((h) => {
         let pools = [];
         try { pools = typeof h.pools === 'string' ? JSON.parse(h.pools) : h.pools || []; } catch (_) { /* shown empty */ }
         return `<tr data-host="${esc(h.name)}"><td>${esc(h.name)}</td><td class="num">${h.pid}</td><td>${esc(h.http)}</td>
           <td>${esc(when(h.started_ms))}</td><td class="${h.lease_until_ms < now ? 'bad' : ''}">${esc(when(h.lease_until_ms))}</td>
           <td class="wrap">${pools.map((q) => esc(`${q.name} ${q.running}/${q.size}`)).join(', ')}</td><td class="num">${h.running_jobs}</td></tr>`;
-      }).join('') || '<tr><td colspan="7" class="dim">no hosts</td></tr>';
-      $('#fleet-topics tbody').innerHTML = f.topics.map((t) => `<tr><td>${esc(t.topic)}</td><td class="num">${t.queued}</td>
-        <td class="num">${t.running}</td><td class="num">${t.dead}</td><td class="num">${dur(t.oldest_age)}</td></tr>`).join('');
+      }).join('') || '<tr><td colspan="7" class="dim">no hosts</td></tr>');
+      setHtml($('#fleet-topics tbody'), f.topics.map((t) => `<tr><td>${esc(t.topic)}</td><td class="num">${t.queued}</td>
+        <td class="num">${t.running}</td><td class="num">${t.dead}</td><td class="num">${dur(t.oldest_age)}</td></tr>`).join(''));
     },
   };
 }

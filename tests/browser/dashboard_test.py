@@ -20,7 +20,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import drover_harness as h  # noqa: E402
 
 try:
-    from selenium.common.exceptions import TimeoutException, WebDriverException
+    from selenium.common.exceptions import StaleElementReferenceException, TimeoutException, WebDriverException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
     from selenium.webdriver.support.ui import WebDriverWait
@@ -91,7 +91,9 @@ class DashboardTest(unittest.TestCase):
 
     def until(self, condition, what, timeout=WAIT):
         try:
-            return WebDriverWait(self.driver, timeout).until(condition)
+            # The page redraws a table when its data changes: an element found a moment ago
+            # may be gone by the time it is read; the next poll finds its successor.
+            return WebDriverWait(self.driver, timeout, ignored_exceptions=(StaleElementReferenceException,)).until(condition)
         except TimeoutException:
             self.fail(f"timed out after {timeout} s waiting for {what} ({self.diagnosis()})")
 
@@ -196,8 +198,8 @@ class DashboardTest(unittest.TestCase):
             self.css(f'body[data-page="overview"] table#pools tr[data-pool="{pool}"]')
         self.until(EC.invisibility_of_element_located((By.CSS_SELECTOR, "#login")), "#login hidden once logged in")
         self.assertEqual(self.count("table#pools tr[data-pool]"), len(POOLS), "one row per pool, no more")
-        link = self.css('tr[data-pool="web"] a[href="#/pool/web"]')
-        self.assertIn("web", link.text)
+        self.until(lambda d: "web" in (self.text_of('tr[data-pool="web"] a[href="#/pool/web"]')(d) or ""),
+                   "the overview's web row to link to its page")
 
     def test_every_page_loads(self):
         self.ensure_logged_in()
